@@ -1,0 +1,219 @@
+"""The one authentication module: server calls, user calls and scopes.
+
+Server calls carry a secret in any of the seeds' header forms; user calls carry the public API
+key, the user's external id or email, and an HMAC of it keyed with the app's primary secret.
+Codes and statuses follow API_CONVENTIONS.md.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from flask import g, request
+from sqlalchemy.orm import Session
+
+from app.errors import Forbidden, HeraldError, Unauthorized
+from app.extensions import db_session, runtime
+from app.oauth2 import claimed_app_id, looks_like_jwt, verify_access_token
+from app.security import Encryptor, hmac_matches
+from app.tenants import service as tenants
+from app.tenants.models import App
+from app.users.models import User
+from app.users.service import touch_user_for_call
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the app, the scopes granted, and for user calls the user."""
+
+    app: App
+    scopes: frozenset[str]
+    key_id: str | None = None
+    owner_email: str | None = None
+    user: User | None = None
+
+    def require(self, scope: str) -> None:
+        if scope not in self.scopes:
+            raise Forbidden(f"This credential lacks the {scope} scope.")
+
+
+def current_principal() -> Principal:
+    return g.principal
+
+
+def server_call(*scopes: str) -> Callable[[F], F]:
+    """Authenticate a server (secret key or OAuth2 token) call and require every given scope."""
+
+    def decorate(view: F) -> F:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            principal = authenticate_server(db_session(), request.headers, runtime().encryptor)
+            _check_tenant_header(principal.app, request.headers)
+            for scope in scopes:
+                principal.require(scope)
+            g.principal = principal
+            return view(*args, **kwargs)
+
+        wrapper.__auth__ = ("server", scopes)  # type: ignore[attr-defined]
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+def user_call(view: F) -> F:
+    """Authenticate a user call (API key + user id/email + HMAC, or the secret instead)."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        session = db_session()
+        principal = authenticate_user(session, UserCredentials.from_headers(request.headers))
+        _check_tenant_header(principal.app, request.headers)
+        g.principal = principal
+        return view(*args, **kwargs)
+
+    wrapper.__auth__ = ("user", ())  # type: ignore[attr-defined]
+    return wrapper  # type: ignore[return-value]
+
+
+def _first(headers: Mapping[str, str], *names: str) -> str | None:
+    for name in names:
+        value = headers.get(name)
+        if value:
+            return value.strip()
+    return None
+
+
+def _bearer(headers: Mapping[str, str]) -> str | None:
+    value = headers.get("Authorization", "")
+    scheme, _, token = value.partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+def _secret_header(headers: Mapping[str, str]) -> str | None:
+    return _first(headers, "X-API-Secret", "X-MAGICBELL-API-SECRET") or _bearer(headers)
+
+
+def authenticate_server(
+    session: Session, headers: Mapping[str, str], encryptor: Encryptor
+) -> Principal:
+    """Resolve the calling app and the scopes its credential grants, or raise 401."""
+    app_id = _first(headers, "appid")
+    api_key = _first(headers, "X-API-Key", "X-MAGICBELL-API-KEY")
+    secret = _first(headers, "apikey") if app_id else None
+    secret = secret or _secret_header(headers)
+    if not (app_id or api_key or secret):
+        raise Unauthorized("API key not provided.", code="api_key_not_provided")
+    app = _app_named_by(session, app_id=app_id, api_key=api_key)
+    if app is not None and secret is None:
+        raise Unauthorized("API secret not provided.", code="api_secret_not_provided")
+    assert secret is not None
+    return _principal_for_secret(session, app=app, secret=secret, encryptor=encryptor)
+
+
+def _app_named_by(session: Session, *, app_id: str | None, api_key: str | None) -> App | None:
+    if app_id:
+        app = session.get(App, app_id)
+    elif api_key:
+        app = tenants.find_tenant_by_api_key(session=session, api_key=api_key)
+    else:
+        return None
+    if app is None:
+        raise Unauthorized("Incorrect API key.", code="incorrect_api_key")
+    return app
+
+
+def _principal_for_secret(
+    session: Session, *, app: App | None, secret: str, encryptor: Encryptor
+) -> Principal:
+    key = tenants.find_active_key(session=session, secret=secret)
+    if key is not None and (app is None or key.app_id == app.id):
+        return Principal(
+            app=key.app, scopes=frozenset(key.scopes), key_id=key.id, owner_email=key.owner_email
+        )
+    if looks_like_jwt(secret):
+        token_app = app or _app_for_token(session, secret)
+        if token_app is not None:
+            scopes = verify_access_token(
+                session=session, app=token_app, token=secret, encryptor=encryptor
+            )
+            if scopes is not None:
+                return Principal(app=token_app, scopes=scopes)
+    raise Unauthorized("API secret is incorrect.", code="api_secret_is_incorrect")
+
+
+def _app_for_token(session: Session, token: str) -> App | None:
+    app_id = claimed_app_id(token)
+    return session.get(App, app_id) if app_id else None
+
+
+@dataclass(frozen=True)
+class UserCredentials:
+    api_key: str | None
+    external_id: str | None
+    email: str | None
+    user_hmac: str | None
+    secret: str | None
+
+    @classmethod
+    def from_headers(cls, headers: Mapping[str, str]) -> UserCredentials:
+        return cls(
+            api_key=_first(headers, "X-API-Key", "X-MAGICBELL-API-KEY"),
+            external_id=_first(headers, "X-User-External-ID", "X-MAGICBELL-USER-EXTERNAL-ID"),
+            email=_first(headers, "X-User-Email", "X-MAGICBELL-USER-EMAIL"),
+            user_hmac=_first(headers, "X-User-HMAC", "X-MAGICBELL-USER-HMAC"),
+            secret=_secret_header(headers),
+        )
+
+
+def authenticate_user(session: Session, creds: UserCredentials) -> Principal:
+    """Resolve app and user of a user call; creates a user Herald has not seen yet."""
+    if not creds.api_key:
+        raise Unauthorized("API key not provided.", code="api_key_not_provided")
+    app = tenants.find_tenant_by_api_key(session=session, api_key=creds.api_key)
+    if app is None:
+        raise Unauthorized("Incorrect API key.", code="incorrect_api_key")
+    identity = creds.external_id or creds.email
+    if not identity:
+        raise HeraldError(
+            "User email or external id not provided.", code="user_email_not_provided", status=400
+        )
+    encryptor = runtime().encryptor
+    if creds.user_hmac:
+        primary = tenants.primary_secret(session=session, app=app, encryptor=encryptor)
+        if not hmac_matches(primary, identity, creds.user_hmac):
+            raise Forbidden("User HMAC is incorrect.")
+    elif creds.secret:
+        _require_standin_secret(session, app=app, secret=creds.secret, encryptor=encryptor)
+    elif app.hmac_required:
+        raise Unauthorized(
+            "Neither user HMAC nor API secret provided.",
+            code="neither_user_hmac_nor_api_secret_provided",
+        )
+    user = touch_user_for_call(
+        session=session,
+        app_id=app.id,
+        external_id=creds.external_id,
+        email=None if creds.external_id else creds.email,
+    )
+    session.commit()
+    return Principal(app=app, scopes=frozenset(), user=user)
+
+
+def _require_standin_secret(
+    session: Session, *, app: App, secret: str, encryptor: Encryptor
+) -> None:
+    """A server may act for a user with the primary secret or a key holding `read`."""
+    key = tenants.find_active_key(session=session, secret=secret)
+    if key is None or key.app_id != app.id or not (key.is_primary or "read" in key.scopes):
+        raise Unauthorized("API secret is incorrect.", code="api_secret_is_incorrect")
+
+
+def _check_tenant_header(app: App, headers: Mapping[str, str]) -> None:
+    tenant = _first(headers, "X-Tenant-ID")
+    if tenant is not None and tenant != app.id:
+        raise Forbidden("X-Tenant-ID names another app.", field="X-Tenant-ID")

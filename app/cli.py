@@ -1,0 +1,166 @@
+"""The `herald` command line: apps, keys, migrations and the local demo. JSON on stdout."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, NoReturn
+
+import click
+from marshmallow import ValidationError
+from sqlalchemy.orm import Session
+
+from app.config import Settings
+from app.errors import HeraldError
+from app.runtime import Runtime
+from app.tenants import service as tenants
+from app.tenants.schemas import AppSettingsSchema, AppView
+
+
+def _emit(payload: Any) -> None:
+    click.echo(json.dumps(payload, indent=2, default=str))
+
+
+def _fail(message: str) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(1)
+
+
+@contextmanager
+def _transaction() -> Iterator[tuple[Runtime, Session]]:
+    """A runtime and a transaction for one command; both are closed when it ends."""
+    rt = Runtime.from_settings(Settings.from_env())
+    try:
+        with rt.database.transaction() as session:
+            yield rt, session
+    finally:
+        rt.close()
+
+
+@click.group()
+def main() -> None:
+    """Herald: self-hosted notification delivery."""
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Apply migrations up to REVISION."""
+    from app.migrate import upgrade
+
+    upgrade(Settings.from_env().database_url, revision)
+
+
+@main.group()
+def apps() -> None:
+    """Apps (tenants) and their settings."""
+
+
+@apps.command("create")
+@click.option("--name", required=True)
+def apps_create(name: str) -> None:
+    """Create an app; prints its id, public key and primary secret (shown only once)."""
+    with _transaction() as (rt, session):
+        app, issued = tenants.create_tenant(session=session, name=name, encryptor=rt.encryptor)
+        _emit({"app_id": app.id, "api_key": app.api_key, "api_secret": issued.secret})
+
+
+@apps.command("list")
+def apps_list() -> None:
+    """List every app with its settings."""
+    with _transaction() as (_rt, session):
+        _emit(AppView(many=True).dump(tenants.list_tenants(session=session)))
+
+
+@apps.command("update")
+@click.argument("app_id")
+@click.option("--set", "assignments", multiple=True, metavar="NAME=VALUE", required=True)
+def apps_update(app_id: str, assignments: tuple[str, ...]) -> None:
+    """Change settings, e.g. --set hmacRequired=false --set senderEmail=ops@example.com."""
+    document = dict(_parse_assignment(item) for item in assignments)
+    try:
+        changes = AppSettingsSchema().load(document)
+    except ValidationError as exc:
+        _fail(json.dumps(exc.messages))
+    with _transaction() as (rt, session):
+        try:
+            app = tenants.get_tenant(session=session, app_id=app_id)
+        except HeraldError as exc:
+            _fail(str(exc))
+        tenants.update_settings(session=session, app=app, changes=changes, encryptor=rt.encryptor)
+        _emit(AppView().dump(app))
+
+
+@apps.command("rotate-secret")
+@click.argument("app_id")
+def apps_rotate_secret(app_id: str) -> None:
+    """Replace the primary secret (user HMACs must be recomputed with the new one)."""
+    with _transaction() as (rt, session):
+        try:
+            issued = tenants.rotate_primary_secret(
+                session=session, app_id=app_id, encryptor=rt.encryptor
+            )
+        except HeraldError as exc:
+            _fail(str(exc))
+        _emit({"app_id": app_id, "api_secret": issued.secret})
+
+
+@main.group()
+def keys() -> None:
+    """Extra secret keys with scopes."""
+
+
+@keys.command("create")
+@click.option("--app", "app_id", required=True)
+@click.option("--scopes", default=None, help="Comma-separated; default send_notifications,read.")
+@click.option("--owner-email", default=None)
+def keys_create(app_id: str, scopes: str | None, owner_email: str | None) -> None:
+    """Issue a secret key; prints it once."""
+    scope_list = [s.strip() for s in scopes.split(",") if s.strip()] if scopes else None
+    with _transaction() as (_rt, session):
+        try:
+            issued = tenants.create_secret_key(
+                session=session, app_id=app_id, scopes=scope_list, owner_email=owner_email
+            )
+        except (HeraldError, tenants.UnknownScope) as exc:
+            _fail(str(exc))
+        _emit({"key_id": issued.key.id, "api_secret": issued.secret, "scopes": issued.key.scopes})
+
+
+@keys.command("revoke")
+@click.option("--app", "app_id", required=True)
+@click.option("--key", "key_id", required=True)
+def keys_revoke(app_id: str, key_id: str) -> None:
+    """Revoke a secret key at once."""
+    with _transaction() as (_rt, session):
+        try:
+            key = tenants.revoke_secret_key(session=session, app_id=app_id, key_id=key_id)
+        except HeraldError as exc:
+            _fail(str(exc))
+        _emit({"key_id": key.id, "revoked": True})
+
+
+@main.command("dev")
+@click.option("--port", default=5000, show_default=True)
+def dev(port: int) -> None:
+    """Run Herald locally: Redis if needed, migrations, a demo app, then web + worker."""
+    from app.devserver import run_dev
+
+    run_dev(port=port)
+
+
+def _parse_assignment(item: str) -> tuple[str, Any]:
+    name, sep, raw = item.partition("=")
+    if not sep or not name:
+        _fail(f"--set expects NAME=VALUE, got {item!r}")
+    try:
+        return name.strip(), json.loads(raw)
+    except ValueError:
+        return name.strip(), raw

@@ -1,0 +1,96 @@
+"""Settings, read from the environment once per process (twelve-factor).
+
+Every process (web, worker, CLI, tests) builds its `Settings` with `Settings.from_env()`,
+so they all agree on the database and Redis as long as they share an environment.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_INSTANCE_DIR = PROJECT_ROOT / "instance"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting Herald reads, with its documented default (see docs/deployment.md)."""
+
+    database_url: str
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_prefix: str = "herald:"
+    secret_key: str = ""
+    smtp_url: str = "smtp://127.0.0.1:1025"
+    default_sender: str = "Herald <no-reply@localhost>"
+    public_url: str = "http://127.0.0.1:5000"
+    max_body_bytes: int = 10 * 1024 * 1024
+    log_level: str = "INFO"
+    log_json: bool = True
+    chunk_size: int = 250
+    max_delivery_attempts: int = 5
+    retry_backoff_ms: int = 2_000
+    reconcile_interval_s: int = 30
+    reconcile_stale_after_s: int = 120
+    push_timeout_s: float = 10.0
+    vapid_subject: str = "mailto:admin@localhost"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Build settings from environment variables (upper-case field names)."""
+        env = os.environ if environ is None else environ
+        instance_dir = Path(env.get("HERALD_INSTANCE_DIR", DEFAULT_INSTANCE_DIR))
+        values: dict[str, Any] = {
+            "database_url": env.get("DATABASE_URL") or _default_database_url(instance_dir),
+        }
+        for field in fields(cls):
+            raw = env.get(field.name.upper())
+            if field.name == "database_url" or raw is None or raw == "":
+                continue
+            values[field.name] = _coerce(raw, field.type)
+        settings = cls(**values)
+        if not settings.secret_key:
+            settings = replace(settings, secret_key=_instance_secret_key(instance_dir))
+        return replace(settings, **overrides)
+
+
+def _coerce(raw: str, type_name: Any) -> Any:
+    if type_name in ("int", int):
+        return int(raw)
+    if type_name in ("float", float):
+        return float(raw)
+    if type_name in ("bool", bool):
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    return raw
+
+
+def _default_database_url(instance_dir: Path) -> str:
+    instance_dir.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{instance_dir / 'herald.db'}"
+
+
+def _instance_secret_key(instance_dir: Path) -> str:
+    """A per-installation key for local runs; production sets SECRET_KEY explicitly.
+
+    Kept in a 0600 file so that restarting the local server can still decrypt the
+    app secrets it encrypted before.
+    """
+    instance_dir.mkdir(parents=True, exist_ok=True)
+    path = instance_dir / "secret_key"
+    if not path.exists():
+        # Write aside, then link into place: atomic; a concurrent starter keeps the first key.
+        draft = instance_dir / f".secret_key.{os.getpid()}"
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(48))
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+    return path.read_text().strip()

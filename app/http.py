@@ -1,0 +1,121 @@
+"""Request parsing shared by every route: JSON bodies, pagination and array query parameters."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from flask import request
+from marshmallow import Schema, ValidationError
+
+from app.errors import ErrorDetail, HeraldError, invalid, is_herald_api, marshmallow_details
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def read_json() -> Any:
+    """The request's JSON document, or an error: 415 for another media type, 400 if malformed."""
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        return {}
+    if request.mimetype != "application/json" and not request.mimetype.endswith("+json"):
+        raise HeraldError(
+            "Content-Type must be application/json.", code="ERR_UNSUPPORTED_MEDIA_TYPE", status=415
+        )
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise HeraldError(f"Malformed JSON: {exc}", code="ERR_BAD_REQUEST", status=400) from exc
+
+
+def load_body(schema: Schema, *, document: Any = None) -> Any:
+    """Validate the JSON body (or a given document) against a schema, reporting every error."""
+    data = read_json() if document is None else document
+    if not isinstance(data, dict):
+        raise invalid([ErrorDetail("ERR_BAD_REQUEST", "The body must be a JSON object.")])
+    try:
+        return schema.load(data)
+    except ValidationError as exc:
+        raise invalid(marshmallow_details(exc.messages)) from exc
+
+
+@dataclass(frozen=True)
+class Page:
+    number: int
+    per_page: int
+
+    @property
+    def offset(self) -> int:
+        return (self.number - 1) * self.per_page
+
+
+def page_from_query(*, default_per_page: int = 20) -> Page:
+    """`page` (from 1) and `per_page` / `perPage` (1-100); out of range is an error, not clamped."""
+    per_page_name = "perPage" if is_herald_api(request.path) else "per_page"
+    number = _int_query("page", 1, minimum=1, maximum=None)
+    per_page = _int_query(per_page_name, default_per_page, minimum=1, maximum=100)
+    return Page(number, per_page)
+
+
+def _int_query(name: str, default: int, *, minimum: int, maximum: int | None) -> int:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = None
+    if value is None or value < minimum or (maximum is not None and value > maximum):
+        bounds = f"from {minimum} to {maximum}" if maximum else f"at least {minimum}"
+        raise invalid(
+            [ErrorDetail("ERR_BAD_REQUEST", f"{name} must be an integer {bounds}.", name)]
+        )
+    return value
+
+
+def list_query(name: str) -> list[str] | None:
+    """An array query parameter given as `a,b`, `x=a&x=b` or `x[]=a&x[]=b`; None when absent."""
+    raw = request.args.getlist(name) + request.args.getlist(f"{name}[]")
+    if not raw:
+        return None
+    return [item.strip() for value in raw for item in value.split(",") if item.strip()]
+
+
+def bool_query(name: str) -> bool | None:
+    """`true`/`false` (also 1/0); None when absent; anything else is a validation error."""
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return None
+    lowered = raw.lower()
+    if lowered in {"true", "1"}:
+        return True
+    if lowered in {"false", "0"}:
+        return False
+    raise invalid([ErrorDetail("ERR_BAD_REQUEST", f"{name} must be true or false.", name)])
+
+
+def doc(
+    *,
+    body: type[Schema] | Schema | None = None,
+    response: type[Schema] | Schema | None = None,
+    status: int = 200,
+    tag: str | None = None,
+    auth: str = "server",
+    query: list[str] | None = None,
+) -> Callable[[F], F]:
+    """Attach OpenAPI metadata to a view; `app.openapi` reads it when building the document."""
+
+    def decorate(view: F) -> F:
+        view.__openapi__ = {  # type: ignore[attr-defined]
+            "body": body,
+            "response": response,
+            "status": status,
+            "tag": tag,
+            "auth": auth,
+            "query": query or [],
+        }
+        return view
+
+    return decorate

@@ -1,0 +1,84 @@
+"""Structured logging: one JSON object per line, each carrying the current request id."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+import time
+import uuid
+from contextvars import ContextVar
+
+from flask import Flask, Response, g, request
+from pythonjsonlogger.json import JsonFormatter
+
+_request_id: ContextVar[str] = ContextVar("request_id", default="-")
+_SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+
+access_log = logging.getLogger("herald.access")
+
+
+def current_request_id() -> str:
+    return _request_id.get()
+
+
+def bind_request_id(value: str) -> None:
+    """Tag log lines of this context (a request, or a worker message) with an id."""
+    _request_id.set(value)
+
+
+class _RequestIdFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = _request_id.get()
+        return True
+
+
+def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
+    """Send every log line to stderr, as JSON unless told otherwise. Safe to call repeatedly."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(_RequestIdFilter())
+    if json:
+        handler.setFormatter(
+            JsonFormatter(
+                "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
+                rename_fields={"levelname": "level", "asctime": "time", "name": "logger"},
+            )
+        )
+    else:
+        handler.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s")
+        )
+    root = logging.getLogger()
+    for existing in list(root.handlers):
+        if getattr(existing, "_herald", False):
+            root.removeHandler(existing)
+    handler._herald = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+
+
+def init_app(app: Flask) -> None:
+    @app.before_request
+    def _start_request() -> None:
+        incoming = request.headers.get("X-Request-ID", "")
+        bind_request_id(incoming if _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex)
+        g.request_started = time.perf_counter()
+
+    @app.after_request
+    def _finish_request(response: Response) -> Response:
+        response.headers["X-Request-ID"] = current_request_id()
+        started = g.get("request_started")
+        principal = g.get("principal")
+        access_log.info(
+            "request",
+            extra={
+                "method": request.method,
+                "path": request.path,
+                "status": response.status_code,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 2)
+                if started
+                else None,
+                "app_id": principal.app.id if principal else None,
+            },
+        )
+        return response

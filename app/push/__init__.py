@@ -1,0 +1,1 @@
+"""Push subscriptions: browser Web Push endpoints and mobile device tokens."""

@@ -1,0 +1,36 @@
+"""The per-process resources every layer needs: settings, database, Redis and the encryptor."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from redis import Redis
+
+from app.config import Settings
+from app.db import Database
+from app.security import Encryptor
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    database: Database
+    redis: Redis
+    encryptor: Encryptor
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Runtime:
+        return cls(
+            settings=settings,
+            database=Database(settings.database_url),
+            redis=Redis.from_url(settings.redis_url, health_check_interval=30),
+            encryptor=Encryptor(settings.secret_key),
+        )
+
+    def key(self, *parts: str) -> str:
+        """A Redis key under this installation's prefix."""
+        return self.settings.redis_prefix + ":".join(parts)
+
+    def close(self) -> None:
+        self.database.dispose()
+        self.redis.close()

@@ -1,0 +1,1 @@
+"""Apps (tenants), their secret keys and their settings."""

@@ -1,0 +1,82 @@
+"""Wire format of app settings (Herald API family: camelCase, unwrapped)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from app.oauth2 import validate_jwks_file
+
+
+class OAuth2Schema(Schema):
+    issuer = fields.String(required=True, validate=validate.Length(min=1, max=2048))
+    audience = fields.String(required=True, validate=validate.Length(min=1, max=2048))
+    hs256Secret = fields.String(load_only=True, validate=validate.Length(min=16, max=512))
+    jwksPath = fields.String(validate=validate.Length(min=1, max=4096))
+
+    @validates_schema
+    def _one_key_source(self, data: dict[str, Any], **_: Any) -> None:
+        if ("hs256Secret" in data) == ("jwksPath" in data):
+            raise ValidationError("Give exactly one of hs256Secret or jwksPath.")
+        if "jwksPath" in data:
+            try:
+                validate_jwks_file(data["jwksPath"])
+            except ValueError as exc:
+                raise ValidationError(str(exc), "jwksPath") from exc
+
+
+class AppSettingsSchema(Schema):
+    """Settings an admin may change; every field optional on PATCH."""
+
+    name = fields.String(validate=validate.Length(min=1, max=255))
+    hmac_required = fields.Boolean(data_key="hmacRequired")
+    sender_email = fields.Email(data_key="senderEmail", allow_none=True)
+    sender_name = fields.String(
+        data_key="senderName", allow_none=True, validate=validate.Length(max=255)
+    )
+    realtime_target_limit = fields.Integer(
+        data_key="realtimeTargetLimit", validate=validate.Range(min=1, max=1000)
+    )
+    batch_target_limit = fields.Integer(
+        data_key="batchTargetLimit", validate=validate.Range(min=1, max=100_000)
+    )
+    rate_limit_read_per_minute = fields.Integer(
+        data_key="rateLimitReadPerMinute", validate=validate.Range(min=1, max=1_000_000)
+    )
+    rate_limit_write_per_minute = fields.Integer(
+        data_key="rateLimitWritePerMinute", validate=validate.Range(min=1, max=1_000_000)
+    )
+    critical_categories = fields.List(
+        fields.String(validate=validate.Length(min=1, max=100)),
+        data_key="criticalCategories",
+        validate=validate.Length(max=100),
+    )
+    oauth2 = fields.Nested(OAuth2Schema, allow_none=True)
+
+
+class AppView(Schema):
+    """What `GET /api/apps/current` answers: identifiers plus every readable setting."""
+
+    appId = fields.String(attribute="id")
+    apiKey = fields.String(attribute="api_key")
+    name = fields.String()
+    hmacRequired = fields.Boolean(attribute="hmac_required")
+    senderEmail = fields.String(attribute="sender_email", allow_none=True)
+    senderName = fields.String(attribute="sender_name", allow_none=True)
+    realtimeTargetLimit = fields.Integer(attribute="realtime_target_limit")
+    batchTargetLimit = fields.Integer(attribute="batch_target_limit")
+    rateLimitReadPerMinute = fields.Integer(attribute="rate_limit_read_per_minute")
+    rateLimitWritePerMinute = fields.Integer(attribute="rate_limit_write_per_minute")
+    criticalCategories = fields.List(fields.String(), attribute="critical_categories")
+    oauth2 = fields.Method("_oauth2_view")
+    vapidPublicKey = fields.String(attribute="vapid_public_key")
+    createdAt = fields.DateTime(attribute="created_at")
+    updatedAt = fields.DateTime(attribute="updated_at")
+
+    def _oauth2_view(self, app: Any) -> dict[str, Any] | None:
+        if not app.oauth2:
+            return None
+        shown = {k: v for k, v in app.oauth2.items() if k != "hs256SecretEncrypted"}
+        shown["hs256SecretSet"] = "hs256SecretEncrypted" in app.oauth2
+        return shown

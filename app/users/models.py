@@ -1,0 +1,34 @@
+"""A user belongs to one app and is known by external id, email, or both."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.orm import Base, IdMixin, TimestampMixin
+
+
+class User(Base, IdMixin, TimestampMixin):
+    __tablename__ = "users"
+    __table_args__ = (
+        UniqueConstraint("app_id", "external_id"),
+        UniqueConstraint("app_id", "email"),
+    )
+
+    app_id: Mapped[str] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"), index=True)
+    external_id: Mapped[str | None] = mapped_column(String(255))
+    email: Mapped[str | None] = mapped_column(String(255))
+    first_name: Mapped[str | None] = mapped_column(String(50))
+    last_name: Mapped[str | None] = mapped_column(String(50))
+    custom_attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    phone_numbers: Mapped[list[str]] = mapped_column(default=list)
+    last_seen_at: Mapped[datetime | None] = mapped_column()
+    last_notified_at: Mapped[datetime | None] = mapped_column()
+
+    @property
+    def identity(self) -> str:
+        """How the app names this user: its external id, else its email."""
+        return self.external_id or self.email or self.id

@@ -1,0 +1,90 @@
+"""Every error, of every class, comes in the one envelope."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tests.factories import Tenant
+
+
+def assert_envelope(response, status: int, code: str) -> None:
+    assert response.status_code == status
+    assert response.is_json
+    errors = response.get_json()["errors"]
+    assert errors and all(set(e) <= {"code", "message", "field"} for e in errors)
+    assert errors[0]["code"] == code
+    assert errors[0]["message"]
+
+
+def test_unknown_path_is_404(client: FlaskClient):
+    assert_envelope(client.get("/nowhere"), 404, "ERR_NOT_FOUND")
+
+
+def test_wrong_method_is_405_with_allow(client: FlaskClient):
+    response = client.delete("/healthz")
+
+    assert_envelope(response, 405, "ERR_METHOD_NOT_ALLOWED")
+    assert "GET" in response.headers["Allow"]
+
+
+def test_malformed_json_is_400(client: FlaskClient, tenant: Tenant):
+    response = client.patch(
+        "/api/apps/current",
+        data="{not json",
+        content_type="application/json",
+        headers=tenant.headers(),
+    )
+    assert_envelope(response, 400, "ERR_BAD_REQUEST")
+
+
+def test_json_that_is_not_an_object_is_400(client: FlaskClient, tenant: Tenant):
+    response = client.patch("/api/apps/current", json=[1, 2], headers=tenant.headers())
+    assert_envelope(response, 400, "ERR_BAD_REQUEST")
+
+
+def test_wrong_content_type_is_415(client: FlaskClient, tenant: Tenant):
+    response = client.patch(
+        "/api/apps/current",
+        data="name=x",
+        content_type="application/x-www-form-urlencoded",
+        headers=tenant.headers(),
+    )
+    assert_envelope(response, 415, "ERR_UNSUPPORTED_MEDIA_TYPE")
+
+
+def test_body_over_the_limit_is_413(client: FlaskClient, app: Flask, tenant: Tenant):
+    limit = app.config["MAX_CONTENT_LENGTH"]
+    response = client.patch(
+        "/api/apps/current",
+        data=b"x" * (limit + 1),
+        content_type="application/json",
+        headers=tenant.headers(),
+    )
+    assert_envelope(response, 413, "ERR_PAYLOAD_TOO_LARGE")
+
+
+def test_default_body_limit_admits_seed_002s_4_mib_content(app: Flask):
+    assert app.config["MAX_CONTENT_LENGTH"] == 10 * 1024 * 1024
+
+
+def test_unexpected_exception_is_500_without_a_trace_and_logged_with_the_request_id(
+    client: FlaskClient,
+    app: Flask,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+):
+    def explode():
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setitem(app.view_functions, "health.healthz", explode)
+    with caplog.at_level(logging.ERROR):
+        response = client.get("/healthz", headers={"X-Request-ID": "req-123"})
+
+    assert_envelope(response, 500, "ERR_INTERNAL")
+    assert "secret internals" not in response.get_data(as_text=True)
+    assert "req-123" in response.get_json()["errors"][0]["message"]
+    assert any(getattr(r, "request_id", None) == "req-123" for r in caplog.records)
