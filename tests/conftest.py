@@ -118,3 +118,23 @@ def _wipe(runtime: Runtime) -> None:
     keys = list(runtime.redis.scan_iter(match=runtime.settings.redis_prefix + "*", count=1000))
     if keys:
         runtime.redis.delete(*keys)
+
+
+@pytest.fixture
+def worker(runtime: Runtime) -> Iterator[object]:
+    """A real Dramatiq worker (threads in this process) on the real Redis broker.
+
+    It shares the test's runtime, so actors use the same database as the API under test.
+    """
+    import dramatiq
+
+    import workers
+    from workers.runtime import use_runtime
+
+    use_runtime(runtime)
+    worker = dramatiq.Worker(workers.broker, worker_threads=4, worker_timeout=50)
+    worker.start()
+    yield worker
+    worker.stop()
+    workers.broker.flush_all()
+    use_runtime(None)
