@@ -12,7 +12,10 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+from tests.processes import free_port  # noqa: E402
+
 _SESSION_TAG = uuid.uuid4().hex[:10]
+_SMTP_PORT = free_port()
 _INSTANCE_DIR = Path(tempfile.mkdtemp(prefix=f"herald-test-{_SESSION_TAG}-"))
 # Before any Herald import: the broker and worker runtime read these at import time.
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -21,7 +24,13 @@ os.environ["SECRET_KEY"] = "test-secret-key-" + _SESSION_TAG
 os.environ["HERALD_INSTANCE_DIR"] = str(_INSTANCE_DIR)
 os.environ["LOG_LEVEL"] = os.environ.get("TEST_LOG_LEVEL", "WARNING")
 os.environ["DATABASE_URL"] = f"sqlite:///{_INSTANCE_DIR / 'default.db'}"
+os.environ["SMTP_URL"] = f"smtp://127.0.0.1:{_SMTP_PORT}"
+os.environ["DEFAULT_SENDER"] = "Herald Test <herald@test.example>"
+# Tests run reconciliation passes themselves; retries wait milliseconds, not seconds.
+os.environ["RECONCILE_INTERVAL_S"] = "0"
+os.environ["RETRY_BACKOFF_MS"] = "20"
 
+import dramatiq  # noqa: E402
 import pytest  # noqa: E402
 from flask import Flask  # noqa: E402
 from flask.testing import FlaskClient  # noqa: E402
@@ -33,6 +42,7 @@ from app.models import Base  # noqa: E402
 from app.runtime import Runtime  # noqa: E402
 from tests import services  # noqa: E402
 from tests.factories import Tenant, make_tenant  # noqa: E402
+from tests.sinks import PushService, SmtpSink  # noqa: E402
 
 ENGINES = ("sqlite", "postgresql")
 
@@ -121,13 +131,11 @@ def _wipe(runtime: Runtime) -> None:
 
 
 @pytest.fixture
-def worker(runtime: Runtime) -> Iterator[object]:
+def worker(runtime: Runtime) -> Iterator[dramatiq.Worker]:
     """A real Dramatiq worker (threads in this process) on the real Redis broker.
 
     It shares the test's runtime, so actors use the same database as the API under test.
     """
-    import dramatiq
-
     import workers
     from workers.runtime import use_runtime
 
@@ -138,3 +146,25 @@ def worker(runtime: Runtime) -> Iterator[object]:
     worker.stop()
     workers.broker.flush_all()
     use_runtime(None)
+
+
+@pytest.fixture(scope="session")
+def _smtp_server() -> Iterator[SmtpSink]:
+    sink = SmtpSink(port=_SMTP_PORT).start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture
+def smtp_sink(_smtp_server: SmtpSink) -> SmtpSink:
+    """The real SMTP server (aiosmtpd) at SMTP_URL, emptied for this test."""
+    _smtp_server.reset()
+    return _smtp_server
+
+
+@pytest.fixture
+def push_service() -> Iterator[PushService]:
+    """A real HTTP Web Push service that decrypts what it receives."""
+    service = PushService().start()
+    yield service
+    service.stop()

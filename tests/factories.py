@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from app.runtime import Runtime
 from app.security import user_hmac
@@ -48,3 +49,44 @@ def make_key(
             session=session, app_id=tenant.app_id, scopes=scopes, owner_email=owner_email
         )
         return issued.secret
+
+
+ORDER_CHANNELS = {
+    "in_app": {
+        "title": "Order {{ orderId }} confirmed",
+        "body": "Thanks {{ customerName }}!",
+        "category": "orders",
+    },
+    "email": {
+        "subject": "Order {{ orderId }} confirmed",
+        "html": "<p>Hi {{ customerName }}, order <b>{{ orderId }}</b> is confirmed.</p>",
+        "text": "Hi {{ customerName }}, order {{ orderId }} is confirmed.",
+    },
+    "push": {"title": "Order {{ orderId }}", "body": "Confirmed for {{ customerName }}"},
+}
+ORDER_SCHEMA = {
+    "type": "object",
+    "properties": {"customerName": {"type": "string"}, "orderId": {"type": "string"}},
+}
+
+
+def approved_template(
+    client: Any,
+    tenant: Tenant,
+    key: str = "order-confirmation",
+    channels: dict[str, Any] | None = None,
+    schema: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Create, submit and approve a template through the API; returns the approved version."""
+    body = {
+        "key": key,
+        "name": key.replace("-", " ").title(),
+        "channels": channels or ORDER_CHANNELS,
+        "variableSchema": schema or ORDER_SCHEMA,
+    }
+    created = client.post("/api/templates", json=body, headers=tenant.headers())
+    assert created.status_code == 201, created.get_json()
+    for action in ("submit", "approve"):
+        response = client.post(f"/api/templates/{key}/{action}", json={}, headers=tenant.headers())
+        assert response.status_code == 200, response.get_json()
+    return response.get_json()

@@ -1,8 +1,24 @@
 """Every model, imported in one place so that metadata (and Alembic) sees the whole schema."""
 
+from app.allowlist.models import AllowList
+from app.idempotency.models import IdempotencyRecord
+from app.inbox.models import InboxNotification
+from app.notifications.models import Delivery, Notification, NotificationChunk
 from app.orm import Base
 from app.push.models import PushSubscription
 from app.tenants.models import App, SecretKey
 from app.users.models import User
 
-__all__ = ["App", "Base", "PushSubscription", "SecretKey", "User"]
+__all__ = [
+    "AllowList",
+    "App",
+    "Base",
+    "Delivery",
+    "IdempotencyRecord",
+    "InboxNotification",
+    "Notification",
+    "NotificationChunk",
+    "PushSubscription",
+    "SecretKey",
+    "User",
+]

@@ -1,0 +1,1 @@
+"""The per-app allow-list every send path applies to email recipients."""

@@ -1,0 +1,19 @@
+"""How a channel reports a failed send."""
+
+from __future__ import annotations
+
+
+class DeliveryFailure(Exception):
+    """A send did not happen; `reason` is short, stable and safe to show to the app."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class TransientFailure(DeliveryFailure):
+    """Might succeed later (connection trouble, SMTP 4xx, push 429/5xx): retry with backoff."""
+
+
+class PermanentFailure(DeliveryFailure):
+    """Will not succeed by retrying (SMTP 5xx, push 400/404/410): record and stop."""

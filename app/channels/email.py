@@ -1,0 +1,140 @@
+"""Email over SMTP: multipart text + HTML, one reused connection per worker thread."""
+
+from __future__ import annotations
+
+import smtplib
+import socket
+import ssl
+import threading
+from dataclasses import dataclass
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import formataddr, make_msgid, parseaddr
+from urllib.parse import parse_qs, unquote, urlparse
+
+from app.channels.base import PermanentFailure, TransientFailure
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    host: str
+    port: int
+    security: str  # "none", "starttls" or "ssl"
+    username: str | None = None
+    password: str | None = None
+    timeout: float = 15.0
+
+    @classmethod
+    def from_url(cls, url: str) -> SmtpConfig:
+        """`smtp://user:pass@host:25`, `smtp://host:587?starttls=true` or `smtps://host:465`."""
+        parsed = urlparse(url)
+        if parsed.scheme not in {"smtp", "smtps"}:
+            raise ValueError(f"SMTP_URL must start with smtp:// or smtps://, got {parsed.scheme!r}")
+        query = parse_qs(parsed.query)
+        starttls = query.get("starttls", ["false"])[0].lower() in {"1", "true", "yes"}
+        security = "ssl" if parsed.scheme == "smtps" else ("starttls" if starttls else "none")
+        return cls(
+            host=parsed.hostname or "localhost",
+            port=parsed.port or (465 if security == "ssl" else 25),
+            security=security,
+            username=unquote(parsed.username) if parsed.username else None,
+            password=unquote(parsed.password) if parsed.password else None,
+            timeout=float(query.get("timeout", ["15"])[0]),
+        )
+
+
+@dataclass(frozen=True)
+class OutgoingEmail:
+    sender: str
+    recipient: str
+    subject: str
+    text: str
+    html: str | None
+    notification_id: str
+
+
+def build_message(email: OutgoingEmail) -> EmailMessage:
+    """A multipart/alternative message with a Message-ID and the notification id header."""
+    message = EmailMessage()
+    message["From"] = email.sender
+    message["To"] = email.recipient
+    message["Subject"] = " ".join(email.subject.split())
+    domain = parseaddr(email.sender)[1].rpartition("@")[2] or "herald.local"
+    message["Message-ID"] = make_msgid(domain=domain)
+    message["X-Herald-Notification-ID"] = email.notification_id
+    message.set_content(email.text or "")
+    if email.html:
+        message.add_alternative(email.html, subtype="html")
+    return message
+
+
+def format_sender(email: str, name: str | None) -> str:
+    return formataddr((name, email)) if name else str(Address(addr_spec=email))
+
+
+class SmtpSender:
+    """Sends through one SMTP connection per thread, reconnecting when the server dropped it."""
+
+    def __init__(self, config: SmtpConfig) -> None:
+        self.config = config
+        self._local = threading.local()
+
+    def send(self, email: OutgoingEmail) -> None:
+        message = build_message(email)
+        try:
+            self._connection().send_message(message)
+        except smtplib.SMTPRecipientsRefused as exc:
+            code, text = next(iter(exc.recipients.values()))
+            raise _classified(code, text) from exc
+        except smtplib.SMTPResponseException as exc:
+            self._drop_connection()
+            raise _classified(exc.smtp_code, exc.smtp_error) from exc
+        except (smtplib.SMTPException, OSError) as exc:
+            self._drop_connection()
+            raise TransientFailure(f"smtp connection failed: {exc.__class__.__name__}") from exc
+
+    def close(self) -> None:
+        self._drop_connection()
+
+    def _connection(self) -> smtplib.SMTP:
+        connection: smtplib.SMTP | None = getattr(self._local, "connection", None)
+        if connection is not None and _alive(connection):
+            return connection
+        self._local.connection = connection = self._connect()
+        return connection
+
+    def _connect(self) -> smtplib.SMTP:
+        cfg = self.config
+        if cfg.security == "ssl":
+            connection: smtplib.SMTP = smtplib.SMTP_SSL(
+                cfg.host, cfg.port, timeout=cfg.timeout, context=ssl.create_default_context()
+            )
+        else:
+            connection = smtplib.SMTP(cfg.host, cfg.port, timeout=cfg.timeout)
+            if cfg.security == "starttls":
+                connection.starttls(context=ssl.create_default_context())
+        if cfg.username:
+            connection.login(cfg.username, cfg.password or "")
+        return connection
+
+    def _drop_connection(self) -> None:
+        connection = getattr(self._local, "connection", None)
+        self._local.connection = None
+        if connection is not None:
+            try:
+                connection.quit()
+            except (smtplib.SMTPException, OSError):
+                connection.close()
+
+
+def _alive(connection: smtplib.SMTP) -> bool:
+    try:
+        return connection.noop()[0] == 250
+    except (smtplib.SMTPException, OSError, socket.timeout):
+        return False
+
+
+def _classified(code: int, text: bytes | str) -> TransientFailure | PermanentFailure:
+    detail = text.decode(errors="replace") if isinstance(text, bytes) else str(text)
+    reason = f"smtp {code}: {detail}"[:500]
+    return TransientFailure(reason) if 400 <= code < 500 else PermanentFailure(reason)

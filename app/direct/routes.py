@@ -1,0 +1,45 @@
+"""`POST /api/v1/notifications/send` (seed 003)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint
+
+from app.auth import current_principal, server_call
+from app.direct import service
+from app.direct.schemas import DirectSendResponse, DirectSendSchema
+from app.extensions import db_session
+from app.http import doc, load_body
+from app.notifications.service import iso
+
+bp = Blueprint("direct", __name__, url_prefix="/api/v1/notifications")
+
+
+@bp.post("/send")
+@server_call("send_notifications")
+@doc(body=DirectSendSchema, response=DirectSendResponse, status=202, tag="Notifications")
+def send_direct() -> Any:
+    """Queue a plain message to up to 50 recipients per channel, screened by the allow-list."""
+    from workers.delivery import after_fan_out
+
+    request = load_body(DirectSendSchema())
+    principal = current_principal()
+    session = db_session()
+    notification, fanned, screening = service.accept_direct_send(
+        session,
+        app=principal.app,
+        created_by=principal.key_id,
+        caller_email=principal.owner_email,
+        request=request,
+    )
+    session.commit()
+    after_fan_out(principal.app.id, fanned, realtime=False)
+    data = {
+        "notification_id": notification.id,
+        "queued_at": iso(notification.created_at),
+        "channels": notification.channels,
+        "accepted_recipients": screening.accepted,
+        "rejected_recipients": screening.rejected,
+    }
+    return {"data": data}, 202

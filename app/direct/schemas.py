@@ -1,0 +1,37 @@
+"""Wire format of seed 003's send (snake_case, as the seed shows)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+CHANNELS = ("email", "push", "in_app")
+HTML_CHANNELS = ("email",)
+
+
+class DirectSendSchema(Schema):
+    channels = fields.List(
+        fields.String(validate=validate.OneOf(CHANNELS, error="Unknown channel {input}.")),
+        load_default=lambda: ["email"],
+        validate=validate.Length(min=1),
+    )
+    to = fields.List(
+        fields.String(validate=validate.Length(min=1, max=2048)),
+        required=True,
+        validate=validate.Length(min=1, max=10_000),
+    )
+    subject = fields.String(required=True, validate=validate.Length(min=1, max=998))
+    body = fields.String(required=True, validate=validate.Length(min=1, max=4 * 1024 * 1024))
+    body_html = fields.String(validate=validate.Length(min=1, max=4 * 1024 * 1024))
+
+    @validates_schema
+    def _html_needs_an_html_channel(self, data: dict[str, Any], **_: Any) -> None:
+        if "body_html" in data and not set(data.get("channels", [])) & set(HTML_CHANNELS):
+            raise ValidationError(
+                "body_html needs a channel that supports HTML (email).", "body_html"
+            )
+
+
+class DirectSendResponse(Schema):
+    data = fields.Dict()

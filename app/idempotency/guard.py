@@ -1,0 +1,144 @@
+"""`Idempotency-Key` for every authenticated POST/PUT/PATCH/DELETE (API_CONVENTIONS.md).
+
+The first successful response is stored for 24 hours and replayed for the same key, method,
+path and body. Keys are scoped per app (and per user for user calls). Records live in the
+database, the source of truth, so a Redis restart cannot turn a retried send into a double send.
+A unique index makes two concurrent requests with one key race to a single winner.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from flask import Response, make_response, request
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.errors import Conflict, InvalidRequest
+from app.extensions import runtime
+from app.idempotency.models import MAX_KEY_LENGTH, IdempotencyRecord
+from app.orm import utcnow
+
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+RETENTION = timedelta(hours=24)
+# A request that has not finished after this long is taken to have died with its process.
+ABANDONED_AFTER = timedelta(minutes=5)
+
+
+def run_idempotently(scope: str, view: Callable[[], Any]) -> Any:
+    """Run the view once per Idempotency-Key; replay its stored response afterwards."""
+    key = request.headers.get("Idempotency-Key", "").strip()
+    if request.method not in WRITE_METHODS or not key:
+        return view()
+    if len(key) > MAX_KEY_LENGTH:
+        raise InvalidRequest(
+            f"Idempotency-Key is limited to {MAX_KEY_LENGTH} characters.", field="Idempotency-Key"
+        )
+    fingerprint = _fingerprint()
+    database = runtime().database
+    with database.session() as session:
+        replay = _claim(session, scope=scope, key=key, fingerprint=fingerprint)
+    if replay is not None:
+        return replay
+    try:
+        response = make_response(view())
+    except BaseException:
+        _forget(scope, key)
+        raise
+    if response.status_code >= 300 or response.is_streamed:
+        _forget(scope, key)
+    else:
+        _store(scope, key, response)
+    return response
+
+
+def _fingerprint() -> str:
+    digest = hashlib.sha256()
+    for part in (request.method, request.full_path):
+        digest.update(part.encode() + b"\0")
+    digest.update(request.get_data(cache=True))
+    return digest.hexdigest()
+
+
+def _claim(session: Session, *, scope: str, key: str, fingerprint: str) -> Response | None:
+    """Record the key as in progress (None), or answer for an earlier use of it."""
+    for _ in range(2):
+        try:
+            with session.begin():
+                session.add(
+                    IdempotencyRecord(
+                        scope=scope, key=key, fingerprint=fingerprint, state="running"
+                    )
+                )
+            return None
+        except IntegrityError:
+            session.rollback()
+        existing = session.scalar(
+            select(IdempotencyRecord).where(
+                IdempotencyRecord.scope == scope, IdempotencyRecord.key == key
+            )
+        )
+        session.rollback()
+        if existing is None:
+            continue
+        age = utcnow() - existing.created_at
+        if age > RETENTION or (existing.state == "running" and age > ABANDONED_AFTER):
+            _forget(scope, key)
+            continue
+        return _answer_for(existing, fingerprint)
+    raise Conflict("Idempotency-Key is in use.", code="idempotency_key_in_progress")
+
+
+def _answer_for(existing: IdempotencyRecord, fingerprint: str) -> Response:
+    if existing.fingerprint != fingerprint:
+        raise Conflict(
+            "This Idempotency-Key was used for a different request.",
+            code="idempotency_key_reused",
+        )
+    if existing.state == "running":
+        raise Conflict(
+            "A request with this Idempotency-Key is still running.",
+            code="idempotency_key_in_progress",
+        )
+    response = Response(
+        existing.response_body or "",
+        status=existing.response_status or 200,
+        content_type=existing.response_type or "application/json",
+    )
+    response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+def _store(scope: str, key: str, response: Response) -> None:
+    with runtime().database.transaction() as session:
+        record = session.scalar(
+            select(IdempotencyRecord).where(
+                IdempotencyRecord.scope == scope, IdempotencyRecord.key == key
+            )
+        )
+        if record is not None:
+            record.state = "done"
+            record.response_status = response.status_code
+            record.response_body = response.get_data(as_text=True)
+            record.response_type = response.content_type
+
+
+def _forget(scope: str, key: str) -> None:
+    with runtime().database.transaction() as session:
+        session.execute(
+            delete(IdempotencyRecord).where(
+                IdempotencyRecord.scope == scope, IdempotencyRecord.key == key
+            )
+        )
+
+
+def purge_expired(session: Session) -> int:
+    """Delete records past the 24 h replay window (the reconciler calls this)."""
+    result = session.execute(
+        delete(IdempotencyRecord).where(IdempotencyRecord.created_at < utcnow() - RETENTION)
+    )
+    return result.rowcount

@@ -1,0 +1,1 @@
+"""Sends: a notification, its recipients' deliveries per channel, and their progress."""

@@ -1,0 +1,174 @@
+"""Turning one notification and a set of users into inbox rows and deliveries, in bulk.
+
+Used by batch chunk tasks and by realtime sends alike. A channel a user cannot be reached on is
+recorded as a `skipped` delivery with its reason, never silently dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from sqlalchemy.orm import Session
+
+from app.inbox.models import InboxNotification
+from app.notifications import states
+from app.notifications.models import Delivery, Notification
+from app.orm import utcnow
+from app.preferences.service import disabled_channels
+from app.push.models import PushSubscription
+from app.push.service import active_subscriptions
+from app.topics.service import unsubscribed_user_ids
+from app.users.models import User
+
+
+class RenderedContent(Protocol):
+    """Per-channel content for one recipient (a rendered template, or literal content)."""
+
+    in_app: Mapping[str, Any] | None
+    email: Mapping[str, Any] | None
+    push: Mapping[str, Any] | None
+
+
+ContentFor = Callable[[User], RenderedContent]
+
+
+@dataclass
+class FanOut:
+    inbox_rows: list[InboxNotification] = field(default_factory=list)
+    email_delivery_ids: list[str] = field(default_factory=list)
+    push_delivery_ids: list[str] = field(default_factory=list)
+
+
+def fan_out(
+    session: Session,
+    *,
+    notification: Notification,
+    users: Sequence[User],
+    content_for: ContentFor,
+    channels: Sequence[str] | None = None,
+) -> FanOut:
+    """Write inbox rows and one delivery per user and channel (default: the notification's)."""
+    user_ids = [u.id for u in users]
+    app_id = notification.app_id
+    blocked = disabled_channels(
+        session, app_id=app_id, user_ids=user_ids, category=notification.category
+    )
+    unsubscribed = unsubscribed_user_ids(
+        session,
+        app_id=app_id,
+        user_ids=user_ids,
+        topic=notification.topic,
+        category=notification.category,
+    )
+    subscriptions = active_subscriptions(session, app_id=app_id, user_ids=user_ids)
+    result = FanOut()
+    deliveries: list[Delivery] = []
+    for user in users:
+        content = content_for(user)
+        for channel in channels or notification.channels:
+            skip = "unsubscribed" if user.id in unsubscribed else None
+            delivery = _delivery_for(
+                notification,
+                user,
+                channel,
+                content,
+                skip=skip,
+                blocked=blocked.get(user.id, set()),
+                subscriptions=subscriptions.get(user.id, []),
+            )
+            deliveries.append(delivery)
+            if channel == "in_app" and delivery.status == states.SENT:
+                result.inbox_rows.append(_inbox_row(notification, user, content.in_app or {}))
+    session.add_all(deliveries)
+    session.add_all(result.inbox_rows)
+    session.flush()
+    queued = [d for d in deliveries if d.status == states.QUEUED]
+    result.email_delivery_ids = [d.id for d in queued if d.channel == "email"]
+    result.push_delivery_ids = [d.id for d in queued if d.channel == "push"]
+    return result
+
+
+def _delivery_for(
+    notification: Notification,
+    user: User,
+    channel: str,
+    content: RenderedContent,
+    *,
+    skip: str | None,
+    blocked: set[str],
+    subscriptions: list[PushSubscription],
+) -> Delivery:
+    status, reason, payload = _decide(channel, user, content, skip, blocked, subscriptions)
+    now = utcnow()
+    return Delivery(
+        app_id=notification.app_id,
+        notification_id=notification.id,
+        user_id=user.id,
+        channel=channel,
+        target=user.identity,
+        status=status,
+        reason=reason,
+        attempts=1 if status == states.SENT else 0,
+        payload=payload,
+        sent_at=now if status == states.SENT else None,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def _decide(
+    channel: str,
+    user: User,
+    content: RenderedContent,
+    skip: str | None,
+    blocked: set[str],
+    subscriptions: list[PushSubscription],
+) -> tuple[str, str | None, dict[str, Any]]:
+    """(status, reason, payload) for one user on one channel."""
+    if skip:
+        return states.SKIPPED, skip, {}
+    if channel == "in_app":
+        if "in_app" in blocked:
+            return states.SKIPPED, "preference", {}
+        return states.SENT, None, {}
+    if channel == "email":
+        if "email" in blocked:
+            return states.SKIPPED, "preference", {}
+        if not user.email:
+            return states.SKIPPED, "no_email_address", {}
+        return states.QUEUED, None, {"to": user.email, **dict(content.email or {})}
+    return _decide_push(content, blocked, subscriptions)
+
+
+def _decide_push(
+    content: RenderedContent, blocked: set[str], subscriptions: list[PushSubscription]
+) -> tuple[str, str | None, dict[str, Any]]:
+    web = [s for s in subscriptions if s.is_web_push]
+    if web:
+        if "web_push" in blocked:
+            return states.SKIPPED, "preference", {}
+        return states.QUEUED, None, {"message": dict(content.push or {}), "sent_to": []}
+    if any(not s.is_web_push for s in subscriptions):
+        if "mobile_push" in blocked:
+            return states.SKIPPED, "preference", {}
+        return states.SKIPPED, "provider_not_configured", {}
+    return states.SKIPPED, "no_push_subscription", {}
+
+
+def _inbox_row(
+    notification: Notification, user: User, in_app: Mapping[str, Any]
+) -> InboxNotification:
+    return InboxNotification(
+        app_id=notification.app_id,
+        user_id=user.id,
+        notification_id=notification.id,
+        title=(in_app.get("title") or notification.title or "")[:255],
+        content=in_app.get("body", in_app.get("content")),
+        action_url=in_app.get("action_url"),
+        category=in_app.get("category") or notification.category,
+        topic=in_app.get("topic") or notification.topic,
+        custom_attributes=dict(in_app.get("custom_attributes") or {}),
+        sent_at=utcnow(),
+    )

@@ -1,0 +1,81 @@
+"""A notification is one send request; a delivery is one recipient on one channel."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.orm import Base, IdMixin, TimestampMixin
+
+
+class Notification(Base, IdMixin, TimestampMixin):
+    """One accepted send: templated (seed 004), direct (seed 003) or a broadcast (seed 002).
+
+    `status` holds what the pipeline has reached (queued, dispatching, sending, cancelled);
+    completion is derived from the deliveries when read, so it can never disagree with them.
+    """
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_app_id_created_at", "app_id", "created_at"),)
+
+    app_id: Mapped[str] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    mode: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(32), default="queued")
+    channels: Mapped[list[str]] = mapped_column()
+    template_id: Mapped[str | None] = mapped_column(String(36))
+    template_version_id: Mapped[str | None] = mapped_column(String(36))
+    template_key: Mapped[str | None] = mapped_column(String(255))
+    title: Mapped[str | None] = mapped_column(Text)
+    tag: Mapped[str | None] = mapped_column(String(255))
+    category: Mapped[str | None] = mapped_column(String(100))
+    topic: Mapped[str | None] = mapped_column(String(100))
+    # Template variables and push overrides, or the literal content of a direct send/broadcast.
+    variables: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    content: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Targets exactly as accepted; the dispatcher splits them into chunks.
+    targets: Mapped[list[Any]] = mapped_column(default=list)
+    target_count: Mapped[int] = mapped_column(Integer, default=0)
+    rejected: Mapped[list[Any]] = mapped_column(default=list)
+    sent_from: Mapped[str] = mapped_column(String(16), default="api")
+    created_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class NotificationChunk(Base, IdMixin, TimestampMixin):
+    """A slice of a batch's targets, processed by one chunk task."""
+
+    __tablename__ = "notification_chunks"
+
+    notification_id: Mapped[str] = mapped_column(
+        ForeignKey("notifications.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(Integer)
+    targets: Mapped[list[Any]] = mapped_column()
+    status: Mapped[str] = mapped_column(String(16), default="queued", index=True)
+
+
+class Delivery(Base, IdMixin, TimestampMixin):
+    """One recipient on one channel; its status follows `app.notifications.states`."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        Index("ix_deliveries_notification_channel_status", "notification_id", "channel", "status"),
+        Index("ix_deliveries_status_updated_at", "status", "updated_at"),
+    )
+
+    app_id: Mapped[str] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"), index=True)
+    notification_id: Mapped[str] = mapped_column(ForeignKey("notifications.id", ondelete="CASCADE"))
+    user_id: Mapped[str | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    channel: Mapped[str] = mapped_column(String(16))
+    target: Mapped[str] = mapped_column(String(2048))
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # What to send, rendered once by the chunk task: a retry sends exactly the same thing.
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    sent_at: Mapped[datetime | None] = mapped_column()

@@ -1,0 +1,137 @@
+"""The batch pipeline's steps as plain functions: dispatch into chunks, then process a chunk.
+
+Actors in `workers/delivery.py` call these inside a transaction and enqueue after commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from app.notifications.fanout import ContentFor, FanOut, fan_out
+from app.notifications.models import Notification, NotificationChunk
+from app.notifications.targets import Target, mark_notified, resolve_users
+from app.orm import utcnow
+from app.users.models import User
+from templates_store.models import TemplateVersion
+from templates_store.rendering import render
+
+DISPATCHING, SENDING, CANCELLED = "dispatching", "sending", "cancelled"
+
+
+@dataclass(frozen=True)
+class LiteralContent:
+    """The same content for every recipient (direct sends and broadcasts)."""
+
+    in_app: Mapping[str, Any] | None = None
+    email: Mapping[str, Any] | None = None
+    push: Mapping[str, Any] | None = None
+
+
+def split_into_chunks(session: Session, *, notification_id: str, chunk_size: int) -> list[str]:
+    """Store the notification's targets as chunks (once); returns the ids of unprocessed chunks."""
+    notification = session.get(Notification, notification_id, with_for_update=True)
+    if notification is None or notification.status == CANCELLED:
+        return []
+    if notification.status == "queued":
+        targets = notification.targets
+        for position, start in enumerate(range(0, len(targets), chunk_size)):
+            session.add(
+                NotificationChunk(
+                    notification_id=notification.id,
+                    position=position,
+                    targets=targets[start : start + chunk_size],
+                )
+            )
+        notification.status = DISPATCHING
+        session.flush()
+    return list(
+        session.scalars(
+            select(NotificationChunk.id)
+            .where(
+                NotificationChunk.notification_id == notification_id,
+                NotificationChunk.status == "queued",
+            )
+            .order_by(NotificationChunk.position)
+        )
+    )
+
+
+def process_chunk(session: Session, *, chunk_id: str) -> tuple[Notification, FanOut] | None:
+    """Resolve the chunk's users and fan out; None when the chunk was already taken or done."""
+    claimed = session.execute(
+        update(NotificationChunk)
+        .where(NotificationChunk.id == chunk_id, NotificationChunk.status == "queued")
+        .values(status="done", updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not claimed:
+        return None
+    chunk = session.get(NotificationChunk, chunk_id)
+    notification = session.get(Notification, chunk.notification_id)
+    if notification.status == CANCELLED:
+        return notification, FanOut()
+    targets = [Target.from_json(t) for t in chunk.targets]
+    result = deliver_to_targets(session, notification=notification, targets=targets)
+    if notification.status == DISPATCHING and not _chunks_left(session, notification.id):
+        notification.status = SENDING
+    return notification, result
+
+
+def deliver_to_targets(
+    session: Session, *, notification: Notification, targets: list[Target]
+) -> FanOut:
+    """Create or update the targets' users and fan the notification out to them."""
+    users = resolve_users(session, app_id=notification.app_id, targets=targets)
+    mark_notified(users)
+    return fan_out(
+        session,
+        notification=notification,
+        users=users,
+        content_for=content_for(session, notification),
+    )
+
+
+def content_for(session: Session, notification: Notification) -> ContentFor:
+    """How each recipient's content is produced: a template render, or literal content."""
+    if notification.kind != "template":
+        literal = LiteralContent(**notification.content)
+        return lambda _user: literal
+    version = session.get(TemplateVersion, notification.template_version_id)
+    push_overrides = notification.content.get("notificationPushData")
+    return lambda user: render(
+        version,
+        variables=notification.variables,
+        user=user_context(user),
+        push_overrides=push_overrides,
+    )
+
+
+def user_context(user: User) -> dict[str, Any]:
+    """What templates see as `user`."""
+    return {
+        "id": user.id,
+        "external_id": user.external_id,
+        "email": user.email,
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+        "custom_attributes": user.custom_attributes or {},
+    }
+
+
+def _chunks_left(session: Session, notification_id: str) -> bool:
+    return (
+        session.scalar(
+            select(NotificationChunk.id)
+            .where(
+                NotificationChunk.notification_id == notification_id,
+                NotificationChunk.status == "queued",
+            )
+            .limit(1)
+        )
+        is not None
+    )

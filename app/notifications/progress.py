@@ -1,0 +1,67 @@
+"""Progress per channel and the notification status derived from it, in one grouped query."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.notifications import states
+from app.notifications.models import Delivery, Notification, NotificationChunk
+
+Progress = dict[str, dict[str, int]]
+COUNTED = ("queued", "sent", "failed", "skipped", "cancelled")
+
+
+def progress_for(session: Session, notifications: Sequence[Notification]) -> dict[str, Progress]:
+    """Per notification and channel: total, queued (sending included), sent, failed, skipped..."""
+    ids = [n.id for n in notifications]
+    result: dict[str, Progress] = {
+        n.id: {channel: _empty() for channel in n.channels} for n in notifications
+    }
+    if not ids:
+        return result
+    rows = session.execute(
+        select(Delivery.notification_id, Delivery.channel, Delivery.status, func.count())
+        .where(Delivery.notification_id.in_(ids))
+        .group_by(Delivery.notification_id, Delivery.channel, Delivery.status)
+    )
+    for notification_id, channel, status, count in rows:
+        counts = result[notification_id].setdefault(channel, _empty())
+        bucket = states.QUEUED if status == states.SENDING else status
+        counts[bucket] += count
+        counts["total"] += count
+    return result
+
+
+def with_pending_chunks(session: Session, notification_ids: Sequence[str]) -> set[str]:
+    if not notification_ids:
+        return set()
+    return set(
+        session.scalars(
+            select(NotificationChunk.notification_id)
+            .where(
+                NotificationChunk.notification_id.in_(list(notification_ids)),
+                NotificationChunk.status == "queued",
+            )
+            .distinct()
+        )
+    )
+
+
+def derived_status(notification: Notification, progress: Progress, chunks_pending: bool) -> str:
+    """What the pipeline has reached; completion is read off the deliveries themselves."""
+    if notification.status in ("cancelled", "queued"):
+        return notification.status
+    if chunks_pending:
+        return "dispatching"
+    if any(counts["queued"] for counts in progress.values()):
+        return "sending"
+    if any(counts["failed"] for counts in progress.values()):
+        return "completed_with_errors"
+    return "completed"
+
+
+def _empty() -> dict[str, int]:
+    return {"total": 0, **{name: 0 for name in COUNTED}}

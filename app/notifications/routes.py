@@ -1,0 +1,134 @@
+"""`/api/notifications`: the templated send (seed 004), progress, deliveries and cancel."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint
+
+from app.auth import current_principal, server_call
+from app.errors import ErrorDetail, invalid
+from app.extensions import db_session
+from app.http import doc, list_query, load_body, page_from_query
+from app.notifications import service, states
+from app.notifications.schemas import (
+    DeliveryListSchema,
+    NotificationListSchema,
+    NotificationSchema,
+    SendRequestSchema,
+    SendResponseSchema,
+)
+
+bp = Blueprint("notifications", __name__, url_prefix="/api/notifications")
+
+CHANNELS = ("email", "push", "in_app")
+
+
+@bp.post("/send")
+@server_call("send_notifications")
+@doc(body=SendRequestSchema, response=SendResponseSchema, status=202, tag="Notifications")
+def send_notification() -> Any:
+    """Send a templated notification: realtime to one user (200) or a batch (202)."""
+    from workers.delivery import after_fan_out, dispatch_notification
+
+    request = load_body(SendRequestSchema())
+    principal = current_principal()
+    session = db_session()
+    accepted = service.accept_templated_send(
+        session,
+        app=principal.app,
+        created_by=principal.key_id,
+        caller_email=principal.owner_email,
+        request=request,
+    )
+    [view] = service.describe(session, [accepted.notification])
+    session.commit()
+    if accepted.fanned is None:
+        dispatch_notification.send(accepted.notification.id)
+        return _send_response(view), 202
+    after_fan_out(principal.app.id, accepted.fanned, realtime=True)
+    return _send_response(view), 200
+
+
+@bp.get("")
+@server_call("read")
+@doc(response=NotificationListSchema, tag="Notifications", query=["page", "perPage"])
+def list_notifications() -> Any:
+    """List the app's notifications, newest first, with status and progress."""
+    page = page_from_query()
+    session = db_session()
+    rows, total = service.list_notifications(
+        session, app_id=current_principal().app.id, offset=page.offset, limit=page.per_page
+    )
+    return {
+        "notifications": service.describe(session, rows),
+        "page": page.number,
+        "perPage": page.per_page,
+        "total": total,
+    }
+
+
+@bp.get("/<notification_id>")
+@server_call("read")
+@doc(response=NotificationSchema, tag="Notifications")
+def show_notification(notification_id: str) -> Any:
+    """A notification's status and per-channel progress (cheap enough to poll every second)."""
+    session = db_session()
+    notification = service.get_notification(
+        session, app_id=current_principal().app.id, notification_id=notification_id
+    )
+    return service.describe(session, [notification])[0]
+
+
+@bp.get("/<notification_id>/deliveries")
+@server_call("read")
+@doc(
+    response=DeliveryListSchema, tag="Notifications", query=["status", "channel", "page", "perPage"]
+)
+def list_deliveries(notification_id: str) -> Any:
+    """Deliveries of a notification, filtered by status and channel."""
+    page = page_from_query()
+    statuses = _enum_query("status", states.STATUSES)
+    channels = _enum_query("channel", CHANNELS)
+    rows, total = service.list_deliveries(
+        db_session(),
+        app_id=current_principal().app.id,
+        notification_id=notification_id,
+        statuses=statuses,
+        channels=channels,
+        offset=page.offset,
+        limit=page.per_page,
+    )
+    return {
+        "deliveries": [service.delivery_view(d) for d in rows],
+        "page": page.number,
+        "perPage": page.per_page,
+        "total": total,
+    }
+
+
+@bp.post("/<notification_id>/cancel")
+@server_call("send_notifications")
+@doc(response=NotificationSchema, tag="Notifications")
+def cancel_notification(notification_id: str) -> Any:
+    """Cancel every delivery of the notification not yet sent."""
+    session = db_session()
+    notification = service.cancel_notification(
+        session, app_id=current_principal().app.id, notification_id=notification_id
+    )
+    [view] = service.describe(session, [notification])
+    session.commit()
+    return view
+
+
+def _send_response(view: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in view.items() if k != "progress"}
+
+
+def _enum_query(name: str, allowed: tuple[str, ...]) -> list[str] | None:
+    values = list_query(name)
+    unknown = sorted(set(values or ()) - set(allowed))
+    if unknown:
+        message = f"{name} must be one of {', '.join(allowed)}; got {', '.join(unknown)}."
+        raise invalid([ErrorDetail("ERR_BAD_REQUEST", message, name)])
+    return values

@@ -1,0 +1,125 @@
+"""Wire format of the templated send (seed 004) and of notification progress."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from email_validator import EmailNotValidError, validate_email
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+MODES = ("realtime", "batch")
+
+
+def normalized_email(value: str) -> str:
+    """A syntactically valid address (no DNS lookups), normalised; ValidationError otherwise."""
+    try:
+        return validate_email(value, check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise ValidationError(f"Not a valid email address: {exc}") from exc
+
+
+class EmailField(fields.String):
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if len(text) > 255:
+            raise ValidationError("Longer than maximum length 255.")
+        return normalized_email(text)
+
+
+class TargetObjectSchema(Schema):
+    external_id = fields.String(validate=validate.Length(min=1, max=255))
+    email = EmailField()
+    first_name = fields.String(validate=validate.Length(max=50), allow_none=True)
+    last_name = fields.String(validate=validate.Length(max=50), allow_none=True)
+    custom_attributes = fields.Dict(keys=fields.String())
+
+    @validates_schema
+    def _named(self, data: dict[str, Any], **_: Any) -> None:
+        if not data.get("external_id") and not data.get("email"):
+            raise ValidationError("A target needs an external_id or an email.")
+
+
+class TargetField(fields.Field):
+    """A user id string, or an object that names and describes the user."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> dict:
+        if isinstance(value, str):
+            if not 1 <= len(value) <= 255:
+                raise ValidationError("A user id is 1 to 255 characters.")
+            return {"external_id": value}
+        if isinstance(value, dict):
+            return TargetObjectSchema().load(value)
+        raise ValidationError("A target is a user id string or an object.")
+
+
+class TemplateRefSchema(Schema):
+    key = fields.String(validate=validate.Length(min=1, max=255))
+    id = fields.String(validate=validate.Length(min=1, max=64))
+    variables = fields.Dict(keys=fields.String(), load_default=dict)
+    notificationPushData = fields.Dict(keys=fields.String(), allow_none=True)
+
+    @validates_schema
+    def _key_or_id(self, data: dict[str, Any], **_: Any) -> None:
+        if ("key" in data) == ("id" in data):
+            raise ValidationError("Give exactly one of template.key or template.id.")
+
+
+class SendRequestSchema(Schema):
+    """Stage 1 of validation: shapes and types only. Mode and limits are later stages."""
+
+    template = fields.Nested(TemplateRefSchema, required=True)
+    targets = fields.List(TargetField(), required=True, validate=validate.Length(min=1))
+    mode = fields.Raw(load_default=None)
+    title = fields.String(validate=validate.Length(max=255), allow_none=True)
+    tag = fields.String(validate=validate.Length(max=255), allow_none=True)
+
+
+class SendResponseSchema(Schema):
+    notificationId = fields.String()
+    templateKey = fields.String()
+    channels = fields.List(fields.String())
+    mode = fields.String()
+    title = fields.String(allow_none=True)
+    tag = fields.String(allow_none=True)
+    sentFrom = fields.String()
+    createdAt = fields.String()
+    status = fields.String()
+    targets = fields.Integer()
+    rejected = fields.List(fields.Dict())
+
+
+class ChannelProgressSchema(Schema):
+    total = fields.Integer()
+    queued = fields.Integer()
+    sent = fields.Integer()
+    failed = fields.Integer()
+    skipped = fields.Integer()
+    cancelled = fields.Integer()
+
+
+class NotificationSchema(SendResponseSchema):
+    progress = fields.Dict(keys=fields.String(), values=fields.Nested(ChannelProgressSchema))
+
+
+class DeliverySchema(Schema):
+    id = fields.String()
+    target = fields.String()
+    channel = fields.String()
+    status = fields.String()
+    reason = fields.String(allow_none=True)
+    attempts = fields.Integer()
+    updatedAt = fields.String()
+
+
+class DeliveryListSchema(Schema):
+    deliveries = fields.List(fields.Nested(DeliverySchema))
+    page = fields.Integer()
+    perPage = fields.Integer()
+    total = fields.Integer()
+
+
+class NotificationListSchema(Schema):
+    notifications = fields.List(fields.Nested(NotificationSchema))
+    page = fields.Integer()
+    perPage = fields.Integer()
+    total = fields.Integer()

@@ -1,0 +1,162 @@
+"""Sending one claimed delivery through its channel, and recording what happened.
+
+Each step commits on its own: the claim before the network call, the outcome after it, so a
+crash in between leaves a `sending` delivery for the reconciler rather than a lost or doubled
+send.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from functools import lru_cache
+
+from sqlalchemy.orm import Session
+
+from app.channels.base import PermanentFailure, TransientFailure
+from app.channels.email import OutgoingEmail, SmtpConfig, SmtpSender, format_sender
+from app.channels.webpush import SubscriptionGone, send_web_push
+from app.notifications import states
+from app.notifications.models import Delivery
+from app.push.service import active_subscriptions, discard_subscription
+from app.runtime import Runtime
+from app.tenants.models import App
+from app.tenants.service import vapid_private_key
+
+MAX_BACKOFF_MS = 5 * 60 * 1000
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """`retry_in_ms` is set when the delivery went back to `queued` for another attempt."""
+
+    status: str
+    retry_in_ms: int | None = None
+
+
+NOT_CLAIMED = Outcome("not_claimed")
+
+
+@lru_cache(maxsize=8)
+def smtp_sender(smtp_url: str) -> SmtpSender:
+    return SmtpSender(SmtpConfig.from_url(smtp_url))
+
+
+def send_email_delivery(runtime: Runtime, *, delivery_id: str) -> Outcome:
+    """Claim, send by SMTP, record sent / failed / queued-for-retry."""
+    with runtime.database.transaction() as session:
+        delivery = states.claim(session, delivery_id=delivery_id)
+        if delivery is None:
+            return NOT_CLAIMED
+        email = _outgoing_email(session, runtime, delivery)
+    try:
+        smtp_sender(runtime.settings.smtp_url).send(email)
+    except TransientFailure as failure:
+        return _after_transient(runtime, delivery, failure.reason)
+    except PermanentFailure as failure:
+        return _record(runtime, delivery, states.FAILED, reason=failure.reason)
+    return _record(runtime, delivery, states.SENT)
+
+
+def send_push_delivery(runtime: Runtime, *, delivery_id: str) -> Outcome:
+    """Claim, push to every web subscription of the user not yet reached, record the outcome."""
+    with runtime.database.transaction() as session:
+        delivery = states.claim(session, delivery_id=delivery_id)
+        if delivery is None:
+            return NOT_CLAIMED
+        app = session.get(App, delivery.app_id)
+        private_key = vapid_private_key(app=app, encryptor=runtime.encryptor)
+        reached = set(delivery.payload.get("sent_to", []))
+        targets = [
+            (s.id, s.device_token, s.p256dh, s.auth)
+            for s in active_subscriptions(
+                session, app_id=delivery.app_id, user_ids=[delivery.user_id or ""]
+            ).get(delivery.user_id or "", [])
+            if s.is_web_push and s.id not in reached
+        ]
+    transient, permanent, gone = [], [], []
+    for subscription_id, endpoint, p256dh, auth in targets:
+        try:
+            send_web_push(
+                endpoint=endpoint,
+                p256dh=p256dh or "",
+                auth=auth or "",
+                payload=delivery.payload.get("message", {}),
+                vapid_private_key=private_key,
+                vapid_subject=runtime.settings.vapid_subject,
+                timeout=runtime.settings.push_timeout_s,
+            )
+            reached.add(subscription_id)
+        except SubscriptionGone as failure:
+            gone.append(subscription_id)
+            permanent.append(failure.reason)
+        except TransientFailure as failure:
+            transient.append(failure.reason)
+        except PermanentFailure as failure:
+            permanent.append(failure.reason)
+    payload = {**delivery.payload, "sent_to": sorted(reached)}
+    if gone:
+        with runtime.database.transaction() as session:
+            for subscription_id in gone:
+                discard_subscription(session, subscription_id=subscription_id)
+    if transient:
+        return _after_transient(runtime, delivery, "; ".join(transient), payload=payload)
+    if reached:
+        return _record(runtime, delivery, states.SENT, payload=payload)
+    reason = "; ".join(permanent) or "no active web push subscription"
+    return _record(runtime, delivery, states.FAILED, reason=reason, payload=payload)
+
+
+def backoff_ms(base_ms: int, attempts: int) -> int:
+    """Exponential backoff with jitter: base, 2x, 4x, ... capped at five minutes."""
+    delay = min(base_ms * 2 ** max(attempts - 1, 0), MAX_BACKOFF_MS)
+    return int(delay * random.uniform(0.8, 1.2))
+
+
+def _after_transient(
+    runtime: Runtime, delivery: Delivery, reason: str, *, payload: dict | None = None
+) -> Outcome:
+    if delivery.attempts >= runtime.settings.max_delivery_attempts:
+        final = f"gave up after {delivery.attempts} attempts: {reason}"
+        return _record(runtime, delivery, states.FAILED, reason=final, payload=payload)
+    _record(runtime, delivery, states.QUEUED, reason=reason, payload=payload)
+    return Outcome(
+        states.QUEUED, retry_in_ms=backoff_ms(runtime.settings.retry_backoff_ms, delivery.attempts)
+    )
+
+
+def _record(
+    runtime: Runtime,
+    delivery: Delivery,
+    status: str,
+    *,
+    reason: str | None = None,
+    payload: dict | None = None,
+) -> Outcome:
+    values: dict = {"payload": payload} if payload is not None else {}
+    with runtime.database.transaction() as session:
+        if status == states.SENT:
+            states.mark_sent(session, delivery=delivery, **values)
+        elif status == states.FAILED:
+            states.mark_failed(session, delivery=delivery, reason=reason or "failed", **values)
+        else:
+            states.release_for_retry(session, delivery=delivery, reason=reason or "", **values)
+    return Outcome(status)
+
+
+def _outgoing_email(session: Session, runtime: Runtime, delivery: Delivery) -> OutgoingEmail:
+    app = session.get(App, delivery.app_id)
+    sender = (
+        format_sender(app.sender_email, app.sender_name)
+        if app is not None and app.sender_email
+        else runtime.settings.default_sender
+    )
+    payload = delivery.payload
+    return OutgoingEmail(
+        sender=sender,
+        recipient=payload["to"],
+        subject=payload.get("subject") or "",
+        text=payload.get("text") or "",
+        html=payload.get("html"),
+        notification_id=delivery.notification_id,
+    )

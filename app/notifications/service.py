@@ -1,0 +1,199 @@
+"""Accepting templated sends (seed 004), and reading, listing and cancelling notifications."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.allowlist.service import screen_targets
+from app.errors import ErrorDetail, HeraldError, InvalidRequest, NotFound, Unprocessable
+from app.notifications import pipeline, states
+from app.notifications.fanout import FanOut
+from app.notifications.models import Delivery, Notification
+from app.notifications.progress import derived_status, progress_for, with_pending_chunks
+from app.notifications.schemas import MODES
+from app.notifications.targets import Target, unique_targets
+from app.tenants.models import App
+from templates_store.service import sendable_version
+from templates_store.variables import check_variables
+
+
+@dataclass(frozen=True)
+class Accepted:
+    notification: Notification
+    fanned: FanOut | None = None
+
+
+def accept_templated_send(
+    session: Session,
+    *,
+    app: App,
+    created_by: str | None,
+    caller_email: str | None,
+    request: dict[str, Any],
+) -> Accepted:
+    """Validate a seed 004 send stage by stage, store it, and for realtime fan it out now."""
+    mode = _valid_mode(request["mode"])
+    targets = unique_targets([Target.from_json(raw) for raw in request["targets"]])
+    _check_target_limit(app, mode, len(targets))
+    ref = request["template"]
+    version = sendable_version(
+        session, app_id=app.id, key=ref.get("key"), template_id=ref.get("id")
+    )
+    problems = check_variables(version, ref["variables"])
+    if problems:
+        raise InvalidRequest(details=[ErrorDetail(p.code, p.message, p.field) for p in problems])
+    accepted, rejected = screen_targets(
+        session, app=app, targets=targets, caller_email=caller_email
+    )
+    if not accepted:
+        raise Unprocessable(
+            "No target passed the allow-list.", code="ERR_NO_ALLOWED_TARGETS", field="targets"
+        )
+    in_app = version.channels.get("in_app") or {}
+    notification = Notification(
+        app_id=app.id,
+        kind="template",
+        mode=mode,
+        status="queued" if mode == "batch" else pipeline.SENDING,
+        channels=version.channel_names,
+        template_id=version.template_id,
+        template_version_id=version.id,
+        template_key=version.template.key,
+        title=request.get("title"),
+        tag=request.get("tag"),
+        category=in_app.get("category") or None,
+        topic=in_app.get("topic") or None,
+        variables=ref["variables"],
+        content={"notificationPushData": ref.get("notificationPushData")},
+        targets=[t.as_json() for t in accepted] if mode == "batch" else [],
+        target_count=len(accepted),
+        rejected=rejected,
+        created_by=created_by,
+    )
+    session.add(notification)
+    session.flush()
+    if mode == "batch":
+        return Accepted(notification)
+    fanned = pipeline.deliver_to_targets(session, notification=notification, targets=accepted)
+    return Accepted(notification, fanned)
+
+
+def get_notification(session: Session, *, app_id: str, notification_id: str) -> Notification:
+    notification = session.get(Notification, notification_id)
+    if notification is None or notification.app_id != app_id:
+        raise NotFound("No such notification.", code="ERR_NOTIFICATION_NOT_FOUND")
+    return notification
+
+
+def list_notifications(
+    session: Session, *, app_id: str, offset: int, limit: int, kind: str | None = None
+) -> tuple[list[Notification], int]:
+    query = select(Notification).where(Notification.app_id == app_id)
+    if kind:
+        query = query.where(Notification.kind == kind)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(
+        query.order_by(Notification.created_at.desc(), Notification.id).offset(offset).limit(limit)
+    )
+    return list(rows), total
+
+
+def describe(session: Session, notifications: list[Notification]) -> list[dict[str, Any]]:
+    """Wire views with status and progress, for a page of notifications in two queries."""
+    progress = progress_for(session, notifications)
+    pending = with_pending_chunks(session, [n.id for n in notifications])
+    return [
+        notification_view(n, progress[n.id], derived_status(n, progress[n.id], n.id in pending))
+        for n in notifications
+    ]
+
+
+def notification_view(notification: Notification, progress: dict, status: str) -> dict[str, Any]:
+    return {
+        "notificationId": notification.id,
+        "templateKey": notification.template_key,
+        "channels": notification.channels,
+        "mode": notification.mode,
+        "title": notification.title,
+        "tag": notification.tag,
+        "sentFrom": notification.sent_from,
+        "createdAt": iso(notification.created_at),
+        "status": status,
+        "targets": notification.target_count,
+        "rejected": notification.rejected,
+        "progress": progress,
+    }
+
+
+def cancel_notification(session: Session, *, app_id: str, notification_id: str) -> Notification:
+    """Cancel what has not been sent yet; completed notifications cannot be cancelled."""
+    notification = get_notification(session, app_id=app_id, notification_id=notification_id)
+    [view] = describe(session, [notification])
+    if view["status"] in ("completed", "completed_with_errors"):
+        raise HeraldError("The notification has completed.", code="ERR_NOT_CANCELLABLE", status=409)
+    notification.status = "cancelled"
+    states.cancel_queued(session, notification_id=notification.id)
+    session.flush()
+    return notification
+
+
+def list_deliveries(
+    session: Session,
+    *,
+    app_id: str,
+    notification_id: str,
+    statuses: list[str] | None,
+    channels: list[str] | None,
+    offset: int,
+    limit: int,
+) -> tuple[list[Delivery], int]:
+    get_notification(session, app_id=app_id, notification_id=notification_id)
+    query = select(Delivery).where(Delivery.notification_id == notification_id)
+    if statuses:
+        query = query.where(Delivery.status.in_(statuses))
+    if channels:
+        query = query.where(Delivery.channel.in_(channels))
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(
+        query.order_by(Delivery.created_at, Delivery.id).offset(offset).limit(limit)
+    )
+    return list(rows), total
+
+
+def delivery_view(delivery: Delivery) -> dict[str, Any]:
+    return {
+        "id": delivery.id,
+        "target": delivery.target,
+        "channel": delivery.channel,
+        "status": delivery.status,
+        "reason": delivery.reason,
+        "attempts": delivery.attempts,
+        "updatedAt": iso(delivery.updated_at),
+    }
+
+
+def iso(value: Any) -> str:
+    return value.isoformat().replace("+00:00", "Z")
+
+
+def _valid_mode(mode: Any) -> str:
+    if mode not in MODES:
+        raise HeraldError(
+            "mode must be realtime or batch.", code="ERR_INVALID_MODE", status=400, field="mode"
+        )
+    return mode
+
+
+def _check_target_limit(app: App, mode: str, count: int) -> None:
+    limit = app.realtime_target_limit if mode == "realtime" else app.batch_target_limit
+    if count > limit:
+        raise HeraldError(
+            f"{mode} mode allows at most {limit} target(s); got {count}.",
+            code="ERR_TARGET_LIMIT_EXCEEDED",
+            status=400,
+            field="targets",
+        )

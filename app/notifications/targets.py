@@ -1,0 +1,131 @@
+"""Send targets: parsing, de-duplication, and resolving them to users in bulk."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from app.orm import utcnow
+from app.users.models import User
+
+PROFILE_FIELDS = ("first_name", "last_name", "custom_attributes")
+
+
+@dataclass(frozen=True)
+class Target:
+    """A recipient named by external id and/or email, with optional profile attributes."""
+
+    external_id: str | None = None
+    email: str | None = None
+    profile: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def identity(self) -> str:
+        """How responses name this target: the external id, else the email address."""
+        return self.external_id or self.email or ""
+
+    def as_json(self) -> dict[str, Any]:
+        return {"external_id": self.external_id, "email": self.email, **self.profile}
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> Target:
+        profile = {k: raw[k] for k in PROFILE_FIELDS if raw.get(k) is not None}
+        return cls(external_id=raw.get("external_id"), email=raw.get("email"), profile=profile)
+
+
+def unique_targets(targets: Sequence[Target]) -> list[Target]:
+    """Drop repeats: two entries naming the same external id (or, lacking one, email) are one."""
+    seen: set[tuple[str, str]] = set()
+    kept: list[Target] = []
+    for target in targets:
+        key = ("id", target.external_id) if target.external_id else ("email", target.email or "")
+        if key not in seen:
+            seen.add(key)
+            kept.append(target)
+    return kept
+
+
+def resolve_users(session: Session, *, app_id: str, targets: Sequence[Target]) -> list[User]:
+    """The users for these targets, in order: found in one query, missing ones created in bulk.
+
+    Profile attributes given with a target update the user (marketing lists send fresh data).
+    """
+    existing = _existing_users(session, app_id=app_id, targets=targets)
+    users: list[User] = []
+    for target in targets:
+        user = _match(existing, target)
+        if user is None:
+            email_owner = existing.get(("email", target.email or ""))
+            user = User(
+                app_id=app_id,
+                external_id=target.external_id,
+                email=target.email if email_owner is None else None,
+                custom_attributes={},
+                phone_numbers=[],
+            )
+            session.add(user)
+            _remember(existing, user)
+        _apply_profile(user, target, existing)
+        users.append(user)
+    session.flush()
+    return users
+
+
+def mark_notified(users: Sequence[User]) -> None:
+    now = utcnow()
+    for user in users:
+        user.last_notified_at = now
+
+
+def _existing_users(
+    session: Session, *, app_id: str, targets: Sequence[Target]
+) -> dict[tuple[str, str], User]:
+    external_ids = [t.external_id for t in targets if t.external_id]
+    emails = [t.email for t in targets if t.email]
+    conditions = []
+    if external_ids:
+        conditions.append(User.external_id.in_(external_ids))
+    if emails:
+        conditions.append(User.email.in_(emails))
+    found: dict[tuple[str, str], User] = {}
+    if conditions:
+        for user in session.scalars(select(User).where(User.app_id == app_id, or_(*conditions))):
+            _remember(found, user)
+    return found
+
+
+def _remember(index: dict[tuple[str, str], User], user: User) -> None:
+    if user.external_id:
+        index[("id", user.external_id)] = user
+    if user.email:
+        index.setdefault(("email", user.email), user)
+
+
+def _match(index: dict[tuple[str, str], User], target: Target) -> User | None:
+    """By external id; a target with an external id may adopt an email-only user."""
+    if target.external_id:
+        user = index.get(("id", target.external_id))
+        if user is None and target.email:
+            owner = index.get(("email", target.email))
+            if owner is not None and owner.external_id is None:
+                owner.external_id = target.external_id
+                index[("id", target.external_id)] = owner
+                return owner
+        return user
+    return index.get(("email", target.email or ""))
+
+
+def _apply_profile(user: User, target: Target, index: dict[tuple[str, str], User]) -> None:
+    """Fill in an email the user lacks (unless another user owns it) and profile fields."""
+    if target.email and user.email is None and ("email", target.email) not in index:
+        user.email = target.email
+        index[("email", target.email)] = user
+    for name, value in target.profile.items():
+        if name == "custom_attributes":
+            user.custom_attributes = {**(user.custom_attributes or {}), **value}
+        else:
+            setattr(user, name, value)

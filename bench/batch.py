@@ -1,0 +1,261 @@
+"""Batch benchmark: one 10,000-target send (email + web push + in-app) through the Procfile.
+
+Run by hand (never in the test suite):
+
+    .venv/bin/python -m bench.batch [--targets 10000] [--sqlite]
+
+It creates a private PostgreSQL database (or SQLite file) and Redis prefix, starts the SMTP and
+push sinks in this process, the Procfile's `web` and `worker` processes, sends one batch through
+the API and prints: API accept time, time to the last delivery, deliveries per second, peak
+worker memory, and the same sends done by a plain script with the same processes and threads,
+as a ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import smtplib
+import tempfile
+import threading
+import time
+import urllib.request
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from multiprocessing import Pool
+from pathlib import Path
+
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
+os.environ["REDIS_PREFIX"] = f"herald-bench-{uuid.uuid4().hex[:8]}:"
+os.environ.setdefault("SECRET_KEY", "bench-secret-key")
+os.environ["LOG_LEVEL"] = "WARNING"
+
+from sqlalchemy import insert  # noqa: E402
+
+from app.migrate import upgrade  # noqa: E402
+from app.push.models import PushSubscription  # noqa: E402
+from app.runtime import Runtime  # noqa: E402
+from app.config import Settings  # noqa: E402
+from app.security import hash_secret  # noqa: E402
+from app.users.models import User  # noqa: E402
+from app.orm import new_id, utcnow  # noqa: E402
+from tests import services  # noqa: E402
+from tests.factories import ORDER_CHANNELS, ORDER_SCHEMA, make_tenant  # noqa: E402
+from tests.processes import free_port, procfile_process  # noqa: E402
+from tests.sinks import PushService, SmtpSink  # noqa: E402
+
+WORKER_PROCESSES, WORKER_THREADS = 2, 8
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--targets", type=int, default=10_000)
+    parser.add_argument("--sqlite", action="store_true", help="SQLite instead of PostgreSQL")
+    args = parser.parse_args()
+    smtp = SmtpSink(port=free_port()).start()
+    push = PushService().start()
+    os.environ["SMTP_URL"] = smtp.url
+    workdir = Path(tempfile.mkdtemp(prefix="herald-bench-"))
+    database_url = (
+        f"sqlite:///{workdir / 'bench.db'}" if args.sqlite else services.create_postgres_database()
+    )
+    try:
+        run(args.targets, database_url, workdir, smtp, push)
+    finally:
+        smtp.stop()
+        push.stop()
+        if database_url.startswith("postgresql"):
+            services.drop_postgres_database(database_url)
+
+
+def run(count: int, database_url: str, workdir: Path, smtp: SmtpSink, push: PushService) -> None:
+    upgrade(database_url)
+    runtime = Runtime.from_settings(Settings.from_env(database_url=database_url))
+    tenant = make_tenant(runtime, "bench")
+    browsers = [push.new_browser() for _ in range(count)]
+    _create_recipients(runtime, tenant.app_id, browsers)
+    env = {"WORKER_PROCESSES": str(WORKER_PROCESSES), "WORKER_THREADS": str(WORKER_THREADS)}
+    with (
+        procfile_process("web", database_url=database_url, log_dir=workdir, env=env) as web,
+        procfile_process("worker", database_url=database_url, log_dir=workdir, env=env) as worker,
+    ):
+        _approve_template(web.base_url, tenant.headers())
+        request = {
+            "template": {
+                "key": "order-confirmation",
+                "variables": {"customerName": "Jane", "orderId": "B-1"},
+            },
+            "targets": [f"user-{i}" for i in range(count)],
+            "mode": "batch",
+        }
+        started = time.monotonic()
+        answer = _post(web.base_url + "/api/notifications/send", request, tenant.headers())
+        accepted = time.monotonic() - started
+        peak = _wait_for_completion(
+            web.base_url, answer["notificationId"], tenant.headers(), worker.process.pid
+        )
+    last = max(smtp.last_received_at, push.last_received_at)
+    herald_seconds = last - started
+    sends = len(smtp.messages) + push.total_received()
+    plain_seconds = _plain_baseline(smtp.url, browsers, runtime, tenant.app_id)
+    runtime.close()
+    print(
+        json.dumps(
+            {
+                "targets": count,
+                "database": database_url.split(":")[0],
+                "api_accept_ms": round(accepted * 1000, 1),
+                "time_to_last_delivery_s": round(herald_seconds, 2),
+                "deliveries": sends,
+                "deliveries_per_s": round(sends / herald_seconds, 1),
+                "peak_worker_rss_mb": round(peak / 1024, 1),
+                "plain_script_s": round(plain_seconds, 2),
+                "herald_speed_vs_plain": round(plain_seconds / herald_seconds, 2),
+            },
+            indent=2,
+        )
+    )
+
+
+def _create_recipients(runtime: Runtime, app_id: str, browsers: list) -> None:
+    now = utcnow()
+    users, subscriptions = [], []
+    for i, browser in enumerate(browsers):
+        user_id = new_id()
+        users.append(
+            {
+                "id": user_id,
+                "app_id": app_id,
+                "external_id": f"user-{i}",
+                "email": f"user-{i}@example.com",
+                "custom_attributes": {},
+                "phone_numbers": [],
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+        subscriptions.append(
+            {
+                "id": new_id(),
+                "app_id": app_id,
+                "user_id": user_id,
+                "platform": "web",
+                "device_token": browser.endpoint,
+                "token_hash": hash_secret(browser.endpoint),
+                "p256dh": browser.p256dh,
+                "auth": browser.auth,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+    with runtime.database.transaction() as session:
+        session.execute(insert(User), users)
+        session.execute(insert(PushSubscription), subscriptions)
+
+
+def _approve_template(base: str, headers: dict[str, str]) -> None:
+    body = {
+        "key": "order-confirmation",
+        "name": "Order",
+        "channels": ORDER_CHANNELS,
+        "variableSchema": ORDER_SCHEMA,
+    }
+    _post(base + "/api/templates", body, headers)
+    for action in ("submit", "approve"):
+        _post(f"{base}/api/templates/order-confirmation/{action}", {}, headers)
+
+
+def _post(url: str, body: dict, headers: dict[str, str]) -> dict:
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={**headers, "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return json.load(response)
+
+
+def _wait_for_completion(
+    base: str, notification_id: str, headers: dict[str, str], worker_pid: int
+) -> int:
+    """Poll progress until complete; returns the worker process group's peak RSS in KiB."""
+    peak = 0
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        peak = max(peak, _group_rss_kib(worker_pid))
+        request = urllib.request.Request(
+            f"{base}/api/notifications/{notification_id}", headers=headers
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            status = json.load(response)["status"]
+        if status.startswith("completed"):
+            return peak
+        time.sleep(0.2)
+    raise TimeoutError("batch did not complete in 10 minutes")
+
+
+def _group_rss_kib(pgid: int) -> int:
+    total = 0
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+            if int(fields[2]) != pgid:
+                continue
+            for line in (proc / "status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
+def _plain_baseline(smtp_url: str, browsers: list, runtime: Runtime, app_id: str) -> float:
+    """The same sends straight to the sinks: 2 processes x 8 threads, no queue, no database."""
+    from app.tenants.models import App
+    from app.tenants.service import vapid_private_key
+
+    with runtime.database.transaction() as session:
+        private_key = vapid_private_key(app=session.get(App, app_id), encryptor=runtime.encryptor)
+    port = int(smtp_url.rsplit(":", 1)[1])
+    jobs = [(port, i, b.endpoint, b.p256dh, b.auth, private_key) for i, b in enumerate(browsers)]
+    shares = [jobs[i::WORKER_PROCESSES] for i in range(WORKER_PROCESSES)]
+    started = time.monotonic()
+    with Pool(WORKER_PROCESSES) as pool:
+        pool.map(_plain_share, shares)
+    return time.monotonic() - started
+
+
+_local = threading.local()
+
+
+def _plain_share(jobs: list) -> None:
+    with ThreadPoolExecutor(WORKER_THREADS) as pool:
+        list(pool.map(_plain_send, jobs))
+
+
+def _plain_send(job: tuple) -> None:
+    from pywebpush import webpush
+
+    port, i, endpoint, p256dh, auth, private_key = job
+    if getattr(_local, "smtp", None) is None:
+        _local.smtp = smtplib.SMTP("127.0.0.1", port)
+    _local.smtp.sendmail(
+        "bench@example.com",
+        [f"plain-{i}@example.com"],
+        f"Subject: Order B-1\r\n\r\nHi Jane, order B-1 is confirmed.\r\n",
+    )
+    payload = json.dumps({"title": "Order B-1", "body": "Confirmed for Jane"})
+    webpush(
+        {"endpoint": endpoint, "keys": {"p256dh": p256dh, "auth": auth}},
+        data=payload,
+        vapid_private_key=private_key,
+        vapid_claims={"sub": "mailto:bench@example.com"},
+    )
+
+
+if __name__ == "__main__":
+    main()
