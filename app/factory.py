@@ -39,7 +39,8 @@ def _refuse_oversized_bodies(flask_app: Flask, limit: int) -> None:
 
 def _register_blueprints(flask_app: Flask) -> None:
     from app import health, openapi
+    from app.templates_api import routes as template_routes
     from app.tenants import routes as tenant_routes
 
-    for blueprint in (health.bp, openapi.bp, tenant_routes.bp):
+    for blueprint in (health.bp, openapi.bp, tenant_routes.bp, template_routes.bp):
         flask_app.register_blueprint(blueprint)

@@ -58,11 +58,19 @@ def create_template(
 
 
 def update_template(
-    session: Session, *, app_id: str, ref: str, content: TemplateContent, actor: str
+    session: Session,
+    *,
+    app_id: str,
+    ref: str,
+    content: TemplateContent,
+    actor: str,
+    key: str | None = None,
 ) -> TemplateVersion:
     """Save new content as the next version, a draft; what is sent changes only on approval."""
     validate_content(content)
     template = _writable(session, app_id=app_id, ref=ref)
+    if key is not None and key != template.key:
+        raise InvalidTemplate("A template's key cannot change.", field="key")
     return _add_version(session, template, content, actor)
 
 
