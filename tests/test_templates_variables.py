@@ -112,18 +112,22 @@ def test_the_seed_example_variables_are_valid_for_the_order_template():
     assert check_variables(make_version(), ORDER_VARIABLES) == []
 
 
+def with_property(definition: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "object", "properties": {"a": definition}}
+
+
 @pytest.mark.parametrize(
     ("schema", "field"),
     [
         ([], "variableSchema"),
         ({"type": "array"}, "variableSchema"),
-        ({"type": "object", "properties": {"a": {"type": "text"}}}, "variableSchema.properties.a.type"),
-        ({"type": "object", "properties": {"a": {"minimum": "one"}}}, "variableSchema.properties.a.minimum"),
-        ({"type": "object", "properties": {"a": {"$ref": "#/$defs/missing"}}}, "variableSchema.properties.a.$ref"),
-        ({"type": "object", "properties": {"a": {"$ref": "https://x.test/s.json"}}}, "variableSchema.properties.a.$ref"),
+        (with_property({"type": "text"}), "variableSchema.properties.a.type"),
+        (with_property({"minimum": "one"}), "variableSchema.properties.a.minimum"),
+        (with_property({"$ref": "#/$defs/missing"}), "variableSchema.properties.a.$ref"),
+        (with_property({"$ref": "https://x.test/s.json"}), "variableSchema.properties.a.$ref"),
         ({"$schema": "https://unknown.test/schema", "type": "object"}, "variableSchema.$schema"),
     ],
-)  # fmt: skip
+)
 def test_invalid_variable_schemas_are_refused_naming_the_place(schema: Any, field: str):
     problems = check_variable_schema(schema)
 
