@@ -45,7 +45,7 @@ def create_template(
 ) -> TemplateVersion:
     """Create a template with its first version, a draft."""
     validate_content(content)
-    if _find(session, app_id=app_id, ref=key, by_id=False) is not None:
+    if find_template(session, app_id=app_id, ref=key, by_id=False) is not None:
         raise _exists(key)
     template = Template(app_id=app_id, key=key, latest_version=0)
     session.add(template)
@@ -85,7 +85,7 @@ def archive_template(session: Session, *, app_id: str, ref: str, actor: str) -> 
 
 def get_template(session: Session, *, app_id: str, ref: str) -> Template:
     """The template named by key or id, archived ones included."""
-    template = _find(session, app_id=app_id, ref=ref)
+    template = find_template(session, app_id=app_id, ref=ref)
     if template is None:
         raise TemplateNotFound(f"No template {ref!r}.")
     return template
@@ -248,7 +248,10 @@ def _add_version(
     return version
 
 
-def _find(session: Session, *, app_id: str, ref: str, by_id: bool = True) -> Template | None:
+def find_template(
+    session: Session, *, app_id: str, ref: str, by_id: bool = True
+) -> Template | None:
+    """The template whose key (or, with `by_id`, id) is `ref`, archived ones included."""
     in_app = select(Template).where(Template.app_id == app_id)
     found = session.scalar(in_app.where(Template.key == ref))
     if found is None and by_id:
