@@ -9,14 +9,12 @@ internals.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from jinja2 import TemplateSyntaxError, meta, nodes
 
-from templates_store.cache import BoundedCache
 from templates_store.errors import Problem
-from templates_store.models import CHANNEL_ORDER, TemplateVersion
+from templates_store.models import CHANNEL_ORDER
 from templates_store.sandbox import HTML, TEXT, HeraldSandbox
 from templates_store.variables import resolve_ref
 
@@ -26,7 +24,7 @@ PARTS = {
     "push": ("title", "body", "data", "icon", "url"),
 }
 RECIPIENT = "user"
-_JINJA_MARKERS = ("{{", "{%", "{#")
+JINJA_MARKERS = ("{{", "{%", "{#")
 # Filters that look attributes up by name: the names must be literal and public.
 _ATTRIBUTE_FILTERS = {
     "attr",
@@ -41,7 +39,8 @@ _ATTRIBUTE_FILTERS = {
     "max",
 }
 _MAPPING_METHODS = {"items", "keys", "values", "get"}
-_NOT_ALLOWED = (nodes.Include, nodes.Extends, nodes.Import, nodes.FromImport)
+# Each part is a template on its own: no inheritance, includes, imports or blocks.
+_NOT_ALLOWED = (nodes.Include, nodes.Extends, nodes.Import, nodes.FromImport, nodes.Block)
 
 
 def environment_for(channel: str, part: str) -> HeraldSandbox:
@@ -109,7 +108,9 @@ def _unsafe(ast: nodes.Template, env: HeraldSandbox) -> list[str]:
     for node in ast.find_all(nodes.Node):
         where = f"line {node.lineno}"
         if isinstance(node, _NOT_ALLOWED):
-            found.append(f"Templates cannot include, extend or import others ({where}).")
+            found.append(f"Templates cannot extend, include, import or define blocks ({where}).")
+        elif isinstance(node, nodes.Name) and node.name == "self":
+            found.append(f"'self' is not available in Herald templates ({where}).")
         elif isinstance(node, nodes.Getattr) and node.attr.startswith("_"):
             found.append(f"Access to {node.attr!r} is not allowed ({where}).")
         elif isinstance(node, nodes.Getattr) and node.attr in ("format", "format_map"):
@@ -197,45 +198,3 @@ def _undeclared_path(root: Mapping[str, Any], schema: Any, path: list[Any]) -> s
 def _closed(schema: Mapping[str, Any]) -> bool:
     """Whether an object schema refuses properties it does not declare (Herald's default)."""
     return not schema.get("additionalProperties") and not schema.get("patternProperties")
-
-
-@dataclass(frozen=True)
-class CompiledVersion:
-    """Each part as a compiled template (or a constant when it has no Jinja markup)."""
-
-    parts: dict[str, dict[str, Any]]
-
-
-_compiled: BoundedCache[CompiledVersion] = BoundedCache(maxsize=256)
-
-
-def compiled(version: TemplateVersion) -> CompiledVersion:
-    """The version's compiled parts, parsed once per process and kept in a bounded cache."""
-    return _compiled.get_or_build(version.cache_key, lambda: _compile(version.channels))
-
-
-def compile_cache() -> BoundedCache[CompiledVersion]:
-    return _compiled
-
-
-def _compile(channels: Mapping[str, Any]) -> CompiledVersion:
-    parts: dict[str, dict[str, Any]] = {}
-    for channel in CHANNEL_ORDER:
-        if channel not in channels:
-            continue
-        parts[channel] = {
-            part: _compile_value(value, environment_for(channel, part))
-            for part, value in channels[channel].items()
-            if value is not None
-        }
-    return CompiledVersion(parts)
-
-
-def _compile_value(value: Any, env: HeraldSandbox) -> Any:
-    if isinstance(value, str):
-        return env.from_string(value) if any(m in value for m in _JINJA_MARKERS) else value
-    if isinstance(value, Mapping):
-        return {key: _compile_value(item, env) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_compile_value(item, env) for item in value]
-    return value

@@ -6,13 +6,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from jinja2 import Template
-
-from templates_store.compiler import compiled
-from templates_store.errors import Problem, RenderFailed
-from templates_store.html_text import html_to_text
+from templates_store.compiled import compiled
+from templates_store.errors import Problem
 from templates_store.models import TemplateVersion
-from templates_store.sandbox import RecipientView
+from templates_store.sandbox import GLOBALS, RecipientView
 
 PUSH_TEXT_OVERRIDES = ("title", "body", "icon", "url")
 
@@ -50,14 +47,17 @@ def render(
     Raises `RenderFailed` only for values a saved template cannot guard against (e.g. `1 / n`
     with n = 0).
     """
-    parts = compiled(version).parts
-    context = {**variables, "user": RecipientView.of(user)}
-    push = _push(parts["push"], context) if "push" in parts else None
-    if push is not None and push_overrides:
-        _apply_push_overrides(push, push_overrides)
+    context = {**GLOBALS, **variables, "user": RecipientView.of(user)}
+    out = compiled(version).render_fields(context)
+    channels = version.channels
+    push = None
+    if "push" in channels:
+        push = _push(out, channels["push"].get("data"))
+        if push_overrides:
+            _apply_push_overrides(push, push_overrides)
     return Rendered(
-        in_app=_in_app(parts["in_app"], context) if "in_app" in parts else None,
-        email=_email(parts["email"], context) if "email" in parts else None,
+        in_app=_in_app(out) if "in_app" in channels else None,
+        email=_email(out) if "email" in channels else None,
         push=push,
     )
 
@@ -81,37 +81,33 @@ def check_push_overrides(
     return problems
 
 
-def _in_app(parts: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
-    field = "channels.in_app"
+def _in_app(out: dict[str, Any]) -> dict[str, Any]:
+    get = out.get
     return {
-        "title": _one_line(_render(parts.get("title"), context, f"{field}.title")),
-        "body": _render(parts.get("body"), context, f"{field}.body"),
-        "action_url": _stripped(_render(parts.get("action_url"), context, f"{field}.action_url")),
-        "category": _stripped(_render(parts.get("category"), context, f"{field}.category")),
-        "topic": _stripped(_render(parts.get("topic"), context, f"{field}.topic")),
+        "title": _one_line(get("channels.in_app.title")),
+        "body": get("channels.in_app.body"),
+        "action_url": _stripped(get("channels.in_app.action_url")),
+        "category": _stripped(get("channels.in_app.category")),
+        "topic": _stripped(get("channels.in_app.topic")),
     }
 
 
-def _email(parts: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
-    field = "channels.email"
-    html = _render(parts.get("html"), context, f"{field}.html")
-    text = _render(parts.get("text"), context, f"{field}.text")
+def _email(out: dict[str, Any]) -> dict[str, Any]:
     return {
-        "subject": _one_line(_render(parts.get("subject"), context, f"{field}.subject")),
-        "html": html,
-        "text": text if text is not None or html is None else html_to_text(html),
+        "subject": _one_line(out.get("channels.email.subject")),
+        "html": out.get("channels.email.html"),
+        "text": out.get("channels.email.text"),
     }
 
 
-def _push(parts: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
-    field = "channels.push"
-    data = _render_data(parts.get("data") or {}, context, f"{field}.data")
+def _push(out: dict[str, Any], data: Any) -> dict[str, Any]:
+    get = out.get
     return {
-        "title": _one_line(_render(parts.get("title"), context, f"{field}.title")),
-        "body": _render(parts.get("body"), context, f"{field}.body"),
-        "data": data,
-        "icon": _stripped(_render(parts.get("icon"), context, f"{field}.icon")),
-        "url": _stripped(_render(parts.get("url"), context, f"{field}.url")),
+        "title": _one_line(get("channels.push.title")),
+        "body": get("channels.push.body"),
+        "data": _rendered_data(out, data or {}, "channels.push.data"),
+        "icon": _stripped(get("channels.push.icon")),
+        "url": _stripped(get("channels.push.url")),
     }
 
 
@@ -127,22 +123,14 @@ def _apply_push_overrides(push: dict[str, Any], overrides: Mapping[str, Any]) ->
             push["data"][name] = value
 
 
-def _render(part: Any, context: dict[str, Any], field: str) -> str | None:
-    if part is None or isinstance(part, str):
-        return part
-    try:
-        return part.render(context)
-    except Exception as exc:  # template code may raise anything; name the part instead
-        raise RenderFailed(f"Rendering failed: {exc}", field=field) from exc
-
-
-def _render_data(value: Any, context: dict[str, Any], field: str) -> Any:
-    if isinstance(value, Template):
-        return _render(value, context, field)
-    if isinstance(value, dict):
-        return {k: _render_data(v, context, f"{field}.{k}") for k, v in value.items()}
+def _rendered_data(out: dict[str, Any], value: Any, path: str) -> Any:
+    """The push data's shape with each string replaced by its rendered output."""
+    if isinstance(value, str):
+        return out[path]
+    if isinstance(value, Mapping):
+        return {k: _rendered_data(out, v, f"{path}.{k}") for k, v in value.items()}
     if isinstance(value, list):
-        return [_render_data(v, context, f"{field}.{i}") for i, v in enumerate(value)]
+        return [_rendered_data(out, v, f"{path}.{i}") for i, v in enumerate(value)]
     return value
 
 

@@ -82,5 +82,25 @@ def build_environment(*, autoescape: bool) -> HeraldSandbox:
     return env
 
 
+def _as_text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _markup_as_text(value: Any) -> str:
+    from templates_store.html_text import html_to_text
+
+    return html_to_text(_as_text(value))
+
+
+def build_text_from_html_environment() -> HeraldSandbox:
+    """For the text part derived from an email's HTML template: HTML marked safe is converted
+    to text, and explicit escaping does nothing (text is never escaped)."""
+    env = build_environment(autoescape=False)
+    env.filters.update(safe=_markup_as_text, e=_as_text, escape=_as_text, forceescape=_as_text)
+    return env
+
+
 TEXT = build_environment(autoescape=False)
 HTML = build_environment(autoescape=True)
+TEXT_FROM_HTML = build_text_from_html_environment()
+GLOBALS = dict(TEXT.globals)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from templates_store.compiler import check_channels, compile_cache
+from templates_store.cache import BoundedCache
+from templates_store.compiled import compile_cache
+from templates_store.compiler import check_channels
 from templates_store.errors import RenderFailed
 from templates_store.html_text import html_to_text
 from templates_store.rendering import check_push_overrides, render
@@ -178,6 +180,8 @@ def test_push_overrides_shape_is_checked_with_field_paths():
         "{% extends 'base.html' %}",
         "{% import 'macros.html' as m %}",
         "{% from 'm.html' import x %}",
+        "{% block title %}x{% endblock %}",
+        "{{ self }}",
     ],
 )
 def test_sandbox_escapes_are_refused_at_save_time(source: str):
@@ -273,11 +277,79 @@ def test_a_version_is_compiled_once_for_many_recipients():
     assert compile_cache().builds == builds_before + 1
 
 
-def test_the_compile_cache_is_bounded():
-    cache = compile_cache()
-    for _ in range(cache.maxsize + 5):
-        render(
-            make_version({"in_app": {"title": "{{ orderId }}"}}), variables=ORDER_VARIABLES, user={}
-        )
+def test_the_cache_keeps_only_the_most_recently_used():
+    cache: BoundedCache[str] = BoundedCache(maxsize=2)
+    cache.get_or_build("a", lambda: "A")
+    cache.get_or_build("b", lambda: "B")
+    cache.get_or_build("a", lambda: "A again")
+    cache.get_or_build("c", lambda: "C")
 
-    assert len(cache) == cache.maxsize
+    assert len(cache) == 2 and cache.builds == 3
+    assert cache.get_or_build("a", lambda: "rebuilt") == "A"
+    assert cache.get_or_build("b", lambda: "rebuilt") == "rebuilt"
+
+
+def test_the_compile_cache_is_bounded():
+    assert 0 < compile_cache().maxsize <= 1024
+
+
+def test_derived_text_matches_converting_each_rendered_html():
+    html = (
+        "<h1>Hi {{ user.first_name | default('you') }}</h1>\n"
+        "{% for line in lines %}<p>{{ line }}</p>{% endfor %}\n"
+        "{% if user.custom_attributes.vip %}<p>VIP &amp; friends</p>{% endif %}"
+        "<p><a href='{{ url }}'>Open</a> {{ note | safe }}</p>"
+    )
+    schema = {
+        "type": "object",
+        "properties": {
+            "lines": {"type": "array", "items": {"type": "string"}},
+            "url": {"type": "string"},
+            "note": {"type": "string"},
+        },
+    }
+    version = make_version({"email": {"subject": "S", "html": html}}, schema)
+    variables = {"lines": ["a < b", "c"], "url": "https://x.test/?a=1&b=2", "note": "<b>bold</b>"}
+
+    for user in ({"first_name": "Ann", "custom_attributes": {"vip": True}}, {}):
+        email = render(version, variables=variables, user=user).email
+        assert email is not None
+        assert email["text"] == html_to_text(email["html"])
+
+
+def test_text_is_converted_from_the_rendered_html_when_no_text_template_can_be_derived():
+    html = "<html><head><title>{% if orderId %}x{% endif %}</title></head><p>{{ orderId }}</p>"
+    version = make_version({"email": {"subject": "S", "html": html}})
+
+    email = render(version, variables=ORDER_VARIABLES, user={}).email
+
+    assert email is not None and email["text"] == "ORD-12345"
+
+
+def test_assignments_in_one_part_never_reach_another():
+    channels = {
+        "in_app": {"title": "{% set orderId = 'changed' %}{{ orderId }}", "body": "{{ orderId }}"}
+    }
+
+    rendered = render(make_version(channels), variables=ORDER_VARIABLES, user={})
+
+    assert rendered.in_app is not None
+    assert (rendered.in_app["title"], rendered.in_app["body"]) == ("changed", "ORD-12345")
+
+
+def test_variables_named_like_internal_slots_keep_their_values():
+    schema = {"type": "object", "properties": {"herald_part_0": {"type": "string"}}}
+    channels = {"in_app": {"title": "T {{ herald_part_0 }}", "body": "B {{ herald_part_0 }}"}}
+
+    rendered = render(make_version(channels, schema), variables={"herald_part_0": "v"}, user={})
+
+    assert rendered.in_app is not None
+    assert (rendered.in_app["title"], rendered.in_app["body"]) == ("T v", "B v")
+
+
+def test_a_final_newline_is_dropped_as_jinja_does():
+    channels = {"in_app": {"title": "T", "body": "Hello {{ customerName }}\n"}}
+
+    rendered = render(make_version(channels), variables=ORDER_VARIABLES, user={})
+
+    assert rendered.in_app is not None and rendered.in_app["body"] == "Hello Jane"
