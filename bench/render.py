@@ -15,7 +15,7 @@ import time
 from typing import Any
 
 import app.models  # noqa: F401  (maps every model, so a TemplateVersion can be built)
-from templates_store.compiler import check_channels
+from templates_store.checks import check_channels
 from templates_store.models import TemplateVersion
 from templates_store.rendering import render
 from templates_store.variables import check_variables

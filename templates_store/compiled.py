@@ -16,7 +16,7 @@ from jinja2 import Template, TemplateSyntaxError
 from jinja2.runtime import Context
 
 from templates_store.cache import BoundedCache
-from templates_store.compiler import JINJA_MARKERS, environment_for, iter_sources
+from templates_store.checks import JINJA_MARKERS, environment_for, iter_sources
 from templates_store.errors import RenderFailed
 from templates_store.html_text import html_to_text, text_template_source, tidy_text
 from templates_store.models import TemplateVersion

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, contains_eager
 
 from app.orm import utcnow
-from templates_store.compiler import check_channels
+from templates_store.checks import check_channels
 from templates_store.content import TemplateContent
 from templates_store.errors import (
     InvalidTemplate,

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from templates_store.cache import BoundedCache
+from templates_store.checks import check_channels
 from templates_store.compiled import compile_cache
-from templates_store.compiler import check_channels
 from templates_store.errors import RenderFailed
 from templates_store.html_text import html_to_text
 from templates_store.rendering import check_push_overrides, render
@@ -353,3 +356,13 @@ def test_a_final_newline_is_dropped_as_jinja_does():
     rendered = render(make_version(channels), variables=ORDER_VARIABLES, user={})
 
     assert rendered.in_app is not None and rendered.in_app["body"] == "Hello Jane"
+
+
+def test_the_template_store_imports_no_flask():
+    modules = "templates_store.service, templates_store.files, templates_store.rendering"
+    code = f"import sys, {modules}; print(sorted(m for m in sys.modules if 'flask' in m))"
+    command = [sys.executable, "-c", code]
+
+    result = subprocess.run(command, capture_output=True, text=True, check=True)
+
+    assert result.stdout.strip() == "[]"

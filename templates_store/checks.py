@@ -1,4 +1,4 @@
-"""Save-time checks of a version's channel content, and its compiled form for rendering.
+"""Save-time checks of a version's channel content: nothing saved may fail to render.
 
 Everything that could make a render of a saved version fail is refused here, naming the channel
 and part (`channels.email.html`): syntax errors (with the line), unknown filters and tests,
