@@ -32,6 +32,7 @@ class CompiledVersion:
 
     constants: dict[str, str] = field(default_factory=dict)
     templates: dict[str, Template] = field(default_factory=dict)
+    text_fields: list[str] = field(default_factory=list)
     bundle: Template | None = None
     slots: dict[str, str] = field(default_factory=dict)
     derived_text: Template | None = None
@@ -42,6 +43,9 @@ class CompiledVersion:
         out: dict[str, Any] = dict(self.constants)
         if self.bundle is not None:
             out.update(self._render_bundle(context))
+        else:
+            for name in self.text_fields:
+                out[name] = render_template(self.templates[name], context, name)
         if HTML_FIELD in self.templates:
             out[HTML_FIELD] = render_template(self.templates[HTML_FIELD], context, HTML_FIELD)
         if self.derived_text is not None:
@@ -56,7 +60,7 @@ class CompiledVersion:
         try:
             TEXT.concat(self.bundle.root_render_func(bundle_context))  # type: ignore[attr-defined]
         except Exception as exc:  # render the parts one by one to name the failing one
-            for name in self.slots:
+            for name in self.text_fields:
                 render_template(self.templates[name], context, name)
             raise RenderFailed(f"Rendering failed: {exc}") from exc
         return {name: str(bundle_context.vars[slot]) for name, slot in self.slots.items()}
@@ -93,7 +97,6 @@ def compile_channels(
 ) -> CompiledVersion:
     """Compile every part; `declared` variable names are kept clear of the bundle's slots."""
     result = CompiledVersion()
-    bundled: list[str] = []
     for channel, part, field_path, source in iter_sources(channels):
         if not any(marker in source for marker in JINJA_MARKERS):
             result.constants[field_path] = source
@@ -101,9 +104,12 @@ def compile_channels(
         env = environment_for(channel, part)
         result.templates[field_path] = env.from_string(source)
         if env is TEXT:
-            bundled.append(field_path)
-    if bundled:
-        result.bundle, result.slots = _bundle(channels, bundled, set(declared))
+            result.text_fields.append(field_path)
+    if result.text_fields:
+        try:
+            result.bundle, result.slots = _bundle(channels, result.text_fields, set(declared))
+        except TemplateSyntaxError:  # not expected for checked parts; render them one by one
+            result.bundle = None
     email = channels.get("email") or {}
     if isinstance(email.get("html"), str) and email.get("text") is None:
         _derive_text(result, email["html"])

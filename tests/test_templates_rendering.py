@@ -9,10 +9,11 @@ import pytest
 
 from templates_store.cache import BoundedCache
 from templates_store.checks import check_channels
-from templates_store.compiled import compile_cache
+from templates_store.compiled import compile_cache, compile_channels
 from templates_store.errors import RenderFailed
 from templates_store.html_text import html_to_text
 from templates_store.rendering import check_push_overrides, render
+from templates_store.sandbox import GLOBALS, RecipientView
 from tests.template_factories import ORDER_SCHEMA, ORDER_VARIABLES, make_version
 
 USER = {
@@ -366,3 +367,14 @@ def test_the_template_store_imports_no_flask():
     result = subprocess.run(command, capture_output=True, text=True, check=True)
 
     assert result.stdout.strip() == "[]"
+
+
+def test_parts_render_the_same_one_by_one_as_in_the_bundle():
+    version = make_version()
+    bundled = compile_channels(version.channels)
+    one_by_one = compile_channels(version.channels)
+    one_by_one.bundle = None
+    context = {**GLOBALS, **ORDER_VARIABLES, "user": RecipientView.of(USER)}
+
+    assert bundled.bundle is not None
+    assert one_by_one.render_fields(context) == bundled.render_fields(context)
