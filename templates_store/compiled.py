@@ -89,6 +89,7 @@ def compiled(version: TemplateVersion) -> CompiledVersion:
 
 
 def compile_cache() -> BoundedCache[CompiledVersion]:
+    """The process-wide cache of compiled versions (for inspection and tests)."""
     return _compiled
 
 

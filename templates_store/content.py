@@ -21,6 +21,7 @@ LONG = validate.Length(max=1_000_000)
 
 
 def empty_variable_schema() -> dict[str, Any]:
+    """The schema of a template without variables."""
     return {"type": "object", "properties": {}}
 
 

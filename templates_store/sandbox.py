@@ -71,6 +71,7 @@ def _finalize(value: Any) -> Any:
 
 
 def build_environment(*, autoescape: bool) -> HeraldSandbox:
+    """A strict sandbox; `lipsum` is dropped (random output, and costly on request)."""
     env = HeraldSandbox(
         autoescape=autoescape,
         undefined=StrictUndefined,

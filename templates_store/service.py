@@ -67,10 +67,10 @@ def update_template(
     key: str | None = None,
 ) -> TemplateVersion:
     """Save new content as the next version, a draft; what is sent changes only on approval."""
-    validate_content(content)
     template = _writable(session, app_id=app_id, ref=ref)
     if key is not None and key != template.key:
         raise InvalidTemplate("A template's key cannot change.", field="key")
+    validate_content(content)
     return _add_version(session, template, content, actor)
 
 
@@ -92,11 +92,13 @@ def get_template(session: Session, *, app_id: str, ref: str) -> Template:
 
 
 def latest_version(session: Session, *, app_id: str, ref: str) -> TemplateVersion:
+    """The template's newest version, whatever its status."""
     template = get_template(session, app_id=app_id, ref=ref)
     return _version(session, template, template.latest_version)
 
 
 def get_version(session: Session, *, app_id: str, ref: str, number: int) -> TemplateVersion:
+    """One numbered version of the template."""
     return _version(session, get_template(session, app_id=app_id, ref=ref), number)
 
 
@@ -218,6 +220,7 @@ def preview(
 
 
 def same_content(version: TemplateVersion, content: TemplateContent) -> bool:
+    """Whether saving `content` would repeat `version` exactly."""
     return (
         version.name == content.name
         and version.description == content.description
