@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, contains_eager
+from sqlalchemy.orm import Session, contains_eager, joinedload
 
 from app.orm import utcnow
 from templates_store.checks import check_channels
@@ -273,9 +273,9 @@ def _writable(session: Session, *, app_id: str, ref: str) -> Template:
 
 def _version(session: Session, template: Template, number: int) -> TemplateVersion:
     version = session.scalar(
-        select(TemplateVersion).where(
-            TemplateVersion.template_id == template.id, TemplateVersion.version == number
-        )
+        select(TemplateVersion)
+        .options(joinedload(TemplateVersion.template))  # usable once the session has ended
+        .where(TemplateVersion.template_id == template.id, TemplateVersion.version == number)
     )
     if version is None:
         raise VersionNotFound(f"Template {template.key!r} has no version {number}.")

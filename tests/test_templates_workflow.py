@@ -240,3 +240,15 @@ def test_an_oauth2_token_is_recorded_as_oauth2(client: FlaskClient, tenant: Tena
 
     assert response.status_code == 200
     assert response.get_json()["submittedBy"] == "oauth2"
+
+
+def test_the_sendable_version_keeps_its_template_after_the_session_ends(
+    client: FlaskClient, runtime: Runtime, tenant: Tenant, created
+):
+    act(client, "submit", tenant.headers())
+    act(client, "approve", tenant.headers())
+
+    with runtime.database.transaction() as session:
+        version = service.sendable_version(session, app_id=tenant.app_id, key=KEY)
+
+    assert (version.template.key, version.template.id) == (KEY, created["id"])
