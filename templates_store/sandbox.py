@@ -13,6 +13,8 @@ from jinja2 import ChainableUndefined, StrictUndefined, Undefined
 from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
+from templates_store.html_text import html_to_text
+
 MAX_POWER = 100
 MAX_REPEAT = 100_000
 
@@ -88,8 +90,6 @@ def _as_text(value: Any) -> str:
 
 
 def _markup_as_text(value: Any) -> str:
-    from templates_store.html_text import html_to_text
-
     return html_to_text(_as_text(value))
 
 
