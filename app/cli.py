@@ -6,6 +6,7 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, NoReturn
 
 import click
@@ -17,6 +18,7 @@ from app.errors import HeraldError
 from app.runtime import Runtime
 from app.tenants import service as tenants
 from app.tenants.schemas import AppSettingsSchema, AppView
+from templates_store.errors import TemplateStoreError
 
 
 def _emit(payload: Any) -> None:
@@ -145,6 +147,51 @@ def keys_revoke(app_id: str, key_id: str) -> None:
         except HeraldError as exc:
             _fail(str(exc))
         _emit({"key_id": key.id, "revoked": True})
+
+
+@main.group()
+def templates() -> None:
+    """Templates as files (one YAML file per template), for version control."""
+
+
+@templates.command("export")
+@click.option("--app", "app_id", required=True)
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+def templates_export(app_id: str, directory: Path) -> None:
+    """Write every live template's latest version into DIRECTORY."""
+    from templates_store.files import export_directory
+
+    with _transaction() as (_rt, session):
+        _require_app(session, app_id)
+        results = export_directory(session, app_id=app_id, directory=directory)
+        _emit({"app_id": app_id, "templates": [r.as_dict() for r in results]})
+
+
+@templates.command("import")
+@click.option("--app", "app_id", required=True)
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+def templates_import(app_id: str, directory: Path) -> None:
+    """Create or update templates from DIRECTORY; a new draft version only where content changed."""
+    from templates_store.files import import_directory
+
+    with _transaction() as (_rt, session):
+        _require_app(session, app_id)
+        try:
+            results = import_directory(session, app_id=app_id, directory=directory, actor="cli")
+        except TemplateStoreError as exc:
+            _fail("; ".join(_problem_text(p) for p in exc.details))
+        _emit({"app_id": app_id, "templates": [r.as_dict() for r in results]})
+
+
+def _require_app(session: Session, app_id: str) -> None:
+    try:
+        tenants.get_tenant(session=session, app_id=app_id)
+    except HeraldError as exc:
+        _fail(str(exc))
+
+
+def _problem_text(problem: Any) -> str:
+    return f"{problem.message} (field {problem.field})" if problem.field else problem.message
 
 
 @main.command("dev")

@@ -42,14 +42,16 @@ def _register_blueprints(flask_app: Flask) -> None:
     from app.allowlist import routes as allowlist_routes
     from app.direct import routes as direct_routes
     from app.notifications import routes as notification_routes
+    from app.templates_api import routes as template_routes
     from app.tenants import routes as tenant_routes
 
     for blueprint in (
         health.bp,
         openapi.bp,
         tenant_routes.bp,
+        allowlist_routes.bp,
+        template_routes.bp,
         notification_routes.bp,
         direct_routes.bp,
-        allowlist_routes.bp,
     ):
         flask_app.register_blueprint(blueprint)

@@ -24,3 +24,50 @@ class TemplateStoreError(Exception):
     ) -> None:
         super().__init__(message)
         self.details = list(problems) or [Problem(self.code, message or self.code, field)]
+
+
+class InvalidTemplate(TemplateStoreError):
+    """Template content refused when a version is saved: structure, syntax, schema or safety."""
+
+
+class InvalidVariables(TemplateStoreError):
+    """Variables that do not satisfy the version's variableSchema."""
+
+    code = "ERR_INVALID_VARIABLES"
+
+
+class TemplateNotFound(TemplateStoreError):
+    status = 404
+    code = "ERR_TEMPLATE_NOT_FOUND"
+
+
+class VersionNotFound(TemplateStoreError):
+    status = 404
+    code = "ERR_VERSION_NOT_FOUND"
+
+
+class TemplateNotApproved(TemplateStoreError):
+    status = 422
+    code = "ERR_TEMPLATE_NOT_APPROVED"
+
+
+class TemplateExists(TemplateStoreError):
+    status = 409
+    code = "ERR_TEMPLATE_EXISTS"
+
+
+class TemplateArchived(TemplateStoreError):
+    status = 409
+    code = "ERR_TEMPLATE_ARCHIVED"
+
+
+class InvalidTransition(TemplateStoreError):
+    status = 409
+    code = "ERR_INVALID_TRANSITION"
+
+
+class RenderFailed(TemplateStoreError):
+    """A saved version failed while rendering for particular values (e.g. `1 / count` with 0)."""
+
+    status = 422
+    code = "ERR_RENDER_FAILED"

@@ -8,6 +8,7 @@ from app.orm import Base
 from app.push.models import PushSubscription
 from app.tenants.models import App, SecretKey
 from app.users.models import User
+from templates_store.models import Template, TemplateVersion
 
 __all__ = [
     "AllowList",
@@ -20,5 +21,7 @@ __all__ = [
     "NotificationChunk",
     "PushSubscription",
     "SecretKey",
+    "Template",
+    "TemplateVersion",
     "User",
 ]

@@ -21,6 +21,7 @@ from app.push.models import PushSubscription
 from app.push.service import active_subscriptions
 from app.topics.service import unsubscribed_user_ids
 from app.users.models import User
+from templates_store.errors import RenderFailed
 
 
 class RenderedContent(Protocol):
@@ -66,7 +67,16 @@ def fan_out(
     result = FanOut()
     deliveries: list[Delivery] = []
     for user in users:
-        content = content_for(user)
+        try:
+            content = content_for(user)
+        except RenderFailed as exc:
+            # One recipient's values broke the template: record it, never fail the chunk.
+            failure = f"render failed: {exc}"[:500]
+            deliveries += [
+                _failed(notification, user, channel, failure)
+                for channel in channels or notification.channels
+            ]
+            continue
         for channel in channels or notification.channels:
             skip = "unsubscribed" if user.id in unsubscribed else None
             delivery = _delivery_for(
@@ -113,6 +123,23 @@ def _delivery_for(
         attempts=1 if status == states.SENT else 0,
         payload=payload,
         sent_at=now if status == states.SENT else None,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def _failed(notification: Notification, user: User, channel: str, reason: str) -> Delivery:
+    now = utcnow()
+    return Delivery(
+        app_id=notification.app_id,
+        notification_id=notification.id,
+        user_id=user.id,
+        channel=channel,
+        target=user.identity,
+        status=states.FAILED,
+        reason=reason,
+        attempts=1,
+        payload={},
         created_at=now,
         updated_at=now,
     )

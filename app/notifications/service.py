@@ -17,6 +17,8 @@ from app.notifications.progress import derived_status, progress_for, with_pendin
 from app.notifications.schemas import MODES
 from app.notifications.targets import Target, unique_targets
 from app.tenants.models import App
+from templates_store.errors import InvalidVariables
+from templates_store.rendering import check_push_overrides
 from templates_store.service import sendable_version
 from templates_store.variables import check_variables
 
@@ -36,16 +38,19 @@ def accept_templated_send(
     request: dict[str, Any],
 ) -> Accepted:
     """Validate a seed 004 send stage by stage, store it, and for realtime fan it out now."""
+    ref = request["template"]
+    overrides = check_push_overrides(ref.get("notificationPushData"))
+    if overrides:
+        raise InvalidRequest(details=[ErrorDetail(p.code, p.message, p.field) for p in overrides])
     mode = _valid_mode(request["mode"])
     targets = unique_targets([Target.from_json(raw) for raw in request["targets"]])
     _check_target_limit(app, mode, len(targets))
-    ref = request["template"]
     version = sendable_version(
         session, app_id=app.id, key=ref.get("key"), template_id=ref.get("id")
     )
     problems = check_variables(version, ref["variables"])
     if problems:
-        raise InvalidRequest(details=[ErrorDetail(p.code, p.message, p.field) for p in problems])
+        raise InvalidVariables(problems=problems)
     accepted, rejected = screen_targets(
         session, app=app, targets=targets, caller_email=caller_email
     )

@@ -1,0 +1,1 @@
+"""The template API: `/api/templates` over the template store."""

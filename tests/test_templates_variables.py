@@ -1,0 +1,147 @@
+"""Variable schemas: send-time validation naming each field, and save-time schema checks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from templates_store.variables import check_variable_schema, check_variables
+from tests.template_factories import ORDER_VARIABLES, make_version
+
+SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "orderId": {"type": "string", "pattern": "^ORD-[0-9]+$"},
+        "email": {"type": "string", "format": "email"},
+        "deliverBy": {"type": "string", "format": "date-time"},
+        "trackingUrl": {"type": "string", "format": "uri"},
+        "size": {"enum": ["S", "M", "L"]},
+        "quantity": {"type": "integer", "minimum": 1, "maximum": 10},
+        "items": {
+            "type": "array",
+            "items": {"type": "object", "properties": {"sku": {"type": "string"}}},
+        },
+    },
+}
+VALID = {
+    "orderId": "ORD-1",
+    "email": "jane@shop.test",
+    "deliverBy": "2026-12-01T10:00:00Z",
+    "trackingUrl": "https://track.test/1",
+    "size": "M",
+    "quantity": 2,
+    "items": [{"sku": "A1"}],
+}
+
+
+def problems_for(variables: dict[str, Any], schema: dict[str, Any] = SCHEMA) -> list[tuple]:
+    version = make_version({"in_app": {"title": "x"}}, schema)
+    return [(p.code, p.field) for p in check_variables(version, variables)]
+
+
+def test_valid_variables_have_no_problems():
+    assert problems_for(VALID) == []
+
+
+def test_every_declared_variable_is_required():
+    variables = {k: v for k, v in VALID.items() if k not in ("orderId", "size")}
+
+    assert problems_for(variables) == [
+        ("ERR_INVALID_VARIABLES", "template.variables.orderId"),
+        ("ERR_INVALID_VARIABLES", "template.variables.size"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("orderId", 12345),
+        ("orderId", "12345"),
+        ("email", "not-an-email"),
+        ("deliverBy", "tomorrow"),
+        ("trackingUrl", "not a uri"),
+        ("size", "XL"),
+        ("quantity", 0),
+        ("quantity", 11),
+        ("quantity", 2.5),
+    ],
+)
+def test_types_formats_enums_and_bounds_are_enforced(name: str, value: Any):
+    assert problems_for({**VALID, name: value}) == [
+        ("ERR_INVALID_VARIABLES", f"template.variables.{name}")
+    ]
+
+
+def test_nested_fields_are_named_with_their_index():
+    assert problems_for({**VALID, "items": [{"sku": "A"}, {"sku": 3}, {}]}) == [
+        ("ERR_INVALID_VARIABLES", "template.variables.items.1.sku"),
+        ("ERR_INVALID_VARIABLES", "template.variables.items.2.sku"),
+    ]
+
+
+def test_unknown_variables_are_refused_unless_the_schema_allows_them():
+    open_schema = {**SCHEMA, "additionalProperties": True}
+
+    assert problems_for({**VALID, "coupon": "X"}) == [
+        ("ERR_INVALID_VARIABLES", "template.variables.coupon")
+    ]
+    assert problems_for({**VALID, "coupon": "X"}, open_schema) == []
+
+
+def test_messages_say_what_is_wrong():
+    version = make_version({"in_app": {"title": "x"}})
+
+    problems = check_variables(version, {"orderId": "ORD-1", "extra": 1}, field_prefix="variables")
+
+    assert [(p.field, p.message) for p in problems] == [
+        ("variables.customerName", "Missing variable 'customerName'."),
+        ("variables.extra", "Unknown variable 'extra': the template does not declare it."),
+    ]
+
+
+def test_variables_must_be_an_object():
+    version = make_version()
+
+    [problem] = check_variables(version, ["not", "an", "object"])  # type: ignore[arg-type]
+
+    assert (problem.code, problem.field) == ("ERR_INVALID_VARIABLES", "template.variables")
+
+
+def test_the_seed_example_variables_are_valid_for_the_order_template():
+    assert check_variables(make_version(), ORDER_VARIABLES) == []
+
+
+def with_property(definition: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "object", "properties": {"a": definition}}
+
+
+@pytest.mark.parametrize(
+    ("schema", "field"),
+    [
+        ([], "variableSchema"),
+        ({"type": "array"}, "variableSchema"),
+        (with_property({"type": "text"}), "variableSchema.properties.a.type"),
+        (with_property({"minimum": "one"}), "variableSchema.properties.a.minimum"),
+        (with_property({"$ref": "#/$defs/missing"}), "variableSchema.properties.a.$ref"),
+        (with_property({"$ref": "https://x.test/s.json"}), "variableSchema.properties.a.$ref"),
+        ({"$schema": "https://unknown.test/schema", "type": "object"}, "variableSchema.$schema"),
+    ],
+)
+def test_invalid_variable_schemas_are_refused_naming_the_place(schema: Any, field: str):
+    problems = check_variable_schema(schema)
+
+    assert [p.field for p in problems] == [field]
+
+
+def test_a_draft_7_schema_with_local_refs_is_accepted():
+    schema = {
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "type": "object",
+        "properties": {"a": {"$ref": "#/definitions/name"}},
+        "definitions": {"name": {"type": "string"}},
+    }
+
+    assert check_variable_schema(schema) == []
+    version = make_version({"in_app": {"title": "{{ a }}"}}, schema)
+    assert [p.field for p in check_variables(version, {"a": 1})] == ["template.variables.a"]
