@@ -111,6 +111,22 @@ def _delivery_for(
     subscriptions: list[PushSubscription],
 ) -> Delivery:
     status, reason, payload = _decide(channel, user, content, skip, blocked, subscriptions)
+    return _new_delivery(notification, user, channel, status, reason, payload)
+
+
+def _failed(notification: Notification, user: User, channel: str, reason: str) -> Delivery:
+    return _new_delivery(notification, user, channel, states.FAILED, reason, {})
+
+
+def _new_delivery(
+    notification: Notification,
+    user: User,
+    channel: str,
+    status: str,
+    reason: str | None,
+    payload: dict[str, Any],
+) -> Delivery:
+    """A delivery born in its status: queued, or already final (sent in-app, skipped, failed)."""
     now = utcnow()
     return Delivery(
         app_id=notification.app_id,
@@ -120,26 +136,9 @@ def _delivery_for(
         target=user.identity,
         status=status,
         reason=reason,
-        attempts=1 if status == states.SENT else 0,
+        attempts=0 if status in (states.QUEUED, states.SKIPPED) else 1,
         payload=payload,
         sent_at=now if status == states.SENT else None,
-        created_at=now,
-        updated_at=now,
-    )
-
-
-def _failed(notification: Notification, user: User, channel: str, reason: str) -> Delivery:
-    now = utcnow()
-    return Delivery(
-        app_id=notification.app_id,
-        notification_id=notification.id,
-        user_id=user.id,
-        channel=channel,
-        target=user.identity,
-        status=states.FAILED,
-        reason=reason,
-        attempts=1,
-        payload={},
         created_at=now,
         updated_at=now,
     )
