@@ -38,8 +38,23 @@ def _refuse_oversized_bodies(flask_app: Flask, limit: int) -> None:
 
 
 def _register_blueprints(flask_app: Flask) -> None:
-    from app import health, openapi
+    from app import client_config, health, openapi
+    from app.imports import routes as import_routes
+    from app.preferences import routes as preference_routes
+    from app.push import routes as push_routes
     from app.tenants import routes as tenant_routes
+    from app.topics import routes as topic_routes
+    from app.users import routes as user_routes
 
-    for blueprint in (health.bp, openapi.bp, tenant_routes.bp):
+    for blueprint in (
+        health.bp,
+        openapi.bp,
+        tenant_routes.bp,
+        user_routes.bp,
+        push_routes.bp,
+        preference_routes.bp,
+        topic_routes.bp,
+        import_routes.bp,
+        client_config.bp,
+    ):
         flask_app.register_blueprint(blueprint)
