@@ -12,7 +12,7 @@ from app.imports.models import Import, ImportFailure
 class ImportFields(Schema):
     """Each record is validated by the worker like POST /users; bad ones become failures."""
 
-    users = fields.List(fields.Raw(), required=True, validate=validate.Length(min=1))
+    users = fields.List(fields.Raw(allow_none=True), required=True, validate=validate.Length(min=1))
 
 
 class ImportBody(Schema):
