@@ -44,6 +44,19 @@ def test_malformed_imports_are_422(client: FlaskClient, tenant: Tenant, body, fi
     assert field in [error["field"] for error in response.get_json()["errors"]]
 
 
+def test_an_import_may_be_larger_than_other_request_bodies(
+    client: FlaskClient, runtime: Runtime, tenant: Tenant
+):
+    over_default = runtime.settings.max_body_bytes + 1024
+    user = {"external_id": "u-1", "custom_attributes": {"notes": "x" * over_default}}
+
+    imported = client.post(URL, json={"import": {"users": [user]}}, headers=tenant.headers())
+    created = client.post("/users", json={"user": user}, headers=tenant.headers())
+
+    assert runtime.settings.max_import_body_bytes > over_default
+    assert (imported.status_code, created.status_code) == (201, 413)
+
+
 def test_imports_need_manage_users(client: FlaskClient, runtime: Runtime, tenant: Tenant):
     headers = {"X-API-Key": tenant.api_key, "X-API-Secret": make_key(runtime, tenant, ["read"])}
     body = {"import": {"users": [{"email": "a@example.com"}]}}
