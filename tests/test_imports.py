@@ -13,7 +13,7 @@ from app.imports.models import ImportChunk
 from app.runtime import Runtime
 from app.users.models import User
 from tests.factories import Tenant, make_key
-from tests.recipients import make_user
+from tests.recipients import counting_statements, make_user
 
 URL = "/imports"
 
@@ -140,6 +140,24 @@ def test_each_chunk_is_its_own_transaction_and_a_rerun_resumes(
         assert [(f.record_index, f.errors[0]["field"]) for f in failures] == [(3, "email")]
         assert session.scalar(select(func.count()).select_from(ImportChunk)) == 0
         assert session.scalar(select(func.count()).select_from(User)) == 4
+
+
+def test_long_imports_refresh_postgresql_planner_statistics(
+    runtime: Runtime, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr(service, "CHUNK_SIZE", 1)
+    monkeypatch.setattr(service, "ANALYZE_EVERY_CHUNKS", 2)
+    with runtime.database.transaction() as session:
+        records = [{"external_id": f"u-{n}"} for n in range(5)]
+        import_id = service.create_import(session=session, app_id=tenant.app_id, records=records).id
+
+    with counting_statements(runtime.database.engine) as statements:
+        service.run_import(runtime.database, import_id=import_id)
+
+    analyzed = [s for s in statements if s.startswith("ANALYZE users")]
+    assert len(analyzed) == (0 if runtime.database.is_sqlite else 2)
+    with runtime.database.transaction() as session:
+        assert session.scalar(select(func.count()).select_from(User)) == 5
 
 
 def test_imports_of_unknown_ids_and_other_apps_are_404(

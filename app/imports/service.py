@@ -70,7 +70,7 @@ def list_failures(*, session: Session, import_id: str) -> list[ImportFailure]:
 def run_import(database: Database, *, import_id: str) -> None:
     """Import every remaining chunk, one transaction each; resumes where a crash left off."""
     for done in itertools.count():
-        if done % ANALYZE_EVERY_CHUNKS == 0:
+        if done and done % ANALYZE_EVERY_CHUNKS == 0:
             _refresh_planner_statistics(database)
         if not import_next_chunk(database, import_id=import_id):
             return

@@ -79,14 +79,14 @@ def delete_push_subscription(token_or_id: str) -> Any:
     return "", 204
 
 
-@bp.get("/users/<path:user_ref>/push_subscriptions", merge_slashes=False)
+@bp.get("/users/<path:user_id>/push_subscriptions", merge_slashes=False)
 @server_call("read")
 @doc(response=PushSubscriptionPageView, tag="Users", query=["page", "per_page"])
-def list_user_push_subscriptions(user_ref: str) -> Any:
+def list_user_push_subscriptions(user_id: str) -> Any:
     """A user's push subscriptions, paginated (admin)."""
     page = page_from_query()
     session, app_id = db_session(), current_principal().app.id
-    user = get_user(session=session, app_id=app_id, user_ref=user_ref)
+    user = get_user(session=session, app_id=app_id, user_ref=user_id)
     subscriptions, total = service.page_subscriptions(
         session=session, app_id=app_id, user_id=user.id, page=page.number, per_page=page.per_page
     )
@@ -96,13 +96,13 @@ def list_user_push_subscriptions(user_ref: str) -> Any:
     )
 
 
-@bp.delete("/users/<path:user_ref>/push_subscriptions/<subscription_id>", merge_slashes=False)
+@bp.delete("/users/<path:user_id>/push_subscriptions/<subscription_id>", merge_slashes=False)
 @server_call("manage_users")
 @doc(status=204, tag="Users")
-def delete_user_push_subscription(user_ref: str, subscription_id: str) -> Any:
+def delete_user_push_subscription(user_id: str, subscription_id: str) -> Any:
     """Delete one of a user's push subscriptions by its id (admin)."""
     session, app_id = db_session(), current_principal().app.id
-    user = get_user(session=session, app_id=app_id, user_ref=user_ref)
+    user = get_user(session=session, app_id=app_id, user_ref=user_id)
     service.delete_subscription_by_id(
         session=session, app_id=app_id, user_id=user.id, subscription_id=subscription_id
     )

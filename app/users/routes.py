@@ -22,7 +22,7 @@ from app.wire import list_body
 
 bp = Blueprint("users", __name__)
 
-USER_PATH = "/users/<path:user_ref>"
+USER_PATH = "/users/<path:user_id>"
 LIST_QUERY = [
     "page",
     "per_page",
@@ -69,10 +69,10 @@ def list_users() -> Any:
 @bp.get(USER_PATH, merge_slashes=False)
 @server_call("read")
 @doc(response=UserEnvelope, tag="Users")
-def show_user(user_ref: str) -> Any:
+def show_user(user_id: str) -> Any:
     """Fetch a user by Herald id, `email:<email>` or `external_id:<external id>`."""
     user = service.get_user(
-        session=db_session(), app_id=current_principal().app.id, user_ref=user_ref
+        session=db_session(), app_id=current_principal().app.id, user_ref=user_id
     )
     return {"user": UserView().dump(user)}
 
@@ -80,14 +80,14 @@ def show_user(user_ref: str) -> Any:
 @bp.put(USER_PATH, merge_slashes=False)
 @server_call("manage_users")
 @doc(body=UpdateUserBody, response=UserEnvelope, tag="Users")
-def update_user(user_ref: str) -> Any:
+def update_user(user_id: str) -> Any:
     """Update a user named by Herald id, `email:<email>` or `external_id:<external id>`."""
     body = load_body(UpdateUserBody())
     session = db_session()
     user = service.update_user(
         session=session,
         app_id=current_principal().app.id,
-        user_ref=user_ref,
+        user_ref=user_id,
         changes=body["user"],
     )
     session.commit()
@@ -97,9 +97,9 @@ def update_user(user_ref: str) -> Any:
 @bp.delete(USER_PATH, merge_slashes=False)
 @server_call("manage_users")
 @doc(status=204, tag="Users")
-def delete_user(user_ref: str) -> Any:
+def delete_user(user_id: str) -> Any:
     """Delete a user with their inbox, subscriptions and preferences."""
     session = db_session()
-    service.delete_user(session=session, app_id=current_principal().app.id, user_ref=user_ref)
+    service.delete_user(session=session, app_id=current_principal().app.id, user_ref=user_id)
     session.commit()
     return "", 204
