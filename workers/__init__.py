@@ -1,5 +1,6 @@
-"""Dramatiq workers. `dramatiq workers` imports this package: broker first, then every actor."""
+"""Dramatiq workers. `dramatiq workers` imports this package: the broker and every actor."""
 
+from workers import imports
 from workers.broker import broker
 
-__all__ = ["broker"]
+__all__ = ["broker", "imports"]
