@@ -29,6 +29,7 @@ class Settings:
     default_sender: str = "Herald <no-reply@localhost>"
     public_url: str = "http://127.0.0.1:5000"
     max_body_bytes: int = 10 * 1024 * 1024
+    max_import_body_bytes: int = 64 * 1024 * 1024
     log_level: str = "INFO"
     log_json: bool = True
     chunk_size: int = 250

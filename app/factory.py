@@ -22,14 +22,16 @@ def build_app(test_config: dict[str, Any] | None = None) -> Flask:
     extensions.init_app(flask_app, Runtime.from_settings(settings))
     logs.init_app(flask_app)
     errors.init_app(flask_app)
-    _refuse_oversized_bodies(flask_app, settings.max_body_bytes)
+    _refuse_oversized_bodies(flask_app, settings)
     _register_blueprints(flask_app)
     return flask_app
 
 
-def _refuse_oversized_bodies(flask_app: Flask, limit: int) -> None:
+def _refuse_oversized_bodies(flask_app: Flask, settings: Settings) -> None:
     @flask_app.before_request
     def _check_length() -> Response | None:
+        limit = _body_limit(settings)
+        request.max_content_length = limit
         if request.content_length is not None and request.content_length > limit:
             from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -37,20 +39,38 @@ def _refuse_oversized_bodies(flask_app: Flask, limit: int) -> None:
         return None
 
 
+def _body_limit(settings: Settings) -> int:
+    """MAX_BODY_BYTES, except for bulk user imports (100,000 users do not fit in 10 MiB)."""
+    if request.endpoint == "imports.create_import":
+        return settings.max_import_body_bytes
+    return settings.max_body_bytes
+
+
 def _register_blueprints(flask_app: Flask) -> None:
-    from app import health, openapi
+    from app import client_config, health, openapi
     from app.allowlist import routes as allowlist_routes
     from app.direct import routes as direct_routes
+    from app.imports import routes as import_routes
     from app.notifications import routes as notification_routes
+    from app.preferences import routes as preference_routes
+    from app.push import routes as push_routes
     from app.templates_api import routes as template_routes
     from app.tenants import routes as tenant_routes
+    from app.topics import routes as topic_routes
+    from app.users import routes as user_routes
 
     for blueprint in (
         health.bp,
         openapi.bp,
         tenant_routes.bp,
-        allowlist_routes.bp,
         template_routes.bp,
+        user_routes.bp,
+        push_routes.bp,
+        preference_routes.bp,
+        topic_routes.bp,
+        import_routes.bp,
+        client_config.bp,
+        allowlist_routes.bp,
         notification_routes.bp,
         direct_routes.bp,
     ):

@@ -9,7 +9,9 @@ import pytest
 from flask.testing import FlaskClient
 
 import workers
+from app.push.service import register_subscription
 from app.runtime import Runtime
+from app.users.service import find_or_create_user
 from tests.factories import Tenant, approved_template
 from tests.sinks import PushService, SmtpSink, wait_until
 from workers.delivery import dispatch_notification, process_chunk
@@ -96,7 +98,7 @@ def test_batch_across_chunks_reaches_every_recipient_exactly_once_per_channel(
     push_service: PushService,
     worker,
 ):
-    browsers = [subscribe(client, tenant, push_service, f"u{i}") for i in range(0, 150, 10)]
+    browsers = [subscribe(runtime, tenant, push_service, f"u{i}") for i in range(0, 150, 10)]
 
     sent = batch(client, tenant, people(150))
     done = finished(client, tenant, sent["notificationId"])
@@ -208,8 +210,8 @@ def test_push_410_discards_the_subscription_and_500_is_retried(
     push_service: PushService,
     worker,
 ):
-    gone = subscribe(client, tenant, push_service, "u0")
-    flaky = subscribe(client, tenant, push_service, "u1")
+    gone = subscribe(runtime, tenant, push_service, "u0")
+    flaky = subscribe(runtime, tenant, push_service, "u1")
     push_service.reply(gone, 410)
     push_service.reply(flaky, 500)
 

@@ -1,9 +1,9 @@
-"""Dramatiq workers. `dramatiq workers` imports this package: broker first, then every actor."""
+"""Dramatiq workers. `dramatiq workers` imports this package: the broker and every actor."""
 
+from workers import delivery, imports
 from workers.broker import broker
-from workers import delivery  # noqa: E402  (actors register on the broker configured above)
 from workers.reconciler import ReconcilerMiddleware
 
 broker.add_middleware(ReconcilerMiddleware())
 
-__all__ = ["broker", "delivery"]
+__all__ = ["broker", "delivery", "imports"]

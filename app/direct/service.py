@@ -16,7 +16,8 @@ from app.errors import ErrorDetail, Unprocessable
 from app.notifications import pipeline
 from app.notifications.fanout import FanOut, fan_out
 from app.notifications.models import Notification
-from app.notifications.targets import Target, mark_notified, resolve_users
+from app.notifications.targets import Target, resolve_users
+from app.users.service import mark_notified
 from app.tenants.models import App
 from app.users.models import User
 
@@ -78,7 +79,7 @@ def accept_direct_send(
     fanned = FanOut()
     content = pipeline.content_for(session, notification)
     for channel, users in screening.users.items():
-        mark_notified(users)
+        mark_notified(session, app_id=notification.app_id, user_ids=[u.id for u in users])
         part = fan_out(
             session, notification=notification, users=users, content_for=content, channels=[channel]
         )

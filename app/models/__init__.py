@@ -2,11 +2,14 @@
 
 from app.allowlist.models import AllowList
 from app.idempotency.models import IdempotencyRecord
+from app.imports.models import Import, ImportChunk, ImportFailure
 from app.inbox.models import InboxNotification
 from app.notifications.models import Delivery, Notification, NotificationChunk
 from app.orm import Base
+from app.preferences.models import NotificationPreference
 from app.push.models import PushSubscription
 from app.tenants.models import App, SecretKey
+from app.topics.models import TopicSubscription, TopicSubscriptionCategory
 from app.users.models import User
 from templates_store.models import Template, TemplateVersion
 
@@ -16,12 +19,18 @@ __all__ = [
     "Base",
     "Delivery",
     "IdempotencyRecord",
+    "Import",
+    "ImportChunk",
+    "ImportFailure",
     "InboxNotification",
     "Notification",
     "NotificationChunk",
+    "NotificationPreference",
     "PushSubscription",
     "SecretKey",
     "Template",
     "TemplateVersion",
+    "TopicSubscription",
+    "TopicSubscriptionCategory",
     "User",
 ]

@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 
 from app.notifications.fanout import ContentFor, FanOut, fan_out
 from app.notifications.models import Notification, NotificationChunk
-from app.notifications.targets import Target, mark_notified, resolve_users
+from app.notifications.targets import Target, resolve_users
+from app.users.service import mark_notified
 from app.orm import utcnow
 from app.users.models import User
 from templates_store.models import TemplateVersion
@@ -87,7 +88,7 @@ def deliver_to_targets(
 ) -> FanOut:
     """Create or update the targets' users and fan the notification out to them."""
     users = resolve_users(session, app_id=notification.app_id, targets=targets)
-    mark_notified(users)
+    mark_notified(session, app_id=notification.app_id, user_ids=[u.id for u in users])
     return fan_out(
         session,
         notification=notification,

@@ -9,7 +9,6 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from app.orm import utcnow
 from app.users.models import User
 
 PROFILE_FIELDS = ("first_name", "last_name", "custom_attributes")
@@ -73,12 +72,6 @@ def resolve_users(session: Session, *, app_id: str, targets: Sequence[Target]) -
         users.append(user)
     session.flush()
     return users
-
-
-def mark_notified(users: Sequence[User]) -> None:
-    now = utcnow()
-    for user in users:
-        user.last_notified_at = now
 
 
 def _existing_users(

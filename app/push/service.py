@@ -1,21 +1,129 @@
-"""Push subscriptions as the delivery pipeline sees them."""
+"""Push subscriptions: registering, listing and removing them; which ones the pipeline uses."""
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from collections.abc import Sequence
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app.errors import NotFound
 from app.orm import utcnow
-from app.push.models import PushSubscription
+from app.pagination import fetch_page
+from app.push.models import MOBILE_PLATFORMS, PushSubscription
+
+
+class PushSubscriptionNotFound(NotFound):
+    code = "ERR_PUSH_SUBSCRIPTION_NOT_FOUND"
+
+
+def token_hash(device_token: str) -> str:
+    """The indexed form of a token (Web Push endpoint URLs are too long to index)."""
+    return hashlib.sha256(device_token.encode()).hexdigest()
+
+
+def channel_for_platform(platform: str) -> str:
+    """The preference channel a subscription delivers: `mobile_push` or `web_push`."""
+    return "mobile_push" if platform in MOBILE_PLATFORMS else "web_push"
+
+
+def register_subscription(
+    *,
+    session: Session,
+    app_id: str,
+    user_id: str,
+    platform: str,
+    device_token: str,
+    app_bundle_id: str | None = None,
+    p256dh: str | None = None,
+    auth: str | None = None,
+) -> tuple[PushSubscription, bool]:
+    """The user's subscription for this token, created or refreshed (and undiscarded).
+
+    Returns it with True when it is new. The same token held by another user of the app (a
+    device that changed hands) is discarded there, so it only reaches its current user.
+    """
+    digest = token_hash(device_token)
+    details = {
+        "platform": platform,
+        "app_bundle_id": app_bundle_id,
+        "p256dh": p256dh,
+        "auth": auth,
+        "discarded_at": None,
+    }
+    subscription = _existing(session, user_id, digest)
+    created = subscription is None
+    if subscription is None:
+        new = PushSubscription(
+            app_id=app_id, user_id=user_id, device_token=device_token, token_hash=digest, **details
+        )
+        subscription, created = _insert(session, new)
+    for name, value in details.items():
+        setattr(subscription, name, value)
+    session.execute(
+        update(PushSubscription)
+        .where(
+            PushSubscription.app_id == app_id,
+            PushSubscription.token_hash == digest,
+            PushSubscription.user_id != user_id,
+            PushSubscription.discarded_at.is_(None),
+        )
+        .values(discarded_at=utcnow())
+        .execution_options(synchronize_session="fetch")
+    )
+    session.flush()
+    return subscription, created
+
+
+def list_subscriptions(*, session: Session, app_id: str, user_id: str) -> list[PushSubscription]:
+    """Every subscription of the user, discarded ones included, oldest first."""
+    return list(session.scalars(_user_subscriptions(app_id, user_id)))
+
+
+def page_subscriptions(
+    *, session: Session, app_id: str, user_id: str, page: int, per_page: int
+) -> tuple[list[PushSubscription], int]:
+    """One page of the user's subscriptions and their total."""
+    return fetch_page(session, _user_subscriptions(app_id, user_id), page=page, per_page=per_page)
+
+
+def delete_subscription(*, session: Session, app_id: str, user_id: str, token_or_id: str) -> None:
+    """Remove the user's subscription with this device token (or this subscription id)."""
+    subscription = session.scalar(
+        _user_subscriptions(app_id, user_id).where(
+            or_(
+                PushSubscription.token_hash == token_hash(token_or_id),
+                PushSubscription.id == token_or_id,
+            )
+        )
+    )
+    if subscription is None:
+        raise PushSubscriptionNotFound("No such push subscription for this user.")
+    session.delete(subscription)
+    session.flush()
+
+
+def delete_subscription_by_id(
+    *, session: Session, app_id: str, user_id: str, subscription_id: str
+) -> None:
+    """Remove one of the user's subscriptions by its id."""
+    subscription = session.scalar(
+        _user_subscriptions(app_id, user_id).where(PushSubscription.id == subscription_id)
+    )
+    if subscription is None:
+        raise PushSubscriptionNotFound(f"No push subscription {subscription_id} for this user.")
+    session.delete(subscription)
+    session.flush()
 
 
 def active_subscriptions(
     session: Session, *, app_id: str, user_ids: Sequence[str]
 ) -> dict[str, list[PushSubscription]]:
-    """Undiscarded subscriptions of these users, by user id, in one query."""
+    """Undiscarded subscriptions of these users, by user id (one query for the whole chunk)."""
+    by_user: dict[str, list[PushSubscription]] = defaultdict(list)
     if not user_ids:
         return {}
     rows = session.scalars(
@@ -25,18 +133,45 @@ def active_subscriptions(
             PushSubscription.user_id.in_(list(user_ids)),
             PushSubscription.discarded_at.is_(None),
         )
-        .order_by(PushSubscription.created_at)
+        .order_by(PushSubscription.created_at, PushSubscription.id)
     )
-    by_user: dict[str, list[PushSubscription]] = defaultdict(list)
     for subscription in rows:
         by_user[subscription.user_id].append(subscription)
     return dict(by_user)
 
 
 def discard_subscription(session: Session, *, subscription_id: str) -> None:
-    """The push service said this subscription is gone: never send to it again."""
-    session.execute(
-        update(PushSubscription)
-        .where(PushSubscription.id == subscription_id, PushSubscription.discarded_at.is_(None))
-        .values(discarded_at=utcnow())
+    """Stop using a subscription the push service called gone (404/410); it stays listed."""
+    subscription = session.get(PushSubscription, subscription_id)
+    if subscription is not None and subscription.discarded_at is None:
+        subscription.discarded_at = utcnow()
+        session.flush()
+
+
+def _existing(session: Session, user_id: str, digest: str) -> PushSubscription | None:
+    return session.scalar(
+        select(PushSubscription).where(
+            PushSubscription.user_id == user_id, PushSubscription.token_hash == digest
+        )
+    )
+
+
+def _insert(session: Session, new: PushSubscription) -> tuple[PushSubscription, bool]:
+    """The new row, or the one a concurrent registration of the same token just made."""
+    try:
+        with session.begin_nested():
+            session.add(new)
+    except IntegrityError:
+        existing = _existing(session, new.user_id, new.token_hash)
+        if existing is None:
+            raise
+        return existing, False
+    return new, True
+
+
+def _user_subscriptions(app_id: str, user_id: str) -> Select[tuple[PushSubscription]]:
+    return (
+        select(PushSubscription)
+        .where(PushSubscription.app_id == app_id, PushSubscription.user_id == user_id)
+        .order_by(PushSubscription.created_at, PushSubscription.id)
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.orm import Base, IdMixin, TimestampMixin
@@ -16,6 +16,8 @@ class User(Base, IdMixin, TimestampMixin):
     __table_args__ = (
         UniqueConstraint("app_id", "external_id"),
         UniqueConstraint("app_id", "email"),
+        # GET /users pages through an app's users newest first.
+        Index("ix_users_app_id_created_at", "app_id", "created_at"),
     )
 
     app_id: Mapped[str] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"), index=True)

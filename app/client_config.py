@@ -1,0 +1,43 @@
+"""`GET /config`: what a browser needs to subscribe to Web Push and open the realtime socket."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from flask import Blueprint
+from marshmallow import Schema, fields
+
+from app.auth import current_principal, user_call
+from app.extensions import runtime
+from app.http import doc
+
+bp = Blueprint("client_config", __name__)
+
+
+class ClientConfigView(Schema):
+    vapid_public_key = fields.String()
+    ws_url = fields.String()
+
+
+class ClientConfigEnvelope(Schema):
+    config = fields.Nested(ClientConfigView)
+
+
+def websocket_url(public_url: str) -> str:
+    """The public URL with a ws/wss scheme and `/ws` appended to its path."""
+    parts = urlsplit(public_url)
+    scheme = "wss" if parts.scheme == "https" else "ws"
+    return urlunsplit((scheme, parts.netloc, parts.path.rstrip("/") + "/ws", "", ""))
+
+
+@bp.get("/config")
+@user_call
+@doc(response=ClientConfigEnvelope, tag="Push", auth="user")
+def show_client_config() -> Any:
+    """The app's VAPID public key and the WebSocket URL, for the calling user's browser."""
+    config = {
+        "vapid_public_key": current_principal().app.vapid_public_key,
+        "ws_url": websocket_url(runtime().settings.public_url),
+    }
+    return {"config": ClientConfigView().dump(config)}

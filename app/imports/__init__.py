@@ -1,0 +1,1 @@
+"""Bulk imports of users, processed by a worker in chunks."""

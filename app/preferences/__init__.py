@@ -1,0 +1,1 @@
+"""Notification preferences: per user, per category, which channels deliver."""

@@ -1,0 +1,110 @@
+"""Push subscriptions: a user's own (`/push_subscriptions`) and the admin view of a user's."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint
+
+from app.auth import current_principal, server_call, user_call
+from app.extensions import db_session
+from app.http import doc, load_body, page_from_query
+from app.push import service
+from app.push.schemas import (
+    PushSubscriptionBody,
+    PushSubscriptionEnvelope,
+    PushSubscriptionListView,
+    PushSubscriptionPageView,
+    PushSubscriptionView,
+)
+from app.users.service import get_user
+from app.wire import list_body
+
+bp = Blueprint("push", __name__)
+
+
+@bp.post("/push_subscriptions")
+@user_call
+@doc(
+    body=PushSubscriptionBody,
+    response=PushSubscriptionEnvelope,
+    status=201,
+    tag="Push",
+    auth="user",
+)
+def register_push_subscription() -> Any:
+    """Register a device token or browser Web Push subscription (again: 200, same one)."""
+    fields = load_body(PushSubscriptionBody())["push_subscription"]
+    keys = fields.get("keys", {})
+    principal, session = current_principal(), db_session()
+    subscription, created = service.register_subscription(
+        session=session,
+        app_id=principal.app.id,
+        user_id=principal.user.id,
+        platform=fields["platform"],
+        device_token=fields["device_token"],
+        app_bundle_id=fields.get("app_bundle_id"),
+        p256dh=keys.get("p256dh"),
+        auth=keys.get("auth"),
+    )
+    session.commit()
+    return {"push_subscription": PushSubscriptionView().dump(subscription)}, 201 if created else 200
+
+
+@bp.get("/push_subscriptions")
+@user_call
+@doc(response=PushSubscriptionListView, tag="Push", auth="user")
+def list_push_subscriptions() -> Any:
+    """The calling user's push subscriptions, discarded ones with `discarded_at`."""
+    principal = current_principal()
+    subscriptions = service.list_subscriptions(
+        session=db_session(), app_id=principal.app.id, user_id=principal.user.id
+    )
+    return {"push_subscriptions": PushSubscriptionView(many=True).dump(subscriptions)}
+
+
+@bp.delete("/push_subscriptions/<path:token_or_id>", merge_slashes=False)
+@user_call
+@doc(status=204, tag="Push", auth="user")
+def delete_push_subscription(token_or_id: str) -> Any:
+    """Remove one of the calling user's subscriptions by device token (URL-encoded) or id."""
+    principal, session = current_principal(), db_session()
+    service.delete_subscription(
+        session=session,
+        app_id=principal.app.id,
+        user_id=principal.user.id,
+        token_or_id=token_or_id,
+    )
+    session.commit()
+    return "", 204
+
+
+@bp.get("/users/<path:user_id>/push_subscriptions", merge_slashes=False)
+@server_call("read")
+@doc(response=PushSubscriptionPageView, tag="Users", query=["page", "per_page"])
+def list_user_push_subscriptions(user_id: str) -> Any:
+    """A user's push subscriptions, paginated (admin)."""
+    page = page_from_query()
+    session, app_id = db_session(), current_principal().app.id
+    user = get_user(session=session, app_id=app_id, user_ref=user_id)
+    subscriptions, total = service.page_subscriptions(
+        session=session, app_id=app_id, user_id=user.id, page=page.number, per_page=page.per_page
+    )
+    dumped = PushSubscriptionView(many=True).dump(subscriptions)
+    return list_body(
+        "push_subscriptions", dumped, total=total, page=page.number, per_page=page.per_page
+    )
+
+
+@bp.delete("/users/<path:user_id>/push_subscriptions/<subscription_id>", merge_slashes=False)
+@server_call("manage_users")
+@doc(status=204, tag="Users")
+def delete_user_push_subscription(user_id: str, subscription_id: str) -> Any:
+    """Delete one of a user's push subscriptions by its id (admin)."""
+    session, app_id = db_session(), current_principal().app.id
+    user = get_user(session=session, app_id=app_id, user_ref=user_id)
+    service.delete_subscription_by_id(
+        session=session, app_id=app_id, user_id=user.id, subscription_id=subscription_id
+    )
+    session.commit()
+    return "", 204

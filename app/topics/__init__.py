@@ -1,0 +1,1 @@
+"""Topic subscriptions: who follows a topic, and who opted out of it or of its categories."""

@@ -1,0 +1,105 @@
+"""`/users`: the admin side of the people an app notifies (seed 002)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, request
+
+from app.auth import current_principal, server_call
+from app.extensions import db_session
+from app.http import doc, load_body, page_from_query
+from app.users import service
+from app.users.schemas import (
+    CreateUserBody,
+    UpdateUserBody,
+    UserEnvelope,
+    UserListQuery,
+    UserListView,
+    UserView,
+)
+from app.wire import list_body
+
+bp = Blueprint("users", __name__)
+
+USER_PATH = "/users/<path:user_id>"
+LIST_QUERY = [
+    "page",
+    "per_page",
+    "last_seen_at:before",
+    "last_seen_at:after",
+    "last_notified_at:before",
+    "last_notified_at:after",
+    "order_by",
+]
+
+
+@bp.post("/users")
+@server_call("manage_users")
+@doc(body=CreateUserBody, response=UserEnvelope, status=201, tag="Users")
+def create_user() -> Any:
+    """Create a user identified by email and/or external id."""
+    body = load_body(CreateUserBody())
+    session = db_session()
+    user = service.create_user(
+        session=session, app_id=current_principal().app.id, attributes=body["user"]
+    )
+    session.commit()
+    return {"user": UserView().dump(user)}, 201
+
+
+@bp.get("/users")
+@server_call("read")
+@doc(response=UserListView, tag="Users", query=LIST_QUERY)
+def list_users() -> Any:
+    """List the app's users, filtered by last_seen_at/last_notified_at and ordered."""
+    page = page_from_query()
+    query = load_body(UserListQuery(), document=request.args.to_dict())
+    users, total = service.list_users(
+        session=db_session(),
+        app_id=current_principal().app.id,
+        filters=service.UserFilters(**query),
+        page=page.number,
+        per_page=page.per_page,
+    )
+    dumped = UserView(many=True).dump(users)
+    return list_body("users", dumped, total=total, page=page.number, per_page=page.per_page)
+
+
+@bp.get(USER_PATH, merge_slashes=False)
+@server_call("read")
+@doc(response=UserEnvelope, tag="Users")
+def show_user(user_id: str) -> Any:
+    """Fetch a user by Herald id, `email:<email>` or `external_id:<external id>`."""
+    user = service.get_user(
+        session=db_session(), app_id=current_principal().app.id, user_ref=user_id
+    )
+    return {"user": UserView().dump(user)}
+
+
+@bp.put(USER_PATH, merge_slashes=False)
+@server_call("manage_users")
+@doc(body=UpdateUserBody, response=UserEnvelope, tag="Users")
+def update_user(user_id: str) -> Any:
+    """Update a user named by Herald id, `email:<email>` or `external_id:<external id>`."""
+    body = load_body(UpdateUserBody())
+    session = db_session()
+    user = service.update_user(
+        session=session,
+        app_id=current_principal().app.id,
+        user_ref=user_id,
+        changes=body["user"],
+    )
+    session.commit()
+    return {"user": UserView().dump(user)}
+
+
+@bp.delete(USER_PATH, merge_slashes=False)
+@server_call("manage_users")
+@doc(status=204, tag="Users")
+def delete_user(user_id: str) -> Any:
+    """Delete a user with their inbox, subscriptions and preferences."""
+    session = db_session()
+    service.delete_user(session=session, app_id=current_principal().app.id, user_ref=user_id)
+    session.commit()
+    return "", 204

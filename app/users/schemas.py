@@ -1,0 +1,92 @@
+"""Wire format of users (seed 002: snake_case, wrapped in "user", epoch-second timestamps)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
+
+from app.wire import EpochSeconds
+
+ORDER_BY = (
+    "created_at,ASC",
+    "created_at,DESC",
+    "last_seen_at,ASC",
+    "last_seen_at,DESC",
+    "last_notified_at,ASC",
+    "last_notified_at,DESC",
+)
+MAX_PHONE_NUMBERS = 50
+
+
+class UserFieldsSchema(Schema):
+    """The writable user fields with seed 002's limits; every field optional (PUT)."""
+
+    # Seed 002 lists `user.id` in request bodies: accepted so a fetched user can be sent
+    # back, but Herald's id is never changed by it.
+    id = fields.String(load_only=True, metadata={"description": "Ignored; ids are Herald's."})
+    external_id = fields.String(allow_none=True, validate=validate.Length(min=1, max=255))
+    email = fields.Email(allow_none=True, validate=validate.Length(max=255))
+    first_name = fields.String(allow_none=True, validate=validate.Length(max=50))
+    last_name = fields.String(allow_none=True, validate=validate.Length(max=50))
+    custom_attributes = fields.Dict(keys=fields.String(), allow_none=True)
+    phone_numbers = fields.List(
+        fields.String(validate=validate.Length(min=1, max=64)),
+        allow_none=True,
+        validate=validate.Length(max=MAX_PHONE_NUMBERS),
+    )
+
+
+class NewUserFieldsSchema(UserFieldsSchema):
+    """A user to create: an email or an external id is required."""
+
+    @validates_schema
+    def _identified(self, data: dict[str, Any], **_: Any) -> None:
+        if not data.get("external_id") and not data.get("email"):
+            raise ValidationError("Provide an email or an external_id.", "external_id")
+
+
+class CreateUserBody(Schema):
+    user = fields.Nested(NewUserFieldsSchema, required=True)
+
+
+class UpdateUserBody(Schema):
+    user = fields.Nested(UserFieldsSchema, required=True)
+
+
+class UserListQuery(Schema):
+    """`GET /users` filters (RFC 3339 or Unix seconds) and ordering."""
+
+    class Meta:
+        unknown = EXCLUDE  # page and per_page are read by page_from_query
+
+    last_seen_before = EpochSeconds(data_key="last_seen_at:before")
+    last_seen_after = EpochSeconds(data_key="last_seen_at:after")
+    last_notified_before = EpochSeconds(data_key="last_notified_at:before")
+    last_notified_after = EpochSeconds(data_key="last_notified_at:after")
+    order_by = fields.String(load_default="created_at,DESC", validate=validate.OneOf(ORDER_BY))
+
+
+class UserView(Schema):
+    id = fields.String()
+    external_id = fields.String(allow_none=True)
+    email = fields.String(allow_none=True)
+    first_name = fields.String(allow_none=True)
+    last_name = fields.String(allow_none=True)
+    custom_attributes = fields.Dict()
+    phone_numbers = fields.List(fields.String())
+    created_at = EpochSeconds()
+    last_seen_at = EpochSeconds(allow_none=True)
+    last_notified_at = EpochSeconds(allow_none=True)
+
+
+class UserEnvelope(Schema):
+    user = fields.Nested(UserView)
+
+
+class UserListView(Schema):
+    users = fields.List(fields.Nested(UserView))
+    total = fields.Integer()
+    per_page = fields.Integer()
+    current_page = fields.Integer()
+    total_pages = fields.Integer()

@@ -1,0 +1,62 @@
+"""Wire details shared by the seed 001/002 REST family: epoch timestamps and list bodies."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from marshmallow import ValidationError, fields
+
+
+class EpochSeconds(fields.Field):
+    """A datetime as integer Unix seconds on output; on input RFC 3339 or Unix seconds."""
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> int | None:
+        return None if value is None else int(value.timestamp())
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
+        parsed = parse_timestamp(value)
+        if parsed is None:
+            raise ValidationError("Must be an RFC 3339 timestamp or Unix seconds.")
+        return parsed
+
+
+def parse_timestamp(value: Any) -> datetime | None:
+    """RFC 3339 (a missing offset means UTC) or Unix seconds; None when neither."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float) or (isinstance(value, str) and _is_number(value)):
+        seconds = float(value)
+        if not math.isfinite(seconds) or abs(seconds) > 253_402_300_799:
+            return None
+        return datetime.fromtimestamp(seconds, UTC)
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def _is_number(value: str) -> bool:
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
+
+
+def list_body(
+    name: str, items: Sequence[Any], *, total: int, page: int, per_page: int
+) -> dict[str, Any]:
+    """`{name: [...], "total", "per_page", "current_page", "total_pages"}`."""
+    return {
+        name: list(items),
+        "total": total,
+        "per_page": per_page,
+        "current_page": page,
+        "total_pages": math.ceil(total / per_page) if total else 0,
+    }
