@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import smtplib
-import socket
 import ssl
 import threading
 from dataclasses import dataclass
@@ -130,7 +129,7 @@ class SmtpSender:
 def _alive(connection: smtplib.SMTP) -> bool:
     try:
         return connection.noop()[0] == 250
-    except (smtplib.SMTPException, OSError, socket.timeout):
+    except (TimeoutError, smtplib.SMTPException, OSError):
         return False
 
 

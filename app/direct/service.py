@@ -17,9 +17,9 @@ from app.notifications import pipeline
 from app.notifications.fanout import FanOut, fan_out
 from app.notifications.models import Notification
 from app.notifications.targets import Target, resolve_users
-from app.users.service import mark_notified
 from app.tenants.models import App
 from app.users.models import User
+from app.users.service import mark_notified
 
 MAX_RECIPIENTS_PER_CHANNEL = 50
 

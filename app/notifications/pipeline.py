@@ -15,9 +15,9 @@ from sqlalchemy.orm import Session
 from app.notifications.fanout import ContentFor, FanOut, fan_out
 from app.notifications.models import Notification, NotificationChunk
 from app.notifications.targets import Target, resolve_users
-from app.users.service import mark_notified
 from app.orm import utcnow
 from app.users.models import User
+from app.users.service import mark_notified
 from templates_store.models import TemplateVersion
 from templates_store.rendering import render
 

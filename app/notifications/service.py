@@ -10,12 +10,14 @@ from sqlalchemy.orm import Session
 
 from app.allowlist.service import screen_targets
 from app.errors import ErrorDetail, HeraldError, InvalidRequest, NotFound, Unprocessable
+from app.inbox.views import epoch
 from app.notifications import pipeline, states
 from app.notifications.fanout import FanOut
 from app.notifications.models import Delivery, Notification
 from app.notifications.progress import derived_status, progress_for, with_pending_chunks
 from app.notifications.schemas import MODES
 from app.notifications.targets import Target, unique_targets
+from app.pagination import fetch_page
 from app.tenants.models import App
 from templates_store.errors import InvalidVariables
 from templates_store.rendering import check_push_overrides
@@ -202,3 +204,52 @@ def _check_target_limit(app: App, mode: str, count: int) -> None:
             status=400,
             field="targets",
         )
+
+
+def user_history(
+    session: Session, *, app_id: str, user_id: str, page: int, per_page: int
+) -> tuple[list[dict[str, Any]], int]:
+    """The notifications a user was sent, newest first, with their delivery per channel."""
+    sent_to_user = (
+        select(Delivery.notification_id)
+        .where(Delivery.app_id == app_id, Delivery.user_id == user_id)
+        .distinct()
+    )
+    statement = (
+        select(Notification)
+        .where(Notification.app_id == app_id, Notification.id.in_(sent_to_user))
+        .order_by(Notification.created_at.desc(), Notification.id)
+    )
+    notifications, total = fetch_page(session, statement, page=page, per_page=per_page)
+    ids = [n.id for n in notifications]
+    deliveries = (
+        session.scalars(
+            select(Delivery).where(Delivery.user_id == user_id, Delivery.notification_id.in_(ids))
+        )
+        if ids
+        else []
+    )
+    by_notification: dict[str, list[Delivery]] = {}
+    for delivery in deliveries:
+        by_notification.setdefault(delivery.notification_id, []).append(delivery)
+    return [
+        {
+            "id": n.id,
+            "title": n.title,
+            "category": n.category,
+            "topic": n.topic,
+            "template_key": n.template_key,
+            "sent_at": epoch(n.created_at),
+            "deliveries": [
+                {
+                    "channel": d.channel,
+                    "status": d.status,
+                    "reason": d.reason,
+                    "attempts": d.attempts,
+                    "sent_at": epoch(d.sent_at),
+                }
+                for d in sorted(by_notification.get(n.id, []), key=lambda d: d.channel)
+            ],
+        }
+        for n in notifications
+    ], total

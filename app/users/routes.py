@@ -77,6 +77,23 @@ def show_user(user_id: str) -> Any:
     return {"user": UserView().dump(user)}
 
 
+@bp.get(f"{USER_PATH}/notifications", merge_slashes=False)
+@server_call("read")
+@doc(tag="Users", query=["page", "per_page"])
+def list_user_notifications(user_id: str) -> Any:
+    """The notifications sent to a user, with the delivery state on each channel."""
+    from app.notifications.service import user_history
+
+    page = page_from_query()
+    session = db_session()
+    app_id = current_principal().app.id
+    user = service.get_user(session=session, app_id=app_id, user_ref=user_id)
+    items, total = user_history(
+        session, app_id=app_id, user_id=user.id, page=page.number, per_page=page.per_page
+    )
+    return list_body("notifications", items, total=total, page=page.number, per_page=page.per_page)
+
+
 @bp.put(USER_PATH, merge_slashes=False)
 @server_call("manage_users")
 @doc(body=UpdateUserBody, response=UserEnvelope, tag="Users")
