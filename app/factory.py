@@ -39,7 +39,17 @@ def _refuse_oversized_bodies(flask_app: Flask, limit: int) -> None:
 
 def _register_blueprints(flask_app: Flask) -> None:
     from app import health, openapi
+    from app.groups import routes as group_routes
+    from app.realtime import routes as realtime_routes
+    from app.realtime import ws as realtime_ws
     from app.tenants import routes as tenant_routes
 
-    for blueprint in (health.bp, openapi.bp, tenant_routes.bp):
+    for blueprint in (
+        health.bp,
+        openapi.bp,
+        tenant_routes.bp,
+        group_routes.bp,
+        realtime_routes.bp,
+        realtime_ws.bp,
+    ):
         flask_app.register_blueprint(blueprint)

@@ -1,0 +1,53 @@
+"""The wire format of realtime frames: one compact JSON object per text frame."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+MESSAGE = "message"
+NOTIFICATION_NEW = "notification.new"
+NOTIFICATION_READ = "notification.read"
+NOTIFICATION_UNREAD = "notification.unread"
+NOTIFICATION_SEEN = "notification.seen"
+NOTIFICATION_ARCHIVED = "notification.archived"
+NOTIFICATION_UNARCHIVED = "notification.unarchived"
+NOTIFICATION_DELETED = "notification.deleted"
+NOTIFICATIONS_READ_ALL = "notifications.read_all"
+NOTIFICATIONS_SEEN_ALL = "notifications.seen_all"
+
+INBOX_EVENTS = frozenset(
+    {
+        NOTIFICATION_NEW,
+        NOTIFICATION_READ,
+        NOTIFICATION_UNREAD,
+        NOTIFICATION_SEEN,
+        NOTIFICATION_ARCHIVED,
+        NOTIFICATION_UNARCHIVED,
+        NOTIFICATION_DELETED,
+        NOTIFICATIONS_READ_ALL,
+        NOTIFICATIONS_SEEN_ALL,
+    }
+)
+
+PONG_FRAME = '{"event":"pong"}'
+
+
+def compact_json(value: Any) -> str:
+    """JSON text without insignificant whitespace, keys in the order given."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def encode_frame(event: str, data: Mapping[str, Any]) -> str:
+    """`{"event": NAME, "data": {...}}` as one line of text (JSON escapes every newline)."""
+    return compact_json({"event": event, "data": dict(data)})
+
+
+def is_ping(raw: str | bytes) -> bool:
+    """Whether a client frame is `{"event": "ping"}`; anything else is ignored."""
+    try:
+        document = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return False
+    return isinstance(document, dict) and document.get("event") == "ping"

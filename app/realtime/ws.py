@@ -1,0 +1,56 @@
+"""`GET /ws`: the realtime WebSocket (flask-sock), authenticated before the upgrade."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, g, request
+from flask.blueprints import BlueprintSetupState
+from flask_sock import Sock
+from simple_websocket import Server
+
+from app.auth import authenticate_socket
+from app.extensions import db_session, runtime
+from app.http import doc
+from app.realtime.hub import Connection, hub_for
+
+bp = Blueprint("realtime_ws", __name__)
+sock = Sock()
+
+MAX_CLIENT_FRAME_BYTES = 4096  # clients only ever send pings
+
+
+@bp.record_once
+def _configure_sockets(state: BlueprintSetupState) -> None:
+    settings = state.app.extensions["herald"].settings
+    state.app.config.setdefault(
+        "SOCK_SERVER_OPTIONS",
+        {
+            "ping_interval": settings.realtime_ping_interval_s,
+            "max_message_size": MAX_CLIENT_FRAME_BYTES,
+        },
+    )
+
+
+@bp.before_request
+def _authenticate_handshake() -> None:
+    """Refuse with an error response (401/403) before upgrading; hold no database connection."""
+    principal = authenticate_socket(db_session(), request.headers, request.args)
+    assert principal.user is not None
+    g.socket_owner = (principal.app.id, principal.user.id)
+    # A socket lives for hours: give its pooled database connection back now.
+    g.pop("db_session").close()
+    # Frames are small JSON; a per-socket deflate context would cost ~300 KB of memory each.
+    request.environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
+
+
+@sock.route("/ws", bp=bp)
+@doc(tag="Realtime", auth="user", query=["api_key", "user_id", "user_email", "user_hmac"])
+def realtime_socket(ws: Server) -> None:
+    """Open the realtime WebSocket (see docs/realtime.md for frames)."""
+    app_id, user_id = g.socket_owner
+    hub = hub_for(current_app.extensions, runtime())
+    conn = Connection(ws, app_id=app_id, user_id=user_id)
+    hub.attach(conn)
+    try:
+        conn.serve()
+    finally:
+        hub.detach(conn)
