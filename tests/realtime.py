@@ -57,6 +57,7 @@ class Sockets:
     def close_all(self) -> None:
         for ws in self.opened:
             ws.close()
+            ws.shutdown()  # close() skips the socket when the server closed first
         self.opened.clear()
 
 

@@ -34,14 +34,18 @@ CLOSE_POLICY_VIOLATION = 1008
 
 
 class Connection:
-    """One accepted WebSocket of one user. Frames queue in `outbox`; `serve` writes them."""
+    """One WebSocket of one user. Frames queue in `outbox`; `serve` writes them.
+
+    It is attached to the hub before the upgrade, so a client that got its 101 is already
+    counted and reachable; frames arriving before `serve` starts wait in the outbox.
+    """
 
     __slots__ = ("app_id", "closing", "outbox", "user_id", "ws")
 
-    def __init__(self, ws: Server, *, app_id: str, user_id: str) -> None:
-        self.ws = ws
+    def __init__(self, *, app_id: str, user_id: str) -> None:
         self.app_id = app_id
         self.user_id = user_id
+        self.ws: Server | None = None
         self.outbox: deque[str] = deque()
         self.closing: tuple[int, str] | None = None
 
@@ -51,19 +55,23 @@ class Connection:
             self.close(CLOSE_POLICY_VIOLATION, "Client too slow")
         else:
             self.outbox.append(frame)
-        self.ws.event.set()
+        self._wake()
 
     def close(self, code: int, reason: str) -> None:
         """Ask the socket's greenlet to close the connection."""
         self.closing = self.closing or (code, reason)
-        self.ws.event.set()
+        self._wake()
 
-    def serve(self) -> None:
+    def _wake(self) -> None:
+        if self.ws is not None:
+            self.ws.event.set()
+
+    def serve(self, ws: Server) -> None:
         """Write queued frames and answer pings until the socket closes.
 
         simple-websocket's reader sets `ws.event` on input and on close; `push` sets it too.
         """
-        ws = self.ws
+        self.ws = ws
         try:
             while True:
                 while self.outbox:
@@ -123,14 +131,23 @@ class Hub:
         raise RedisError("no subscription confirmation from Redis")
 
     def shutdown(self) -> None:
-        """Close every socket with 1001 (clients reconnect elsewhere) and withdraw presence."""
-        if self._stopping.is_set():
-            return
+        """Close every socket with 1001, so clients reconnect to another process.
+
+        Never blocks, so a signal handler may call it; the heartbeat thread then withdraws
+        this process's presence as it stops.
+        """
         self._stopping.set()
-        with self._lock:
-            connections = [conn for conns in self._index.values() for conn in conns]
-        for conn in connections:
-            conn.close(CLOSE_GOING_AWAY, "Server restarting")
+        # Copies made in C, without switching: no lock needed, none may be taken here.
+        for conns in list(self._index.values()):
+            for conn in list(conns):
+                conn.close(CLOSE_GOING_AWAY, "Server restarting")
+
+    def close(self) -> None:
+        """Shut down and withdraw presence now (at interpreter exit)."""
+        self.shutdown()
+        self._withdraw()
+
+    def _withdraw(self) -> None:
         try:
             presence.remove_process(self.redis, self.keys, process_id=self.process_id)
         except RedisError:
@@ -206,6 +223,7 @@ class Hub:
                 self._beat_once()
             except RedisError:
                 log.warning("realtime heartbeat failed", exc_info=True)
+        self._withdraw()
 
     def _beat_once(self) -> None:
         with self._lock:
@@ -240,13 +258,13 @@ def _close_on_exit(hub: Hub) -> None:
     which for a socket means until the grace period runs out; chaining its handler lets clients
     see a 1001 close at once and reconnect to another process.
     """
-    atexit.register(hub.shutdown)
+    atexit.register(hub.close)
     previous = signal.getsignal(signal.SIGTERM)
     if not callable(previous):
         return  # not under gunicorn: keep the default SIGTERM behaviour, atexit still runs
 
     def on_sigterm(signum: int, frame: Any) -> None:
-        threading.Thread(target=hub.shutdown, daemon=True).start()
+        hub.shutdown()
         handler: Callable[[int, Any], Any] = previous
         handler(signum, frame)
 

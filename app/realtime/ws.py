@@ -32,25 +32,28 @@ def _configure_sockets(state: BlueprintSetupState) -> None:
 
 @bp.before_request
 def _authenticate_handshake() -> None:
-    """Refuse with an error response (401/403) before upgrading; hold no database connection."""
+    """Refuse with an error response (401/403) before upgrading, else attach to the hub."""
     principal = authenticate_socket(db_session(), request.headers, request.args)
     assert principal.user is not None
-    g.socket_owner = (principal.app.id, principal.user.id)
     # A socket lives for hours: give its pooled database connection back now.
     g.pop("db_session").close()
     # Frames are small JSON; a per-socket deflate context would cost ~300 KB of memory each.
     request.environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
+    # Counted and reachable before the client sees its 101; frames wait until `serve` runs.
+    conn = Connection(app_id=principal.app.id, user_id=principal.user.id)
+    hub_for(current_app.extensions, runtime()).attach(conn)
+    g.socket_connection = conn
+
+
+@bp.teardown_request
+def _detach(_exc: BaseException | None) -> None:
+    conn = g.pop("socket_connection", None)
+    if conn is not None:
+        hub_for(current_app.extensions, runtime()).detach(conn)
 
 
 @sock.route("/ws", bp=bp)
 @doc(tag="Realtime", auth="user", query=["api_key", "user_id", "user_email", "user_hmac"])
 def realtime_socket(ws: Server) -> None:
     """Open the realtime WebSocket (see docs/realtime.md for frames)."""
-    app_id, user_id = g.socket_owner
-    hub = hub_for(current_app.extensions, runtime())
-    conn = Connection(ws, app_id=app_id, user_id=user_id)
-    hub.attach(conn)
-    try:
-        conn.serve()
-    finally:
-        hub.detach(conn)
+    g.socket_connection.serve(ws)
