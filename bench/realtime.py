@@ -63,7 +63,9 @@ class Clients:
 
         async def one(url: str) -> None:
             async with gate:
-                ws = await connect(url, compression=None, ping_interval=None, max_queue=None)
+                ws = await connect(
+                    url, compression=None, ping_interval=None, max_queue=None, open_timeout=120
+                )
                 if self.kind == "socketio":  # Engine.IO open, then join the default namespace
                     await ws.recv()
                     await ws.send("40")
@@ -200,6 +202,8 @@ def herald_server(database_url: str, env: dict[str, str]) -> Iterator[Server]:
     runtime.close()
     procfile = (ROOT / "Procfile").read_text().splitlines()
     command = next(line.split(":", 1)[1] for line in procfile if line.startswith("web:"))
+    extra_args = os.environ.get("BENCH_GUNICORN_ARGS", "")  # e.g. a profiling config
+    command = command.replace("gunicorn ", f"gunicorn {extra_args} ", 1)
     process_env = {**env, "PORT": str(port), "WEB_CONCURRENCY": "1", "WEB_CONNECTIONS": "12000"}
     process = subprocess.Popen(
         ["bash", "-c", f"exec {command.strip()}"],
@@ -340,7 +344,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
     parser.add_argument("--samples", type=int, default=500)
-    parser.add_argument("--concurrency", type=int, default=100, help="handshakes in flight")
+    parser.add_argument("--concurrency", type=int, default=50, help="handshakes in flight")
     parser.add_argument("--only", choices=["herald", "socketio"])
     parser.add_argument("--database-url", help="Herald's database (default: a scratch one)")
     args = parser.parse_args()

@@ -121,3 +121,16 @@ def test_restored_presence_counts_again(redis: Redis, keys: PresenceKeys):
 def test_routing_to_nobody_publishes_nothing(redis: Redis, keys: PresenceKeys):
     assert route_hello(redis, keys, []) == 0
     assert route_hello(redis, keys, ["offline"]) == 0
+
+
+def test_many_changes_apply_in_one_call(redis: Redis, keys: PresenceKeys):
+    presence.heartbeat(redis, keys, "p1")
+    changes = {("app", "u1"): 2, ("app", "u2"): 1, ("app", "u3"): 1}
+    presence.apply_changes(redis, keys, process_id="p1", changes=changes)
+    presence.apply_changes(redis, keys, process_id="p1", changes={("app", "u3"): -1})
+
+    assert route_hello(redis, keys, ["u1", "u2", "u3"]) == 3
+    assert redis.smembers(keys.held("p1")) == {
+        keys.presence("app", "u1").encode(),
+        keys.presence("app", "u2").encode(),
+    }

@@ -22,6 +22,7 @@ from redis.client import PubSub
 from simple_websocket import ConnectionClosed, Server
 
 from app.realtime import presence
+from app.realtime.announcer import PresenceAnnouncer
 from app.realtime.frames import PONG_FRAME, is_ping
 from app.realtime.presence import PresenceKeys
 from app.runtime import Runtime
@@ -108,6 +109,7 @@ class Hub:
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._pubsub: PubSub | None = None
+        self._announcer = PresenceAnnouncer(self.redis, self.keys, self.process_id)
 
     # lifecycle -----------------------------------------------------------------------------
 
@@ -115,7 +117,7 @@ class Hub:
         """Subscribe and heartbeat before any socket registers, then keep both going."""
         self._pubsub = self._subscribe()
         presence.heartbeat(self.redis, self.keys, self.process_id)
-        for target in (self._listen, self._beat):
+        for target in (self._listen, self._beat, self._announcer.run):
             name = f"herald-hub{target.__name__}"
             threading.Thread(target=target, name=name, daemon=True).start()
         log.info("realtime hub started", extra={"process_id": self.process_id})
@@ -160,7 +162,7 @@ class Hub:
         key = (conn.app_id, conn.user_id)
         with self._lock:
             self._index.setdefault(key, set()).add(conn)
-            self._change(key, +1)
+        self._announcer.change(key, +1, wait=True)
 
     def detach(self, conn: Connection) -> None:
         key = (conn.app_id, conn.user_id)
@@ -171,21 +173,7 @@ class Hub:
             conns.discard(conn)
             if not conns:
                 del self._index[key]
-            self._change(key, -1)
-
-    def _change(self, key: tuple[str, str], delta: int) -> None:
-        try:
-            presence.change_presence(
-                self.redis,
-                self.keys,
-                process_id=self.process_id,
-                app_id=key[0],
-                user_id=key[1],
-                delta=delta,
-            )
-        except RedisError:
-            # The heartbeat rewrites this process's whole presence once Redis is back.
-            log.warning("presence update failed", extra={"app_id": key[0]})
+        self._announcer.change(key, -1, wait=False)
 
     def socket_count(self) -> int:
         return sum(len(conns) for conns in self._index.values())
@@ -223,16 +211,13 @@ class Hub:
                 self._beat_once()
             except RedisError:
                 log.warning("realtime heartbeat failed", exc_info=True)
+        self._announcer.stop()
         self._withdraw()
 
     def _beat_once(self) -> None:
-        with self._lock:
-            if presence.heartbeat(self.redis, self.keys, self.process_id):
-                # Redis forgot this process (restarted, or reaped it after a long stall).
-                counts = {key: len(conns) for key, conns in self._index.items()}
-                presence.restore_presence(
-                    self.redis, self.keys, process_id=self.process_id, counts=counts
-                )
+        if presence.heartbeat(self.redis, self.keys, self.process_id):
+            # Redis forgot this process (restarted, or reaped it after a long stall).
+            self._announcer.restore()
         presence.reap_dead_processes(self.redis, self.keys, ttl=self.ttl)
 
 

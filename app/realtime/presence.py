@@ -36,13 +36,17 @@ local t = redis.call('TIME')
 return redis.call('ZADD', KEYS[1], tonumber(t[1]) + tonumber(t[2]) / 1000000, ARGV[1])
 """
 
+# KEYS[1] the process's held set, KEYS[2..] presence hashes; ARGV[1] pid, ARGV[2..] deltas
 CHANGE = """
-local n = redis.call('HINCRBY', KEYS[1], ARGV[1], ARGV[2])
-if n <= 0 then
-  redis.call('HDEL', KEYS[1], ARGV[1])
-  redis.call('SREM', KEYS[2], KEYS[1])
-else
-  redis.call('SADD', KEYS[2], KEYS[1])
+local n
+for i = 2, #KEYS do
+  n = redis.call('HINCRBY', KEYS[i], ARGV[1], ARGV[i])
+  if n <= 0 then
+    redis.call('HDEL', KEYS[i], ARGV[1])
+    redis.call('SREM', KEYS[1], KEYS[i])
+  else
+    redis.call('SADD', KEYS[1], KEYS[i])
+  end
 end
 return n
 """
@@ -138,9 +142,21 @@ def change_presence(
     redis: Redis, keys: PresenceKeys, *, process_id: str, app_id: str, user_id: str, delta: int
 ) -> int:
     """Add `delta` sockets of a user on a process; returns that process's new count."""
+    changes = {(app_id, user_id): delta}
+    return apply_changes(redis, keys, process_id=process_id, changes=changes)
+
+
+def apply_changes(
+    redis: Redis, keys: PresenceKeys, *, process_id: str, changes: Mapping[tuple[str, str], int]
+) -> int:
+    """Several users' socket-count changes on one process, in one script call.
+
+    Returns the last user's new count.
+    """
+    presence_keys = [keys.presence(app_id, user_id) for app_id, user_id in changes]
     script = redis.register_script(CHANGE)
-    held_keys = [keys.presence(app_id, user_id), keys.held(process_id)]
-    return int(script(keys=held_keys, args=[process_id, delta]))
+    args = [process_id, *changes.values()]
+    return int(script(keys=[keys.held(process_id), *presence_keys], args=args))
 
 
 def restore_presence(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 from flask import Blueprint, current_app, g, request
 from flask.blueprints import BlueprintSetupState
 from flask_sock import Sock
@@ -16,6 +18,9 @@ bp = Blueprint("realtime_ws", __name__)
 sock = Sock()
 
 MAX_CLIENT_FRAME_BYTES = 4096  # clients only ever send pings
+# Handshakes authenticating at once. Below the database pool size, so that a reconnect storm
+# queues here instead of opening (and closing again) overflow database connections.
+_handshake_slots = threading.BoundedSemaphore(8)
 
 
 @bp.record_once
@@ -33,10 +38,11 @@ def _configure_sockets(state: BlueprintSetupState) -> None:
 @bp.before_request
 def _authenticate_handshake() -> None:
     """Refuse with an error response (401/403) before upgrading, else attach to the hub."""
-    principal = authenticate_socket(db_session(), request.headers, request.args)
-    assert principal.user is not None
-    # A socket lives for hours: give its pooled database connection back now.
-    g.pop("db_session").close()
+    with _handshake_slots:
+        principal = authenticate_socket(db_session(), request.headers, request.args)
+        assert principal.user is not None
+        # A socket lives for hours: give its pooled database connection back now.
+        g.pop("db_session").close()
     # Frames are small JSON; a per-socket deflate context would cost ~300 KB of memory each.
     request.environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
     # Counted and reachable before the client sees its 101; frames wait until `serve` runs.
