@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import http.client
 import json
 import os
@@ -22,9 +23,11 @@ import random
 import re
 import resource
 import secrets
+import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.parse
 from collections.abc import Iterator
@@ -36,7 +39,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 PG_ADMIN_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
-TAG = re.compile(r"t0=(\d+);(\w+)")
+TAG = re.compile(rb"t0=(\d+);(\w+)")
 GROUP = "bench-all"
 
 
@@ -49,48 +52,107 @@ def raise_fd_limit() -> None:
 # -- client process: holds the sockets, timestamps every receipt ----------------------------
 
 
+class RawSocket(asyncio.Protocol):
+    """A minimal WebSocket client: both servers are measured, not a client library's overhead."""
+
+    def __init__(self, clients: Clients, request: bytes) -> None:
+        self.clients = clients
+        self.request = request
+        self.buffer = bytearray()
+        self.opened: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.transport: asyncio.Transport | None = None
+        self.upgraded = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        transport.write(self.request)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.opened.done():
+            self.opened.set_exception(ConnectionError(f"closed during the handshake: {exc}"))
+
+    def data_received(self, data: bytes) -> None:
+        received = time.monotonic_ns()
+        self.buffer += data
+        if not self.upgraded:
+            end = self.buffer.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            if not self.buffer.startswith(b"HTTP/1.1 101"):
+                self.opened.set_exception(ConnectionError(bytes(self.buffer[:200]).decode()))
+                return
+            del self.buffer[: end + 4]
+            self.upgraded = True
+            if self.clients.kind == "herald":
+                self.opened.set_result(None)
+        while len(self.buffer) >= 2:
+            opcode, size, start = self.buffer[0] & 0x0F, self.buffer[1] & 0x7F, 2
+            if size == 126:
+                size, start = int.from_bytes(self.buffer[2:4], "big"), 4
+            elif size == 127:
+                size, start = int.from_bytes(self.buffer[2:10], "big"), 10
+            if len(self.buffer) < start + size:
+                return
+            payload = bytes(self.buffer[start : start + size])
+            del self.buffer[: start + size]
+            self.on_frame(opcode, payload, received)
+
+    def on_frame(self, opcode: int, payload: bytes, received: int) -> None:
+        if opcode == 0x9:
+            self.send(0xA, payload)  # pong
+        elif opcode == 0x1 and self.clients.kind == "socketio" and payload[:1] in (b"0", b"2"):
+            self.send(0x1, b"40" if payload[:1] == b"0" else b"3")  # join namespace / pong
+        elif opcode == 0x1 and payload[:2] == b"40" and not self.opened.done():
+            self.opened.set_result(None)
+        elif opcode == 0x1:
+            self.clients.on_text(payload, received)
+
+    def send(self, opcode: int, payload: bytes) -> None:
+        mask = secrets.token_bytes(4)
+        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        assert self.transport is not None
+        self.transport.write(bytes((0x80 | opcode, 0x80 | len(payload))) + mask + masked)
+
+
 class Clients:
     def __init__(self, kind: str) -> None:
         self.kind = kind
-        self.sockets: list[Any] = []
+        self.sockets: list[RawSocket] = []
         self.latencies: list[int] = []
         self.group_receipts: dict[str, list[int]] = {}
 
     async def connect_all(self, urls: list[str], concurrency: int) -> float:
-        from websockets.asyncio.client import connect
-
+        loop = asyncio.get_running_loop()
         gate = asyncio.Semaphore(concurrency)
 
         async def one(url: str) -> None:
+            parts = urllib.parse.urlsplit(url)
+            request = (
+                f"GET {parts.path}?{parts.query} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+                "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                f"Sec-WebSocket-Key: {base64.b64encode(secrets.token_bytes(16)).decode()}\r\n\r\n"
+            ).encode()
             async with gate:
-                ws = await connect(
-                    url, compression=None, ping_interval=None, max_queue=None, open_timeout=120
+                _, protocol = await loop.create_connection(
+                    lambda: RawSocket(self, request), parts.hostname, parts.port
                 )
-                if self.kind == "socketio":  # Engine.IO open, then join the default namespace
-                    await ws.recv()
-                    await ws.send("40")
-                    await ws.recv()
-                self.sockets.append(ws)
-                asyncio.get_running_loop().create_task(self.read(ws))
+                await asyncio.wait_for(protocol.opened, 120)
+                self.sockets.append(protocol)
 
         started = time.perf_counter()
         await asyncio.gather(*(one(url) for url in urls))
         return time.perf_counter() - started
 
-    async def read(self, ws: Any) -> None:
-        async for raw in ws:
-            received = time.monotonic_ns()
-            if raw == "2":  # Engine.IO ping
-                await ws.send("3")
-                continue
-            match = TAG.search(raw)
-            if match is None:
-                continue
-            sent, label = int(match[1]), match[2]
-            if label == "u":
-                self.latencies.append(received - sent)
-            else:
-                self.group_receipts.setdefault(label, []).append(received - sent)
+    def on_text(self, payload: bytes, received: int) -> None:
+        match = TAG.search(payload)
+        if match is None:
+            return
+        sent, label = int(match[1]), match[2].decode()
+        if label == "u":
+            self.latencies.append(received - sent)
+        else:
+            self.group_receipts.setdefault(label, []).append(received - sent)
 
     async def group_time(self, label: str, expected: int, timeout: float) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
@@ -117,8 +179,9 @@ async def client_main(kind: str) -> None:
         else:
             break
         print(json.dumps(reply), flush=True)
-    for ws in clients.sockets:
-        ws.transport.abort()
+    for socket in clients.sockets:
+        if socket.transport is not None:
+            socket.transport.abort()
 
 
 # -- servers -----------------------------------------------------------------------------
@@ -158,6 +221,12 @@ class Server:
         if response.status >= 300:
             raise RuntimeError(f"{method} {path}: {response.status} {answer}")
         return answer
+
+
+def server_log(kind: str) -> Any:
+    """Where a server's output goes: a file per run under the system's temporary directory."""
+    path = Path(tempfile.gettempdir()) / f"herald-bench-{kind}-{os.getpid()}.log"
+    return path.open("ab")
 
 
 def free_port() -> int:
@@ -209,8 +278,8 @@ def herald_server(database_url: str, env: dict[str, str]) -> Iterator[Server]:
         ["bash", "-c", f"exec {command.strip()}"],
         cwd=ROOT,
         env=process_env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=server_log("herald"),
+        stderr=subprocess.STDOUT,
         start_new_session=True,
     )
 
@@ -238,8 +307,8 @@ def socketio_server(env: dict[str, str]) -> Iterator[Server]:
         command,
         cwd=ROOT,
         env={**env, "SOCKETIO_CHANNEL": f"herald-bench-{secrets.token_hex(4)}"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=server_log("socketio"),
+        stderr=subprocess.STDOUT,
         start_new_session=True,
     )
 
@@ -260,8 +329,12 @@ def _serve(server: Server) -> Iterator[Server]:
         wait_healthy(server.port, server.process)
         yield server
     finally:
-        os.killpg(server.process.pid, 15)
-        server.process.wait(timeout=30)
+        os.killpg(server.process.pid, signal.SIGTERM)
+        try:
+            server.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.process.pid, signal.SIGKILL)
+            server.process.wait(timeout=15)
 
 
 # -- the measurements ----------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import struct
 from collections.abc import Mapping
 from typing import Any
 
@@ -31,7 +32,7 @@ INBOX_EVENTS = frozenset(
     }
 )
 
-PONG_FRAME = '{"event":"pong"}'
+PONG = '{"event":"pong"}'
 
 
 def compact_json(value: Any) -> str:
@@ -51,3 +52,19 @@ def is_ping(raw: str | bytes) -> bool:
     except (ValueError, UnicodeDecodeError):
         return False
     return isinstance(document, dict) and document.get("event") == "ping"
+
+
+def websocket_text_frame(text: str) -> bytes:
+    """`text` as one unmasked WebSocket text frame (RFC 6455 5.2), as a server sends it.
+
+    Built once per message and written as is to every socket it goes to.
+    """
+    payload = text.encode()
+    size = len(payload)
+    if size < 126:
+        header = struct.pack("!BB", 0x81, size)
+    elif size < 1 << 16:
+        header = struct.pack("!BBH", 0x81, 126, size)
+    else:
+        header = struct.pack("!BBQ", 0x81, 127, size)
+    return header + payload

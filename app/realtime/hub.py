@@ -23,13 +23,14 @@ from simple_websocket import ConnectionClosed, Server
 
 from app.realtime import presence
 from app.realtime.announcer import PresenceAnnouncer
-from app.realtime.frames import PONG_FRAME, is_ping
+from app.realtime.frames import PONG, is_ping, websocket_text_frame
 from app.realtime.presence import PresenceKeys
 from app.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
 MAX_BACKLOG = 1000  # frames queued for one socket before it counts as too slow and is closed
+PONG_FRAME = websocket_text_frame(PONG)
 CLOSE_GOING_AWAY = 1001
 CLOSE_POLICY_VIOLATION = 1008
 
@@ -47,11 +48,11 @@ class Connection:
         self.app_id = app_id
         self.user_id = user_id
         self.ws: Server | None = None
-        self.outbox: deque[str] = deque()
+        self.outbox: deque[bytes] = deque()
         self.closing: tuple[int, str] | None = None
 
-    def push(self, frame: str) -> None:
-        """Queue a frame and wake the socket's greenlet (never blocks)."""
+    def push(self, frame: bytes) -> None:
+        """Queue an encoded frame and wake the socket's greenlet (never blocks)."""
         if len(self.outbox) >= MAX_BACKLOG:
             self.close(CLOSE_POLICY_VIOLATION, "Client too slow")
         else:
@@ -71,15 +72,17 @@ class Connection:
         """Write queued frames and answer pings until the socket closes.
 
         simple-websocket's reader sets `ws.event` on input and on close; `push` sets it too.
+        Frames arrive encoded (one encoding per message, not per socket), so they go straight
+        to the socket; simple-websocket still does the handshake, control frames and close.
         """
         self.ws = ws
         try:
             while True:
-                while self.outbox:
-                    ws.send(self.outbox.popleft())
+                while self.outbox and ws.connected:
+                    ws.sock.sendall(self.outbox.popleft())
                 while ws.input_buffer:
                     if is_ping(ws.input_buffer.pop(0)):
-                        ws.send(PONG_FRAME)
+                        ws.sock.sendall(PONG_FRAME)
                 if self.closing is not None:
                     ws.close(*self.closing)
                     return
@@ -87,7 +90,7 @@ class Connection:
                     return
                 ws.event.wait()
                 ws.event.clear()
-        except ConnectionClosed:
+        except (ConnectionClosed, OSError):
             return
 
 
@@ -175,9 +178,6 @@ class Hub:
                 del self._index[key]
         self._announcer.change(key, -1, wait=False)
 
-    def socket_count(self) -> int:
-        return sum(len(conns) for conns in self._index.values())
-
     # background ----------------------------------------------------------------------------
 
     def _listen(self) -> None:
@@ -197,7 +197,8 @@ class Hub:
 
     def _dispatch(self, message: bytes) -> None:
         app_id, batches = presence.parse_routed(message)
-        for frame, user_ids in batches:
+        for text, user_ids in batches:
+            frame = websocket_text_frame(text)
             with self._lock:
                 targets = [
                     conn for user_id in user_ids for conn in self._index.get((app_id, user_id), ())
