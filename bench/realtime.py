@@ -33,6 +33,7 @@ import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,8 @@ ROOT = Path(__file__).resolve().parent.parent
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 PG_ADMIN_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 TAG = re.compile(rb"t0=(\d+);(\w+)")
+# When the server published the frame: Herald's `sentAt`, the baseline's `sentAtNs`.
+SENT_AT = re.compile(rb'"sentAt":"([^"]+)"|"sentAtNs":(\d+)')
 GROUP = "bench-all"
 
 
@@ -73,7 +76,7 @@ class RawSocket(asyncio.Protocol):
             self.opened.set_exception(ConnectionError(f"closed during the handshake: {exc}"))
 
     def data_received(self, data: bytes) -> None:
-        received = time.monotonic_ns()
+        received = (time.monotonic_ns(), time.time_ns())
         self.buffer += data
         if not self.upgraded:
             end = self.buffer.find(b"\r\n\r\n")
@@ -98,7 +101,7 @@ class RawSocket(asyncio.Protocol):
             del self.buffer[: start + size]
             self.on_frame(opcode, payload, received)
 
-    def on_frame(self, opcode: int, payload: bytes, received: int) -> None:
+    def on_frame(self, opcode: int, payload: bytes, received: tuple[int, int]) -> None:
         if opcode == 0x9:
             self.send(0xA, payload)  # pong
         elif opcode == 0x1 and self.clients.kind == "socketio" and payload[:1] in (b"0", b"2"):
@@ -120,6 +123,7 @@ class Clients:
         self.kind = kind
         self.sockets: list[RawSocket] = []
         self.latencies: list[int] = []
+        self.delivery: list[int] = []  # from the server's publish to receipt
         self.group_receipts: dict[str, list[int]] = {}
 
     async def connect_all(self, urls: list[str], concurrency: int) -> float:
@@ -144,15 +148,16 @@ class Clients:
         await asyncio.gather(*(one(url) for url in urls))
         return time.perf_counter() - started
 
-    def on_text(self, payload: bytes, received: int) -> None:
+    def on_text(self, payload: bytes, received: tuple[int, int]) -> None:
         match = TAG.search(payload)
         if match is None:
             return
         sent, label = int(match[1]), match[2].decode()
         if label == "u":
-            self.latencies.append(received - sent)
+            self.latencies.append(received[0] - sent)
+            self.delivery.append(received[1] - published_ns(payload))
         else:
-            self.group_receipts.setdefault(label, []).append(received - sent)
+            self.group_receipts.setdefault(label, []).append(received[0] - sent)
 
     async def group_time(self, label: str, expected: int, timeout: float) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
@@ -160,6 +165,14 @@ class Clients:
             await asyncio.sleep(0.01)
         receipts = self.group_receipts.get(label, [])
         return {"received": len(receipts), "last_ms": max(receipts, default=0) / 1e6}
+
+
+def published_ns(payload: bytes) -> int:
+    match = SENT_AT.search(payload)
+    assert match is not None, payload
+    if match[2]:
+        return int(match[2])
+    return int(datetime.fromisoformat(match[1].decode()).timestamp() * 1e9)
 
 
 async def client_main(kind: str) -> None:
@@ -172,8 +185,8 @@ async def client_main(kind: str) -> None:
             reply: dict[str, Any] = {"seconds": seconds, "connected": len(clients.sockets)}
         elif command["cmd"] == "latencies":
             await asyncio.sleep(0.5)
-            reply = {"latencies_ns": clients.latencies}
-            clients.latencies = []
+            reply = {"latencies_ns": clients.latencies, "delivery_ns": clients.delivery}
+            clients.latencies, clients.delivery = [], []
         elif command["cmd"] == "group":
             reply = await clients.group_time(command["label"], command["expected"], 30.0)
         else:
@@ -369,7 +382,8 @@ def measure(server: Server, size: int, samples: int, concurrency: int) -> dict[s
         for _ in range(samples):
             user = random.choice(users)
             server.post(conn, "POST", *server.send_body(user, f"t0={time.monotonic_ns()};u", False))
-        latencies = sorted(ask({"cmd": "latencies"})["latencies_ns"])
+        answer = ask({"cmd": "latencies"})
+        latencies, delivery = sorted(answer["latencies_ns"]), sorted(answer["delivery_ns"])
         group_ms, delivered = [], []
         for round_ in range(5):
             label = f"g{round_}"
@@ -390,12 +404,18 @@ def measure(server: Server, size: int, samples: int, concurrency: int) -> dict[s
         "connect_s": round(connected["seconds"], 1),
         "kib_per_socket": round((rss_after - rss_before) / size, 1),
         "p50_ms": round(statistics.median(latencies) / 1e6, 2),
-        "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] / 1e6, 2),
+        "p99_ms": round(percentile(latencies, 0.99) / 1e6, 2),
         "received": len(latencies),
+        "delivery_p50_ms": round(statistics.median(delivery) / 1e6, 2),
+        "delivery_p99_ms": round(percentile(delivery, 0.99) / 1e6, 2),
         "group_ms_median": round(statistics.median(group_ms), 1),
         "group_ms_max": round(max(group_ms), 1),
         "delivered": delivered[-1],
     }
+
+
+def percentile(ordered: list[int], fraction: float) -> int:
+    return ordered[max(0, int(len(ordered) * fraction) - 1)]
 
 
 def scratch_database() -> tuple[str, Any]:

@@ -9,6 +9,7 @@ with `?user_id=...&groups=a,b` and join a room per user and per group; `POST /se
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 from flask import Flask, request
@@ -35,7 +36,8 @@ def on_connect(auth: Any = None) -> None:
 def send() -> Any:
     body = request.get_json()
     room = f"user:{body['user']}" if "user" in body else f"group:{body['group']}"
-    socketio.emit("message", body["data"], to=room)
+    # When the server hands the message over, like Herald's `sentAt` (for delivery latency).
+    socketio.emit("message", {**body["data"], "sentAtNs": time.time_ns()}, to=room)
     return {"ok": True}
 
 
