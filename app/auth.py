@@ -171,6 +171,20 @@ class UserCredentials:
             secret=_secret_header(headers),
         )
 
+    @classmethod
+    def from_headers_or_query(
+        cls, headers: Mapping[str, str], query: Mapping[str, str]
+    ) -> UserCredentials:
+        """Headers, else the query parameters a browser WebSocket has to use instead."""
+        given = cls.from_headers(headers)
+        return cls(
+            api_key=given.api_key or _first(query, "api_key"),
+            external_id=given.external_id or _first(query, "user_id"),
+            email=given.email or _first(query, "user_email"),
+            user_hmac=given.user_hmac or _first(query, "user_hmac"),
+            secret=given.secret,
+        )
+
 
 def authenticate_user(session: Session, creds: UserCredentials) -> Principal:
     """Resolve app and user of a user call; creates a user Herald has not seen yet."""
@@ -204,6 +218,15 @@ def authenticate_user(session: Session, creds: UserCredentials) -> Principal:
     )
     session.commit()
     return Principal(app=app, scopes=frozenset(), user=user)
+
+
+def authenticate_socket(
+    session: Session, headers: Mapping[str, str], query: Mapping[str, str]
+) -> Principal:
+    """A WebSocket handshake: a user call whose credentials may come as query parameters."""
+    principal = authenticate_user(session, UserCredentials.from_headers_or_query(headers, query))
+    _check_tenant_header(principal.app, headers)
+    return principal
 
 
 def _require_standin_secret(

@@ -39,6 +39,9 @@ class Settings:
     reconcile_stale_after_s: int = 120
     push_timeout_s: float = 10.0
     vapid_subject: str = "mailto:admin@localhost"
+    realtime_ping_interval_s: float = 25.0
+    realtime_presence_ttl_s: float = 6.0
+    realtime_redis_connections: int = 32
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -50,10 +50,13 @@ def _register_blueprints(flask_app: Flask) -> None:
     from app import client_config, health, openapi
     from app.allowlist import routes as allowlist_routes
     from app.direct import routes as direct_routes
+    from app.groups import routes as group_routes
     from app.imports import routes as import_routes
     from app.notifications import routes as notification_routes
     from app.preferences import routes as preference_routes
     from app.push import routes as push_routes
+    from app.realtime import routes as realtime_routes
+    from app.realtime import ws as realtime_ws
     from app.templates_api import routes as template_routes
     from app.tenants import routes as tenant_routes
     from app.topics import routes as topic_routes
@@ -73,5 +76,8 @@ def _register_blueprints(flask_app: Flask) -> None:
         allowlist_routes.bp,
         notification_routes.bp,
         direct_routes.bp,
+        group_routes.bp,
+        realtime_routes.bp,
+        realtime_ws.bp,
     ):
         flask_app.register_blueprint(blueprint)

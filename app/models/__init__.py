@@ -1,6 +1,7 @@
 """Every model, imported in one place so that metadata (and Alembic) sees the whole schema."""
 
 from app.allowlist.models import AllowList
+from app.groups.models import Group, GroupMember
 from app.idempotency.models import IdempotencyRecord
 from app.imports.models import Import, ImportChunk, ImportFailure
 from app.inbox.models import InboxNotification
@@ -18,6 +19,8 @@ __all__ = [
     "App",
     "Base",
     "Delivery",
+    "Group",
+    "GroupMember",
     "IdempotencyRecord",
     "Import",
     "ImportChunk",

@@ -1,0 +1,259 @@
+"""One web process's sockets: a local index, one Redis subscription and a presence heartbeat.
+
+Under the Procfile's gevent worker every thread here is a greenlet. Each socket's own request
+greenlet writes its frames (`Connection.serve`), so a slow client never holds up the fan-out.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import logging
+import signal
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from redis import BlockingConnectionPool, Redis, RedisError
+from redis.client import PubSub
+from simple_websocket import ConnectionClosed, Server
+
+from app.realtime import presence
+from app.realtime.announcer import PresenceAnnouncer
+from app.realtime.frames import PONG, is_ping, websocket_text_frame
+from app.realtime.presence import PresenceKeys
+from app.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+MAX_BACKLOG = 1000  # frames queued for one socket before it counts as too slow and is closed
+PONG_FRAME = websocket_text_frame(PONG)
+CLOSE_GOING_AWAY = 1001
+CLOSE_POLICY_VIOLATION = 1008
+
+
+class Connection:
+    """One WebSocket of one user. Frames queue in `outbox`; `serve` writes them.
+
+    It is attached to the hub before the upgrade, so a client that got its 101 is already
+    counted and reachable; frames arriving before `serve` starts wait in the outbox.
+    """
+
+    __slots__ = ("app_id", "closing", "outbox", "user_id", "ws")
+
+    def __init__(self, *, app_id: str, user_id: str) -> None:
+        self.app_id = app_id
+        self.user_id = user_id
+        self.ws: Server | None = None
+        self.outbox: deque[bytes] = deque()
+        self.closing: tuple[int, str] | None = None
+
+    def push(self, frame: bytes) -> None:
+        """Queue an encoded frame and wake the socket's greenlet (never blocks)."""
+        if len(self.outbox) >= MAX_BACKLOG:
+            self.close(CLOSE_POLICY_VIOLATION, "Client too slow")
+        else:
+            self.outbox.append(frame)
+        self._wake()
+
+    def close(self, code: int, reason: str) -> None:
+        """Ask the socket's greenlet to close the connection."""
+        self.closing = self.closing or (code, reason)
+        self._wake()
+
+    def _wake(self) -> None:
+        if self.ws is not None:
+            self.ws.event.set()
+
+    def serve(self, ws: Server) -> None:
+        """Write queued frames and answer pings until the socket closes.
+
+        simple-websocket's reader sets `ws.event` on input and on close; `push` sets it too.
+        Frames arrive encoded (one encoding per message, not per socket), so they go straight
+        to the socket; simple-websocket still does the handshake, control frames and close.
+        """
+        self.ws = ws
+        try:
+            while True:
+                while self.outbox and ws.connected:
+                    ws.sock.sendall(self.outbox.popleft())
+                while ws.input_buffer:
+                    if is_ping(ws.input_buffer.pop(0)):
+                        ws.sock.sendall(PONG_FRAME)
+                if self.closing is not None:
+                    ws.close(*self.closing)
+                    return
+                if not ws.connected:
+                    return
+                ws.event.wait()
+                ws.event.clear()
+        except (ConnectionClosed, OSError):
+            return
+
+
+class Hub:
+    """The sockets of this process, routed to by the messages on its Redis channel."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        settings = runtime.settings
+        self.process_id = uuid.uuid4().hex
+        self.keys = PresenceKeys.for_runtime(runtime)
+        self.ttl = settings.realtime_presence_ttl_s
+        self.redis = Redis(
+            connection_pool=BlockingConnectionPool.from_url(
+                settings.redis_url, max_connections=settings.realtime_redis_connections, timeout=20
+            ),
+            health_check_interval=30,
+        )
+        self._index: dict[tuple[str, str], set[Connection]] = {}
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._pubsub: PubSub | None = None
+        self._announcer = PresenceAnnouncer(self.redis, self.keys, self.process_id)
+
+    # lifecycle -----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Subscribe and heartbeat before any socket registers, then keep both going."""
+        self._pubsub = self._subscribe()
+        presence.heartbeat(self.redis, self.keys, self.process_id)
+        for target in (self._listen, self._beat, self._announcer.run):
+            name = f"herald-hub{target.__name__}"
+            threading.Thread(target=target, name=name, daemon=True).start()
+        log.info("realtime hub started", extra={"process_id": self.process_id})
+
+    def _subscribe(self) -> PubSub:
+        pubsub = self.redis.pubsub()
+        pubsub.subscribe(self.keys.channel(self.process_id))
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            message = pubsub.get_message(timeout=1.0)
+            if message and message["type"] == "subscribe":
+                return pubsub
+        raise RedisError("no subscription confirmation from Redis")
+
+    def shutdown(self) -> None:
+        """Close every socket with 1001, so clients reconnect to another process.
+
+        Never blocks, so a signal handler may call it; the heartbeat thread then withdraws
+        this process's presence as it stops.
+        """
+        self._stopping.set()
+        # Copies made in C, without switching: no lock needed, none may be taken here.
+        for conns in list(self._index.values()):
+            for conn in list(conns):
+                conn.close(CLOSE_GOING_AWAY, "Server restarting")
+
+    def close(self) -> None:
+        """Shut down and withdraw presence now (at interpreter exit)."""
+        self.shutdown()
+        self._withdraw()
+
+    def _withdraw(self) -> None:
+        try:
+            presence.remove_process(self.redis, self.keys, process_id=self.process_id)
+        except RedisError:
+            log.warning("could not withdraw presence; it expires with the heartbeat")
+
+    # sockets -------------------------------------------------------------------------------
+
+    def attach(self, conn: Connection) -> None:
+        """Index a socket locally, then announce it in Redis (so it is reachable when counted)."""
+        key = (conn.app_id, conn.user_id)
+        with self._lock:
+            self._index.setdefault(key, set()).add(conn)
+        self._announcer.change(key, +1, wait=True)
+
+    def detach(self, conn: Connection) -> None:
+        key = (conn.app_id, conn.user_id)
+        with self._lock:
+            conns = self._index.get(key)
+            if conns is None or conn not in conns:
+                return
+            conns.discard(conn)
+            if not conns:
+                del self._index[key]
+        self._announcer.change(key, -1, wait=False)
+
+    # background ----------------------------------------------------------------------------
+
+    def _listen(self) -> None:
+        backoff = 0.5
+        while not self._stopping.is_set():
+            try:
+                assert self._pubsub is not None
+                message = self._pubsub.get_message(timeout=1.0)
+                backoff = 0.5
+            except RedisError:
+                log.warning("realtime subscription lost; reconnecting", exc_info=True)
+                self._stopping.wait(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            if message and message["type"] == "message":
+                self._dispatch(message["data"])
+
+    def _dispatch(self, message: bytes) -> None:
+        app_id, batches = presence.parse_routed(message)
+        for text, user_ids in batches:
+            frame = websocket_text_frame(text)
+            with self._lock:
+                targets = [
+                    conn for user_id in user_ids for conn in self._index.get((app_id, user_id), ())
+                ]
+            for conn in targets:
+                conn.push(frame)
+
+    def _beat(self) -> None:
+        while not self._stopping.wait(self.ttl / 3):
+            try:
+                self._beat_once()
+            except RedisError:
+                log.warning("realtime heartbeat failed", exc_info=True)
+        self._announcer.stop()
+        self._withdraw()
+
+    def _beat_once(self) -> None:
+        if presence.heartbeat(self.redis, self.keys, self.process_id):
+            # Redis forgot this process (restarted, or reaped it after a long stall).
+            self._announcer.restore()
+        presence.reap_dead_processes(self.redis, self.keys, ttl=self.ttl)
+
+
+_hub_lock = threading.Lock()
+
+
+def hub_for(extensions: dict[str, Any], runtime: Runtime) -> Hub:
+    """This process's hub, started on first use (so processes without sockets never start one)."""
+    with _hub_lock:
+        hub = extensions.get("herald_hub")
+        if hub is None:
+            hub = Hub(runtime)
+            hub.start()
+            _close_on_exit(hub)
+            extensions["herald_hub"] = hub
+        return hub
+
+
+def _close_on_exit(hub: Hub) -> None:
+    """Close sockets promptly when gunicorn stops the worker, instead of after its grace period.
+
+    Gunicorn's worker handles SIGTERM by stopping to accept and then waiting for open requests,
+    which for a socket means until the grace period runs out; chaining its handler lets clients
+    see a 1001 close at once and reconnect to another process.
+    """
+    atexit.register(hub.close)
+    previous = signal.getsignal(signal.SIGTERM)
+    if not callable(previous):
+        return  # not under gunicorn: keep the default SIGTERM behaviour, atexit still runs
+
+    def on_sigterm(signum: int, frame: Any) -> None:
+        hub.shutdown()
+        handler: Callable[[int, Any], Any] = previous
+        handler(signum, frame)
+
+    # A real (non-gevent) thread may not set handlers; atexit still runs then.
+    with contextlib.suppress(ValueError):
+        signal.signal(signal.SIGTERM, on_sigterm)

@@ -1,0 +1,213 @@
+"""Presence in Redis: which web process holds how many sockets of which user, and routing.
+
+Layout (every key under the installation prefix):
+- `rt:presence:<app_id>:<user_id>`: hash, web process id -> number of that user's sockets there;
+- `rt:processes`: sorted set, web process id -> its last heartbeat (Redis server time);
+- `rt:process:<pid>:held`: set of the presence hashes a process has fields in (for reaping);
+- `rt:process:<pid>`: the pub/sub channel of one web process.
+
+A process counts only while its heartbeat is fresher than the presence TTL, so the sockets of
+a crashed process stop counting within one TTL; any live process then reaps its fields.
+
+Routing is one Lua script: it reads presence, counts the sockets reached, and publishes each
+live process one message listing its users, so the count and the fan-out agree exactly.
+Message format (frames are compact JSON, which never holds a raw newline; ids are UUIDs):
+`<app_id>\\n<frame>\\n<user_id>,<user_id>...\\n<frame>\\n<user_ids>...`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from redis import Redis
+
+if TYPE_CHECKING:
+    from app.runtime import Runtime
+
+_NOW = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+"""
+
+HEARTBEAT = """
+local t = redis.call('TIME')
+return redis.call('ZADD', KEYS[1], tonumber(t[1]) + tonumber(t[2]) / 1000000, ARGV[1])
+"""
+
+# KEYS[1] the process's held set, KEYS[2..] presence hashes; ARGV[1] pid, ARGV[2..] deltas
+CHANGE = """
+local n
+for i = 2, #KEYS do
+  n = redis.call('HINCRBY', KEYS[i], ARGV[1], ARGV[i])
+  if n <= 0 then
+    redis.call('HDEL', KEYS[i], ARGV[1])
+    redis.call('SREM', KEYS[1], KEYS[i])
+  else
+    redis.call('SADD', KEYS[1], KEYS[i])
+  end
+end
+return n
+"""
+
+# KEYS[1] processes; ARGV: held-set prefix, ttl seconds, [pid to remove regardless of age]
+REAP = (
+    _NOW
+    + """
+local pids
+if ARGV[3] then pids = {ARGV[3]} else
+  pids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. (now - tonumber(ARGV[2])))
+end
+for _, pid in ipairs(pids) do
+  local held = ARGV[1] .. pid .. ':held'
+  for _, key in ipairs(redis.call('SMEMBERS', held)) do redis.call('HDEL', key, pid) end
+  redis.call('DEL', held)
+  redis.call('ZREM', KEYS[1], pid)
+end
+return #pids
+"""
+)
+
+# KEYS[1] processes; ARGV: presence prefix, channel prefix, ttl, app id, (frame, user csv)...
+ROUTE = (
+    _NOW
+    + """
+local cutoff = now - tonumber(ARGV[3])
+local app = ARGV[4]
+local alive, out, order, reached = {}, {}, {}, 0
+for g = 5, #ARGV, 2 do
+  local per = {}
+  for uid in string.gmatch(ARGV[g + 1], '[^,]+') do
+    local h = redis.call('HGETALL', ARGV[1] .. app .. ':' .. uid)
+    for i = 1, #h, 2 do
+      local pid, n = h[i], tonumber(h[i + 1])
+      if alive[pid] == nil then
+        local beat = redis.call('ZSCORE', KEYS[1], pid)
+        alive[pid] = beat ~= false and tonumber(beat) >= cutoff
+      end
+      if alive[pid] and n > 0 then
+        reached = reached + n
+        if per[pid] == nil then per[pid] = {} end
+        table.insert(per[pid], uid)
+      end
+    end
+  end
+  for pid, users in pairs(per) do
+    if out[pid] == nil then out[pid] = {app}; table.insert(order, pid) end
+    table.insert(out[pid], ARGV[g])
+    table.insert(out[pid], table.concat(users, ','))
+  end
+end
+for _, pid in ipairs(order) do
+  redis.call('PUBLISH', ARGV[2] .. pid, table.concat(out[pid], '\\n'))
+end
+return reached
+"""
+)
+
+
+@dataclass(frozen=True)
+class PresenceKeys:
+    """The Redis names presence and routing use, under one installation's prefix."""
+
+    presence_prefix: str
+    processes: str
+    process_prefix: str
+
+    @classmethod
+    def for_runtime(cls, runtime: Runtime) -> PresenceKeys:
+        return cls(
+            presence_prefix=runtime.key("rt", "presence", ""),
+            processes=runtime.key("rt", "processes"),
+            process_prefix=runtime.key("rt", "process", ""),
+        )
+
+    def presence(self, app_id: str, user_id: str) -> str:
+        return f"{self.presence_prefix}{app_id}:{user_id}"
+
+    def channel(self, process_id: str) -> str:
+        return f"{self.process_prefix}{process_id}"
+
+    def held(self, process_id: str) -> str:
+        return f"{self.process_prefix}{process_id}:held"
+
+
+def heartbeat(redis: Redis, keys: PresenceKeys, process_id: str) -> bool:
+    """Mark a process alive; True when Redis did not know it (first beat, or it was reaped)."""
+    return bool(redis.register_script(HEARTBEAT)(keys=[keys.processes], args=[process_id]))
+
+
+def change_presence(
+    redis: Redis, keys: PresenceKeys, *, process_id: str, app_id: str, user_id: str, delta: int
+) -> int:
+    """Add `delta` sockets of a user on a process; returns that process's new count."""
+    changes = {(app_id, user_id): delta}
+    return apply_changes(redis, keys, process_id=process_id, changes=changes)
+
+
+def apply_changes(
+    redis: Redis, keys: PresenceKeys, *, process_id: str, changes: Mapping[tuple[str, str], int]
+) -> int:
+    """Several users' socket-count changes on one process, in one script call.
+
+    Returns the last user's new count.
+    """
+    presence_keys = [keys.presence(app_id, user_id) for app_id, user_id in changes]
+    script = redis.register_script(CHANGE)
+    args = [process_id, *changes.values()]
+    return int(script(keys=[keys.held(process_id), *presence_keys], args=args))
+
+
+def restore_presence(
+    redis: Redis, keys: PresenceKeys, *, process_id: str, counts: Mapping[tuple[str, str], int]
+) -> None:
+    """Write a process's whole presence again (after Redis lost it or reaped the process)."""
+    pipe = redis.pipeline(transaction=False)
+    for (app_id, user_id), count in counts.items():
+        if count > 0:
+            pipe.hset(keys.presence(app_id, user_id), process_id, count)
+            pipe.sadd(keys.held(process_id), keys.presence(app_id, user_id))
+    pipe.execute()
+
+
+def reap_dead_processes(redis: Redis, keys: PresenceKeys, *, ttl: float) -> int:
+    """Remove the presence of every process whose heartbeat is older than `ttl` seconds."""
+    script = redis.register_script(REAP)
+    return int(script(keys=[keys.processes], args=[keys.process_prefix, ttl]))
+
+
+def remove_process(redis: Redis, keys: PresenceKeys, *, process_id: str) -> None:
+    """Withdraw a process and all its presence at once (clean shutdown)."""
+    script = redis.register_script(REAP)
+    script(keys=[keys.processes], args=[keys.process_prefix, 0, process_id])
+
+
+def route(
+    redis: Redis,
+    keys: PresenceKeys,
+    *,
+    ttl: float,
+    app_id: str,
+    batches: Iterable[tuple[str, Sequence[str]]],
+) -> int:
+    """Publish each (frame, user ids) batch to the processes holding those users' sockets.
+
+    Returns the number of sockets reached: a user's every socket on every live process.
+    """
+    args: list[str | float] = [keys.presence_prefix, keys.process_prefix, ttl, app_id]
+    for frame, user_ids in batches:
+        if user_ids:
+            args.extend((frame, ",".join(user_ids)))
+    if len(args) == 4:
+        return 0
+    return int(redis.register_script(ROUTE)(keys=[keys.processes], args=args))
+
+
+def parse_routed(message: bytes | str) -> tuple[str, list[tuple[str, list[str]]]]:
+    """Split a routed message into its app id and (frame, user ids) batches."""
+    text = message.decode() if isinstance(message, bytes) else message
+    lines = text.split("\n")
+    app_id, rest = lines[0], lines[1:]
+    batches = [(rest[i], rest[i + 1].split(",")) for i in range(0, len(rest) - 1, 2)]
+    return app_id, batches

@@ -1,0 +1,34 @@
+"""Seed 000's `POST /send`: a realtime message to users and groups, answered with `delivered`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint
+
+from app.auth import current_principal, server_call
+from app.extensions import db_session, runtime
+from app.http import doc, load_body
+from app.realtime.schemas import SendResponseSchema, SendSchema
+from app.realtime.service import send_message
+
+bp = Blueprint("realtime_send", __name__)
+
+
+@bp.post("/send")
+@server_call("send_notifications")
+@doc(body=SendSchema, response=SendResponseSchema, tag="Realtime")
+def send() -> Any:
+    """Send a message to the connected sockets of users and groups (seed 000)."""
+    body = load_body(SendSchema())
+    app_id = current_principal().app.id
+    delivered = send_message(session=db_session(), runtime=runtime(), app_id=app_id, **body)
+    return {
+        "ok": True,
+        "tenantId": app_id,
+        "delivered": delivered,
+        "to": body["to"],
+        "type": body["type"],
+        "message": body["message"],
+        "data": body["data"],
+    }

@@ -1,0 +1,69 @@
+"""Seed 000's realtime message: resolve users and groups, deliver to connected sockets."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from app.groups.service import member_user_ids
+from app.orm import new_id, utcnow
+from app.realtime.frames import MESSAGE
+from app.realtime.publisher import deliver_to_users
+from app.realtime.schemas import target_ids
+from app.runtime import Runtime
+from app.users.models import User
+
+
+def send_message(
+    *,
+    session: Session,
+    runtime: Runtime,
+    app_id: str,
+    to: list[dict[str, Any]],
+    type: str,
+    message: str | None,
+    data: str | None,
+) -> int:
+    """Deliver one `message` frame to every connected socket of the targets; returns how many.
+
+    A socket reached through several targets (its user and its groups) gets it, and counts,
+    once. Nothing is stored: offline users simply miss it.
+    """
+    user_ids = resolve_targets(session=session, app_id=app_id, to=to)
+    frame_data = {
+        "id": new_id(),
+        "tenantId": app_id,
+        "type": type,
+        "message": message,
+        "data": data,
+        "sentAt": utcnow().isoformat().replace("+00:00", "Z"),
+    }
+    return deliver_to_users(
+        runtime, app_id=app_id, user_ids=sorted(user_ids), event=MESSAGE, data=frame_data
+    )
+
+
+def resolve_targets(*, session: Session, app_id: str, to: list[dict[str, Any]]) -> set[str]:
+    """Herald user ids named by the targets: users by id (or email), groups by their members."""
+    user_names = [i for target in to if target["type"] == "user" for i in target_ids(target["id"])]
+    group_names = [
+        i for target in to if target["type"] == "group" for i in target_ids(target["id"])
+    ]
+    return _user_ids_named(session, app_id, user_names) | member_user_ids(
+        session=session, app_id=app_id, names=group_names
+    )
+
+
+def _user_ids_named(session: Session, app_id: str, names: Iterable[str]) -> set[str]:
+    wanted = list(dict.fromkeys(names))
+    found: set[str] = set()
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        query = select(User.id).where(
+            User.app_id == app_id, or_(User.external_id.in_(chunk), User.email.in_(chunk))
+        )
+        found.update(session.scalars(query))
+    return found

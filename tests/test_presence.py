@@ -1,0 +1,136 @@
+"""Presence and routing scripts on the real Redis, without web processes.
+
+A "process" here is just an id with a channel this test subscribes to, the way a hub does.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from redis import Redis
+
+from app.realtime import presence
+from app.realtime.presence import PresenceKeys
+from tests import services
+
+TTL = 5.0
+
+
+@pytest.fixture
+def redis() -> Iterator[Redis]:
+    client = Redis.from_url(services.REDIS_URL)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def keys(redis: Redis) -> Iterator[PresenceKeys]:
+    prefix = f"herald-test-presence-{uuid.uuid4().hex[:8]}:rt:"
+    yield PresenceKeys(prefix + "presence:", prefix + "processes", prefix + "process:")
+    stale = list(redis.scan_iter(match=prefix + "*"))
+    if stale:
+        redis.delete(*stale)
+
+
+def connect(redis: Redis, keys: PresenceKeys, process: str, user: str, n: int = 1) -> None:
+    for _ in range(n):
+        presence.change_presence(
+            redis, keys, process_id=process, app_id="app", user_id=user, delta=1
+        )
+
+
+def route_hello(redis: Redis, keys: PresenceKeys, users: list[str]) -> int:
+    return presence.route(redis, keys, ttl=TTL, app_id="app", batches=[("hello", users)])
+
+
+def test_route_counts_every_socket_of_every_live_process(redis: Redis, keys: PresenceKeys):
+    for process in ("p1", "p2"):
+        presence.heartbeat(redis, keys, process)
+    connect(redis, keys, "p1", "u1", 2)
+    connect(redis, keys, "p2", "u1")
+    connect(redis, keys, "p2", "u2")
+
+    assert route_hello(redis, keys, ["u1", "u2", "u3"]) == 4
+
+
+def test_route_publishes_each_process_only_its_own_users(redis: Redis, keys: PresenceKeys):
+    for process in ("p1", "p2"):
+        presence.heartbeat(redis, keys, process)
+    connect(redis, keys, "p1", "u1")
+    connect(redis, keys, "p2", "u2")
+    pubsub = redis.pubsub(ignore_subscribe_messages=True)
+    pubsub.subscribe(keys.channel("p1"))
+    pubsub.get_message(timeout=1)  # the subscription confirmation
+
+    presence.route(
+        redis, keys, ttl=TTL, app_id="app", batches=[("f1", ["u1", "u2"]), ("f2", ["u2"])]
+    )
+
+    message = pubsub.get_message(timeout=2)
+    pubsub.close()
+    assert presence.parse_routed(message["data"]) == ("app", [("f1", ["u1"])])
+
+
+def test_a_process_without_a_fresh_heartbeat_does_not_count(redis: Redis, keys: PresenceKeys):
+    presence.heartbeat(redis, keys, "alive")
+    redis.zadd(keys.processes, {"dead": 1.0})  # last beat in 1970
+    connect(redis, keys, "alive", "u1")
+    connect(redis, keys, "dead", "u1", 5)
+
+    assert route_hello(redis, keys, ["u1"]) == 1
+
+
+def test_reaping_removes_a_dead_process_and_all_its_presence(redis: Redis, keys: PresenceKeys):
+    presence.heartbeat(redis, keys, "alive")
+    redis.zadd(keys.processes, {"dead": 1.0})
+    connect(redis, keys, "alive", "u1")
+    connect(redis, keys, "dead", "u1")
+    connect(redis, keys, "dead", "u2")
+
+    assert presence.reap_dead_processes(redis, keys, ttl=TTL) == 1
+
+    assert redis.hgetall(keys.presence("app", "u1")) == {b"alive": b"1"}
+    assert not redis.exists(keys.presence("app", "u2"), keys.held("dead"))
+    assert redis.zrange(keys.processes, 0, -1) == [b"alive"]
+
+
+def test_the_last_socket_leaving_removes_the_presence_field(redis: Redis, keys: PresenceKeys):
+    connect(redis, keys, "p1", "u1")
+    presence.change_presence(redis, keys, process_id="p1", app_id="app", user_id="u1", delta=-1)
+
+    assert not redis.exists(keys.presence("app", "u1"))
+    assert redis.smembers(keys.held("p1")) == set()
+
+
+def test_heartbeat_tells_when_redis_had_forgotten_the_process(redis: Redis, keys: PresenceKeys):
+    assert presence.heartbeat(redis, keys, "p1") is True
+    assert presence.heartbeat(redis, keys, "p1") is False
+    presence.remove_process(redis, keys, process_id="p1")
+    assert presence.heartbeat(redis, keys, "p1") is True
+
+
+def test_restored_presence_counts_again(redis: Redis, keys: PresenceKeys):
+    presence.heartbeat(redis, keys, "p1")
+    presence.restore_presence(redis, keys, process_id="p1", counts={("app", "u1"): 3})
+
+    assert route_hello(redis, keys, ["u1"]) == 3
+
+
+def test_routing_to_nobody_publishes_nothing(redis: Redis, keys: PresenceKeys):
+    assert route_hello(redis, keys, []) == 0
+    assert route_hello(redis, keys, ["offline"]) == 0
+
+
+def test_many_changes_apply_in_one_call(redis: Redis, keys: PresenceKeys):
+    presence.heartbeat(redis, keys, "p1")
+    changes = {("app", "u1"): 2, ("app", "u2"): 1, ("app", "u3"): 1}
+    presence.apply_changes(redis, keys, process_id="p1", changes=changes)
+    presence.apply_changes(redis, keys, process_id="p1", changes={("app", "u3"): -1})
+
+    assert route_hello(redis, keys, ["u1", "u2", "u3"]) == 3
+    assert redis.smembers(keys.held("p1")) == {
+        keys.presence("app", "u1").encode(),
+        keys.presence("app", "u2").encode(),
+    }
