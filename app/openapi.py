@@ -45,7 +45,7 @@ def build_spec(app: Flask) -> dict[str, Any]:
         title="Herald",
         version="0.1.0",
         openapi_version="3.0.3",
-        plugins=[MarshmallowPlugin()],
+        plugins=[MarshmallowPlugin(schema_name_resolver=schema_name)],
         info={"description": "Self-hosted notification delivery: email, web push, in-app inbox."},
     )
     spec.components.schema("Errors", ERROR_SCHEMA)
@@ -64,6 +64,14 @@ def build_spec(app: Flask) -> dict[str, Any]:
         }
         spec.path(path=path, operations=operations)
     return spec.to_dict()
+
+
+def schema_name(schema: Any) -> str:
+    """Component names qualified by package: two packages may both have a `SendResponse`."""
+    cls = schema if isinstance(schema, type) else type(schema)
+    package = cls.__module__.split(".")[-2] if "." in cls.__module__ else cls.__module__
+    base = cls.__name__.removesuffix("Schema")
+    return f"{package}.{base}"
 
 
 def _operation(view: Any, meta: dict[str, Any], path_args: set[str]) -> dict[str, Any]:

@@ -31,19 +31,19 @@ os.environ["REDIS_PREFIX"] = f"herald-bench-{uuid.uuid4().hex[:8]}:"
 os.environ.setdefault("SECRET_KEY", "bench-secret-key")
 os.environ["LOG_LEVEL"] = "WARNING"
 
-from sqlalchemy import insert  # noqa: E402
+from sqlalchemy import insert
 
-from app.migrate import upgrade  # noqa: E402
-from app.push.models import PushSubscription  # noqa: E402
-from app.runtime import Runtime  # noqa: E402
-from app.config import Settings  # noqa: E402
-from app.security import hash_secret  # noqa: E402
-from app.users.models import User  # noqa: E402
-from app.orm import new_id, utcnow  # noqa: E402
-from tests import services  # noqa: E402
-from tests.factories import ORDER_CHANNELS, ORDER_SCHEMA, make_tenant  # noqa: E402
-from tests.processes import free_port, procfile_process  # noqa: E402
-from tests.sinks import PushService, SmtpSink  # noqa: E402
+from app.config import Settings
+from app.migrate import upgrade
+from app.orm import new_id, utcnow
+from app.push.models import PushSubscription
+from app.runtime import Runtime
+from app.security import hash_secret
+from app.users.models import User
+from tests import services
+from tests.factories import ORDER_CHANNELS, ORDER_SCHEMA, make_tenant
+from tests.processes import free_port, procfile_process
+from tests.sinks import PushService, SmtpSink
 
 WORKER_PROCESSES, WORKER_THREADS = 2, 8
 
@@ -246,7 +246,7 @@ def _plain_send(job: tuple) -> None:
     _local.smtp.sendmail(
         "bench@example.com",
         [f"plain-{i}@example.com"],
-        f"Subject: Order B-1\r\n\r\nHi Jane, order B-1 is confirmed.\r\n",
+        "Subject: Order B-1\r\n\r\nHi Jane, order B-1 is confirmed.\r\n",
     )
     payload = json.dumps({"title": "Order B-1", "body": "Confirmed for Jane"})
     webpush(

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-from tests.processes import free_port  # noqa: E402
+from tests.processes import free_port
 
 _SESSION_TAG = uuid.uuid4().hex[:10]
 _SMTP_PORT = free_port()
@@ -131,21 +131,29 @@ def _wipe(runtime: Runtime) -> None:
 
 
 @pytest.fixture
-def worker(runtime: Runtime) -> Iterator[dramatiq.Worker]:
-    """A real Dramatiq worker (threads in this process) on the real Redis broker.
-
-    It shares the test's runtime, so actors use the same database as the API under test.
-    """
-    import workers
+def actor_runtime(runtime: Runtime) -> Iterator[Runtime]:
+    """Actors called in this process (directly or by a worker) use the test's runtime."""
     from workers.runtime import use_runtime
 
     use_runtime(runtime)
+    yield runtime
+    use_runtime(None)
+
+
+@pytest.fixture
+def worker(actor_runtime: Runtime) -> Iterator[dramatiq.Worker]:
+    """A real Dramatiq worker (threads in this process) on the real Redis broker."""
+    import workers
+
     worker = dramatiq.Worker(workers.broker, worker_threads=4, worker_timeout=50)
     worker.start()
     yield worker
     worker.stop()
     workers.broker.flush_all()
-    use_runtime(None)
+    # Worker() registers a middleware on the shared broker that outlives it; drop it.
+    workers.broker.middleware[:] = [
+        m for m in workers.broker.middleware if getattr(m, "worker", None) is not worker
+    ]
 
 
 @pytest.fixture(scope="session")

@@ -47,14 +47,14 @@ class _SmtpHandler:
     def __init__(self, sink: SmtpSink) -> None:
         self.sink = sink
 
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         scripted = self.sink._next_failure(address)
         if scripted:
             return scripted
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+    async def handle_DATA(self, server, session, envelope):
         message = message_from_bytes(envelope.content, policy=policy.default)
         with self.sink._lock:
             for recipient in envelope.rcpt_tos:
@@ -178,7 +178,7 @@ class PushService:
         service = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 token = self.path.rsplit("/", 1)[1]
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 with service._lock:

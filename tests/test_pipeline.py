@@ -52,19 +52,20 @@ def people(count: int, start: int = 0) -> list[dict]:
     ]
 
 
-def subscribe(client: FlaskClient, tenant: Tenant, push_service: PushService, external_id: str):
+def subscribe(runtime: Runtime, tenant: Tenant, push_service: PushService, external_id: str):
+    """A browser subscription (registered through the service: the API admits https only)."""
     browser = push_service.new_browser()
-    body = {
-        "push_subscription": {
-            "platform": "web",
-            "device_token": browser.endpoint,
-            "keys": {"p256dh": browser.p256dh, "auth": browser.auth},
-        }
-    }
-    response = client.post(
-        "/push_subscriptions", json=body, headers=tenant.user_headers(external_id)
-    )
-    assert response.status_code in (200, 201), response.get_json()
+    with runtime.database.transaction() as session:
+        user = find_or_create_user(session=session, app_id=tenant.app_id, external_id=external_id)
+        register_subscription(
+            session=session,
+            app_id=tenant.app_id,
+            user_id=user.id,
+            platform="web",
+            device_token=browser.endpoint,
+            p256dh=browser.p256dh,
+            auth=browser.auth,
+        )
     return browser
 
 
@@ -96,6 +97,7 @@ def test_batch_across_chunks_reaches_every_recipient_exactly_once_per_channel(
     small_chunks,
     smtp_sink: SmtpSink,
     push_service: PushService,
+    runtime: Runtime,
     worker,
 ):
     browsers = [subscribe(runtime, tenant, push_service, f"u{i}") for i in range(0, 150, 10)]
@@ -208,6 +210,7 @@ def test_push_410_discards_the_subscription_and_500_is_retried(
     template: dict,
     smtp_sink: SmtpSink,
     push_service: PushService,
+    runtime: Runtime,
     worker,
 ):
     gone = subscribe(runtime, tenant, push_service, "u0")
@@ -233,6 +236,7 @@ def test_cancelling_before_dispatch_sends_nothing(
     template: dict,
     smtp_sink: SmtpSink,
     request: pytest.FixtureRequest,
+    actor_runtime: Runtime,
 ):
     sent = batch(client, tenant, people(20))
 
@@ -252,6 +256,7 @@ def test_cancelling_mid_batch_cancels_the_unsent_deliveries(
     template: dict,
     smtp_sink: SmtpSink,
     request: pytest.FixtureRequest,
+    actor_runtime: Runtime,
 ):
     sent = batch(client, tenant, people(20))
     dispatch_notification(sent["notificationId"])
@@ -275,6 +280,7 @@ def test_reconciler_finishes_a_batch_whose_queued_messages_were_lost(
     smtp_sink: SmtpSink,
     runtime: Runtime,
     request: pytest.FixtureRequest,
+    actor_runtime: Runtime,
 ):
     sent = batch(client, tenant, people(120))
     dispatch_notification(sent["notificationId"])
@@ -297,6 +303,7 @@ def test_a_duplicated_delivery_message_never_sends_twice(
     smtp_sink: SmtpSink,
     runtime: Runtime,
     request: pytest.FixtureRequest,
+    actor_runtime: Runtime,
 ):
     sent = batch(client, tenant, people(5))
     dispatch_notification(sent["notificationId"])

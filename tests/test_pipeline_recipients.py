@@ -26,8 +26,17 @@ def test_a_disabled_channel_is_skipped_as_preference(
     client: FlaskClient, tenant: Tenant, smtp_sink: SmtpSink, worker
 ):
     approved_template(client, tenant)
-    preferences = {"notification_preferences": {"categories": [{"slug": "orders", "channels": [{"slug": "email", "enabled": False}]}]}}
-    assert client.put("/notification_preferences", json=preferences, headers=tenant.user_headers("u1")).status_code == 200
+    preferences = {
+        "notification_preferences": {
+            "categories": [{"slug": "orders", "channels": [{"slug": "email", "enabled": False}]}]
+        }
+    }
+    assert (
+        client.put(
+            "/notification_preferences", json=preferences, headers=tenant.user_headers("u1")
+        ).status_code
+        == 200
+    )
 
     notification_id = send(client, tenant, "order-confirmation", 3)
     finished(client, tenant, notification_id)
@@ -40,10 +49,18 @@ def test_a_disabled_channel_is_skipped_as_preference(
 
 
 def test_a_critical_category_cannot_be_switched_off(client: FlaskClient, tenant: Tenant):
-    client.patch("/api/apps/current", json={"criticalCategories": ["orders"]}, headers=tenant.headers())
-    preferences = {"notification_preferences": {"categories": [{"slug": "orders", "channels": [{"slug": "email", "enabled": False}]}]}}
+    client.patch(
+        "/api/apps/current", json={"criticalCategories": ["orders"]}, headers=tenant.headers()
+    )
+    preferences = {
+        "notification_preferences": {
+            "categories": [{"slug": "orders", "channels": [{"slug": "email", "enabled": False}]}]
+        }
+    }
 
-    response = client.put("/notification_preferences", json=preferences, headers=tenant.user_headers("u1"))
+    response = client.put(
+        "/notification_preferences", json=preferences, headers=tenant.user_headers("u1")
+    )
 
     assert response.status_code == 422
 
@@ -52,7 +69,11 @@ def test_a_topic_unsubscription_stops_every_channel(
     client: FlaskClient, tenant: Tenant, smtp_sink: SmtpSink, worker
 ):
     approved_template(client, tenant, key="shipped", channels=SHIPPING, schema=ORDER_SCHEMA)
-    unsubscribe = client.post("/subscriptions/shipping/unsubscribe", json={"subscription": {"categories": []}}, headers=tenant.user_headers("u2"))
+    unsubscribe = client.post(
+        "/subscriptions/shipping/unsubscribe",
+        json={"subscription": {"categories": []}},
+        headers=tenant.user_headers("u2"),
+    )
     assert unsubscribe.status_code == 200, unsubscribe.get_json()
 
     notification_id = send(client, tenant, "shipped", 3)
@@ -60,7 +81,9 @@ def test_a_topic_unsubscription_stops_every_channel(
 
     assert "u2@example.com" not in smtp_sink.recipients()
     skipped = deliveries(client, tenant, notification_id, "&status=skipped")
-    assert {(d["target"], d["reason"]) for d in skipped if d["target"] == "u2"} == {("u2", "unsubscribed")}
+    assert {(d["target"], d["reason"]) for d in skipped if d["target"] == "u2"} == {
+        ("u2", "unsubscribed")
+    }
     assert {d["channel"] for d in skipped if d["target"] == "u2"} == {"in_app", "email", "push"}
 
 
@@ -76,4 +99,8 @@ def test_user_notification_history_shows_each_channels_delivery(
     assert (body["total"], body["current_page"]) == (1, 1)
     [item] = body["notifications"]
     assert item["id"] == notification_id
-    assert {d["channel"]: d["status"] for d in item["deliveries"]} == {"email": "sent", "in_app": "sent", "push": "skipped"}
+    assert {d["channel"]: d["status"] for d in item["deliveries"]} == {
+        "email": "sent",
+        "in_app": "sent",
+        "push": "skipped",
+    }

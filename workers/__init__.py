@@ -2,8 +2,10 @@
 
 from workers import delivery, imports
 from workers.broker import broker
+from workers.middleware import ThreadConnections
 from workers.reconciler import ReconcilerMiddleware
 
 broker.add_middleware(ReconcilerMiddleware())
+broker.add_middleware(ThreadConnections())
 
 __all__ = ["broker", "delivery", "imports"]

@@ -38,7 +38,8 @@ class Reconciled:
 
 def reconcile_once(runtime: Runtime, *, stale_after: timedelta | None = None) -> Reconciled:
     """One pass: re-enqueue stale dispatches, chunks and deliveries."""
-    stale_after = stale_after or timedelta(seconds=runtime.settings.reconcile_stale_after_s)
+    if stale_after is None:
+        stale_after = timedelta(seconds=runtime.settings.reconcile_stale_after_s)
     cutoff = utcnow() - stale_after
     with runtime.database.transaction() as session:
         notification_ids = list(

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.errors import Conflict, InvalidRequest
-from app.extensions import runtime
+from app.extensions import db_session
 from app.idempotency.models import MAX_KEY_LENGTH, IdempotencyRecord
 from app.orm import utcnow
 
@@ -39,20 +39,24 @@ def run_idempotently(scope: str, view: Callable[[], Any]) -> Any:
             f"Idempotency-Key is limited to {MAX_KEY_LENGTH} characters.", field="Idempotency-Key"
         )
     fingerprint = _fingerprint()
-    database = runtime().database
-    with database.session() as session:
-        replay = _claim(session, scope=scope, key=key, fingerprint=fingerprint)
+    # The request's own session throughout: a second connection would wait on the first's
+    # write lock under SQLite.
+    session = db_session()
+    session.commit()
+    replay = _claim(session, scope=scope, key=key, fingerprint=fingerprint)
     if replay is not None:
         return replay
     try:
         response = make_response(view())
     except BaseException:
-        _forget(scope, key)
+        session.rollback()
+        _forget(session, scope, key)
         raise
+    session.rollback()
     if response.status_code >= 300 or response.is_streamed:
-        _forget(scope, key)
+        _forget(session, scope, key)
     else:
-        _store(scope, key, response)
+        _store(session, scope, key, response)
     return response
 
 
@@ -87,7 +91,7 @@ def _claim(session: Session, *, scope: str, key: str, fingerprint: str) -> Respo
             continue
         age = utcnow() - existing.created_at
         if age > RETENTION or (existing.state == "running" and age > ABANDONED_AFTER):
-            _forget(scope, key)
+            _forget(session, scope, key)
             continue
         return _answer_for(existing, fingerprint)
     raise Conflict("Idempotency-Key is in use.", code="idempotency_key_in_progress")
@@ -113,27 +117,27 @@ def _answer_for(existing: IdempotencyRecord, fingerprint: str) -> Response:
     return response
 
 
-def _store(scope: str, key: str, response: Response) -> None:
-    with runtime().database.transaction() as session:
-        record = session.scalar(
-            select(IdempotencyRecord).where(
-                IdempotencyRecord.scope == scope, IdempotencyRecord.key == key
-            )
+def _store(session: Session, scope: str, key: str, response: Response) -> None:
+    record = session.scalar(
+        select(IdempotencyRecord).where(
+            IdempotencyRecord.scope == scope, IdempotencyRecord.key == key
         )
-        if record is not None:
-            record.state = "done"
-            record.response_status = response.status_code
-            record.response_body = response.get_data(as_text=True)
-            record.response_type = response.content_type
+    )
+    if record is not None:
+        record.state = "done"
+        record.response_status = response.status_code
+        record.response_body = response.get_data(as_text=True)
+        record.response_type = response.content_type
+    session.commit()
 
 
-def _forget(scope: str, key: str) -> None:
-    with runtime().database.transaction() as session:
-        session.execute(
-            delete(IdempotencyRecord).where(
-                IdempotencyRecord.scope == scope, IdempotencyRecord.key == key
-            )
+def _forget(session: Session, scope: str, key: str) -> None:
+    session.execute(
+        delete(IdempotencyRecord).where(
+            IdempotencyRecord.scope == scope, IdempotencyRecord.key == key
         )
+    )
+    session.commit()
 
 
 def purge_expired(session: Session) -> int:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from functools import lru_cache
 
 from sqlalchemy.orm import Session
 
@@ -37,9 +36,21 @@ class Outcome:
 NOT_CLAIMED = Outcome("not_claimed")
 
 
-@lru_cache(maxsize=8)
+_SENDERS: dict[str, SmtpSender] = {}
+
+
 def smtp_sender(smtp_url: str) -> SmtpSender:
-    return SmtpSender(SmtpConfig.from_url(smtp_url))
+    """One sender per SMTP URL per process (each keeps one connection per thread)."""
+    sender = _SENDERS.get(smtp_url)
+    if sender is None:
+        sender = _SENDERS.setdefault(smtp_url, SmtpSender(SmtpConfig.from_url(smtp_url)))
+    return sender
+
+
+def close_thread_connections() -> None:
+    """Close this thread's SMTP connections (a worker thread is shutting down)."""
+    for sender in list(_SENDERS.values()):
+        sender.close()
 
 
 def send_email_delivery(runtime: Runtime, *, delivery_id: str) -> Outcome:
