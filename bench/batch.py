@@ -80,6 +80,7 @@ def run(count: int, database_url: str, workdir: Path, smtp: SmtpSink, push: Push
         procfile_process("web", database_url=database_url, log_dir=workdir, env=env) as web,
         procfile_process("worker", database_url=database_url, log_dir=workdir, env=env) as worker,
     ):
+        wait_for_log(worker, r"is ready for action|Worker process is ready", timeout=120)
         _approve_template(web.base_url, tenant.headers())
         request = {
             "template": {
@@ -189,9 +190,13 @@ def _wait_for_completion(
             f"{base}/api/notifications/{notification_id}", headers=headers
         )
         with urllib.request.urlopen(request, timeout=10) as response:
-            status = json.load(response)["status"]
+            body = json.load(response)
+        status, progress = body["status"], body["progress"]
         if status.startswith("completed"):
             return peak
+        if os.environ.get("BENCH_TRACE"):
+            counts = {c: (p["queued"], p["sent"]) for c, p in progress.items()}
+            print(round(time.monotonic() % 1000, 2), status, counts, flush=True)
         time.sleep(0.2)
     raise TimeoutError("batch did not complete in 10 minutes")
 

@@ -81,7 +81,7 @@ class SmtpSender:
     def send(self, email: OutgoingEmail) -> None:
         message = build_message(email)
         try:
-            self._connection().send_message(message)
+            self._send_reusing_connection(message)
         except smtplib.SMTPRecipientsRefused as exc:
             code, text = next(iter(exc.recipients.values()))
             raise _classified(code, text) from exc
@@ -95,12 +95,21 @@ class SmtpSender:
     def close(self) -> None:
         self._drop_connection()
 
-    def _connection(self) -> smtplib.SMTP:
+    def _send_reusing_connection(self, message: EmailMessage) -> None:
+        """Send on this thread's open connection; if the server closed it meanwhile, reconnect once.
+
+        A server that dropped an idle connection fails at MAIL FROM, before any data is sent,
+        so retrying on a fresh connection cannot send twice.
+        """
         connection: smtplib.SMTP | None = getattr(self._local, "connection", None)
-        if connection is not None and _alive(connection):
-            return connection
+        if connection is not None:
+            try:
+                connection.send_message(message)
+                return
+            except smtplib.SMTPServerDisconnected:
+                self._drop_connection()
         self._local.connection = connection = self._connect()
-        return connection
+        connection.send_message(message)
 
     def _connect(self) -> smtplib.SMTP:
         cfg = self.config
