@@ -42,7 +42,7 @@ from app.security import hash_secret
 from app.users.models import User
 from tests import services
 from tests.factories import ORDER_CHANNELS, ORDER_SCHEMA, make_tenant
-from tests.processes import free_port, procfile_process
+from tests.processes import free_port, procfile_process, wait_for_log
 from tests.sinks import PushService, SmtpSink
 
 WORKER_PROCESSES, WORKER_THREADS = 2, 8
