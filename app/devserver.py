@@ -12,11 +12,17 @@ import tempfile
 import time
 from pathlib import Path
 
+from sqlalchemy.orm import Session
+
 from app.config import PROJECT_ROOT, Settings
 from app.migrate import upgrade
 from app.runtime import Runtime
 from app.tenants import service as tenants
 from app.tenants.models import App
+from templates_store.files import import_directory
+from templates_store.service import approve, submit
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "templates_store" / "examples"
 
 DEMO_APP_NAME = "demo"
 
@@ -24,6 +30,7 @@ DEMO_APP_NAME = "demo"
 def run_dev(*, port: int) -> None:
     """Start Redis when REDIS_URL is unset, migrate, prepare the demo app, run web + worker."""
     redis_process = None if os.environ.get("REDIS_URL") else _start_local_redis()
+    smtp_process = None if os.environ.get("SMTP_URL") else _start_local_smtp()
     os.environ.setdefault("PUBLIC_URL", f"http://127.0.0.1:{port}")
     os.environ.setdefault("LOG_JSON", "false")
     settings = Settings.from_env()
@@ -51,9 +58,10 @@ def run_dev(*, port: int) -> None:
     except KeyboardInterrupt:
         pass
     finally:
-        if redis_process is not None:
-            redis_process.terminate()
-            redis_process.wait(timeout=10)
+        for helper in (redis_process, smtp_process):
+            if helper is not None:
+                helper.terminate()
+                helper.wait(timeout=10)
 
 
 def redis_server_binary() -> str:
@@ -91,6 +99,18 @@ def _start_local_redis() -> subprocess.Popen[bytes]:
     return process
 
 
+def _start_local_smtp() -> subprocess.Popen[bytes]:
+    """A debugging SMTP server (aiosmtpd) that prints every email the worker sends."""
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}"],
+    )
+    _wait_for_port(port)
+    os.environ["SMTP_URL"] = f"smtp://127.0.0.1:{port}"
+    print(f"Started a printing SMTP server on port {port} (set SMTP_URL to use yours).", flush=True)
+    return process
+
+
 def _prepare_demo_app(rt: Runtime) -> dict[str, str]:
     """Create the demo app, or give the existing one a fresh secret: no secret is kept on disk."""
     from sqlalchemy import select
@@ -106,19 +126,45 @@ def _prepare_demo_app(rt: Runtime) -> dict[str, str]:
                 session=session, app_id=app.id, encryptor=rt.encryptor
             )
         app.hmac_required = False
+        _approve_examples(session, app.id)
         credentials = {"app_id": app.id, "api_key": app.api_key, "api_secret": issued.secret}
     rt.close()
     return credentials
+
+
+def _approve_examples(session: Session, app_id: str) -> None:
+    """Import the shipped example templates and approve whatever is new, so sends work at once."""
+    results = import_directory(session, app_id=app_id, directory=EXAMPLES, actor="herald dev")
+    for result in results:
+        if result.status != "unchanged":
+            submit(session, app_id=app_id, ref=result.key, actor="herald dev")
+            approve(session, app_id=app_id, ref=result.key, actor="herald dev")
 
 
 def _print_welcome(credentials: dict[str, str], port: int) -> None:
     base = f"http://127.0.0.1:{port}"
     print("\nHerald demo app (a new secret on every start):", flush=True)
     print(json.dumps(credentials, indent=2))
-    print("\nTry:")
+    auth = f"-H 'appid: {credentials['app_id']}' -H 'apikey: {credentials['api_secret']}'"
+    send = {
+        "template": {
+            "key": "order-confirmation",
+            "variables": {"customerName": "Jane", "orderId": "ORD-12345"},
+        },
+        "targets": ["user-jane-123"],
+        "mode": "realtime",
+        "title": "Order Confirmed",
+        "tag": "orders",
+    }
+    print("\nSend seed 004's example (templates order-confirmation and newsletter are approved):")
     print(
-        f"  curl -s {base}/api/apps/current "
-        f"-H 'appid: {credentials['app_id']}' -H 'apikey: {credentials['api_secret']}'"
+        f"  curl -s {base}/api/notifications/send {auth} "
+        f"-H 'Content-Type: application/json' -d '{json.dumps(send)}'"
+    )
+    print("\nRead it from user-jane-123's inbox (HMAC is off for the demo app):")
+    print(
+        f"  curl -s {base}/notifications -H 'X-API-Key: {credentials['api_key']}' "
+        "-H 'X-User-External-ID: user-jane-123'"
     )
     print(f"\nAPI docs: {base}/docs   OpenAPI: {base}/openapi.json\n", flush=True)
 

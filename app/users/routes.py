@@ -9,7 +9,9 @@ from flask import Blueprint, request
 from app.auth import current_principal, server_call
 from app.extensions import db_session
 from app.http import doc, load_body, page_from_query
+from app.groups.service import group_ids_by_user
 from app.users import service
+from app.users.models import User
 from app.users.schemas import (
     CreateUserBody,
     UpdateUserBody,
@@ -45,7 +47,7 @@ def create_user() -> Any:
         session=session, app_id=current_principal().app.id, attributes=body["user"]
     )
     session.commit()
-    return {"user": UserView().dump(user)}, 201
+    return {"user": user_views([user])[0]}, 201
 
 
 @bp.get("/users")
@@ -62,7 +64,7 @@ def list_users() -> Any:
         page=page.number,
         per_page=page.per_page,
     )
-    dumped = UserView(many=True).dump(users)
+    dumped = user_views(users)
     return list_body("users", dumped, total=total, page=page.number, per_page=page.per_page)
 
 
@@ -74,7 +76,7 @@ def show_user(user_id: str) -> Any:
     user = service.get_user(
         session=db_session(), app_id=current_principal().app.id, user_ref=user_id
     )
-    return {"user": UserView().dump(user)}
+    return {"user": user_views([user])[0]}
 
 
 @bp.get(f"{USER_PATH}/notifications", merge_slashes=False)
@@ -108,7 +110,7 @@ def update_user(user_id: str) -> Any:
         changes=body["user"],
     )
     session.commit()
-    return {"user": UserView().dump(user)}
+    return {"user": user_views([user])[0]}
 
 
 @bp.delete(USER_PATH, merge_slashes=False)
@@ -120,3 +122,11 @@ def delete_user(user_id: str) -> Any:
     service.delete_user(session=session, app_id=current_principal().app.id, user_ref=user_id)
     session.commit()
     return "", 204
+
+
+def user_views(users: list[User]) -> list[dict[str, Any]]:
+    """Users as the API shows them, with their groups (one query for the whole list)."""
+    groups = group_ids_by_user(
+        db_session(), app_id=current_principal().app.id, user_ids=[u.id for u in users]
+    )
+    return [{**UserView().dump(user), "groups": groups.get(user.id, [])} for user in users]

@@ -78,6 +78,8 @@ class UserView(Schema):
     created_at = EpochSeconds()
     last_seen_at = EpochSeconds(allow_none=True)
     last_notified_at = EpochSeconds(allow_none=True)
+    # Filled from the groups service by `user_views`: the ids of the groups the user is in.
+    groups = fields.List(fields.String(), dump_only=True)
 
 
 class UserEnvelope(Schema):
