@@ -113,6 +113,7 @@ class Hub:
         self._stopping = threading.Event()
         self._pubsub: PubSub | None = None
         self._announcer = PresenceAnnouncer(self.redis, self.keys, self.process_id)
+        self._threads: list[threading.Thread] = []
 
     # lifecycle -----------------------------------------------------------------------------
 
@@ -121,8 +122,10 @@ class Hub:
         self._pubsub = self._subscribe()
         presence.heartbeat(self.redis, self.keys, self.process_id)
         for target in (self._listen, self._beat, self._announcer.run):
-            name = f"herald-hub{target.__name__}"
-            threading.Thread(target=target, name=name, daemon=True).start()
+            thread = threading.Thread(target=target, name=f"herald-hub{target.__name__}")
+            thread.daemon = True
+            thread.start()
+            self._threads.append(thread)
         log.info("realtime hub started", extra={"process_id": self.process_id})
 
     def _subscribe(self) -> PubSub:
@@ -148,9 +151,14 @@ class Hub:
                 conn.close(CLOSE_GOING_AWAY, "Server restarting")
 
     def close(self) -> None:
-        """Shut down and withdraw presence now (at interpreter exit)."""
+        """Shut down, let the background threads finish, and withdraw presence."""
         self.shutdown()
+        for thread in self._threads:
+            thread.join(timeout=5)
         self._withdraw()
+        if self._pubsub is not None:
+            self._pubsub.close()
+        self.redis.connection_pool.disconnect()  # the hub made this pool, so it closes it
 
     def _withdraw(self) -> None:
         try:
@@ -193,7 +201,10 @@ class Hub:
                 backoff = min(backoff * 2, 5.0)
                 continue
             if message and message["type"] == "message":
-                self._dispatch(message["data"])
+                try:
+                    self._dispatch(message["data"])
+                except Exception:  # one bad message must not stop delivery for the process
+                    log.exception("realtime message not dispatched")
 
     def _dispatch(self, message: bytes) -> None:
         app_id, batches = presence.parse_routed(message)
@@ -210,7 +221,7 @@ class Hub:
         while not self._stopping.wait(self.ttl / 3):
             try:
                 self._beat_once()
-            except RedisError:
+            except Exception:  # keep beating: a process that stops beating stops counting
                 log.warning("realtime heartbeat failed", exc_info=True)
         self._announcer.stop()
         self._withdraw()
