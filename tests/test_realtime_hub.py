@@ -11,7 +11,8 @@ from dataclasses import replace
 import pytest
 
 from app.realtime import presence
-from app.realtime.hub import Connection, Hub
+from app.realtime.connection import Connection
+from app.realtime.hub import Hub
 from app.realtime.publisher import deliver_to_users
 from app.runtime import Runtime
 from tests.realtime import poll, runtime_for
