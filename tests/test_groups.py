@@ -140,7 +140,7 @@ def test_group_ids_by_user_lists_each_users_groups(
 
     with runtime.database.session() as session:
         groups = group_ids_by_user(
-            session=session, app_id=tenant.app_id, user_ids=[ids["u-1"], ids["u-2"], "nobody"]
+            session, app_id=tenant.app_id, user_ids=[ids["u-1"], ids["u-2"], "nobody"]
         )
 
     assert groups == {ids["u-1"]: ["a-team", "b-team"], ids["u-2"]: ["a-team"], "nobody": []}

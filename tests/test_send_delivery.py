@@ -191,3 +191,12 @@ def test_users_connected_by_email_are_reached_by_their_email(
 
     assert answer["delivered"] == 1
     assert next_event(ws)["data"]["message"] == "hi"
+
+
+def test_a_large_message_arrives_whole(web: RunningProcess, acme: Tenant, clients: Sockets):
+    ws = clients.connect(web.base_url, acme, "1")
+    text = "é" * 150_000  # a 300 KB frame: 64-bit length, several writes
+
+    send(web.base_url, acme, {"to": [{"type": "user", "id": "1"}], "message": text})
+
+    assert next_event(ws)["data"]["message"] == text

@@ -132,7 +132,7 @@ def member_user_ids(*, session: Session, app_id: str, names: Iterable[str]) -> s
 
 
 def group_ids_by_user(
-    *, session: Session, app_id: str, user_ids: list[str]
+    session: Session, *, app_id: str, user_ids: list[str]
 ) -> dict[str, list[str]]:
     """For each Herald user id, the ids (names) of its groups, sorted; [] when in none."""
     result: dict[str, list[str]] = {user_id: [] for user_id in user_ids}

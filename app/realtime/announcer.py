@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from redis import Redis, RedisError
+from redis import Redis
 
 from app.realtime import presence
 from app.realtime.presence import PresenceKeys
@@ -94,7 +94,7 @@ class PresenceAnnouncer:
             presence.apply_changes(
                 self.redis, self.keys, process_id=self.process_id, changes=changes
             )
-        except RedisError:
+        except Exception:  # RedisError, or anything else: the writer thread must survive
             # Kept pending: the next batch (or the heartbeat's rewrite) retries them.
             log.warning("presence update failed; will retry", exc_info=True)
             return
@@ -111,5 +111,5 @@ class PresenceAnnouncer:
             presence.restore_presence(
                 self.redis, self.keys, process_id=self.process_id, counts=self.announced
             )
-        except RedisError:
+        except Exception:
             log.warning("presence rewrite failed", exc_info=True)

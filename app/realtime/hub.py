@@ -13,85 +13,22 @@ import signal
 import threading
 import time
 import uuid
-from collections import deque
 from collections.abc import Callable
 from typing import Any
 
 from redis import BlockingConnectionPool, Redis, RedisError
 from redis.client import PubSub
-from simple_websocket import ConnectionClosed, Server
 
 from app.realtime import presence
 from app.realtime.announcer import PresenceAnnouncer
-from app.realtime.frames import PONG, is_ping, websocket_text_frame
+from app.realtime.connection import Connection
+from app.realtime.frames import websocket_text_frame
 from app.realtime.presence import PresenceKeys
 from app.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
-MAX_BACKLOG = 1000  # frames queued for one socket before it counts as too slow and is closed
-PONG_FRAME = websocket_text_frame(PONG)
 CLOSE_GOING_AWAY = 1001
-CLOSE_POLICY_VIOLATION = 1008
-
-
-class Connection:
-    """One WebSocket of one user. Frames queue in `outbox`; `serve` writes them.
-
-    It is attached to the hub before the upgrade, so a client that got its 101 is already
-    counted and reachable; frames arriving before `serve` starts wait in the outbox.
-    """
-
-    __slots__ = ("app_id", "closing", "outbox", "user_id", "ws")
-
-    def __init__(self, *, app_id: str, user_id: str) -> None:
-        self.app_id = app_id
-        self.user_id = user_id
-        self.ws: Server | None = None
-        self.outbox: deque[bytes] = deque()
-        self.closing: tuple[int, str] | None = None
-
-    def push(self, frame: bytes) -> None:
-        """Queue an encoded frame and wake the socket's greenlet (never blocks)."""
-        if len(self.outbox) >= MAX_BACKLOG:
-            self.close(CLOSE_POLICY_VIOLATION, "Client too slow")
-        else:
-            self.outbox.append(frame)
-        self._wake()
-
-    def close(self, code: int, reason: str) -> None:
-        """Ask the socket's greenlet to close the connection."""
-        self.closing = self.closing or (code, reason)
-        self._wake()
-
-    def _wake(self) -> None:
-        if self.ws is not None:
-            self.ws.event.set()
-
-    def serve(self, ws: Server) -> None:
-        """Write queued frames and answer pings until the socket closes.
-
-        simple-websocket's reader sets `ws.event` on input and on close; `push` sets it too.
-        Frames arrive encoded (one encoding per message, not per socket), so they go straight
-        to the socket; simple-websocket still does the handshake, control frames and close.
-        """
-        self.ws = ws
-        try:
-            while True:
-                while self.outbox and ws.connected:
-                    ws.sock.sendall(self.outbox.popleft())
-                while ws.input_buffer:
-                    if is_ping(ws.input_buffer.pop(0)):
-                        ws.sock.sendall(PONG_FRAME)
-                if self.closing is not None:
-                    ws.close(*self.closing)
-                    return
-                if not ws.connected:
-                    return
-                ws.event.wait()
-                ws.event.clear()
-        except (ConnectionClosed, OSError):
-            return
 
 
 class Hub:
@@ -113,6 +50,7 @@ class Hub:
         self._stopping = threading.Event()
         self._pubsub: PubSub | None = None
         self._announcer = PresenceAnnouncer(self.redis, self.keys, self.process_id)
+        self._threads: list[threading.Thread] = []
 
     # lifecycle -----------------------------------------------------------------------------
 
@@ -121,8 +59,10 @@ class Hub:
         self._pubsub = self._subscribe()
         presence.heartbeat(self.redis, self.keys, self.process_id)
         for target in (self._listen, self._beat, self._announcer.run):
-            name = f"herald-hub{target.__name__}"
-            threading.Thread(target=target, name=name, daemon=True).start()
+            thread = threading.Thread(target=target, name=f"herald-hub{target.__name__}")
+            thread.daemon = True
+            thread.start()
+            self._threads.append(thread)
         log.info("realtime hub started", extra={"process_id": self.process_id})
 
     def _subscribe(self) -> PubSub:
@@ -148,9 +88,14 @@ class Hub:
                 conn.close(CLOSE_GOING_AWAY, "Server restarting")
 
     def close(self) -> None:
-        """Shut down and withdraw presence now (at interpreter exit)."""
+        """Shut down, let the background threads finish, and withdraw presence."""
         self.shutdown()
+        for thread in self._threads:
+            thread.join(timeout=5)
         self._withdraw()
+        if self._pubsub is not None:
+            self._pubsub.close()
+        self.redis.connection_pool.disconnect()  # the hub made this pool, so it closes it
 
     def _withdraw(self) -> None:
         try:
@@ -193,7 +138,10 @@ class Hub:
                 backoff = min(backoff * 2, 5.0)
                 continue
             if message and message["type"] == "message":
-                self._dispatch(message["data"])
+                try:
+                    self._dispatch(message["data"])
+                except Exception:  # one bad message must not stop delivery for the process
+                    log.exception("realtime message not dispatched")
 
     def _dispatch(self, message: bytes) -> None:
         app_id, batches = presence.parse_routed(message)
@@ -210,7 +158,7 @@ class Hub:
         while not self._stopping.wait(self.ttl / 3):
             try:
                 self._beat_once()
-            except RedisError:
+            except Exception:  # keep beating: a process that stops beating stops counting
                 log.warning("realtime heartbeat failed", exc_info=True)
         self._announcer.stop()
         self._withdraw()

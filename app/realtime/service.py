@@ -42,7 +42,7 @@ def send_message(
         "sentAt": utcnow().isoformat().replace("+00:00", "Z"),
     }
     return deliver_to_users(
-        runtime, app_id=app_id, user_ids=sorted(user_ids), event=MESSAGE, data=frame_data
+        runtime, app_id=app_id, user_ids=user_ids, event=MESSAGE, data=frame_data
     )
 
 

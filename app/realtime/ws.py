@@ -12,7 +12,8 @@ from simple_websocket import Server
 from app.auth import authenticate_socket
 from app.extensions import db_session, runtime
 from app.http import doc
-from app.realtime.hub import Connection, hub_for
+from app.realtime.connection import Connection
+from app.realtime.hub import hub_for
 
 bp = Blueprint("realtime_ws", __name__)
 sock = Sock()
