@@ -471,7 +471,18 @@ def main() -> None:
     finally:
         if drop:
             drop()
+        forget_redis_keys(env["REDIS_PREFIX"])
     print_table(rows)
+
+
+def forget_redis_keys(prefix: str) -> None:
+    from redis import Redis
+
+    client = Redis.from_url(REDIS_URL)
+    stale = list(client.scan_iter(match=prefix + "*", count=1000))
+    if stale:
+        client.delete(*stale)
+    client.close()
 
 
 def print_table(rows: list[dict[str, Any]]) -> None:

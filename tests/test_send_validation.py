@@ -123,3 +123,12 @@ def test_an_x_tenant_id_of_another_app_is_forbidden(
 ):
     response = post_send(client, tenant, SEED_REQUEST, **{"X-Tenant-ID": other_tenant.app_id})
     assert (response.status_code, response.get_json()["errors"][0]["field"]) == (403, "X-Tenant-ID")
+
+
+def test_the_realtime_endpoints_are_in_the_openapi_document(client: FlaskClient):
+    paths = client.get("/openapi.json").get_json()["paths"]
+
+    assert "requestBody" in paths["/send"]["post"]
+    assert {p["name"] for p in paths["/ws"]["get"]["parameters"]} >= {"api_key", "user_hmac"}
+    assert {"get", "put", "delete"} <= set(paths["/api/groups/{group_id}"])
+    assert {"post", "delete"} <= set(paths["/api/groups/{group_id}/members/{user_id}"])
