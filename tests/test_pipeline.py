@@ -134,7 +134,12 @@ def test_email_is_multipart_text_and_html_with_the_notification_id(
     sent = batch(client, tenant, people(1))
     finished(client, tenant, sent["notificationId"])
 
-    [message] = smtp_sink.received_by("u0@example.com")
+    received = smtp_sink.received_by("u0@example.com")
+    assert len(received) == 1, (
+        deliveries(client, tenant, sent["notificationId"]),
+        smtp_sink.recipients(),
+    )
+    [message] = received
     assert message.get_content_type() == "multipart/alternative"
     assert message["From"] == "Acme <news@acme.test>"
     assert message["Subject"] == "Order ORD-1 confirmed"
@@ -151,7 +156,13 @@ def test_without_a_sender_setting_email_comes_from_default_sender(
     sent = batch(client, tenant, people(1))
     finished(client, tenant, sent["notificationId"])
 
-    assert smtp_sink.received_by("u0@example.com")[0]["From"] == "Herald Test <herald@test.example>"
+    received = smtp_sink.received_by("u0@example.com")
+    assert received, (
+        [d for d in deliveries(client, tenant, sent["notificationId"]) if d["channel"] == "email"],
+        smtp_sink.recipients(),
+        smtp_sink.port,
+    )
+    assert received[0]["From"] == "Herald Test <herald@test.example>"
 
 
 def test_transient_smtp_failures_are_retried_until_delivered(

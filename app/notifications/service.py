@@ -111,8 +111,10 @@ def list_notifications(
 
 def describe(session: Session, notifications: list[Notification]) -> list[dict[str, Any]]:
     """Wire views with status and progress, for a page of notifications in two queries."""
-    progress = progress_for(session, notifications)
+    # Chunks first: a chunk commits its deliveries as it finishes, so once no chunk is pending,
+    # the progress query that follows sees every delivery (each statement has its own snapshot).
     pending = with_pending_chunks(session, [n.id for n in notifications])
+    progress = progress_for(session, notifications)
     return [
         notification_view(n, progress[n.id], derived_status(n, progress[n.id], n.id in pending))
         for n in notifications

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from app.errors import NotFound
 from app.orm import utcnow
@@ -74,7 +74,11 @@ def find_tenant_by_api_key(*, session: Session, api_key: str) -> App | None:
 
 def find_active_key(*, session: Session, secret: str) -> SecretKey | None:
     """The unrevoked key whose secret this is, in any app."""
-    key = session.scalar(select(SecretKey).where(SecretKey.secret_hash == hash_secret(secret)))
+    key = session.scalar(
+        select(SecretKey)
+        .options(joinedload(SecretKey.app))
+        .where(SecretKey.secret_hash == hash_secret(secret))
+    )
     return key if key is not None and key.is_active else None
 
 

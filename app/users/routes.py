@@ -8,8 +8,8 @@ from flask import Blueprint, request
 
 from app.auth import current_principal, server_call
 from app.extensions import db_session
-from app.http import doc, load_body, page_from_query
 from app.groups.service import group_ids_by_user
+from app.http import doc, load_body, page_from_query
 from app.users import service
 from app.users.models import User
 from app.users.schemas import (
