@@ -114,6 +114,36 @@ def apps_rotate_secret(app_id: str) -> None:
         _emit({"app_id": app_id, "api_secret": issued.secret})
 
 
+@apps.command("allow-list")
+@click.argument("app_id")
+@click.option(
+    "--set",
+    "document",
+    default=None,
+    metavar="JSON",
+    help='Replace it, e.g. \'{"enabled": true, "domains": ["example.com"]}\'.',
+)
+def apps_allow_list(app_id: str, document: str | None) -> None:
+    """Show the app's allow-list, or replace it with --set."""
+    from app.allowlist import service as allow_lists
+    from app.allowlist.schemas import AllowListSchema, AllowListView
+
+    with _transaction() as (_rt, session):
+        try:
+            tenants.get_tenant(session=session, app_id=app_id)
+        except HeraldError as exc:
+            _fail(str(exc))
+        if document is None:
+            _emit(AllowListView().dump(allow_lists.get_allow_list(session, app_id=app_id)))
+            return
+        try:
+            settings = AllowListSchema().load(json.loads(document))
+        except (ValueError, ValidationError) as exc:
+            _fail(str(getattr(exc, "messages", exc)))
+        allow_list = allow_lists.replace_allow_list(session, app_id=app_id, settings=settings)
+        _emit(AllowListView().dump(allow_list))
+
+
 @main.group()
 def keys() -> None:
     """Extra secret keys with scopes."""

@@ -113,3 +113,20 @@ def test_apps_update_reports_invalid_values_on_stderr(cli):
     result = cli("apps", "update", app["app_id"], "--set", "batchTargetLimit=0", ok=False)
 
     assert "batchTargetLimit" in result.stderr
+
+
+def test_allow_list_is_shown_and_replaced_from_the_cli(cli):
+    app = cli("apps", "create", "--name", "shop")
+
+    assert cli("apps", "allow-list", app["app_id"])["enabled"] is False
+    replaced = cli("apps", "allow-list", app["app_id"], "--set", '{"enabled": true, "domains": ["Example.com"]}')
+
+    assert replaced == {"enabled": True, "domains": ["example.com"], "emails": [], "allowRegisteredUsers": False}
+
+
+def test_allow_list_refuses_invalid_documents(cli):
+    app = cli("apps", "create", "--name", "shop")
+
+    result = cli("apps", "allow-list", app["app_id"], "--set", '{"domains": ["not a domain"]}', ok=False)
+
+    assert "enabled" in result.stderr
