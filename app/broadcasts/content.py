@@ -1,0 +1,76 @@
+"""A broadcast's literal content per channel: the broadcast's fields with each channel's overrides.
+
+Title and content are plain text or HTML (seed 002: "If you provide HTML content, the
+notification inbox will render it correctly"), never templates. The email subject is the title;
+email gets an HTML and a text part; push gets plain text, cut to fit a Web Push payload.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from templates_store.html_text import html_to_text
+
+# Web Push payloads are limited to about 4 KB once encrypted.
+PUSH_BODY_LIMIT = 1000
+_LOOKS_LIKE_HTML = re.compile(r"<(?:[a-zA-Z][a-zA-Z0-9-]*|/[a-zA-Z][a-zA-Z0-9-]*)(?:\s[^<>]*)?/?>")
+
+
+def literal_content(broadcast: Mapping[str, Any]) -> dict[str, Any]:
+    """The `LiteralContent` fields (in_app, email, push) the pipeline fans out."""
+    return {
+        "in_app": _in_app(broadcast, _part(broadcast, "in_app")),
+        "email": _email(_part(broadcast, "email")),
+        "push": _push(_part(broadcast, "web_push")),
+    }
+
+
+def _part(broadcast: Mapping[str, Any], channel: str) -> dict[str, Any]:
+    """title, content and action_url for one channel: the broadcast's, then its overrides."""
+    channels = (broadcast.get("overrides") or {}).get("channels") or {}
+    return {
+        "title": broadcast["title"],
+        "content": broadcast.get("content"),
+        "action_url": broadcast.get("action_url"),
+        **(channels.get(channel) or {}),
+    }
+
+
+def _in_app(broadcast: Mapping[str, Any], part: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "title": part["title"],
+        "body": part["content"],
+        "action_url": part["action_url"],
+        "category": broadcast.get("category"),
+        "topic": broadcast.get("topic"),
+        "custom_attributes": broadcast.get("custom_attributes") or {},
+    }
+
+
+def _email(part: Mapping[str, Any]) -> dict[str, Any]:
+    content, url = part["content"] or "", part["action_url"]
+    if is_html(content):
+        body_html, text = content, html_to_text(content)
+    else:
+        body_html = "<p>" + html.escape(content).replace("\n", "<br>") + "</p>" if content else ""
+        text = content
+    if url:
+        body_html += f'<p><a href="{html.escape(url)}">{html.escape(url)}</a></p>'
+        text = f"{text}\n\n{url}" if text else url
+    return {"subject": part["title"], "html": body_html or None, "text": text}
+
+
+def _push(part: Mapping[str, Any]) -> dict[str, Any]:
+    content = part["content"] or ""
+    body = html_to_text(content) if is_html(content) else content
+    if len(body) > PUSH_BODY_LIMIT:
+        body = body[: PUSH_BODY_LIMIT - 1] + "…"
+    return {"title": part["title"], "body": body or None, "url": part["action_url"], "data": {}}
+
+
+def is_html(content: str) -> bool:
+    """Whether content carries markup (a tag), rather than text that may mention `<` or `>`."""
+    return bool(_LOOKS_LIKE_HTML.search(content))
