@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from flask import Flask, Response, g, request
@@ -27,6 +28,8 @@ log = logging.getLogger(__name__)
 
 WINDOW_S = 60
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Seconds since the epoch; tests pin it so that a minute cannot turn over mid-test.
+clock: Callable[[], float] = time.time
 
 
 @dataclass(frozen=True)
@@ -78,7 +81,7 @@ def enforce(app: App, user: User | None) -> None:
         parts += ["user", user.id]
     rt = runtime()
     try:
-        budget = spend(rt.redis, bucket=rt.key(*parts), limit=limit, now=time.time())
+        budget = spend(rt.redis, bucket=rt.key(*parts), limit=limit, now=clock())
     except RedisError:
         log.warning("rate limit not checked: Redis unreachable", extra={"app_id": app.id})
         return
