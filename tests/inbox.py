@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any
+
+from sqlalchemy import delete
 
 from app.inbox.models import InboxNotification
 from app.orm import utcnow
 from app.runtime import Runtime
+from app.tenants.models import App
 from app.users.service import find_or_create_user
-from tests.factories import Tenant
+from tests.factories import Tenant, make_tenant
 
 
 def put_in_inbox(
@@ -46,5 +51,18 @@ def fill_inbox(runtime: Runtime, tenant: Tenant, external_id: str, count: int) -
     return ids[::-1]
 
 
-def ago(minutes: int) -> datetime:
-    return utcnow() - timedelta(minutes=minutes)
+@contextmanager
+def disposable_tenants(runtime: Runtime) -> Iterator[Any]:
+    """`make(name, **settings)` for tests on a shared database (a module's web process):
+    the apps made, with everything they own, are deleted afterwards."""
+    made: list[Tenant] = []
+
+    def make(name: str = "acme", **settings: object) -> Tenant:
+        made.append(make_tenant(runtime, name, **settings))
+        return made[-1]
+
+    try:
+        yield make
+    finally:
+        with runtime.database.transaction() as session:
+            session.execute(delete(App).where(App.id.in_([t.app_id for t in made])))

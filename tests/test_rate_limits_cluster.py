@@ -5,17 +5,16 @@ from __future__ import annotations
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
-from sqlalchemy import delete
 
 from app.ratelimit import WINDOW_S
 from app.runtime import Runtime
-from app.tenants.models import App
-from tests.factories import Tenant, make_tenant
+from tests.factories import Tenant
+from tests.inbox import disposable_tenants
 from tests.processes import RunningProcess, procfile_process
 from tests.realtime import TIMEOUT, runtime_for, sockets
 
@@ -44,18 +43,9 @@ def two_webs(
 
 
 @pytest.fixture
-def tenants(pg_runtime: Runtime) -> Iterator[list[Tenant]]:
-    """Apps made by a test, deleted (with everything they own) when it ends."""
-    made: list[Tenant] = []
-    yield made
-    with pg_runtime.database.transaction() as session:
-        session.execute(delete(App).where(App.id.in_([t.app_id for t in made])))
-
-
-def make(pg_runtime: Runtime, tenants: list[Tenant], read_per_minute: int) -> Tenant:
-    tenant = make_tenant(pg_runtime, "limited", rate_limit_read_per_minute=read_per_minute)
-    tenants.append(tenant)
-    return tenant
+def make(pg_runtime: Runtime) -> Iterator[Callable[..., Tenant]]:
+    with disposable_tenants(pg_runtime) as make_tenant:
+        yield make_tenant
 
 
 def get(base_url: str, path: str, headers: dict[str, str]) -> tuple[int, dict[str, str]]:
@@ -76,9 +66,9 @@ def start_of_a_window() -> None:
 
 
 def test_two_web_processes_count_against_one_budget(
-    two_webs: tuple[RunningProcess, ...], pg_runtime: Runtime, tenants: list[Tenant]
+    two_webs: tuple[RunningProcess, ...], make: Callable[..., Tenant]
 ):
-    tenant = make(pg_runtime, tenants, LIMIT)
+    tenant = make(rate_limit_read_per_minute=LIMIT)
     web_a, web_b = two_webs
     start_of_a_window()
 
@@ -95,9 +85,9 @@ def test_two_web_processes_count_against_one_budget(
 
 
 def test_websocket_handshakes_are_not_counted(
-    two_webs: tuple[RunningProcess, ...], pg_runtime: Runtime, tenants: list[Tenant]
+    two_webs: tuple[RunningProcess, ...], make: Callable[..., Tenant]
 ):
-    tenant = make(pg_runtime, tenants, 1)
+    tenant = make(rate_limit_read_per_minute=1)
     web_a, web_b = two_webs
     start_of_a_window()
     first, _ = get(web_a.base_url, "/notifications", tenant.user_headers("u1"))
