@@ -305,3 +305,16 @@ def test_a_templated_notification_is_not_a_broadcast(client: FlaskClient, tenant
     response = client.get(f"/broadcasts/{sent['notification_id']}", headers=tenant.headers())
 
     assert response.status_code == 404
+
+
+def test_null_identifiers_are_absent_ones(client: FlaskClient, tenant: Tenant):
+    status, body = broadcast(
+        client,
+        tenant,
+        recipients=[{"external_id": "u1", "email": None}, {"topic": "t", "external_id": None}],
+    )
+    refused, errors = broadcast(client, tenant, recipients=[{"email": None, "external_id": None}])
+
+    assert status == 201, body
+    assert body["broadcast"]["status"]["summary"]["total"] == 1
+    assert refused == 422 and fields_in_error(errors) == ["broadcast.recipients.0.email"]

@@ -2,20 +2,21 @@
 
 Title and content are plain text or HTML (seed 002: "If you provide HTML content, the
 notification inbox will render it correctly"), never templates. The email subject is the title;
-email gets an HTML and a text part; push gets plain text, cut to fit a Web Push payload.
+email gets an HTML and a text part; push gets plain text, cut to fit a Web Push message.
 """
 
 from __future__ import annotations
 
 import html
+import json
 import re
 from collections.abc import Mapping
 from typing import Any
 
 from templates_store.html_text import html_to_text
 
-# Web Push payloads are limited to about 4 KB once encrypted.
-PUSH_BODY_LIMIT = 1000
+# Push services refuse payloads over 4,096 bytes once encrypted; leave room for the encryption.
+PUSH_PAYLOAD_BYTES = 3000
 _LOOKS_LIKE_HTML = re.compile(r"<(?:[a-zA-Z][a-zA-Z0-9-]*|/[a-zA-Z][a-zA-Z0-9-]*)(?:\s[^<>]*)?/?>")
 
 
@@ -65,10 +66,28 @@ def _email(part: Mapping[str, Any]) -> dict[str, Any]:
 
 def _push(part: Mapping[str, Any]) -> dict[str, Any]:
     content = part["content"] or ""
-    body = html_to_text(content) if is_html(content) else content
-    if len(body) > PUSH_BODY_LIMIT:
-        body = body[: PUSH_BODY_LIMIT - 1] + "…"
-    return {"title": part["title"], "body": body or None, "url": part["action_url"], "data": {}}
+    message = {"title": part["title"], "body": "", "url": part["action_url"], "data": {}}
+    room = PUSH_PAYLOAD_BYTES - len(json.dumps(message).encode())
+    message["body"] = _cut(html_to_text(content) if is_html(content) else content, room) or None
+    return message
+
+
+def _cut(text: str, room: int) -> str:
+    """As much of the text as fits in `room` bytes of JSON, with an ellipsis when cut."""
+    if _json_size(text) <= room:
+        return text
+    low, high = 0, min(len(text), max(room, 0))  # a character takes at least one byte
+    while low < high:
+        middle = (low + high + 1) // 2
+        if _json_size(text[:middle] + "…") <= room:
+            low = middle
+        else:
+            high = middle - 1
+    return text[:low] + "…" if low else ""
+
+
+def _json_size(text: str) -> int:
+    return len(json.dumps(text)) - 2
 
 
 def is_html(content: str) -> bool:

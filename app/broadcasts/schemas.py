@@ -13,7 +13,6 @@ MAX_URL = 2048
 MAX_NAME = 100
 MAX_CUSTOM_ATTRIBUTES_BYTES = 256 * 1024
 MAX_RECIPIENTS = 1000
-PUSH_CHANNELS = ("web_push", "mobile_push")
 
 
 def _size_of(value: Any) -> int:
@@ -40,19 +39,19 @@ class OverridesSchema(Schema):
 class RecipientSchema(Schema):
     """A user by email and/or external id (with optional attributes), or a topic's subscribers."""
 
-    email = fields.Email(validate=validate.Length(max=255))
-    external_id = fields.String(validate=validate.Length(min=1, max=255))
+    email = fields.Email(allow_none=True, validate=validate.Length(max=255))
+    external_id = fields.String(allow_none=True, validate=validate.Length(min=1, max=255))
     first_name = fields.String(allow_none=True, validate=validate.Length(max=50))
     last_name = fields.String(allow_none=True, validate=validate.Length(max=50))
     custom_attributes = fields.Dict(keys=fields.String(), allow_none=True)
-    topic = fields.String(validate=validate.Length(min=1, max=MAX_NAME))
+    topic = fields.String(allow_none=True, validate=validate.Length(min=1, max=MAX_NAME))
 
     @validates_schema
     def _one_kind(self, data: dict[str, Any], **_: Any) -> None:
-        names_user = bool(data.get("email") or data.get("external_id"))
-        if data.get("topic") is not None and len(data) > 1:
+        given = {name for name, value in data.items() if value is not None}
+        if "topic" in given and len(given) > 1:
             raise ValidationError("A topic recipient has no other attributes.", "topic")
-        if data.get("topic") is None and not names_user:
+        if not given & {"topic", "email", "external_id"}:
             raise ValidationError("Provide an email, an external_id or a topic.", "email")
 
 

@@ -48,25 +48,13 @@ def accept_broadcast(
     name: str = "broadcast",
 ) -> Notification:
     """Resolve and screen the recipients and store the broadcast, queued for dispatch."""
-    field = f"{name}.recipients"
-    topics = list(dict.fromkeys(r["topic"] for r in broadcast["recipients"] if "topic" in r))
-    subscriber_ids = _subscriber_ids(session, app_id=app.id, topics=topics)
-    _check_limit(app, len(subscriber_ids), field)
-    named = unique_targets(
-        [Target.from_json(r) for r in broadcast["recipients"] if "topic" not in r]
+    recipients, rejected = _recipients(
+        session,
+        app=app,
+        entries=broadcast["recipients"],
+        caller_email=caller_email,
+        field=f"{name}.recipients",
     )
-    accepted, rejected = screen_targets(session, app=app, targets=named, caller_email=caller_email)
-    users = _resolve(session, app_id=app.id, targets=accepted)
-    subscribers, rejected_subscribers = _screened_subscribers(
-        session, app=app, user_ids=subscriber_ids, caller_email=caller_email
-    )
-    recipients = list({user.id: user for user in users + subscribers}.values())
-    rejected += rejected_subscribers
-    if rejected and not recipients:
-        raise Unprocessable(
-            "No recipient passed the allow-list.", code="ERR_NO_ALLOWED_TARGETS", field=field
-        )
-    _check_limit(app, len(recipients), field)
     notification = Notification(
         app_id=app.id,
         kind=KIND,
@@ -86,6 +74,34 @@ def accept_broadcast(
     session.add(notification)
     session.flush()
     return notification
+
+
+def _recipients(
+    session: Session,
+    *,
+    app: App,
+    entries: Sequence[dict[str, Any]],
+    caller_email: str | None,
+    field: str,
+) -> tuple[list[User], list[dict[str, str]]]:
+    """The distinct users the entries name or subscribe, and the allow-list's rejections."""
+    topics = list(dict.fromkeys(e["topic"] for e in entries if e.get("topic")))
+    subscriber_ids = _subscriber_ids(session, app_id=app.id, topics=topics)
+    _check_limit(app, len(subscriber_ids), field)
+    named = unique_targets([Target.from_json(e) for e in entries if not e.get("topic")])
+    accepted, rejected = screen_targets(session, app=app, targets=named, caller_email=caller_email)
+    users = _resolve(session, app_id=app.id, targets=accepted)
+    subscribers, rejected_subscribers = _screened_subscribers(
+        session, app=app, user_ids=subscriber_ids, caller_email=caller_email
+    )
+    recipients = list({user.id: user for user in users + subscribers}.values())
+    rejected += rejected_subscribers
+    if rejected and not recipients:
+        raise Unprocessable(
+            "No recipient passed the allow-list.", code="ERR_NO_ALLOWED_TARGETS", field=field
+        )
+    _check_limit(app, len(recipients), field)
+    return recipients, rejected
 
 
 def _subscriber_ids(session: Session, *, app_id: str, topics: Sequence[str]) -> list[str]:
