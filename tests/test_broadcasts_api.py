@@ -318,3 +318,27 @@ def test_null_identifiers_are_absent_ones(client: FlaskClient, tenant: Tenant):
     assert status == 201, body
     assert body["broadcast"]["status"]["summary"]["total"] == 1
     assert refused == 422 and fields_in_error(errors) == ["broadcast.recipients.0.email"]
+
+
+def test_recipients_and_topics_are_looked_up_in_the_callers_app_only(
+    client: FlaskClient, tenant: Tenant, other_tenant: Tenant
+):
+    client.post(
+        "/users",
+        json={"user": {"external_id": "u1", "email": "u1@globex.example"}},
+        headers=other_tenant.headers(),
+    )
+    client.post(
+        "/subscriptions",
+        json={"subscription": {"topic": "launch", "categories": []}},
+        headers=other_tenant.user_headers("sub"),
+    )
+
+    status, body = broadcast(
+        client, tenant, recipients=[{"external_id": "u1"}, {"topic": "launch"}]
+    )
+
+    assert status == 201 and body["broadcast"]["status"]["summary"]["total"] == 1
+    mine = client.get("/users/external_id:u1", headers=tenant.headers()).get_json()["user"]
+    theirs = client.get("/users/external_id:u1", headers=other_tenant.headers()).get_json()["user"]
+    assert mine["id"] != theirs["id"] and mine["email"] is None
