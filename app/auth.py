@@ -19,6 +19,7 @@ from app.errors import Forbidden, HeraldError, Unauthorized
 from app.extensions import db_session, runtime
 from app.idempotency.guard import run_idempotently
 from app.oauth2 import claimed_app_id, looks_like_jwt, verify_access_token
+from app.ratelimit import enforce as enforce_rate_limit
 from app.security import Encryptor, hmac_matches
 from app.tenants import service as tenants
 from app.tenants.models import App
@@ -58,6 +59,7 @@ def server_call(*scopes: str) -> Callable[[F], F]:
             for scope in scopes:
                 principal.require(scope)
             g.principal = principal
+            enforce_rate_limit(principal.app, None)
             return run_idempotently(principal.app.id, lambda: view(*args, **kwargs))
 
         wrapper.__auth__ = ("server", scopes)  # type: ignore[attr-defined]
@@ -75,6 +77,7 @@ def user_call(view: F) -> F:
         principal = authenticate_user(session, UserCredentials.from_headers(request.headers))
         _check_tenant_header(principal.app, request.headers)
         g.principal = principal
+        enforce_rate_limit(principal.app, principal.user)
         scope = f"{principal.app.id}:user:{principal.user.id if principal.user else ''}"
         return run_idempotently(scope, lambda: view(*args, **kwargs))
 

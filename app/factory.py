@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Flask, Response, request
 
-from app import errors, extensions, logs
+from app import errors, extensions, logs, ratelimit
 from app.config import Settings
 from app.runtime import Runtime
 
@@ -22,6 +22,7 @@ def build_app(test_config: dict[str, Any] | None = None) -> Flask:
     extensions.init_app(flask_app, Runtime.from_settings(settings))
     logs.init_app(flask_app)
     errors.init_app(flask_app)
+    ratelimit.init_app(flask_app)
     _refuse_oversized_bodies(flask_app, settings)
     _register_blueprints(flask_app)
     return flask_app
@@ -49,9 +50,12 @@ def _body_limit(settings: Settings) -> int:
 def _register_blueprints(flask_app: Flask) -> None:
     from app import client_config, health, openapi
     from app.allowlist import routes as allowlist_routes
+    from app.broadcasts import routes as broadcast_routes
     from app.direct import routes as direct_routes
     from app.groups import routes as group_routes
     from app.imports import routes as import_routes
+    from app.inbox import routes as inbox_routes
+    from app.metrics import routes as metrics_routes
     from app.notifications import routes as notification_routes
     from app.preferences import routes as preference_routes
     from app.push import routes as push_routes
@@ -79,5 +83,8 @@ def _register_blueprints(flask_app: Flask) -> None:
         group_routes.bp,
         realtime_routes.bp,
         realtime_ws.bp,
+        inbox_routes.bp,
+        broadcast_routes.bp,
+        metrics_routes.bp,
     ):
         flask_app.register_blueprint(blueprint)

@@ -19,7 +19,11 @@ class Notification(Base, IdMixin, TimestampMixin):
     """
 
     __tablename__ = "notifications"
-    __table_args__ = (Index("ix_notifications_app_id_created_at", "app_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_notifications_app_id_created_at", "app_id", "created_at"),
+        # GET /broadcasts pages through one kind of an app's notifications, newest first.
+        Index("ix_notifications_app_id_kind_created_at", "app_id", "kind", "created_at"),
+    )
 
     app_id: Mapped[str] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(16))

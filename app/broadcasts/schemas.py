@@ -1,0 +1,153 @@
+"""Wire format of broadcasts (seed 002): the request with every limit, and the views."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
+
+MAX_TITLE = 255
+MAX_CONTENT = 4_194_304
+MAX_URL = 2048
+MAX_NAME = 100
+MAX_CUSTOM_ATTRIBUTES_BYTES = 256 * 1024
+MAX_RECIPIENTS = 1000
+
+
+def _size_of(value: Any) -> int:
+    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+
+
+class ChannelOverrideSchema(Schema):
+    title = fields.String(validate=validate.Length(min=1, max=MAX_TITLE))
+    content = fields.String(allow_none=True, validate=validate.Length(max=MAX_CONTENT))
+    action_url = fields.String(allow_none=True, validate=validate.Length(max=MAX_URL))
+
+
+class ChannelOverridesSchema(Schema):
+    in_app = fields.Nested(ChannelOverrideSchema)
+    email = fields.Nested(ChannelOverrideSchema)
+    web_push = fields.Nested(ChannelOverrideSchema)
+    mobile_push = fields.Nested(ChannelOverrideSchema)
+
+
+class OverridesSchema(Schema):
+    channels = fields.Nested(ChannelOverridesSchema)
+
+
+class RecipientSchema(Schema):
+    """A user by email and/or external id (with optional attributes), or a topic's subscribers."""
+
+    email = fields.Email(allow_none=True, validate=validate.Length(max=255))
+    external_id = fields.String(allow_none=True, validate=validate.Length(min=1, max=255))
+    first_name = fields.String(allow_none=True, validate=validate.Length(max=50))
+    last_name = fields.String(allow_none=True, validate=validate.Length(max=50))
+    custom_attributes = fields.Dict(keys=fields.String(), allow_none=True)
+    topic = fields.String(allow_none=True, validate=validate.Length(min=1, max=MAX_NAME))
+
+    @validates_schema
+    def _one_kind(self, data: dict[str, Any], **_: Any) -> None:
+        given = {name for name, value in data.items() if value is not None}
+        if "topic" in given and len(given) > 1:
+            raise ValidationError("A topic recipient has no other attributes.", "topic")
+        if not given & {"topic", "email", "external_id"}:
+            raise ValidationError("Provide an email, an external_id or a topic.", "email")
+
+
+class BroadcastFieldsSchema(Schema):
+    title = fields.String(required=True, validate=validate.Length(min=1, max=MAX_TITLE))
+    content = fields.String(allow_none=True, validate=validate.Length(max=MAX_CONTENT))
+    action_url = fields.String(allow_none=True, validate=validate.Length(max=MAX_URL))
+    category = fields.String(allow_none=True, validate=validate.Length(min=1, max=MAX_NAME))
+    topic = fields.String(allow_none=True, validate=validate.Length(min=1, max=MAX_NAME))
+    custom_attributes = fields.Dict(keys=fields.String(), allow_none=True)
+    recipients = fields.List(
+        fields.Nested(RecipientSchema),
+        required=True,
+        validate=validate.Length(min=1, max=MAX_RECIPIENTS),
+    )
+    overrides = fields.Nested(OverridesSchema, allow_none=True)
+
+    @validates("custom_attributes")
+    def _custom_attributes_size(self, value: dict[str, Any] | None, **_: Any) -> None:
+        if value is not None and _size_of(value) > MAX_CUSTOM_ATTRIBUTES_BYTES:
+            raise ValidationError(f"Must not exceed {MAX_CUSTOM_ATTRIBUTES_BYTES} bytes as JSON.")
+
+
+class BroadcastBody(Schema):
+    broadcast = fields.Nested(BroadcastFieldsSchema, required=True)
+
+
+class NotificationBody(Schema):
+    """`POST /notifications` (seed 001): a broadcast under the name `notification`."""
+
+    notification = fields.Nested(BroadcastFieldsSchema, required=True)
+
+
+class BroadcastStatusSummary(Schema):
+    total = fields.Integer(metadata={"description": "Recipients"})
+    failures = fields.Integer(metadata={"description": "Failed deliveries"})
+
+
+class BroadcastStatusView(Schema):
+    status = fields.String(metadata={"description": "enqueued, processing or processed"})
+    summary = fields.Nested(BroadcastStatusSummary)
+    errors = fields.List(fields.Dict())
+
+
+class BroadcastView(Schema):
+    id = fields.String()
+    title = fields.String()
+    content = fields.String(allow_none=True)
+    action_url = fields.String(allow_none=True)
+    category = fields.String(allow_none=True)
+    topic = fields.String(allow_none=True)
+    custom_attributes = fields.Dict(allow_none=True)
+    overrides = fields.Dict(allow_none=True)
+    recipients = fields.List(fields.Dict())
+    sent_at = fields.Integer(metadata={"description": "Unix seconds"})
+    status = fields.Nested(BroadcastStatusView)
+
+
+class BroadcastEnvelope(Schema):
+    broadcast = fields.Nested(BroadcastView)
+
+
+class NotificationEnvelope(Schema):
+    notification = fields.Nested(BroadcastView)
+
+
+class BroadcastListView(Schema):
+    broadcasts = fields.List(fields.Nested(BroadcastView))
+    total = fields.Integer()
+    per_page = fields.Integer()
+    current_page = fields.Integer()
+    total_pages = fields.Integer()
+
+
+class DeliveryStateView(Schema):
+    channel = fields.String()
+    status = fields.String()
+    reason = fields.String(allow_none=True)
+    attempts = fields.Integer()
+    sent_at = fields.Integer(allow_none=True)
+
+
+class RecipientNotificationView(Schema):
+    id = fields.String(allow_none=True, metadata={"description": "The inbox notification's id"})
+    recipient = fields.Dict()
+    title = fields.String()
+    sent_at = fields.Integer(allow_none=True)
+    seen_at = fields.Integer(allow_none=True)
+    read_at = fields.Integer(allow_none=True)
+    archived_at = fields.Integer(allow_none=True)
+    deliveries = fields.List(fields.Nested(DeliveryStateView))
+
+
+class RecipientNotificationListView(Schema):
+    notifications = fields.List(fields.Nested(RecipientNotificationView))
+    total = fields.Integer()
+    per_page = fields.Integer()
+    current_page = fields.Integer()
+    total_pages = fields.Integer()

@@ -1,0 +1,1 @@
+"""Notification metrics (seed 002), aggregated in SQL."""
