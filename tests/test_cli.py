@@ -119,14 +119,27 @@ def test_allow_list_is_shown_and_replaced_from_the_cli(cli):
     app = cli("apps", "create", "--name", "shop")
 
     assert cli("apps", "allow-list", app["app_id"])["enabled"] is False
-    replaced = cli("apps", "allow-list", app["app_id"], "--set", '{"enabled": true, "domains": ["Example.com"]}')
+    replaced = cli(
+        "apps",
+        "allow-list",
+        app["app_id"],
+        "--set",
+        '{"enabled": true, "domains": ["Example.com"]}',
+    )
 
-    assert replaced == {"enabled": True, "domains": ["example.com"], "emails": [], "allowRegisteredUsers": False}
+    assert replaced == {
+        "enabled": True,
+        "domains": ["example.com"],
+        "emails": [],
+        "allowRegisteredUsers": False,
+    }
 
 
 def test_allow_list_refuses_invalid_documents(cli):
     app = cli("apps", "create", "--name", "shop")
 
-    result = cli("apps", "allow-list", app["app_id"], "--set", '{"domains": ["not a domain"]}', ok=False)
+    result = cli(
+        "apps", "allow-list", app["app_id"], "--set", '{"domains": ["not a domain"]}', ok=False
+    )
 
     assert "enabled" in result.stderr
