@@ -19,10 +19,11 @@ class Runtime:
     encryptor: Encryptor
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Runtime:
+    def from_settings(cls, settings: Settings, *, worker: bool = False) -> Runtime:
+        """`worker=True` tunes the database engine for the worker process (see app.db)."""
         return cls(
             settings=settings,
-            database=Database(settings.database_url),
+            database=Database(settings.database_url, worker=worker),
             redis=Redis.from_url(settings.redis_url, health_check_interval=30),
             encryptor=Encryptor(settings.secret_key),
         )

@@ -72,7 +72,9 @@ def main() -> None:
 def run(count: int, database_url: str, workdir: Path, smtp: SmtpSink, push: PushService) -> None:
     upgrade(database_url)
     runtime = Runtime.from_settings(Settings.from_env(database_url=database_url))
-    tenant = make_tenant(runtime, "bench")
+    tenant = make_tenant(
+        runtime, "bench", rate_limit_read_per_minute=100_000, rate_limit_write_per_minute=100_000
+    )
     browsers = [push.new_browser() for _ in range(count)]
     _create_recipients(runtime, tenant.app_id, browsers)
     env = {"WORKER_PROCESSES": str(WORKER_PROCESSES), "WORKER_THREADS": str(WORKER_THREADS)}

@@ -8,6 +8,7 @@ send.
 from __future__ import annotations
 
 import random
+import time
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
@@ -75,8 +76,7 @@ def send_push_delivery(runtime: Runtime, *, delivery_id: str) -> Outcome:
         delivery = states.claim(session, delivery_id=delivery_id)
         if delivery is None:
             return NOT_CLAIMED
-        app = session.get(App, delivery.app_id)
-        private_key = vapid_private_key(app=app, encryptor=runtime.encryptor)
+        private_key = _sending_identity(session, runtime, delivery.app_id).vapid_private_key
         reached = set(delivery.payload.get("sent_to", []))
         targets = [
             (s.id, s.device_token, s.p256dh, s.auth)
@@ -155,16 +155,41 @@ def _record(
     return Outcome(status)
 
 
-def _outgoing_email(session: Session, runtime: Runtime, delivery: Delivery) -> OutgoingEmail:
-    app = session.get(App, delivery.app_id)
+@dataclass(frozen=True)
+class SendingIdentity:
+    """What an app's deliveries are sent as: its From address and its VAPID key."""
+
+    sender: str
+    vapid_private_key: str
+    loaded_at: float
+
+
+_identities: dict[str, SendingIdentity] = {}
+IDENTITY_TTL_S = 30.0
+
+
+def _sending_identity(session: Session, runtime: Runtime, app_id: str) -> SendingIdentity:
+    """Per app, cached for a few seconds: a batch would otherwise read the app once per send."""
+    cached = _identities.get(app_id)
+    if cached is not None and time.monotonic() - cached.loaded_at < IDENTITY_TTL_S:
+        return cached
+    app = session.get(App, app_id)
     sender = (
         format_sender(app.sender_email, app.sender_name)
-        if app is not None and app.sender_email
+        if app.sender_email
         else runtime.settings.default_sender
     )
+    identity = SendingIdentity(
+        sender, vapid_private_key(app=app, encryptor=runtime.encryptor), time.monotonic()
+    )
+    _identities[app_id] = identity
+    return identity
+
+
+def _outgoing_email(session: Session, runtime: Runtime, delivery: Delivery) -> OutgoingEmail:
     payload = delivery.payload
     return OutgoingEmail(
-        sender=sender,
+        sender=_sending_identity(session, runtime, delivery.app_id).sender,
         recipient=payload["to"],
         subject=payload.get("subject") or "",
         text=payload.get("text") or "",

@@ -66,17 +66,17 @@ def transition(
 
 
 def claim(session: Session, *, delivery_id: str) -> Delivery | None:
-    """Take a queued delivery for sending (counting the attempt), or None if someone else has."""
-    moved = transition(
-        session,
-        delivery_ids=[delivery_id],
-        from_status=QUEUED,
-        to_status=SENDING,
-        attempts=Delivery.attempts + 1,
+    """Take a queued delivery for sending (counting the attempt), or None if someone else has.
+
+    One `UPDATE ... RETURNING`: the claim and the read of what to send are a single statement.
+    """
+    return session.scalar(
+        update(Delivery)
+        .where(Delivery.id == delivery_id, Delivery.status == QUEUED)
+        .values(status=SENDING, updated_at=utcnow(), attempts=Delivery.attempts + 1)
+        .returning(Delivery)
+        .execution_options(populate_existing=True)
     )
-    if not moved:
-        return None
-    return session.get(Delivery, delivery_id, populate_existing=True)
 
 
 def mark_sent(session: Session, *, delivery: Delivery, **values: Any) -> None:
