@@ -45,6 +45,7 @@ from tests.factories import Tenant, make_tenant  # noqa: E402
 from tests.sinks import PushService, SmtpSink  # noqa: E402
 
 ENGINES = ("sqlite", "postgresql")
+pytest_plugins = ["tests.process_fixtures"]
 
 
 @pytest.fixture(scope="session", autouse=True)

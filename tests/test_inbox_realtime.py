@@ -5,7 +5,6 @@ WebSocket clients, and a real worker for broadcasts."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import dramatiq
 import pytest
@@ -16,36 +15,16 @@ from app.realtime.publisher import publish_to_users
 from app.runtime import Runtime
 from tests.factories import Tenant
 from tests.inbox import disposable_tenants, put_in_inbox
-from tests.processes import RunningProcess, procfile_process
-from tests.realtime import Sockets, call, next_event, runtime_for, sockets
+from tests.processes import RunningProcess
+from tests.realtime import Sockets, call, next_event
 from tests.test_realtime_publisher import herald_id
 from workers.runtime import use_runtime
-
-
-@pytest.fixture(scope="module")
-def pg_runtime(postgresql_url: str) -> Iterator[Runtime]:
-    runtime = runtime_for(postgresql_url)
-    yield runtime
-    runtime.close()
-
-
-@pytest.fixture(scope="module")
-def web(postgresql_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningProcess]:
-    log_dir: Path = tmp_path_factory.mktemp("web")
-    with procfile_process("web", database_url=postgresql_url, log_dir=log_dir) as process:
-        yield process
 
 
 @pytest.fixture
 def make(pg_runtime: Runtime) -> Iterator[Callable[..., Tenant]]:
     with disposable_tenants(pg_runtime) as make_tenant:
         yield make_tenant
-
-
-@pytest.fixture
-def clients() -> Iterator[Sockets]:
-    with sockets() as opened:
-        yield opened
 
 
 @pytest.fixture

@@ -16,16 +16,9 @@ from app.runtime import Runtime
 from tests.factories import Tenant
 from tests.inbox import disposable_tenants
 from tests.processes import RunningProcess, procfile_process
-from tests.realtime import TIMEOUT, runtime_for, sockets
+from tests.realtime import TIMEOUT, sockets
 
 LIMIT = 4
-
-
-@pytest.fixture(scope="module")
-def pg_runtime(postgresql_url: str) -> Iterator[Runtime]:
-    runtime = runtime_for(postgresql_url)
-    yield runtime
-    runtime.close()
 
 
 @pytest.fixture(scope="module")

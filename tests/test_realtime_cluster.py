@@ -10,32 +10,13 @@ from pathlib import Path
 import pytest
 import websocket
 
-from app.runtime import Runtime
-from tests.factories import Tenant, make_tenant
+from tests.factories import Tenant
 from tests.processes import RunningProcess, free_port, procfile_process
-from tests.realtime import Sockets, next_event, poll, runtime_for, send, socket_url, sockets
+from tests.realtime import Sockets, next_event, poll, send, socket_url
 
 # A short presence TTL so a killed process stops counting quickly (the default is 6 s).
 FAST_PRESENCE = {"REALTIME_PRESENCE_TTL_S": "2"}
 HELLO = {"to": [{"type": "user", "id": "1"}], "message": "hello"}
-
-
-@pytest.fixture
-def pg_runtime(postgresql_url: str) -> Iterator[Runtime]:
-    runtime = runtime_for(postgresql_url)
-    yield runtime
-    runtime.close()
-
-
-@pytest.fixture
-def acme(pg_runtime: Runtime) -> Tenant:
-    return make_tenant(pg_runtime, "acme")
-
-
-@pytest.fixture
-def clients() -> Iterator[Sockets]:
-    with sockets() as opened:
-        yield opened
 
 
 @pytest.fixture

@@ -4,9 +4,7 @@ real sockets on a real web process receive the events meant for them and no othe
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 import websocket
@@ -17,8 +15,8 @@ from app.realtime.publisher import publish_events, publish_to_users
 from app.runtime import Runtime
 from app.users.models import User
 from tests.factories import Tenant, make_tenant
-from tests.processes import RunningProcess, procfile_process
-from tests.realtime import Sockets, next_event, runtime_for, sockets
+from tests.processes import RunningProcess
+from tests.realtime import Sockets, next_event
 
 INBOX_CHANGES = [
     (frames.NOTIFICATION_READ, {"id": "n1", "unread_count": 0, "unseen_count": 0}),
@@ -30,31 +28,6 @@ INBOX_CHANGES = [
     (frames.NOTIFICATIONS_READ_ALL, {"ids": ["n1", "n2"], "unread_count": 0, "unseen_count": 0}),
     (frames.NOTIFICATIONS_SEEN_ALL, {"ids": ["n1", "n2"], "unread_count": 2, "unseen_count": 0}),
 ]
-
-
-@pytest.fixture(scope="module")
-def pg_runtime(postgresql_url: str) -> Iterator[Runtime]:
-    runtime = runtime_for(postgresql_url)
-    yield runtime
-    runtime.close()
-
-
-@pytest.fixture(scope="module")
-def web(postgresql_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningProcess]:
-    log_dir: Path = tmp_path_factory.mktemp("web")
-    with procfile_process("web", database_url=postgresql_url, log_dir=log_dir) as process:
-        yield process
-
-
-@pytest.fixture
-def acme(pg_runtime: Runtime) -> Tenant:
-    return make_tenant(pg_runtime, "acme")
-
-
-@pytest.fixture
-def clients() -> Iterator[Sockets]:
-    with sockets() as opened:
-        yield opened
 
 
 def herald_id(runtime: Runtime, tenant: Tenant, external_id: str) -> str:

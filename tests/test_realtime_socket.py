@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from sqlalchemy import select
 
@@ -12,33 +9,8 @@ from app.runtime import Runtime
 from app.security import user_hmac
 from app.users.models import User
 from tests.factories import Tenant, make_tenant
-from tests.processes import RunningProcess, procfile_process
-from tests.realtime import Sockets, handshake_refusal, next_event, runtime_for, socket_url, sockets
-
-
-@pytest.fixture(scope="module")
-def pg_runtime(postgresql_url: str) -> Iterator[Runtime]:
-    runtime = runtime_for(postgresql_url)
-    yield runtime
-    runtime.close()
-
-
-@pytest.fixture(scope="module")
-def web(postgresql_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningProcess]:
-    log_dir: Path = tmp_path_factory.mktemp("web")
-    with procfile_process("web", database_url=postgresql_url, log_dir=log_dir) as process:
-        yield process
-
-
-@pytest.fixture
-def acme(pg_runtime: Runtime) -> Tenant:
-    return make_tenant(pg_runtime, "acme")
-
-
-@pytest.fixture
-def clients() -> Iterator[Sockets]:
-    with sockets() as opened:
-        yield opened
+from tests.processes import RunningProcess
+from tests.realtime import Sockets, handshake_refusal, next_event, socket_url
 
 
 def test_query_credentials_open_a_socket_that_answers_pings(

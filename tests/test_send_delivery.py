@@ -6,17 +6,14 @@ socket in order, so the marker must be the next frame it reads.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime
-from pathlib import Path
 
-import pytest
 import websocket
 
 from app.runtime import Runtime
 from tests.factories import Tenant, make_tenant
-from tests.processes import RunningProcess, procfile_process
-from tests.realtime import Sockets, call, next_event, poll, runtime_for, send, sockets
+from tests.processes import RunningProcess
+from tests.realtime import Sockets, call, next_event, poll, send
 
 SEED_REQUEST = {
     "to": [{"type": "user", "id": "1"}, {"type": "group", "id": ["1", "8"]}],
@@ -24,31 +21,6 @@ SEED_REQUEST = {
     "message": "Server-side push",
     "data": {"priority": "high"},
 }
-
-
-@pytest.fixture(scope="module")
-def pg_runtime(postgresql_url: str) -> Iterator[Runtime]:
-    runtime = runtime_for(postgresql_url)
-    yield runtime
-    runtime.close()
-
-
-@pytest.fixture(scope="module")
-def web(postgresql_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningProcess]:
-    log_dir: Path = tmp_path_factory.mktemp("web")
-    with procfile_process("web", database_url=postgresql_url, log_dir=log_dir) as process:
-        yield process
-
-
-@pytest.fixture
-def acme(pg_runtime: Runtime) -> Tenant:
-    return make_tenant(pg_runtime, "acme")
-
-
-@pytest.fixture
-def clients() -> Iterator[Sockets]:
-    with sockets() as opened:
-        yield opened
 
 
 def put_group(web: RunningProcess, tenant: Tenant, group_id: str, members: list[str]) -> None:

@@ -21,7 +21,7 @@ from app.broadcasts.content import literal_content
 from app.errors import HeraldError, NotFound, Unprocessable
 from app.inbox.views import epoch
 from app.notifications.models import Notification
-from app.notifications.progress import derived_status, progress_for, with_pending_chunks
+from app.notifications.progress import derived_status, snapshot
 from app.notifications.service import list_notifications
 from app.notifications.targets import Target, resolve_users, unique_targets
 from app.tenants.models import App
@@ -154,15 +154,12 @@ def list_broadcasts(
     session: Session, *, app_id: str, page: int, per_page: int
 ) -> tuple[list[Notification], int]:
     """The app's broadcasts, newest first."""
-    return list_notifications(
-        session, app_id=app_id, offset=(page - 1) * per_page, limit=per_page, kind=KIND
-    )
+    return list_notifications(session, app_id=app_id, page=page, per_page=per_page, kind=KIND)
 
 
 def describe(session: Session, broadcasts: Sequence[Notification]) -> list[dict[str, Any]]:
     """Wire views with each broadcast's status, for a page of broadcasts in two queries."""
-    progress = progress_for(session, broadcasts)
-    pending = with_pending_chunks(session, [b.id for b in broadcasts])
+    progress, pending = snapshot(session, broadcasts)
     return [
         broadcast_view(b, _status(b, progress[b.id], b.id in pending), progress[b.id])
         for b in broadcasts

@@ -50,6 +50,18 @@ def with_pending_chunks(session: Session, notification_ids: Sequence[str]) -> se
     )
 
 
+def snapshot(
+    session: Session, notifications: Sequence[Notification]
+) -> tuple[dict[str, Progress], set[str]]:
+    """Progress per notification and the ids with chunks still pending, read in that safe order.
+
+    Chunks first: a chunk commits its deliveries as it finishes, so once no chunk is pending the
+    progress query that follows sees every delivery (each statement has its own snapshot).
+    """
+    pending = with_pending_chunks(session, [n.id for n in notifications])
+    return progress_for(session, notifications), pending
+
+
 def derived_status(notification: Notification, progress: Progress, chunks_pending: bool) -> str:
     """What the pipeline has reached; completion is read off the deliveries themselves."""
     if notification.status in ("cancelled", "queued"):

@@ -58,7 +58,7 @@ def list_notifications() -> Any:
     page = page_from_query()
     session = db_session()
     rows, total = service.list_notifications(
-        session, app_id=current_principal().app.id, offset=page.offset, limit=page.per_page
+        session, app_id=current_principal().app.id, page=page.number, per_page=page.per_page
     )
     return {
         "notifications": service.describe(session, rows),
@@ -96,8 +96,8 @@ def list_deliveries(notification_id: str) -> Any:
         notification_id=notification_id,
         statuses=statuses,
         channels=channels,
-        offset=page.offset,
-        limit=page.per_page,
+        page=page.number,
+        per_page=page.per_page,
     )
     return {
         "deliveries": [service.delivery_view(d) for d in rows],

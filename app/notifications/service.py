@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.allowlist.service import screen_targets
@@ -14,7 +14,7 @@ from app.inbox.views import epoch
 from app.notifications import pipeline, states
 from app.notifications.fanout import FanOut
 from app.notifications.models import Delivery, Notification
-from app.notifications.progress import derived_status, progress_for, with_pending_chunks
+from app.notifications.progress import derived_status, snapshot
 from app.notifications.schemas import MODES
 from app.notifications.targets import Target, unique_targets
 from app.pagination import fetch_page
@@ -97,24 +97,18 @@ def get_notification(session: Session, *, app_id: str, notification_id: str) -> 
 
 
 def list_notifications(
-    session: Session, *, app_id: str, offset: int, limit: int, kind: str | None = None
+    session: Session, *, app_id: str, page: int, per_page: int, kind: str | None = None
 ) -> tuple[list[Notification], int]:
     query = select(Notification).where(Notification.app_id == app_id)
     if kind:
         query = query.where(Notification.kind == kind)
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(
-        query.order_by(Notification.created_at.desc(), Notification.id).offset(offset).limit(limit)
-    )
-    return list(rows), total
+    ordered = query.order_by(Notification.created_at.desc(), Notification.id)
+    return fetch_page(session, ordered, page=page, per_page=per_page)
 
 
 def describe(session: Session, notifications: list[Notification]) -> list[dict[str, Any]]:
     """Wire views with status and progress, for a page of notifications in two queries."""
-    # Chunks first: a chunk commits its deliveries as it finishes, so once no chunk is pending,
-    # the progress query that follows sees every delivery (each statement has its own snapshot).
-    pending = with_pending_chunks(session, [n.id for n in notifications])
-    progress = progress_for(session, notifications)
+    progress, pending = snapshot(session, notifications)
     return [
         notification_view(n, progress[n.id], derived_status(n, progress[n.id], n.id in pending))
         for n in notifications
@@ -157,8 +151,8 @@ def list_deliveries(
     notification_id: str,
     statuses: list[str] | None,
     channels: list[str] | None,
-    offset: int,
-    limit: int,
+    page: int,
+    per_page: int,
 ) -> tuple[list[Delivery], int]:
     get_notification(session, app_id=app_id, notification_id=notification_id)
     query = select(Delivery).where(Delivery.notification_id == notification_id)
@@ -166,11 +160,8 @@ def list_deliveries(
         query = query.where(Delivery.status.in_(statuses))
     if channels:
         query = query.where(Delivery.channel.in_(channels))
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(
-        query.order_by(Delivery.created_at, Delivery.id).offset(offset).limit(limit)
-    )
-    return list(rows), total
+    ordered = query.order_by(Delivery.created_at, Delivery.id)
+    return fetch_page(session, ordered, page=page, per_page=per_page)
 
 
 def delivery_view(delivery: Delivery) -> dict[str, Any]:
