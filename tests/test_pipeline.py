@@ -356,3 +356,22 @@ def _run_queued_chunks(limit: int | None = None) -> None:
     ]
     for chunk_id in chunk_ids[:limit]:
         process_chunk(chunk_id)
+
+
+def test_non_ascii_subjects_are_encoded_and_read_back_intact(
+    client: FlaskClient, tenant: Tenant, template: dict, smtp_sink: SmtpSink, worker
+):
+    request = {
+        "template": {
+            "key": "order-confirmation",
+            "variables": {"customerName": "Zoë", "orderId": "Ü-7"},
+        },
+        "targets": [{"external_id": "z", "email": "z@example.com"}],
+        "mode": "batch",
+    }
+    sent = client.post(SEND, json=request, headers=tenant.headers()).get_json()
+    finished(client, tenant, sent["notificationId"])
+
+    [message] = smtp_sink.received_by("z@example.com")
+    assert message["Subject"] == "Order Ü-7 confirmed"
+    assert "Zoë" in message.get_body(("plain",)).get_content()

@@ -63,7 +63,8 @@ def build_message(email: OutgoingEmail) -> MIMEMultipart:
     message = MIMEMultipart("alternative")
     message["From"] = email.sender
     message["To"] = email.recipient
-    message["Subject"] = Header(" ".join(email.subject.split()), "utf-8")
+    subject = " ".join(email.subject.split())
+    message["Subject"] = subject if subject.isascii() else Header(subject, "utf-8")
     domain = parseaddr(email.sender)[1].rpartition("@")[2] or "herald.local"
     message["Message-ID"] = make_msgid(domain=domain)
     message["X-Herald-Notification-ID"] = email.notification_id
