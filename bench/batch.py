@@ -52,7 +52,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--targets", type=int, default=10_000)
     parser.add_argument("--sqlite", action="store_true", help="SQLite instead of PostgreSQL")
+    parser.add_argument("--threads", type=int, default=WORKER_THREADS, help="worker threads")
     args = parser.parse_args()
+    globals()["WORKER_THREADS"] = args.threads
     smtp = SmtpSink(port=free_port()).start()
     push = PushService().start()
     os.environ["SMTP_URL"] = smtp.url
@@ -101,6 +103,7 @@ def run(count: int, database_url: str, workdir: Path, smtp: SmtpSink, push: Push
     last = max(smtp.last_received_at, push.last_received_at)
     herald_seconds = last - started
     sends = len(smtp.messages) + push.total_received()
+    print(f"herald: {sends} deliveries in {herald_seconds:.1f} s", flush=True)
     plain_seconds = _plain_baseline(smtp.url, browsers, runtime, tenant.app_id)
     runtime.close()
     print(

@@ -143,6 +143,7 @@ class PushService:
         self.last_received_at = 0.0
         self._replies: dict[str, deque[int]] = defaultdict(deque)
         self._lock = threading.Lock()
+        ThreadingHTTPServer.request_queue_size = 1024  # many concurrent senders in benchmarks
         self._server = ThreadingHTTPServer(("127.0.0.1", self.port), self._handler_class())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
