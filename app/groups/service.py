@@ -15,9 +15,10 @@ from sqlalchemy.orm import Session
 
 from app.errors import NotFound
 from app.groups.models import Group, GroupMember
+from app.notifications.targets import Target, resolve_users
 from app.orm import utcnow
 from app.users.models import User
-from app.users.service import find_or_create_users, find_user
+from app.users.service import find_user
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ def list_groups(
 def replace_members(*, session: Session, app_id: str, name: str, external_ids: list[str]) -> Group:
     """Create the group if needed and make these users (created if unknown) its only members."""
     group = _find_or_create_group(session, app_id=app_id, name=name)
-    users = find_or_create_users(session=session, app_id=app_id, external_ids=external_ids)
+    users = _users_named(session, app_id, external_ids)
     session.execute(delete(GroupMember).where(GroupMember.group_id == group.id))
     now = utcnow()
     if users:
@@ -91,7 +92,7 @@ def replace_members(*, session: Session, app_id: str, name: str, external_ids: l
 def add_member(*, session: Session, app_id: str, name: str, external_id: str) -> tuple[Group, bool]:
     """Add one user (created if unknown) to a group (created if missing); True if newly added."""
     group = _find_or_create_group(session, app_id=app_id, name=name)
-    [user] = find_or_create_users(session=session, app_id=app_id, external_ids=[external_id])
+    [user] = _users_named(session, app_id, [external_id])
     if session.get(GroupMember, (group.id, user.id)) is not None:
         return group, False
     session.add(GroupMember(group_id=group.id, user_id=user.id))
@@ -147,6 +148,12 @@ def group_ids_by_user(
     for user_id, name in session.execute(query):
         result[user_id].append(name)
     return result
+
+
+def _users_named(session: Session, app_id: str, external_ids: list[str]) -> list[User]:
+    """Each named user once, created if unknown, through the pipeline's one bulk resolver."""
+    targets = [Target(external_id=external_id) for external_id in dict.fromkeys(external_ids)]
+    return resolve_users(session, app_id=app_id, targets=targets)
 
 
 def _find_group(session: Session, *, app_id: str, name: str) -> Group | None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.users.models import User
@@ -52,7 +53,20 @@ def resolve_users(session: Session, *, app_id: str, targets: Sequence[Target]) -
     """The users for these targets, in order: found in one query, missing ones created in bulk.
 
     Profile attributes given with a target update the user (marketing lists send fresh data).
+    When another process creates some of the same users meanwhile, the unique constraints
+    refuse our copies; the savepoint rolls them back and a second pass finds theirs.
     """
+    for attempt in (1, 2):
+        try:
+            with session.begin_nested():
+                return _resolve(session, app_id=app_id, targets=targets)
+        except IntegrityError:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _resolve(session: Session, *, app_id: str, targets: Sequence[Target]) -> list[User]:
     existing = _existing_users(session, app_id=app_id, targets=targets)
     users: list[User] = []
     for target in targets:

@@ -196,26 +196,3 @@ def _save(session: Session, user: User, values: Mapping[str, Any]) -> None:
         raise invalid(
             [ErrorDetail("ERR_BAD_REQUEST", "This identifier is already taken.", f) for f in fields]
         ) from exc
-
-
-def find_or_create_users(*, session: Session, app_id: str, external_ids: list[str]) -> list[User]:
-    """The users with these external ids, in the order given, creating the missing ones in bulk."""
-    wanted = list(dict.fromkeys(external_ids))
-    found: dict[str, User] = {}
-    for start in range(0, len(wanted), 500):
-        chunk = wanted[start : start + 500]
-        query = select(User).where(User.app_id == app_id, User.external_id.in_(chunk))
-        found.update((user.external_id or "", user) for user in session.scalars(query))
-    missing = [external_id for external_id in wanted if external_id not in found]
-    if missing:
-        try:
-            with session.begin_nested():
-                created = [User(app_id=app_id, external_id=external_id) for external_id in missing]
-                session.add_all(created)
-            found.update(zip(missing, created, strict=True))
-        except IntegrityError:  # another process created some meanwhile: one at a time
-            for external_id in missing:
-                found[external_id] = find_or_create_user(
-                    session=session, app_id=app_id, external_id=external_id
-                )
-    return [found[external_id] for external_id in wanted]
