@@ -375,3 +375,31 @@ def test_non_ascii_subjects_are_encoded_and_read_back_intact(
     [message] = smtp_sink.received_by("z@example.com")
     assert message["Subject"] == "Order Ü-7 confirmed"
     assert "Zoë" in message.get_body(("plain",)).get_content()
+
+
+def test_dispatch_moves_the_targets_into_chunks(
+    client: FlaskClient,
+    tenant: Tenant,
+    template: dict,
+    small_chunks,
+    runtime: Runtime,
+    actor_runtime,
+):
+    from sqlalchemy import select
+
+    from app.notifications.models import Notification, NotificationChunk
+
+    sent = batch(client, tenant, people(90))
+    dispatch_notification(sent["notificationId"])
+
+    with runtime.database.transaction() as session:
+        notification = session.get(Notification, sent["notificationId"])
+        chunks = session.scalars(
+            select(NotificationChunk).where(NotificationChunk.notification_id == notification.id)
+        ).all()
+        stored_on_notification = list(notification.targets)
+        in_chunks = sorted(t["external_id"] for c in chunks for t in c.targets)
+
+    assert stored_on_notification == []
+    assert in_chunks == sorted(f"u{i}" for i in range(90))
+    assert len(chunks) == 3

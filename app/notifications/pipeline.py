@@ -49,6 +49,8 @@ def split_into_chunks(session: Session, *, notification_id: str, chunk_size: int
                 )
             )
         notification.status = DISPATCHING
+        # The chunks now hold the targets; keep one copy, not two, of up to 10,000 entries.
+        notification.targets = []
         session.flush()
     return list(
         session.scalars(
