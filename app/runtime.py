@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from redis import Redis
 
 from app.config import Settings
 from app.db import Database
+from app.notifications.ledger import DeliveryLedger
 from app.security import Encryptor
 
 
@@ -27,6 +29,11 @@ class Runtime:
             redis=Redis.from_url(settings.redis_url, health_check_interval=30),
             encryptor=Encryptor(settings.secret_key),
         )
+
+    @cached_property
+    def deliveries(self) -> DeliveryLedger:
+        """Delivery claims and outcomes, group-committed across this process's threads."""
+        return DeliveryLedger(self.database)
 
     def key(self, *parts: str) -> str:
         """A Redis key under this installation's prefix."""

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
+import time
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
-from pywebpush import WebPushException, webpush
+from py_vapid import Vapid
+from pywebpush import WebPusher, WebPushException
 
 from app.channels.base import PermanentFailure, TransientFailure
 
@@ -33,20 +37,46 @@ def send_web_push(
     timeout: float,
 ) -> None:
     """Encrypt and post one payload; raise a classified failure when the push service refuses."""
+    subscription = {"endpoint": endpoint, "keys": {"p256dh": p256dh, "auth": auth}}
     try:
-        webpush(
-            subscription_info={"endpoint": endpoint, "keys": {"p256dh": p256dh, "auth": auth}},
-            data=json.dumps(payload, separators=(",", ":")),
-            vapid_private_key=vapid_private_key,
-            vapid_claims={"sub": vapid_subject},
-            timeout=timeout,
+        pusher = WebPusher(subscription, requests_session=_session())
+        response = pusher.send(
+            json.dumps(payload, separators=(",", ":")),
+            headers=_vapid_headers(vapid_private_key, vapid_subject, endpoint),
             ttl=DEFAULT_TTL_S,
-            requests_session=_session(),
+            timeout=timeout,
         )
-    except WebPushException as exc:
-        raise _classified(exc) from exc
     except requests.RequestException as exc:
         raise TransientFailure(f"push service unreachable: {exc.__class__.__name__}") from exc
+    except (WebPushException, ValueError) as exc:  # keys unusable for encryption
+        raise PermanentFailure(f"push refused: {exc}"[:500]) from exc
+    if response.status_code > 202:
+        raise _classified(response.status_code)
+
+
+VAPID_LIFETIME_S = 12 * 60 * 60
+_vapid_cache: dict[tuple[str, str, str], tuple[float, dict[str, str]]] = {}
+
+
+def _vapid_headers(private_key: str, subject: str, endpoint: str) -> dict[str, str]:
+    """The VAPID `Authorization` header for the endpoint's push service, signed once per origin
+    and key and reused until an hour before it expires (signing each send doubled its cost).
+
+    The cache is keyed by a hash of the key, so no key material ends up in a dictionary key.
+    """
+    parts = urlsplit(endpoint)
+    audience = f"{parts.scheme}://{parts.netloc}"
+    key = (hashlib.sha256(private_key.encode()).hexdigest(), subject, audience)
+    now = time.time()
+    cached = _vapid_cache.get(key)
+    if cached is not None and cached[0] - 3600 > now:
+        return cached[1]
+    expires = int(now) + VAPID_LIFETIME_S
+    headers = Vapid.from_string(private_key=private_key).sign(
+        {"sub": subject, "aud": audience, "exp": expires}
+    )
+    _vapid_cache[key] = (expires, headers)
+    return headers
 
 
 def _session() -> requests.Session:
@@ -56,12 +86,9 @@ def _session() -> requests.Session:
     return session
 
 
-def _classified(exc: WebPushException) -> TransientFailure | PermanentFailure:
-    status = exc.response.status_code if exc.response is not None else None
+def _classified(status: int) -> TransientFailure | PermanentFailure:
     if status in (404, 410):
         return SubscriptionGone(f"push subscription gone ({status})")
-    if status is None:
-        return PermanentFailure(f"push refused: {exc.message}"[:500])
     if status == 429 or status >= 500:
         return TransientFailure(f"push service answered {status}")
     return PermanentFailure(f"push service answered {status}")

@@ -1,8 +1,8 @@
 """Sending one claimed delivery through its channel, and recording what happened.
 
-Each step commits on its own: the claim before the network call, the outcome after it, so a
-crash in between leaves a `sending` delivery for the reconciler rather than a lost or doubled
-send.
+The claim commits before the network call and the outcome after it (both through the runtime's
+`DeliveryLedger`, which shares transactions between threads), so a crash in between leaves a
+`sending` delivery for the reconciler rather than a lost or doubled send.
 """
 
 from __future__ import annotations
@@ -11,14 +11,12 @@ import random
 import time
 from dataclasses import dataclass
 
-from sqlalchemy.orm import Session
-
 from app.channels.base import PermanentFailure, TransientFailure
 from app.channels.email import OutgoingEmail, SmtpConfig, SmtpSender, format_sender
 from app.channels.webpush import SubscriptionGone, send_web_push
 from app.notifications import states
-from app.notifications.models import Delivery
-from app.push.service import active_subscriptions, discard_subscription
+from app.notifications.ledger import ClaimedDelivery
+from app.push.service import discard_subscription
 from app.runtime import Runtime
 from app.tenants.models import App
 from app.tenants.service import vapid_private_key
@@ -56,11 +54,10 @@ def close_thread_connections() -> None:
 
 def send_email_delivery(runtime: Runtime, *, delivery_id: str) -> Outcome:
     """Claim, send by SMTP, record sent / failed / queued-for-retry."""
-    with runtime.database.transaction() as session:
-        delivery = states.claim(session, delivery_id=delivery_id)
-        if delivery is None:
-            return NOT_CLAIMED
-        email = _outgoing_email(session, runtime, delivery)
+    delivery = runtime.deliveries.claim(delivery_id)
+    if delivery is None:
+        return NOT_CLAIMED
+    email = _outgoing_email(runtime, delivery)
     try:
         smtp_sender(runtime.settings.smtp_url).send(email)
     except TransientFailure as failure:
@@ -72,34 +69,28 @@ def send_email_delivery(runtime: Runtime, *, delivery_id: str) -> Outcome:
 
 def send_push_delivery(runtime: Runtime, *, delivery_id: str) -> Outcome:
     """Claim, push to every web subscription of the user not yet reached, record the outcome."""
-    with runtime.database.transaction() as session:
-        delivery = states.claim(session, delivery_id=delivery_id)
-        if delivery is None:
-            return NOT_CLAIMED
-        private_key = _sending_identity(session, runtime, delivery.app_id).vapid_private_key
-        reached = set(delivery.payload.get("sent_to", []))
-        targets = [
-            (s.id, s.device_token, s.p256dh, s.auth)
-            for s in active_subscriptions(
-                session, app_id=delivery.app_id, user_ids=[delivery.user_id or ""]
-            ).get(delivery.user_id or "", [])
-            if s.is_web_push and s.id not in reached
-        ]
+    delivery = runtime.deliveries.claim(delivery_id)
+    if delivery is None:
+        return NOT_CLAIMED
+    private_key = _sending_identity(runtime, delivery.app_id).vapid_private_key
+    reached = set(delivery.payload.get("sent_to", []))
     transient, permanent, gone = [], [], []
-    for subscription_id, endpoint, p256dh, auth in targets:
+    for target in delivery.web_push_targets:
+        if target.subscription_id in reached:
+            continue
         try:
             send_web_push(
-                endpoint=endpoint,
-                p256dh=p256dh or "",
-                auth=auth or "",
+                endpoint=target.endpoint,
+                p256dh=target.p256dh,
+                auth=target.auth,
                 payload=delivery.payload.get("message", {}),
                 vapid_private_key=private_key,
                 vapid_subject=runtime.settings.vapid_subject,
                 timeout=runtime.settings.push_timeout_s,
             )
-            reached.add(subscription_id)
+            reached.add(target.subscription_id)
         except SubscriptionGone as failure:
-            gone.append(subscription_id)
+            gone.append(target.subscription_id)
             permanent.append(failure.reason)
         except TransientFailure as failure:
             transient.append(failure.reason)
@@ -125,7 +116,7 @@ def backoff_ms(base_ms: int, attempts: int) -> int:
 
 
 def _after_transient(
-    runtime: Runtime, delivery: Delivery, reason: str, *, payload: dict | None = None
+    runtime: Runtime, delivery: ClaimedDelivery, reason: str, *, payload: dict | None = None
 ) -> Outcome:
     if delivery.attempts >= runtime.settings.max_delivery_attempts:
         final = f"gave up after {delivery.attempts} attempts: {reason}"
@@ -138,20 +129,13 @@ def _after_transient(
 
 def _record(
     runtime: Runtime,
-    delivery: Delivery,
+    delivery: ClaimedDelivery,
     status: str,
     *,
     reason: str | None = None,
     payload: dict | None = None,
 ) -> Outcome:
-    values: dict = {"payload": payload} if payload is not None else {}
-    with runtime.database.transaction() as session:
-        if status == states.SENT:
-            states.mark_sent(session, delivery=delivery, **values)
-        elif status == states.FAILED:
-            states.mark_failed(session, delivery=delivery, reason=reason or "failed", **values)
-        else:
-            states.release_for_retry(session, delivery=delivery, reason=reason or "", **values)
+    runtime.deliveries.record(states.Result(delivery.id, status, reason, payload))
     return Outcome(status)
 
 
@@ -168,28 +152,30 @@ _identities: dict[str, SendingIdentity] = {}
 IDENTITY_TTL_S = 30.0
 
 
-def _sending_identity(session: Session, runtime: Runtime, app_id: str) -> SendingIdentity:
+def _sending_identity(runtime: Runtime, app_id: str) -> SendingIdentity:
     """Per app, cached for a few seconds: a batch would otherwise read the app once per send."""
     cached = _identities.get(app_id)
     if cached is not None and time.monotonic() - cached.loaded_at < IDENTITY_TTL_S:
         return cached
-    app = session.get(App, app_id)
-    sender = (
-        format_sender(app.sender_email, app.sender_name)
-        if app.sender_email
-        else runtime.settings.default_sender
-    )
-    identity = SendingIdentity(
-        sender, vapid_private_key(app=app, encryptor=runtime.encryptor), time.monotonic()
-    )
+    with runtime.database.transaction() as session:
+        app = session.get(App, app_id)
+        if app is None:
+            raise LookupError(f"app {app_id} no longer exists")
+        sender = (
+            format_sender(app.sender_email, app.sender_name)
+            if app.sender_email
+            else runtime.settings.default_sender
+        )
+        private_key = vapid_private_key(app=app, encryptor=runtime.encryptor)
+    identity = SendingIdentity(sender, private_key, time.monotonic())
     _identities[app_id] = identity
     return identity
 
 
-def _outgoing_email(session: Session, runtime: Runtime, delivery: Delivery) -> OutgoingEmail:
+def _outgoing_email(runtime: Runtime, delivery: ClaimedDelivery) -> OutgoingEmail:
     payload = delivery.payload
     return OutgoingEmail(
-        sender=_sending_identity(session, runtime, delivery.app_id).sender,
+        sender=_sending_identity(runtime, delivery.app_id).sender,
         recipient=payload["to"],
         subject=payload.get("subject") or "",
         text=payload.get("text") or "",

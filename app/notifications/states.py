@@ -12,11 +12,13 @@ duplicated message and the reconciler can race freely: exactly one of them wins.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.engine import Connection, Row
 from sqlalchemy.orm import Session
 
 from app.notifications.models import Delivery
@@ -79,27 +81,74 @@ def claim(session: Session, *, delivery_id: str) -> Delivery | None:
     )
 
 
-def mark_sent(session: Session, *, delivery: Delivery, **values: Any) -> None:
-    transition(
-        session,
-        delivery_ids=[delivery.id],
-        from_status=SENDING,
-        to_status=SENT,
-        sent_at=utcnow(),
-        reason=None,
-        **values,
+_table = Delivery.__table__
+# Prebuilt Core statements for the worker's hot path: compiled once, no ORM bookkeeping per row.
+_CLAIM_MANY = (
+    update(_table)
+    .where(_table.c.id.in_(bindparam("ids", expanding=True)), _table.c.status == QUEUED)
+    .values(status=SENDING, updated_at=bindparam("now"), attempts=_table.c.attempts + 1)
+    .returning(
+        _table.c.id,
+        _table.c.app_id,
+        _table.c.notification_id,
+        _table.c.user_id,
+        _table.c.channel,
+        _table.c.attempts,
+        _table.c.payload,
     )
+)
+_RECORD_FIELDS = {"status": bindparam("to_status"), "reason": bindparam("reason")}
+_RECORD = (
+    update(_table)
+    .where(_table.c.id == bindparam("delivery_id"), _table.c.status == SENDING)
+    .values(**_RECORD_FIELDS, sent_at=bindparam("sent_at"), updated_at=bindparam("now"))
+)
+_RECORD_WITH_PAYLOAD = _RECORD.values(payload=bindparam("new_payload"))
 
 
-def mark_failed(session: Session, *, delivery: Delivery, reason: str, **values: Any) -> None:
-    transition(
-        session,
-        delivery_ids=[delivery.id],
-        from_status=SENDING,
-        to_status=FAILED,
-        reason=reason,
-        **values,
-    )
+def claim_many(connection: Connection, *, delivery_ids: Collection[str]) -> list[Row]:
+    """Take every queued delivery among these for sending, counting the attempt, in one statement.
+
+    Returns the rows actually claimed (id, app_id, notification_id, user_id, channel, attempts,
+    payload); ids missing from the result were claimed by someone else or are no longer queued.
+    """
+    if not delivery_ids:
+        return []
+    return list(connection.execute(_CLAIM_MANY, {"ids": list(delivery_ids), "now": utcnow()}))
+
+
+@dataclass(frozen=True)
+class Result:
+    """What happened to one claimed (`sending`) delivery; `payload` replaces the stored one."""
+
+    delivery_id: str
+    status: str
+    reason: str | None = None
+    payload: dict[str, Any] | None = None
+
+
+def record_many(connection: Connection, results: Sequence[Result]) -> None:
+    """Move claimed deliveries to their outcome: sent, failed, or back to queued for a retry."""
+    for result in results:
+        if result.status not in ALLOWED[SENDING]:
+            raise IllegalTransition(f"{SENDING} -> {result.status}")
+    now = utcnow()
+    params: dict[bool, list[dict[str, Any]]] = {False: [], True: []}
+    for result in results:
+        row = {
+            "delivery_id": result.delivery_id,
+            "to_status": result.status,
+            "reason": result.reason,
+            "sent_at": now if result.status == SENT else None,
+            "now": now,
+        }
+        if result.payload is not None:
+            row["new_payload"] = result.payload
+        params[result.payload is not None].append(row)
+    if params[False]:
+        connection.execute(_RECORD, params[False])
+    if params[True]:
+        connection.execute(_RECORD_WITH_PAYLOAD, params[True])
 
 
 def release_for_retry(session: Session, *, delivery: Delivery, reason: str, **values: Any) -> None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-from sqlalchemy import Select, or_, select, update
+from sqlalchemy import ColumnElement, Select, or_, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -128,16 +130,49 @@ def active_subscriptions(
         return {}
     rows = session.scalars(
         select(PushSubscription)
-        .where(
-            PushSubscription.app_id == app_id,
-            PushSubscription.user_id.in_(list(user_ids)),
-            PushSubscription.discarded_at.is_(None),
-        )
+        .where(*_active(app_id=app_id, user_ids=user_ids))
         .order_by(PushSubscription.created_at, PushSubscription.id)
     )
     for subscription in rows:
         by_user[subscription.user_id].append(subscription)
     return dict(by_user)
+
+
+def _active(*, app_id: str, user_ids: Sequence[str]) -> tuple[ColumnElement[bool], ...]:
+    return (
+        PushSubscription.app_id == app_id,
+        PushSubscription.user_id.in_(list(user_ids)),
+        PushSubscription.discarded_at.is_(None),
+    )
+
+
+@dataclass(frozen=True)
+class WebPushTarget:
+    """One browser subscription a push delivery is sent to."""
+
+    subscription_id: str
+    endpoint: str
+    p256dh: str
+    auth: str
+
+
+def web_push_targets(
+    connection: Connection, *, app_id: str, user_ids: Sequence[str]
+) -> dict[str, list[WebPushTarget]]:
+    """The active web subscriptions of these users, by user id, oldest first (Core: the worker
+    runs this for every batch of claimed push deliveries)."""
+    if not user_ids:
+        return {}
+    s = PushSubscription
+    rows = connection.execute(
+        select(s.user_id, s.id, s.device_token, s.p256dh, s.auth)
+        .where(*_active(app_id=app_id, user_ids=user_ids), s.platform == "web")
+        .order_by(s.created_at, s.id)
+    )
+    found: dict[str, list[WebPushTarget]] = defaultdict(list)
+    for user_id, subscription_id, endpoint, p256dh, auth in rows:
+        found[user_id].append(WebPushTarget(subscription_id, endpoint, p256dh or "", auth or ""))
+    return dict(found)
 
 
 def discard_subscription(session: Session, *, subscription_id: str) -> None:

@@ -1,0 +1,158 @@
+"""Group commit for the delivery state machine: concurrent worker threads share transactions.
+
+A worker process runs many threads, each sending one delivery at a time and committing twice
+per delivery: the claim before the network call, the outcome after it. Committed one by one,
+those transactions cost more than the sends themselves. Here a thread adds its claim or outcome
+to the next batch and waits for that batch to commit; whichever waiting thread finds no batch in
+flight commits everything queued so far in one transaction. A thread still never sends before
+its claim has committed, nor returns before its outcome has, so the guarantees of
+`app.notifications.states` hold unchanged; under load a batch simply holds many deliveries.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy.engine import Connection
+
+from app.db import Database
+from app.notifications import states
+from app.push.service import WebPushTarget, web_push_targets
+
+Item = TypeVar("Item")
+Answer = TypeVar("Answer")
+
+
+@dataclass(frozen=True)
+class ClaimedDelivery:
+    """A delivery this thread now owns (`sending`), with everything needed to send it."""
+
+    id: str
+    app_id: str
+    notification_id: str
+    user_id: str | None
+    channel: str
+    attempts: int
+    payload: dict[str, Any]
+    # Web push only: the user's active web subscriptions when the delivery was claimed.
+    web_push_targets: list[WebPushTarget] = field(default_factory=list)
+
+
+class DeliveryLedger:
+    """Claims and outcomes of deliveries, committed in shared transactions (one per batch)."""
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+        self._claims: _GroupCommit[str, ClaimedDelivery | None] = _GroupCommit(self._claim_batch)
+        self._results: _GroupCommit[states.Result, None] = _GroupCommit(self._record_batch)
+
+    def claim(self, delivery_id: str) -> ClaimedDelivery | None:
+        """Take a queued delivery for sending, or None if it is not queued (someone has it)."""
+        return self._claims.submit(delivery_id)
+
+    def record(self, result: states.Result) -> None:
+        """Store the outcome of a claimed delivery; returns once it is committed."""
+        self._results.submit(result)
+
+    def _claim_batch(self, delivery_ids: Sequence[str]) -> list[ClaimedDelivery | None]:
+        # Core on a bare connection: at this rate the ORM session's own bookkeeping showed up.
+        with self._database.engine.begin() as connection:
+            claimed_rows = states.claim_many(connection, delivery_ids=delivery_ids)
+            rows = {row.id: row for row in claimed_rows}
+            push_rows = [row for row in claimed_rows if row.channel == "push"]
+            targets = _web_push_targets(connection, push_rows)
+        claimed: list[ClaimedDelivery | None] = []
+        for delivery_id in delivery_ids:
+            row = rows.pop(delivery_id, None)  # a duplicated id is claimed once
+            claimed.append(
+                None
+                if row is None
+                else ClaimedDelivery(
+                    id=row.id,
+                    app_id=row.app_id,
+                    notification_id=row.notification_id,
+                    user_id=row.user_id,
+                    channel=row.channel,
+                    attempts=row.attempts,
+                    payload=row.payload or {},
+                    web_push_targets=targets.get((row.app_id, row.user_id), []),
+                )
+            )
+        return claimed
+
+    def _record_batch(self, results: Sequence[states.Result]) -> list[None]:
+        with self._database.engine.begin() as connection:
+            states.record_many(connection, results)
+        return [None] * len(results)
+
+
+def _web_push_targets(
+    connection: Connection, push_rows: Sequence[Any]
+) -> dict[tuple[str, str | None], list[WebPushTarget]]:
+    users_by_app: dict[str, list[str]] = {}
+    for row in push_rows:
+        if row.user_id is not None:
+            users_by_app.setdefault(row.app_id, []).append(row.user_id)
+    found: dict[tuple[str, str | None], list[WebPushTarget]] = {}
+    for app_id, user_ids in users_by_app.items():
+        for user_id, targets in web_push_targets(
+            connection, app_id=app_id, user_ids=user_ids
+        ).items():
+            found[(app_id, user_id)] = targets
+    return found
+
+
+class _Waiter(Generic[Item, Answer]):
+    __slots__ = ("answer", "done", "error", "item")
+
+    def __init__(self, item: Item) -> None:
+        self.item = item
+        self.answer: Answer | None = None
+        self.error: BaseException | None = None
+        self.done = False
+
+
+class _GroupCommit(Generic[Item, Answer]):
+    """Runs `flush(items) -> answers` for whatever threads submitted while the last one ran.
+
+    There is no background thread: a submitting thread that finds no flush in progress runs one
+    for everything pending (its own item included), then wakes the others.
+    """
+
+    def __init__(self, flush: Callable[[Sequence[Item]], list[Answer]]) -> None:
+        self._flush = flush
+        self._condition = threading.Condition()
+        self._pending: list[_Waiter[Item, Answer]] = []
+        self._flushing = False
+
+    def submit(self, item: Item) -> Answer:
+        waiter: _Waiter[Item, Answer] = _Waiter(item)
+        with self._condition:
+            self._pending.append(waiter)
+            while self._flushing and not waiter.done:
+                self._condition.wait()
+            if not waiter.done:
+                self._flushing = True
+                batch, self._pending = self._pending, []
+        if not waiter.done:
+            self._run(batch)
+        if waiter.error is not None:
+            raise waiter.error
+        return waiter.answer  # type: ignore[return-value]
+
+    def _run(self, batch: list[_Waiter[Item, Answer]]) -> None:
+        try:
+            answers = self._flush([w.item for w in batch])
+            for waiter, answer in zip(batch, answers, strict=True):
+                waiter.answer = answer
+        except BaseException as exc:  # every thread of the batch learns that its commit failed
+            for waiter in batch:
+                waiter.error = exc
+        with self._condition:
+            for waiter in batch:
+                waiter.done = True
+            self._flushing = False
+            self._condition.notify_all()
