@@ -1,0 +1,196 @@
+"""The delivery ledger: claims and outcomes of many worker threads share transactions, and each
+delivery is still claimed by exactly one of them. Both engines, real threads."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from app.notifications import states
+from app.notifications.ledger import DeliveryLedger
+from app.notifications.models import Delivery, Notification
+from app.orm import utcnow
+from app.push.models import PushSubscription
+from app.runtime import Runtime
+from tests.factories import Tenant
+from tests.recipients import FCM_ENDPOINT, WEB_KEYS, make_user
+
+
+def queued_deliveries(
+    runtime: Runtime,
+    tenant: Tenant,
+    count: int,
+    *,
+    channel: str = "email",
+    user_id: str | None = None,
+) -> list[str]:
+    with runtime.database.transaction() as session:
+        notification = Notification(
+            app_id=tenant.app_id, kind="template", mode="batch", channels=[channel]
+        )
+        session.add(notification)
+        session.flush()
+        rows = [
+            Delivery(
+                app_id=tenant.app_id,
+                notification_id=notification.id,
+                user_id=user_id,
+                channel=channel,
+                target=f"u{i}@example.com",
+                status=states.QUEUED,
+                payload={"to": f"u{i}@example.com"},
+            )
+            for i in range(count)
+        ]
+        session.add_all(rows)
+        session.flush()
+        return [row.id for row in rows]
+
+
+def stored(runtime: Runtime, delivery_ids: Sequence[str]) -> dict[str, Delivery]:
+    with runtime.database.transaction() as session:
+        rows = session.scalars(select(Delivery).where(Delivery.id.in_(list(delivery_ids))))
+        return {row.id: row for row in rows}
+
+
+def in_threads(count: int, work: Callable[[int], Any]) -> list[Any]:
+    with ThreadPoolExecutor(count) as pool:
+        return list(pool.map(work, range(count)))
+
+
+def test_each_delivery_is_claimed_by_exactly_one_of_many_racing_threads(
+    runtime: Runtime, tenant: Tenant
+):
+    ids = queued_deliveries(runtime, tenant, 20)
+    ledger = DeliveryLedger(runtime.database)
+
+    claims = in_threads(60, lambda i: ledger.claim(ids[i % 20]))
+
+    winners = [claim.id for claim in claims if claim is not None]
+    assert sorted(winners) == sorted(ids)
+    assert {(d.status, d.attempts) for d in stored(runtime, ids).values()} == {(states.SENDING, 1)}
+
+
+def test_threads_arriving_during_a_commit_share_the_next_transaction(
+    runtime: Runtime, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+):
+    ids = queued_deliveries(runtime, tenant, 8)
+    ledger = DeliveryLedger(runtime.database)
+    batches: list[list[str]] = []
+    others_waiting = threading.Event()
+    real_claim_many = states.claim_many
+
+    def claim_many(connection: Any, *, delivery_ids: Sequence[str]) -> list:
+        batches.append(list(delivery_ids))
+        if len(batches) == 1:  # hold the first commit until the other threads have queued
+            others_waiting.wait(timeout=30)
+        return real_claim_many(connection, delivery_ids=delivery_ids)
+
+    monkeypatch.setattr(states, "claim_many", claim_many)
+    first = threading.Thread(target=ledger.claim, args=(ids[0],))
+    first.start()
+    while not batches:
+        threading.Event().wait(0.01)
+    rest = threading.Thread(target=lambda: in_threads(7, lambda i: ledger.claim(ids[i + 1])))
+    rest.start()
+    while len(ledger._claims._pending) < 7:
+        threading.Event().wait(0.01)
+    others_waiting.set()
+    first.join()
+    rest.join()
+
+    assert [len(batch) for batch in batches] == [1, 7]
+    assert {d.status for d in stored(runtime, ids).values()} == {states.SENDING}
+
+
+def test_a_failed_commit_fails_every_thread_of_its_batch_and_claims_nothing(
+    runtime: Runtime, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+):
+    ids = queued_deliveries(runtime, tenant, 3)
+    ledger = DeliveryLedger(runtime.database)
+    real_claim_many = states.claim_many
+
+    def failing(connection: Any, *, delivery_ids: Sequence[str]) -> list:
+        real_claim_many(connection, delivery_ids=delivery_ids)
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(states, "claim_many", failing)
+    with pytest.raises(RuntimeError, match="database went away"):
+        ledger.claim(ids[0])
+    assert {d.status for d in stored(runtime, ids).values()} == {states.QUEUED}
+
+    monkeypatch.setattr(states, "claim_many", real_claim_many)
+    assert ledger.claim(ids[0]) is not None
+
+
+def test_outcomes_of_many_threads_are_recorded_together(runtime: Runtime, tenant: Tenant):
+    ids = queued_deliveries(runtime, tenant, 3)
+    ledger = DeliveryLedger(runtime.database)
+    for delivery_id in ids:
+        ledger.claim(delivery_id)
+    results = [
+        states.Result(ids[0], states.SENT),
+        states.Result(ids[1], states.FAILED, reason="smtp 550: no such user"),
+        states.Result(ids[2], states.QUEUED, reason="smtp 451", payload={"to": "x", "tried": 1}),
+    ]
+
+    in_threads(3, lambda i: ledger.record(results[i]))
+
+    rows = stored(runtime, ids)
+    assert (rows[ids[0]].status, rows[ids[0]].reason) == (states.SENT, None)
+    assert rows[ids[0]].sent_at is not None
+    assert (rows[ids[1]].status, rows[ids[1]].reason) == (states.FAILED, "smtp 550: no such user")
+    assert rows[ids[1]].sent_at is None
+    assert (rows[ids[2]].status, rows[ids[2]].payload) == (states.QUEUED, {"to": "x", "tried": 1})
+
+
+def test_an_outcome_only_applies_to_a_delivery_being_sent(runtime: Runtime, tenant: Tenant):
+    (queued,) = queued_deliveries(runtime, tenant, 1)
+    ledger = DeliveryLedger(runtime.database)
+
+    ledger.record(states.Result(queued, states.SENT))
+
+    assert stored(runtime, [queued])[queued].status == states.QUEUED
+    with pytest.raises(states.IllegalTransition):
+        ledger.record(states.Result(queued, states.CANCELLED))
+
+
+def test_a_claimed_push_delivery_carries_the_users_active_web_subscriptions(
+    runtime: Runtime, tenant: Tenant, other_tenant: Tenant
+):
+    ann = make_user(runtime, tenant, external_id="ann")
+    stranger = make_user(runtime, other_tenant, external_id="ann")
+    endpoints = {
+        "kept": (tenant, ann, "web", "https://push.example/kept"),
+        "discarded": (tenant, ann, "web", "https://push.example/discarded"),
+        "mobile": (tenant, ann, "android", FCM_ENDPOINT),
+        "other app": (other_tenant, stranger, "web", "https://push.example/other"),
+    }
+    with runtime.database.transaction() as session:
+        for name, (owner, user_id, platform, token) in endpoints.items():
+            session.add(
+                PushSubscription(
+                    app_id=owner.app_id,
+                    user_id=user_id,
+                    platform=platform,
+                    device_token=token,
+                    token_hash=name,
+                    discarded_at=utcnow() if name == "discarded" else None,
+                    **WEB_KEYS,
+                )
+            )
+    (delivery_id,) = queued_deliveries(runtime, tenant, 1, channel="push", user_id=ann)
+
+    claimed = DeliveryLedger(runtime.database).claim(delivery_id)
+
+    assert claimed is not None
+    assert [t.endpoint for t in claimed.web_push_targets] == ["https://push.example/kept"]
+    assert (claimed.web_push_targets[0].p256dh, claimed.web_push_targets[0].auth) == (
+        WEB_KEYS["p256dh"],
+        WEB_KEYS["auth"],
+    )
