@@ -97,12 +97,14 @@ def run(count: int, database_url: str, workdir: Path, smtp: SmtpSink, push: Push
         started = time.monotonic()
         answer = _post(web.base_url + "/api/notifications/send", request, tenant.headers())
         accepted = time.monotonic() - started
+        cpu_before = _group_cpu_s(worker.process.pid)
         peak = _wait_for_completion(
             web.base_url, answer["notificationId"], tenant.headers(), worker.process.pid
         )
+        worker_cpu = _group_cpu_s(worker.process.pid) - cpu_before
     last = max(smtp.last_received_at, push.last_received_at)
     herald_seconds = last - started
-    sends = len(smtp.messages) + push.total_received()
+    sends = smtp.count() + push.total_received()
     print(f"herald: {sends} deliveries in {herald_seconds:.1f} s", flush=True)
     content = _sent_content(smtp, browsers)
     plain_seconds = _plain_baseline(smtp.url, browsers, runtime, tenant.app_id, content)
@@ -117,6 +119,7 @@ def run(count: int, database_url: str, workdir: Path, smtp: SmtpSink, push: Push
                 "deliveries": sends,
                 "deliveries_per_s": round(sends / herald_seconds, 1),
                 "peak_worker_rss_mb": round(peak / 1024, 1),
+                "worker_cpu_ms_per_delivery": round(worker_cpu * 1000 / sends, 2),
                 "plain_script_s": round(plain_seconds, 2),
                 "herald_speed_vs_plain": round(plain_seconds / herald_seconds, 2),
             },
@@ -207,21 +210,37 @@ def _wait_for_completion(
     raise TimeoutError("batch did not complete in 10 minutes")
 
 
-def _group_rss_kib(pgid: int) -> int:
-    total = 0
+def _group_processes(pgid: int) -> list[tuple[Path, list[str]]]:
+    """(/proc/PID, its stat fields after the command name) for every process of the group."""
+    found = []
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
         try:
             fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
-            if int(fields[2]) != pgid:
-                continue
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:
+            found.append((proc, fields))
+    return found
+
+
+def _group_rss_kib(pgid: int) -> int:
+    total = 0
+    for proc, _ in _group_processes(pgid):
+        try:
             for line in (proc / "status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
                     total += int(line.split()[1])
         except (OSError, IndexError, ValueError):
             continue
     return total
+
+
+def _group_cpu_s(pgid: int) -> float:
+    """User + system CPU seconds used so far by the group's processes."""
+    ticks = sum(int(f[11]) + int(f[12]) for _, f in _group_processes(pgid))
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def _sent_content(smtp: SmtpSink, browsers: list) -> tuple[str, str, str, str, dict]:

@@ -98,7 +98,7 @@ def test_threads_arriving_during_a_commit_share_the_next_transaction(
         threading.Event().wait(0.01)
     rest = threading.Thread(target=lambda: in_threads(7, lambda i: ledger.claim(ids[i + 1])))
     rest.start()
-    while len(ledger._claims._pending) < 7:
+    while len(ledger._batches._pending) < 7:
         threading.Event().wait(0.01)
     others_waiting.set()
     first.join()

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 import time
+import urllib.request
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
-import requests
+import urllib3
 from py_vapid import Vapid
 from pywebpush import WebPusher, WebPushException
 
@@ -21,9 +22,11 @@ class SubscriptionGone(PermanentFailure):
     """The push service no longer knows this subscription (404/410): discard it."""
 
 
-_sessions = threading.local()
-
 DEFAULT_TTL_S = 24 * 60 * 60
+CONTENT_ENCODING = "aes128gcm"
+# urllib3 rather than requests: a quarter of the client CPU per push. Connections are kept alive
+# per push service and shared by the process's threads; retries are the pipeline's business.
+_direct = urllib3.PoolManager(num_pools=64, maxsize=32, retries=False)
 
 
 def send_web_push(
@@ -38,20 +41,44 @@ def send_web_push(
 ) -> None:
     """Encrypt and post one payload; raise a classified failure when the push service refuses."""
     subscription = {"endpoint": endpoint, "keys": {"p256dh": p256dh, "auth": auth}}
+    data = json.dumps(payload, separators=(",", ":")).encode()
     try:
-        pusher = WebPusher(subscription, requests_session=_session())
-        response = pusher.send(
-            json.dumps(payload, separators=(",", ":")),
-            headers=_vapid_headers(vapid_private_key, vapid_subject, endpoint),
-            ttl=DEFAULT_TTL_S,
-            timeout=timeout,
-        )
-    except requests.RequestException as exc:
-        raise TransientFailure(f"push service unreachable: {exc.__class__.__name__}") from exc
+        body = WebPusher(subscription).encode(data, CONTENT_ENCODING)["body"]
     except (WebPushException, ValueError) as exc:  # keys unusable for encryption
         raise PermanentFailure(f"push refused: {exc}"[:500]) from exc
-    if response.status_code > 202:
-        raise _classified(response.status_code)
+    headers = {
+        **_vapid_headers(vapid_private_key, vapid_subject, endpoint),
+        "Content-Encoding": CONTENT_ENCODING,
+        "Content-Type": "application/octet-stream",
+        "TTL": str(DEFAULT_TTL_S),
+    }
+    try:
+        response = _pool_for(endpoint).request(
+            "POST", endpoint, body=body, headers=headers, timeout=timeout
+        )
+    except urllib3.exceptions.HTTPError as exc:
+        raise TransientFailure(f"push service unreachable: {exc.__class__.__name__}") from exc
+    if response.status > 202:
+        raise _classified(response.status)
+
+
+def _pool_for(endpoint: str) -> urllib3.PoolManager:
+    """The direct pool, or a proxy's when HTTPS_PROXY / HTTP_PROXY (minus NO_PROXY) says so."""
+    parts = urlsplit(endpoint)
+    return _proxy_pool(parts.scheme, parts.hostname or "")
+
+
+@lru_cache(maxsize=1024)
+def _proxy_pool(scheme: str, host: str) -> urllib3.PoolManager:
+    proxy = urllib.request.getproxies().get(scheme)
+    if not proxy or urllib.request.proxy_bypass(host):
+        return _direct
+    return _proxy_manager(proxy)
+
+
+@lru_cache(maxsize=8)
+def _proxy_manager(proxy: str) -> urllib3.ProxyManager:
+    return urllib3.ProxyManager(proxy, num_pools=64, maxsize=32, retries=False)
 
 
 VAPID_LIFETIME_S = 12 * 60 * 60
@@ -77,13 +104,6 @@ def _vapid_headers(private_key: str, subject: str, endpoint: str) -> dict[str, s
     )
     _vapid_cache[key] = (expires, headers)
     return headers
-
-
-def _session() -> requests.Session:
-    session = getattr(_sessions, "session", None)
-    if session is None:
-        _sessions.session = session = requests.Session()
-    return session
 
 
 def _classified(status: int) -> TransientFailure | PermanentFailure:

@@ -42,32 +42,42 @@ class ClaimedDelivery:
 
 
 class DeliveryLedger:
-    """Claims and outcomes of deliveries, committed in shared transactions (one per batch)."""
+    """Claims and outcomes of deliveries, committed in shared transactions (one per batch).
+
+    Claims and outcomes go into the same batches: the outcome of one thread's send and the claim
+    of another thread's next delivery then cost one transaction between them.
+    """
 
     def __init__(self, database: Database) -> None:
         self._database = database
-        self._claims: _GroupCommit[str, ClaimedDelivery | None] = _GroupCommit(self._claim_batch)
-        self._results: _GroupCommit[states.Result, None] = _GroupCommit(self._record_batch)
+        self._batches: _GroupCommit[str | states.Result, ClaimedDelivery | None] = _GroupCommit(
+            self._commit_batch
+        )
 
     def claim(self, delivery_id: str) -> ClaimedDelivery | None:
         """Take a queued delivery for sending, or None if it is not queued (someone has it)."""
-        return self._claims.submit(delivery_id)
+        return self._batches.submit(delivery_id)
 
     def record(self, result: states.Result) -> None:
         """Store the outcome of a claimed delivery; returns once it is committed."""
-        self._results.submit(result)
+        states.check_outcome(result)  # refused here, so that it cannot fail a shared batch
+        self._batches.submit(result)
 
-    def _claim_batch(self, delivery_ids: Sequence[str]) -> list[ClaimedDelivery | None]:
+    def _commit_batch(self, items: Sequence[str | states.Result]) -> list[ClaimedDelivery | None]:
+        results = [item for item in items if isinstance(item, states.Result)]
+        claims = [item for item in items if isinstance(item, str)]
         # Core on a bare connection: at this rate the ORM session's own bookkeeping showed up.
         with self._database.engine.begin() as connection:
-            claimed_rows = states.claim_many(connection, delivery_ids=delivery_ids)
-            rows = {row.id: row for row in claimed_rows}
+            if results:
+                states.record_many(connection, results)
+            claimed_rows = states.claim_many(connection, delivery_ids=claims)
             push_rows = [row for row in claimed_rows if row.channel == "push"]
             targets = _web_push_targets(connection, push_rows)
-        claimed: list[ClaimedDelivery | None] = []
-        for delivery_id in delivery_ids:
-            row = rows.pop(delivery_id, None)  # a duplicated id is claimed once
-            claimed.append(
+        rows = {row.id: row for row in claimed_rows}
+        answers: list[ClaimedDelivery | None] = []
+        for item in items:
+            row = rows.pop(item, None) if isinstance(item, str) else None  # claimed once
+            answers.append(
                 None
                 if row is None
                 else ClaimedDelivery(
@@ -81,12 +91,7 @@ class DeliveryLedger:
                     web_push_targets=targets.get((row.app_id, row.user_id), []),
                 )
             )
-        return claimed
-
-    def _record_batch(self, results: Sequence[states.Result]) -> list[None]:
-        with self._database.engine.begin() as connection:
-            states.record_many(connection, results)
-        return [None] * len(results)
+        return answers
 
 
 def _web_push_targets(

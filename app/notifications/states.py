@@ -127,11 +127,15 @@ class Result:
     payload: dict[str, Any] | None = None
 
 
+def check_outcome(result: Result) -> None:
+    if result.status not in ALLOWED[SENDING]:
+        raise IllegalTransition(f"{SENDING} -> {result.status}")
+
+
 def record_many(connection: Connection, results: Sequence[Result]) -> None:
     """Move claimed deliveries to their outcome: sent, failed, or back to queued for a retry."""
     for result in results:
-        if result.status not in ALLOWED[SENDING]:
-            raise IllegalTransition(f"{SENDING} -> {result.status}")
+        check_outcome(result)
     now = utcnow()
     params: dict[bool, list[dict[str, Any]]] = {False: [], True: []}
     for result in results:
