@@ -111,44 +111,47 @@ def _web_push_targets(
 
 
 class _Waiter(Generic[Item, Answer]):
-    __slots__ = ("answer", "done", "error", "item")
+    __slots__ = ("answer", "done", "error", "item", "wake")
 
     def __init__(self, item: Item) -> None:
         self.item = item
         self.answer: Answer | None = None
         self.error: BaseException | None = None
         self.done = False
+        self.wake = threading.Event()
 
 
 class _GroupCommit(Generic[Item, Answer]):
     """Runs `flush(items) -> answers` for whatever threads submitted while the last one ran.
 
     There is no background thread: a submitting thread that finds no flush in progress runs one
-    for everything pending (its own item included), then wakes the others.
+    for everything pending (its own item included). When it is done it wakes the threads of its
+    batch and hands the next flush to the first thread still waiting, waking nobody else.
     """
 
     def __init__(self, flush: Callable[[Sequence[Item]], list[Answer]]) -> None:
         self._flush = flush
-        self._condition = threading.Condition()
+        self._lock = threading.Lock()
         self._pending: list[_Waiter[Item, Answer]] = []
         self._flushing = False
 
     def submit(self, item: Item) -> Answer:
         waiter: _Waiter[Item, Answer] = _Waiter(item)
-        with self._condition:
+        with self._lock:
             self._pending.append(waiter)
-            while self._flushing and not waiter.done:
-                self._condition.wait()
-            if not waiter.done:
-                self._flushing = True
-                batch, self._pending = self._pending, []
+            leads = not self._flushing
+            self._flushing = True
+        if not leads:
+            waiter.wake.wait()  # woken with an answer, or to run the next flush
         if not waiter.done:
-            self._run(batch)
+            self._run_pending()
         if waiter.error is not None:
             raise waiter.error
         return waiter.answer  # type: ignore[return-value]
 
-    def _run(self, batch: list[_Waiter[Item, Answer]]) -> None:
+    def _run_pending(self) -> None:
+        with self._lock:
+            batch, self._pending = self._pending, []
         try:
             answers = self._flush([w.item for w in batch])
             for waiter, answer in zip(batch, answers, strict=True):
@@ -156,8 +159,11 @@ class _GroupCommit(Generic[Item, Answer]):
         except BaseException as exc:  # every thread of the batch learns that its commit failed
             for waiter in batch:
                 waiter.error = exc
-        with self._condition:
-            for waiter in batch:
-                waiter.done = True
-            self._flushing = False
-            self._condition.notify_all()
+        for waiter in batch:
+            waiter.done = True
+            waiter.wake.set()
+        with self._lock:
+            if self._pending:
+                self._pending[0].wake.set()  # still `_flushing`: that thread runs the next one
+            else:
+                self._flushing = False
