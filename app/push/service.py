@@ -6,8 +6,9 @@ import hashlib
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import ColumnElement, Select, or_, select, update
+from sqlalchemy import ColumnElement, Select, bindparam, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -130,7 +131,7 @@ def active_subscriptions(
         return {}
     rows = session.scalars(
         select(PushSubscription)
-        .where(*_active(app_id=app_id, user_ids=user_ids))
+        .where(*_active(app_id, list(user_ids)))
         .order_by(PushSubscription.created_at, PushSubscription.id)
     )
     for subscription in rows:
@@ -138,10 +139,11 @@ def active_subscriptions(
     return dict(by_user)
 
 
-def _active(*, app_id: str, user_ids: Sequence[str]) -> tuple[ColumnElement[bool], ...]:
+def _active(app_id: Any, user_ids: Any) -> tuple[ColumnElement[bool], ...]:
+    """Undiscarded subscriptions of these users of this app (values or bound parameters)."""
     return (
         PushSubscription.app_id == app_id,
-        PushSubscription.user_id.in_(list(user_ids)),
+        PushSubscription.user_id.in_(user_ids),
         PushSubscription.discarded_at.is_(None),
     )
 
@@ -156,19 +158,30 @@ class WebPushTarget:
     auth: str
 
 
+# Built once: the worker runs it for every batch of claimed push deliveries.
+_WEB_PUSH_TARGETS = (
+    select(
+        PushSubscription.user_id,
+        PushSubscription.id,
+        PushSubscription.device_token,
+        PushSubscription.p256dh,
+        PushSubscription.auth,
+    )
+    .where(
+        *_active(bindparam("app_id"), bindparam("user_ids", expanding=True)),
+        PushSubscription.platform == "web",
+    )
+    .order_by(PushSubscription.created_at, PushSubscription.id)
+)
+
+
 def web_push_targets(
     connection: Connection, *, app_id: str, user_ids: Sequence[str]
 ) -> dict[str, list[WebPushTarget]]:
-    """The active web subscriptions of these users, by user id, oldest first (Core: the worker
-    runs this for every batch of claimed push deliveries)."""
+    """The active web subscriptions of these users, by user id, oldest first."""
     if not user_ids:
         return {}
-    s = PushSubscription
-    rows = connection.execute(
-        select(s.user_id, s.id, s.device_token, s.p256dh, s.auth)
-        .where(*_active(app_id=app_id, user_ids=user_ids), s.platform == "web")
-        .order_by(s.created_at, s.id)
-    )
+    rows = connection.execute(_WEB_PUSH_TARGETS, {"app_id": app_id, "user_ids": list(user_ids)})
     found: dict[str, list[WebPushTarget]] = defaultdict(list)
     for user_id, subscription_id, endpoint, p256dh, auth in rows:
         found[user_id].append(WebPushTarget(subscription_id, endpoint, p256dh or "", auth or ""))
