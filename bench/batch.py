@@ -45,7 +45,7 @@ from tests.factories import ORDER_CHANNELS, ORDER_SCHEMA, make_tenant
 from tests.processes import free_port, procfile_process, wait_for_log
 from tests.sinks import PushService, SmtpSink
 
-WORKER_PROCESSES, WORKER_THREADS = 2, 8
+WORKER_PROCESSES, WORKER_THREADS = 2, 16  # the Procfile's defaults
 
 
 def main() -> None:

@@ -10,12 +10,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from app.inbox.models import InboxNotification
 from app.notifications import states
 from app.notifications.models import Delivery, Notification
-from app.orm import utcnow
+from app.orm import new_id, utcnow
 from app.preferences.service import disabled_channels
 from app.push.models import PushSubscription
 from app.push.service import active_subscriptions
@@ -65,7 +66,7 @@ def fan_out(
     )
     subscriptions = active_subscriptions(session, app_id=app_id, user_ids=user_ids)
     result = FanOut()
-    deliveries: list[Delivery] = []
+    deliveries: list[dict[str, Any]] = []
     for user in users:
         try:
             content = content_for(user)
@@ -89,15 +90,33 @@ def fan_out(
                 subscriptions=subscriptions.get(user.id, []),
             )
             deliveries.append(delivery)
-            if channel == "in_app" and delivery.status == states.SENT:
+            if channel == "in_app" and delivery["status"] == states.SENT:
                 result.inbox_rows.append(_inbox_row(notification, user, content.in_app or {}))
-    session.add_all(deliveries)
-    session.add_all(result.inbox_rows)
-    session.flush()
-    queued = [d for d in deliveries if d.status == states.QUEUED]
-    result.email_delivery_ids = [d.id for d in queued if d.channel == "email"]
-    result.push_delivery_ids = [d.id for d in queued if d.channel == "push"]
+    _insert(session, deliveries, [_inbox_values(row) for row in result.inbox_rows])
+    queued = [d for d in deliveries if d["status"] == states.QUEUED]
+    result.email_delivery_ids = [d["id"] for d in queued if d["channel"] == "email"]
+    result.push_delivery_ids = [d["id"] for d in queued if d["channel"] == "push"]
     return result
+
+
+def _insert(
+    session: Session, deliveries: list[dict[str, Any]], inbox_rows: list[dict[str, Any]]
+) -> None:
+    """Plain executemany inserts: the ORM's multi-row INSERT ... VALUES statements for a chunk
+    were so long that the driver spent most of a chunk task re-parsing them."""
+    session.flush()  # the notification and any new users, which these rows reference
+    connection = session.connection()
+    if deliveries:
+        connection.execute(insert(Delivery.__table__), deliveries)
+    if inbox_rows:
+        connection.execute(insert(InboxNotification.__table__), inbox_rows)
+
+
+_INBOX_COLUMNS = tuple(column.key for column in InboxNotification.__table__.columns)
+
+
+def _inbox_values(row: InboxNotification) -> dict[str, Any]:
+    return {key: getattr(row, key) for key in _INBOX_COLUMNS}
 
 
 def _delivery_for(
@@ -109,12 +128,12 @@ def _delivery_for(
     skip: str | None,
     blocked: set[str],
     subscriptions: list[PushSubscription],
-) -> Delivery:
+) -> dict[str, Any]:
     status, reason, payload = _decide(channel, user, content, skip, blocked, subscriptions)
     return _new_delivery(notification, user, channel, status, reason, payload)
 
 
-def _failed(notification: Notification, user: User, channel: str, reason: str) -> Delivery:
+def _failed(notification: Notification, user: User, channel: str, reason: str) -> dict[str, Any]:
     return _new_delivery(notification, user, channel, states.FAILED, reason, {})
 
 
@@ -125,23 +144,25 @@ def _new_delivery(
     status: str,
     reason: str | None,
     payload: dict[str, Any],
-) -> Delivery:
-    """A delivery born in its status: queued, or already final (sent in-app, skipped, failed)."""
+) -> dict[str, Any]:
+    """A delivery row born in its status: queued, or already final (sent in-app, skipped,
+    failed)."""
     now = utcnow()
-    return Delivery(
-        app_id=notification.app_id,
-        notification_id=notification.id,
-        user_id=user.id,
-        channel=channel,
-        target=user.identity,
-        status=status,
-        reason=reason,
-        attempts=0 if status in (states.QUEUED, states.SKIPPED) else 1,
-        payload=payload,
-        sent_at=now if status == states.SENT else None,
-        created_at=now,
-        updated_at=now,
-    )
+    return {
+        "id": new_id(),
+        "app_id": notification.app_id,
+        "notification_id": notification.id,
+        "user_id": user.id,
+        "channel": channel,
+        "target": user.identity,
+        "status": status,
+        "reason": reason,
+        "attempts": 0 if status in (states.QUEUED, states.SKIPPED) else 1,
+        "payload": payload,
+        "sent_at": now if status == states.SENT else None,
+        "created_at": now,
+        "updated_at": now,
+    }
 
 
 def _decide(
@@ -187,6 +208,7 @@ def _inbox_row(
     notification: Notification, user: User, in_app: Mapping[str, Any]
 ) -> InboxNotification:
     return InboxNotification(
+        id=new_id(),
         app_id=notification.app_id,
         user_id=user.id,
         notification_id=notification.id,
