@@ -19,6 +19,7 @@ from app.push.models import PushSubscription
 from app.runtime import Runtime
 from tests.factories import Tenant
 from tests.recipients import FCM_ENDPOINT, WEB_KEYS, make_user
+from tests.sinks import wait_until
 
 
 def queued_deliveries(
@@ -76,36 +77,121 @@ def test_each_delivery_is_claimed_by_exactly_one_of_many_racing_threads(
     assert {(d.status, d.attempts) for d in stored(runtime, ids).values()} == {(states.SENDING, 1)}
 
 
+def holding_the_first_call(
+    monkeypatch: pytest.MonkeyPatch,
+    name: str,
+    ledger: DeliveryLedger,
+    *,
+    until_pending: int,
+    then_raise: BaseException | None = None,
+) -> list[list]:
+    """Make `states.<name>` hold its first call until `until_pending` items wait for the next
+    batch (then optionally raise); returns the items each call was given."""
+    real = getattr(states, name)
+    calls: list[list] = []
+
+    def held(connection: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append(list(kwargs.get("delivery_ids") or args[0]))
+        if len(calls) == 1:
+            wait_until(lambda: len(ledger._batches._pending) >= until_pending)
+            if then_raise is not None:
+                raise then_raise
+        return real(connection, *args, **kwargs)
+
+    monkeypatch.setattr(states, name, held)
+    return calls
+
+
+class Background:
+    """One call running in its own thread; `error` is what it raised, if anything."""
+
+    def __init__(self, call: Callable[[], Any]) -> None:
+        self.error: BaseException | None = None
+        self._call = call
+        self._thread = threading.Thread(target=self._run)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._call()
+        except BaseException as exc:  # reported to the test, not to the thread's hook
+            self.error = exc
+
+    def join(self) -> None:
+        self._thread.join(timeout=30)
+        assert not self._thread.is_alive(), "the call never returned"
+
+
+def in_background(*calls: Callable[[], Any]) -> list[Background]:
+    return [Background(call) for call in calls]
+
+
+class Interrupted(BaseException):
+    """Like Dramatiq's time limit: raised in a thread, and not an `Exception`."""
+
+
 def test_threads_arriving_during_a_commit_share_the_next_transaction(
     runtime: Runtime, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
 ):
     ids = queued_deliveries(runtime, tenant, 8)
     ledger = DeliveryLedger(runtime.database)
-    batches: list[list[str]] = []
-    others_waiting = threading.Event()
-    real_claim_many = states.claim_many
+    batches = holding_the_first_call(monkeypatch, "claim_many", ledger, until_pending=7)
 
-    def claim_many(connection: Any, *, delivery_ids: Sequence[str]) -> list:
-        batches.append(list(delivery_ids))
-        if len(batches) == 1:  # hold the first commit until the other threads have queued
-            others_waiting.wait(timeout=30)
-        return real_claim_many(connection, delivery_ids=delivery_ids)
-
-    monkeypatch.setattr(states, "claim_many", claim_many)
-    first = threading.Thread(target=ledger.claim, args=(ids[0],))
-    first.start()
-    while not batches:
-        threading.Event().wait(0.01)
-    rest = threading.Thread(target=lambda: in_threads(7, lambda i: ledger.claim(ids[i + 1])))
-    rest.start()
-    while len(ledger._batches._pending) < 7:
-        threading.Event().wait(0.01)
-    others_waiting.set()
-    first.join()
-    rest.join()
+    first = in_background(lambda: ledger.claim(ids[0]))
+    wait_until(lambda: batches)
+    others = in_background(*(lambda i=i: ledger.claim(ids[i]) for i in range(1, 8)))
+    for thread in first + others:
+        thread.join()
 
     assert [len(batch) for batch in batches] == [1, 7]
     assert {d.status for d in stored(runtime, ids).values()} == {states.SENDING}
+
+
+def test_one_bad_outcome_does_not_fail_the_others_in_its_batch(
+    runtime: Runtime, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+):
+    ids = queued_deliveries(runtime, tenant, 3)
+    ledger = DeliveryLedger(runtime.database)
+    for delivery_id in ids:
+        ledger.claim(delivery_id)
+    calls = holding_the_first_call(monkeypatch, "record_many", ledger, until_pending=2)
+    unstorable = {"to": "x", "oops": object()}  # not JSON
+
+    first = in_background(lambda: ledger.record(states.Result(ids[0], states.SENT)))
+    wait_until(lambda: calls)
+    good = in_background(lambda: ledger.record(states.Result(ids[1], states.SENT)))
+    wait_until(lambda: len(ledger._batches._pending) == 1)
+    bad = in_background(
+        lambda: ledger.record(states.Result(ids[2], states.FAILED, "x", payload=unstorable))
+    )
+    for thread in first + good + bad:
+        thread.join()
+
+    rows = stored(runtime, ids)
+    assert [rows[i].status for i in ids] == [states.SENT, states.SENT, states.SENDING]
+    assert bad[0].error is not None and good[0].error is None
+
+
+def test_an_interrupted_commit_hands_the_next_batch_on(
+    runtime: Runtime, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+):
+    ids = queued_deliveries(runtime, tenant, 3)
+    ledger = DeliveryLedger(runtime.database)
+    calls = holding_the_first_call(
+        monkeypatch, "claim_many", ledger, until_pending=2, then_raise=Interrupted()
+    )
+
+    first = in_background(lambda: ledger.claim(ids[0]))
+    wait_until(lambda: calls)
+    rest = in_background(lambda: ledger.claim(ids[1]), lambda: ledger.claim(ids[2]))
+    for thread in first + rest:
+        thread.join()
+
+    assert isinstance(first[0].error, Interrupted)
+    assert [call.error for call in rest] == [None, None]
+    rows = stored(runtime, ids)
+    assert [rows[i].status for i in ids] == [states.QUEUED, states.SENDING, states.SENDING]
+    assert ledger.claim(ids[0]) is not None
 
 
 def test_a_failed_commit_fails_every_thread_of_its_batch_and_claims_nothing(

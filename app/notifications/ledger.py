@@ -111,13 +111,14 @@ def _web_push_targets(
 
 
 class _Waiter(Generic[Item, Answer]):
-    __slots__ = ("answer", "done", "error", "item", "wake")
+    __slots__ = ("answer", "done", "error", "item", "settled", "wake")
 
     def __init__(self, item: Item) -> None:
         self.item = item
         self.answer: Answer | None = None
         self.error: BaseException | None = None
-        self.done = False
+        self.settled = False  # has its answer or error
+        self.done = False  # ... and its flush is over
         self.wake = threading.Event()
 
 
@@ -142,7 +143,11 @@ class _GroupCommit(Generic[Item, Answer]):
             leads = not self._flushing
             self._flushing = True
         if not leads:
-            waiter.wake.wait()  # woken with an answer, or to run the next flush
+            try:
+                waiter.wake.wait()  # woken with an answer, or to run the next flush
+            except BaseException:  # interrupted while waiting (Dramatiq's time limit)
+                self._abandon(waiter)
+                raise
         if not waiter.done:
             self._run_pending()
         if waiter.error is not None:
@@ -153,17 +158,43 @@ class _GroupCommit(Generic[Item, Answer]):
         with self._lock:
             batch, self._pending = self._pending, []
         try:
-            answers = self._flush([w.item for w in batch])
-            for waiter, answer in zip(batch, answers, strict=True):
-                waiter.answer = answer
-        except BaseException as exc:  # every thread of the batch learns that its commit failed
+            self._settle(batch)
+        except BaseException as exc:  # interrupted (Dramatiq's time limit): nobody may hang
             for waiter in batch:
-                waiter.error = exc
-        for waiter in batch:
-            waiter.done = True
-            waiter.wake.set()
+                if not waiter.settled:
+                    waiter.error = exc
+            raise
+        finally:
+            for waiter in batch:
+                waiter.done = True
+                waiter.wake.set()
+            with self._lock:
+                if self._pending:
+                    self._pending[0].wake.set()  # still `_flushing`: it runs the next flush
+                else:
+                    self._flushing = False
+
+    def _abandon(self, waiter: _Waiter[Item, Answer]) -> None:
+        """Withdraw an item whose thread stops waiting, passing on the next flush if it had it."""
         with self._lock:
-            if self._pending:
-                self._pending[0].wake.set()  # still `_flushing`: that thread runs the next one
-            else:
-                self._flushing = False
+            if waiter not in self._pending:
+                return  # already in a flush, which will settle it
+            self._pending.remove(waiter)
+            if waiter.wake.is_set():  # it was to run the next flush
+                if self._pending:
+                    self._pending[0].wake.set()
+                else:
+                    self._flushing = False
+
+    def _settle(self, batch: list[_Waiter[Item, Answer]]) -> None:
+        try:
+            answers = self._flush([w.item for w in batch])
+        except Exception as exc:
+            if len(batch) == 1:
+                batch[0].error, batch[0].settled = exc, True
+                return
+            for waiter in batch:  # one bad item must not fail the others: each on its own
+                self._settle([waiter])
+            return
+        for waiter, answer in zip(batch, answers, strict=True):
+            waiter.answer, waiter.settled = answer, True
