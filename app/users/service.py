@@ -76,6 +76,21 @@ def touch_user_for_call(
     return user
 
 
+def touch_known_user(
+    *, session: Session, app_id: str, external_id: str | None, email: str | None
+) -> str | None:
+    """Move an existing user's `last_seen_at` to now in one statement; its id, else None."""
+    match = User.external_id == external_id if external_id else User.email == email
+    statement = (
+        update(User)
+        .where(User.app_id == app_id, match)
+        .values(last_seen_at=utcnow())
+        .returning(User.id)
+        .execution_options(synchronize_session=False)
+    )
+    return session.scalars(statement).first()
+
+
 def get_user(*, session: Session, app_id: str, user_ref: str) -> User:
     """The user named by Herald's id, `email:<email>` or `external_id:<id>`; else 404."""
     kind, _, value = user_ref.partition(":")
