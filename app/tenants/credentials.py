@@ -234,8 +234,10 @@ def install_invalidation(factory: sessionmaker[Session], redis: Redis, generatio
 
     @event.listens_for(factory, "after_flush")
     def _note_flushed(session: Session, _flush: UOWTransaction) -> None:
-        if any(_changes_credentials(obj, deleted=False) for obj in session.dirty) or any(
-            _changes_credentials(obj, deleted=True) for obj in (*session.new, *session.deleted)
+        if (
+            any(_changes_credentials(obj, deleted=False) for obj in session.dirty)
+            or any(_changes_credentials(obj, deleted=True) for obj in session.deleted)
+            or any(isinstance(obj, App | SecretKey) for obj in session.new)
         ):
             session.info[_CHANGED] = True
 
