@@ -262,6 +262,7 @@ def authenticate_socket(
     app = _verify_user(session, creds, credentials)
     _check_tenant_header(app, headers)
     external_id, email = creds.external_id, None if creds.external_id else creds.email
+    session.commit()  # reads only so far; SQLite lets one transaction at a time hold its lock
     user_id = credentials.handshake_user(
         rt.database, app_id=app.id, external_id=external_id, email=email
     )

@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint
 
 from app.auth import current_principal, server_call
-from app.extensions import runtime
+from app.extensions import autocommit_session, runtime
 from app.http import doc, load_body
 from app.realtime.schemas import SendResponseSchema, SendSchema
 from app.realtime.service import send_message
@@ -22,10 +22,9 @@ def send() -> Any:
     """Send a message to the connected sockets of users and groups (seed 000)."""
     body = load_body(SendSchema())
     app_id = current_principal().app.id
-    rt = runtime()
     # Reads only: statements commit one by one, sparing BEGIN and ROLLBACK round trips.
-    with rt.database.autocommit_session() as session:
-        delivered = send_message(session=session, runtime=rt, app_id=app_id, **body)
+    with autocommit_session() as session:
+        delivered = send_message(session=session, runtime=runtime(), app_id=app_id, **body)
     return {
         "ok": True,
         "tenantId": app_id,
