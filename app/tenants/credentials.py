@@ -223,7 +223,9 @@ def attach_app(session: Session, cached: CachedApp) -> App:
     present = session.identity_map.get(identity_key(App, cached.columns["id"]))
     if present is not None:
         return present  # type: ignore[no-any-return]
-    app = App(**copy.deepcopy(cached.columns))
+    # Filled like a row the ORM loaded (no attribute events, so nothing counts as changed).
+    app: App = inspect(App).class_manager.new_instance()
+    app.__dict__.update(copy.deepcopy(cached.columns))
     make_transient_to_detached(app)
     session.add(app)
     return app
