@@ -313,8 +313,11 @@ def herald_server(database_url: str, env: dict[str, str]) -> Iterator[Server]:
 @contextmanager
 def socketio_server(env: dict[str, str]) -> Iterator[Server]:
     port = free_port()
+    # An empty config, so that Herald's gunicorn.conf.py (its GC tuning) stays Herald's own.
+    config = Path(tempfile.gettempdir()) / "herald-bench-socketio.conf.py"
+    config.write_text("")
     command = [
-        str(Path(sys.executable).parent / "gunicorn"),
+        str(Path(sys.executable).parent / "gunicorn"), "--config", str(config),
         "-k", "gevent", "-w", "1", "--worker-connections", "12000",
         "--bind", f"127.0.0.1:{port}", "bench.socketio_server:app",
     ]  # fmt: skip
