@@ -28,11 +28,13 @@ from typing import Any
 
 from redis import Redis, RedisError
 from sqlalchemy import event, inspect
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import (
+    Mapper,
     ORMExecuteState,
     Session,
-    UOWTransaction,
     make_transient_to_detached,
+    object_session,
     sessionmaker,
 )
 from sqlalchemy.orm.util import identity_key
@@ -232,16 +234,11 @@ def attach_app(session: Session, cached: CachedApp) -> App:
 
 
 def install_invalidation(factory: sessionmaker[Session], redis: Redis, generation_key: str) -> None:
-    """Bump the generation after each commit that changed an app, a key or a user's identity."""
+    """Bump the generation after each commit that changed an app, a key or a user's identity.
 
-    @event.listens_for(factory, "after_flush")
-    def _note_flushed(session: Session, _flush: UOWTransaction) -> None:
-        if (
-            any(_changes_credentials(obj, deleted=False) for obj in session.dirty)
-            or any(_changes_credentials(obj, deleted=True) for obj in session.deleted)
-            or any(isinstance(obj, App | SecretKey) for obj in session.new)
-        ):
-            session.info[_CHANGED] = True
+    Row changes are noticed by mapper events of those three classes only (see below), so the
+    flushes of everything else (a batch's notifications, deliveries) cost nothing extra.
+    """
 
     @event.listens_for(factory, "do_orm_execute")
     def _note_bulk(state: ORMExecuteState) -> None:
@@ -257,15 +254,23 @@ def install_invalidation(factory: sessionmaker[Session], redis: Redis, generatio
                 log.warning("credential change not announced; caches expire it within 5 s")
 
 
-def _changes_credentials(obj: object, *, deleted: bool) -> bool:
-    if isinstance(obj, App | SecretKey):
-        return True
-    if not isinstance(obj, User):
-        return False
-    if deleted:
-        return True
-    state = inspect(obj)
-    return any(state.attrs[name].history.has_changes() for name in _IDENTITY_COLUMNS)
+def _note_change(_mapper: Mapper[Any], _connection: Connection, target: object) -> None:
+    session = object_session(target)
+    if session is not None:
+        session.info[_CHANGED] = True
+
+
+def _note_user_update(mapper: Mapper[Any], connection: Connection, target: User) -> None:
+    state = inspect(target)
+    if any(state.attrs[name].history.has_changes() for name in _IDENTITY_COLUMNS):
+        _note_change(mapper, connection, target)
+
+
+for _credential_class in (App, SecretKey):
+    for _when in ("after_insert", "after_update", "after_delete"):
+        event.listen(_credential_class, _when, _note_change)
+event.listen(User, "after_delete", _note_change)
+event.listen(User, "after_update", _note_user_update)
 
 
 def _bulk_changes_credentials(state: ORMExecuteState) -> bool:
