@@ -21,7 +21,7 @@ from app.idempotency.guard import run_idempotently
 from app.oauth2 import claimed_app_id, looks_like_jwt, verify_access_token
 from app.ratelimit import enforce as enforce_rate_limit
 from app.security import Encryptor, hmac_matches
-from app.tenants import service as tenants
+from app.tenants.credentials import Credentials
 from app.tenants.models import App
 from app.users.models import User
 from app.users.service import touch_user_for_call
@@ -54,7 +54,10 @@ def server_call(*scopes: str) -> Callable[[F], F]:
     def decorate(view: F) -> F:
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            principal = authenticate_server(db_session(), request.headers, runtime().encryptor)
+            rt = runtime()
+            principal = authenticate_server(
+                db_session(), request.headers, rt.encryptor, rt.credentials.view()
+            )
             _check_tenant_header(principal.app, request.headers)
             for scope in scopes:
                 principal.require(scope)
@@ -74,7 +77,8 @@ def user_call(view: F) -> F:
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         session = db_session()
-        principal = authenticate_user(session, UserCredentials.from_headers(request.headers))
+        given = UserCredentials.from_headers(request.headers)
+        principal = authenticate_user(session, given, runtime().credentials.view())
         _check_tenant_header(principal.app, request.headers)
         g.principal = principal
         enforce_rate_limit(principal.app, principal.user)
@@ -104,7 +108,7 @@ def _secret_header(headers: Mapping[str, str]) -> str | None:
 
 
 def authenticate_server(
-    session: Session, headers: Mapping[str, str], encryptor: Encryptor
+    session: Session, headers: Mapping[str, str], encryptor: Encryptor, credentials: Credentials
 ) -> Principal:
     """Resolve the calling app and the scopes its credential grants, or raise 401."""
     app_id = _first(headers, "appid")
@@ -113,32 +117,38 @@ def authenticate_server(
     secret = secret or _secret_header(headers)
     if not (app_id or api_key or secret):
         raise Unauthorized("API key not provided.", code="api_key_not_provided")
-    app = _app_named_by(session, app_id=app_id, api_key=api_key)
+    app = _app_named_by(session, credentials, app_id=app_id, api_key=api_key)
     if app is not None and secret is None:
         raise Unauthorized("API secret not provided.", code="api_secret_not_provided")
     assert secret is not None
-    return _principal_for_secret(session, app=app, secret=secret, encryptor=encryptor)
+    return _principal_for_secret(session, credentials, app=app, secret=secret, encryptor=encryptor)
 
 
-def _app_named_by(session: Session, *, app_id: str | None, api_key: str | None) -> App | None:
-    if app_id:
-        app = session.get(App, app_id)
-    elif api_key:
-        app = tenants.find_tenant_by_api_key(session=session, api_key=api_key)
-    else:
+def _app_named_by(
+    session: Session, credentials: Credentials, *, app_id: str | None, api_key: str | None
+) -> App | None:
+    if not (app_id or api_key):
         return None
+    app = credentials.find_app(session, app_id=app_id, api_key=None if app_id else api_key)
     if app is None:
         raise Unauthorized("Incorrect API key.", code="incorrect_api_key")
     return app
 
 
 def _principal_for_secret(
-    session: Session, *, app: App | None, secret: str, encryptor: Encryptor
+    session: Session,
+    credentials: Credentials,
+    *,
+    app: App | None,
+    secret: str,
+    encryptor: Encryptor,
 ) -> Principal:
-    key = tenants.find_active_key(session=session, secret=secret)
+    key = credentials.find_key(session, secret)
     if key is not None and (app is None or key.app_id == app.id):
+        key_app = app or credentials.find_app(session, app_id=key.app_id)
+        assert key_app is not None
         return Principal(
-            app=key.app, scopes=frozenset(key.scopes), key_id=key.id, owner_email=key.owner_email
+            app=key_app, scopes=key.scopes, key_id=key.key_id, owner_email=key.owner_email
         )
     if looks_like_jwt(secret):
         token_app = app or _app_for_token(session, secret)
@@ -189,30 +199,11 @@ class UserCredentials:
         )
 
 
-def authenticate_user(session: Session, creds: UserCredentials) -> Principal:
+def authenticate_user(
+    session: Session, creds: UserCredentials, credentials: Credentials
+) -> Principal:
     """Resolve app and user of a user call; creates a user Herald has not seen yet."""
-    if not creds.api_key:
-        raise Unauthorized("API key not provided.", code="api_key_not_provided")
-    app = tenants.find_tenant_by_api_key(session=session, api_key=creds.api_key)
-    if app is None:
-        raise Unauthorized("Incorrect API key.", code="incorrect_api_key")
-    identity = creds.external_id or creds.email
-    if not identity:
-        raise HeraldError(
-            "User email or external id not provided.", code="user_email_not_provided", status=400
-        )
-    encryptor = runtime().encryptor
-    if creds.user_hmac:
-        primary = tenants.primary_secret(session=session, app=app, encryptor=encryptor)
-        if not hmac_matches(primary, identity, creds.user_hmac):
-            raise Forbidden("User HMAC is incorrect.")
-    elif creds.secret:
-        _require_standin_secret(session, app=app, secret=creds.secret, encryptor=encryptor)
-    elif app.hmac_required:
-        raise Unauthorized(
-            "Neither user HMAC nor API secret provided.",
-            code="neither_user_hmac_nor_api_secret_provided",
-        )
+    app = _verify_user(session, creds, credentials)
     user = touch_user_for_call(
         session=session,
         app_id=app.id,
@@ -223,20 +214,74 @@ def authenticate_user(session: Session, creds: UserCredentials) -> Principal:
     return Principal(app=app, scopes=frozenset(), user=user)
 
 
+def _verify_user(session: Session, creds: UserCredentials, credentials: Credentials) -> App:
+    """The app of a user call whose HMAC (or stand-in secret) is right; else 400/401/403."""
+    if not creds.api_key:
+        raise Unauthorized("API key not provided.", code="api_key_not_provided")
+    app = credentials.find_app(session, api_key=creds.api_key)
+    if app is None:
+        raise Unauthorized("Incorrect API key.", code="incorrect_api_key")
+    identity = creds.external_id or creds.email
+    if not identity:
+        raise HeraldError(
+            "User email or external id not provided.", code="user_email_not_provided", status=400
+        )
+    encryptor = runtime().encryptor
+    if creds.user_hmac:
+        primary = credentials.primary_secret(session, app=app, encryptor=encryptor)
+        if not hmac_matches(primary, identity, creds.user_hmac):
+            raise Forbidden("User HMAC is incorrect.")
+    elif creds.secret:
+        _require_standin_secret(session, credentials, app=app, secret=creds.secret)
+    elif app.hmac_required:
+        raise Unauthorized(
+            "Neither user HMAC nor API secret provided.",
+            code="neither_user_hmac_nor_api_secret_provided",
+        )
+    return app
+
+
+@dataclass(frozen=True)
+class SocketUser:
+    """Who a WebSocket belongs to: ids only, since a socket outlives any database session."""
+
+    app_id: str
+    user_id: str
+
+
 def authenticate_socket(
     session: Session, headers: Mapping[str, str], query: Mapping[str, str]
-) -> Principal:
-    """A WebSocket handshake: a user call whose credentials may come as query parameters."""
-    principal = authenticate_user(session, UserCredentials.from_headers_or_query(headers, query))
-    _check_tenant_header(principal.app, headers)
-    return principal
+) -> SocketUser:
+    """A WebSocket handshake: a user call whose credentials may come as query parameters.
+
+    A user this process saw recently costs no database round trip (see app.tenants.credentials).
+    """
+    rt = runtime()
+    credentials = rt.credentials.view()
+    creds = UserCredentials.from_headers_or_query(headers, query)
+    app = _verify_user(session, creds, credentials)
+    _check_tenant_header(app, headers)
+    external_id, email = creds.external_id, None if creds.external_id else creds.email
+    session.commit()  # reads only so far; SQLite lets one transaction at a time hold its lock
+    user_id = credentials.handshake_user(
+        rt.database, app_id=app.id, external_id=external_id, email=email
+    )
+    if user_id is None:  # new to Herald: create it, safely against a concurrent handshake
+        user_id = touch_user_for_call(
+            session=session, app_id=app.id, external_id=external_id, email=email
+        ).id
+        session.commit()
+        credentials.remember_user(
+            app_id=app.id, external_id=external_id, email=email, user_id=user_id
+        )
+    return SocketUser(app_id=app.id, user_id=user_id)
 
 
 def _require_standin_secret(
-    session: Session, *, app: App, secret: str, encryptor: Encryptor
+    session: Session, credentials: Credentials, *, app: App, secret: str
 ) -> None:
     """A server may act for a user with the primary secret or a key holding `read`."""
-    key = tenants.find_active_key(session=session, secret=secret)
+    key = credentials.find_key(session, secret)
     if key is None or key.app_id != app.id or not (key.is_primary or "read" in key.scopes):
         raise Unauthorized("API secret is incorrect.", code="api_secret_is_incorrect")
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -33,6 +35,22 @@ class Database:
         with self.sessionmaker.begin() as session:
             yield session
 
+    @contextmanager
+    def autocommit_session(self) -> Iterator[Session]:
+        """A session whose statements each commit on their own, for one-statement hot paths.
+
+        On PostgreSQL this saves the BEGIN and COMMIT round trips; SQLite (whose connections
+        begin IMMEDIATE transactions) gets an ordinary transaction, committed at the end.
+        """
+        if self.is_sqlite:
+            with self.transaction() as session:
+                yield session
+            return
+        with self.engine.connect() as connection:
+            autocommit = connection.execution_options(isolation_level="AUTOCOMMIT")
+            with self.sessionmaker(bind=autocommit) as session:
+                yield session
+
     def dispose(self) -> None:
         self.engine.dispose()
 
@@ -48,14 +66,43 @@ def _build_engine(url: str, *, worker: bool) -> Engine:
         _configure_sqlite(engine)
         return engine
     connect_args = {"options": "-c synchronous_commit=off"} if worker else {}
-    return create_engine(
+    engine = create_engine(
         url,
-        pool_pre_ping=not worker,
         pool_recycle=900,
         pool_size=10,
         max_overflow=20,
         connect_args=connect_args,
     )
+    if not worker:
+        _ping_idle_connections(engine)
+    return engine
+
+
+PING_AFTER_IDLE_S = 1.0
+
+
+def _ping_idle_connections(engine: Engine) -> None:
+    """Ping a pooled connection on checkout only when it sat idle for a while.
+
+    A connection given back less than a second ago was working then; pinging it again cost
+    every request a round trip. Should one still have died (PostgreSQL restarted within that
+    second), the error invalidates the whole pool, so only requests already under way fail.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info["checked_in_at"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("checked_in_at")
+        if idle_since is not None and time.monotonic() - idle_since < PING_AFTER_IDLE_S:
+            return
+        try:
+            if not engine.dialect.do_ping(dbapi_connection):
+                raise DisconnectionError("ping failed")
+        except engine.dialect.loaded_dbapi.Error as exc:
+            raise DisconnectionError("ping failed") from exc
 
 
 def _configure_sqlite(engine: Engine) -> None:

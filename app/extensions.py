@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from flask import Flask, current_app, g
 from sqlalchemy.orm import Session
 
@@ -17,6 +20,19 @@ def db_session() -> Session:
     if "db_session" not in g:
         g.db_session = runtime().database.session()
     return g.db_session
+
+
+@contextmanager
+def autocommit_session() -> Iterator[Session]:
+    """A session whose statements commit one by one, for a request's one-statement hot path.
+
+    The request's own transaction, if it began one, ends first: SQLite lets one transaction
+    at a time hold its lock, and Herald's SQLite transactions all take it.
+    """
+    if "db_session" in g:
+        g.db_session.commit()
+    with runtime().database.autocommit_session() as session:
+        yield session
 
 
 def init_app(app: Flask, rt: Runtime) -> None:

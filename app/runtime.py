@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 from redis import Redis
@@ -11,6 +11,7 @@ from app.config import Settings
 from app.db import Database
 from app.notifications.ledger import DeliveryLedger
 from app.security import Encryptor
+from app.tenants.credentials import CredentialCache, install_invalidation, new_cache
 
 
 @dataclass
@@ -19,6 +20,13 @@ class Runtime:
     database: Database
     redis: Redis
     encryptor: Encryptor
+    # Verified credentials of this process (see app.tenants.credentials).
+    credentials: CredentialCache = field(init=False)
+
+    def __post_init__(self) -> None:
+        generation_key = self.key("auth", "generation")
+        self.credentials = new_cache(self.redis, generation_key)
+        install_invalidation(self.database.sessionmaker, self.redis, generation_key)
 
     @classmethod
     def from_settings(cls, settings: Settings, *, worker: bool = False) -> Runtime:

@@ -280,6 +280,8 @@ def herald_server(database_url: str, env: dict[str, str]) -> Iterator[Server]:
         app, issued = tenants.create_tenant(
             session=session, name="bench", encryptor=runtime.encryptor
         )
+        # Budgets far above the benchmark's rate: the limiter still counts every call.
+        app.rate_limit_read_per_minute = app.rate_limit_write_per_minute = 1_000_000
         api_key, secret = app.api_key, issued.secret
     runtime.close()
     procfile = (ROOT / "Procfile").read_text().splitlines()
@@ -311,8 +313,11 @@ def herald_server(database_url: str, env: dict[str, str]) -> Iterator[Server]:
 @contextmanager
 def socketio_server(env: dict[str, str]) -> Iterator[Server]:
     port = free_port()
+    # An empty config, so that Herald's gunicorn.conf.py (its GC tuning) stays Herald's own.
+    config = Path(tempfile.gettempdir()) / "herald-bench-socketio.conf.py"
+    config.write_text("")
     command = [
-        str(Path(sys.executable).parent / "gunicorn"),
+        str(Path(sys.executable).parent / "gunicorn"), "--config", str(config),
         "-k", "gevent", "-w", "1", "--worker-connections", "12000",
         "--bind", f"127.0.0.1:{port}", "bench.socketio_server:app",
     ]  # fmt: skip

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from concurrent.futures import ThreadPoolExecutor
 
 from app.realtime.connection import MAX_BACKLOG, Connection, SerializedSocket
 
@@ -45,3 +46,55 @@ def test_a_serialized_socket_sends_everything_even_through_send():
 
         assert bytes(received) == payload
         assert wrapped.fileno() == left.fileno()
+
+
+def _read(sock: socket.socket, size: int) -> bytes:
+    received = bytearray()
+    while len(received) < size:
+        received += sock.recv(65_536)
+    return bytes(received)
+
+
+def test_a_nonblocking_socket_takes_a_frame_from_the_writer_at_once():
+    left, right = socket.socketpair()
+    with left, right:
+        left.setblocking(False)  # as under gevent
+        right.settimeout(5)
+        wrapped = SerializedSocket(left)
+
+        assert wrapped.write_now(b"frame")
+
+        assert not wrapped.rest_pending
+        assert _read(right, 5) == b"frame"
+
+
+def test_what_a_full_socket_did_not_take_is_written_before_anything_else():
+    left, right = socket.socketpair()
+    with left, right:
+        left.setblocking(False)
+        right.settimeout(5)
+        wrapped = SerializedSocket(left)
+        frame = b"z" * 10_000_000  # more than any socket buffer
+
+        assert wrapped.write_now(frame)
+        assert wrapped.rest_pending
+        assert not wrapped.write_now(b"other")  # the lock stays with the unfinished frame
+
+        left.setblocking(True)
+        with ThreadPoolExecutor(1) as pool:
+            reading = pool.submit(_read, right, len(frame) + 5)
+            wrapped.finish()
+            wrapped.sendall(b"after")
+            assert reading.result() == frame + b"after"
+
+
+def test_a_closed_or_blocking_socket_is_never_written_by_the_writer():
+    left, right = socket.socketpair()
+    with right:
+        blocking = SerializedSocket(left)
+        assert not blocking.write_now(b"frame")  # a threaded server's socket: its thread writes
+        left.setblocking(False)
+        closed = SerializedSocket(left)
+        left.close()  # its number may be reused by the next client at once
+
+        assert not closed.write_now(b"frame")

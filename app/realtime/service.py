@@ -62,8 +62,9 @@ def _user_ids_named(session: Session, app_id: str, names: Iterable[str]) -> set[
     found: set[str] = set()
     for start in range(0, len(wanted), 500):
         chunk = wanted[start : start + 500]
-        query = select(User.id).where(
-            User.app_id == app_id, or_(User.external_id.in_(chunk), User.email.in_(chunk))
+        users = User.__table__.c  # Core: no ORM bookkeeping on the hot path of every send
+        query = select(users.id).where(
+            users.app_id == app_id, or_(users.external_id.in_(chunk), users.email.in_(chunk))
         )
         found.update(session.scalars(query))
     return found

@@ -40,14 +40,13 @@ def _configure_sockets(state: BlueprintSetupState) -> None:
 def _authenticate_handshake() -> None:
     """Refuse with an error response (401/403) before upgrading, else attach to the hub."""
     with _handshake_slots:
-        principal = authenticate_socket(db_session(), request.headers, request.args)
-        assert principal.user is not None
+        owner = authenticate_socket(db_session(), request.headers, request.args)
         # A socket lives for hours: give its pooled database connection back now.
         g.pop("db_session").close()
     # Frames are small JSON; a per-socket deflate context would cost ~300 KB of memory each.
     request.environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
     # Counted and reachable before the client sees its 101; frames wait until `serve` runs.
-    conn = Connection(app_id=principal.app.id, user_id=principal.user.id)
+    conn = Connection(app_id=owner.app_id, user_id=owner.user_id)
     hub_for(current_app.extensions, runtime()).attach(conn)
     g.socket_connection = conn
 

@@ -131,16 +131,21 @@ def rotate_primary_secret(*, session: Session, app_id: str, encryptor: Encryptor
 
 def primary_secret(*, session: Session, app: App, encryptor: Encryptor) -> str:
     """The plain primary secret, for computing and checking user HMACs."""
-    key = session.scalar(
-        select(SecretKey).where(
-            SecretKey.app_id == app.id,
+    return encryptor.decrypt(primary_secret_encrypted(session=session, app_id=app.id))
+
+
+def primary_secret_encrypted(*, session: Session, app_id: str) -> str:
+    """The primary secret as stored (encrypted); 404 when the app has none."""
+    encrypted = session.scalar(
+        select(SecretKey.secret_encrypted).where(
+            SecretKey.app_id == app_id,
             SecretKey.is_primary.is_(True),
             SecretKey.revoked_at.is_(None),
         )
     )
-    if key is None or key.secret_encrypted is None:
+    if encrypted is None:
         raise NotFound("The app has no primary secret.", code="ERR_APP_NOT_FOUND")
-    return encryptor.decrypt(key.secret_encrypted)
+    return encrypted
 
 
 def vapid_private_key(*, app: App, encryptor: Encryptor) -> str:

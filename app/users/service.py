@@ -76,6 +76,21 @@ def touch_user_for_call(
     return user
 
 
+def touch_known_user(
+    *, session: Session, app_id: str, external_id: str | None, email: str | None
+) -> str | None:
+    """Move an existing user's `last_seen_at` to now in one statement; its id, else None."""
+    users = User.__table__.c  # a Core statement: a handshake's hot path skips ORM bookkeeping
+    match = users.external_id == external_id if external_id else users.email == email
+    statement = (
+        update(User.__table__)
+        .where(users.app_id == app_id, match)
+        .values(last_seen_at=utcnow())
+        .returning(users.id)
+    )
+    return session.scalars(statement).first()
+
+
 def get_user(*, session: Session, app_id: str, user_ref: str) -> User:
     """The user named by Herald's id, `email:<email>` or `external_id:<id>`; else 404."""
     kind, _, value = user_ref.partition(":")

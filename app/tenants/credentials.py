@@ -1,0 +1,291 @@
+"""A per-process cache of verified credentials, so the hot paths skip the database.
+
+Every authenticated call used to read the app, its key and (for user calls) the user from the
+database before doing any work. This cache keeps, per web process:
+
+- apps by id and by public API key, as column snapshots (each request gets its own `App`,
+  attached to its session without a query, so changing it still works as usual);
+- secret keys by the SHA-256 hash of the secret (never the secret itself): id, app, scopes;
+- the users that WebSocket handshakes named, with when this process last wrote `last_seen_at`.
+
+Correctness across processes: a Redis counter, the *generation*, is incremented after every
+commit that changes an app, a secret key, or a user's identity (external id, email, deletion).
+Each use of the cache reads it first (one GET) and forgets everything when it moved, so a
+rotated or revoked key is refused at once by every process. Entries also expire on their own
+(`CREDENTIALS_TTL_S`, 5 s): the bound on staleness when Redis could not be told of a change.
+When Redis cannot be read, the cache is bypassed and the database answers.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from redis import Redis, RedisError
+from sqlalchemy import event, inspect
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import (
+    Mapper,
+    ORMExecuteState,
+    Session,
+    make_transient_to_detached,
+    object_session,
+    sessionmaker,
+)
+from sqlalchemy.orm.util import identity_key
+
+from app.db import Database
+from app.security import Encryptor, hash_secret
+from app.tenants import service as tenants
+from app.tenants.models import App, SecretKey
+from app.users.models import User
+from app.users.service import touch_known_user
+
+log = logging.getLogger(__name__)
+
+CREDENTIALS_TTL_S = 5.0  # apps and keys: the staleness bound when Redis missed a change
+USER_TTL_S = 60.0  # handshake users: also the interval between `last_seen_at` writes
+MAX_ENTRIES = 50_000  # per kind; beyond it the kind is emptied (a burst of misses, no growth)
+_IDENTITY_COLUMNS = frozenset({"external_id", "email"})
+_CHANGED = "herald_credentials_changed"
+
+
+@dataclass(frozen=True)
+class CachedKey:
+    """What a verified secret key grants, without the secret."""
+
+    key_id: str
+    app_id: str
+    scopes: frozenset[str]
+    owner_email: str | None
+    is_primary: bool
+
+
+@dataclass(frozen=True)
+class CachedApp:
+    """An app's column values, copied into a fresh `App` for each request."""
+
+    columns: dict[str, Any]
+
+
+@dataclass
+class _Entry:
+    value: Any
+    expires: float
+
+
+class CredentialCache:
+    """Apps, keys and handshake users of one process, valid for one generation."""
+
+    def __init__(self, redis: Redis, generation_key: str, clock: Callable[[], float]) -> None:
+        self._redis = redis
+        self._generation_key = generation_key
+        self._clock = clock
+        self._generation: bytes | None = None
+        self._lock = threading.Lock()
+        self._kinds: dict[str, dict[Any, _Entry]] = {
+            kind: {} for kind in ("app", "api_key", "key", "primary", "user")
+        }
+
+    def view(self) -> Credentials:
+        """This request's view: the cache as of Redis's generation now, or none at all."""
+        return Credentials(self, self._current())
+
+    def _current(self) -> bytes | None:
+        try:
+            generation: bytes = self._redis.get(self._generation_key) or b"0"
+        except RedisError:
+            return None  # cannot tell what changed: bypass the cache
+        with self._lock:
+            if generation != self._generation:
+                for entries in self._kinds.values():
+                    entries.clear()
+                self._generation = generation
+        return generation
+
+    def get(self, kind: str, key: Any, generation: bytes) -> Any:
+        entry = self._kinds[kind].get(key)
+        if entry is None or generation != self._generation or entry.expires < self._clock():
+            return None
+        return entry.value
+
+    def put(self, kind: str, key: Any, value: Any, generation: bytes) -> None:
+        """Keep a value read from the database after `generation` was current."""
+        ttl = USER_TTL_S if kind == "user" else CREDENTIALS_TTL_S
+        with self._lock:
+            if generation != self._generation:
+                return  # something changed since the read began: do not keep what it saw
+            entries = self._kinds[kind]
+            if len(entries) >= MAX_ENTRIES:
+                entries.clear()
+            entries[key] = _Entry(value, self._clock() + ttl)
+
+
+class Credentials:
+    """The credential lookups of one request, each answered from the cache when it can be."""
+
+    def __init__(self, cache: CredentialCache, generation: bytes | None) -> None:
+        self._cache = cache
+        self._generation = generation
+
+    def _get(self, kind: str, key: Any) -> Any:
+        return None if self._generation is None else self._cache.get(kind, key, self._generation)
+
+    def _put(self, kind: str, key: Any, value: Any) -> None:
+        if self._generation is not None:
+            self._cache.put(kind, key, value, self._generation)
+
+    def find_app(
+        self, session: Session, *, api_key: str | None = None, app_id: str | None = None
+    ) -> App | None:
+        """The app with this id or public API key, attached to `session`."""
+        app_id = app_id or (self._get("api_key", api_key) if api_key else None)
+        cached: CachedApp | None = self._get("app", app_id) if app_id else None
+        if cached is not None:
+            return attach_app(session, cached)
+        if app_id:
+            app = session.get(App, app_id)
+        elif api_key:
+            app = tenants.find_tenant_by_api_key(session=session, api_key=api_key)
+        else:
+            return None
+        if app is not None:
+            self._remember_app(app)
+        return app
+
+    def _remember_app(self, app: App) -> None:
+        self._put("app", app.id, snapshot_app(app))
+        self._put("api_key", app.api_key, app.id)
+
+    def find_key(self, session: Session, secret: str) -> CachedKey | None:
+        """The unrevoked secret key whose secret this is, in any app (its app is then cached)."""
+        digest = hash_secret(secret)
+        cached: CachedKey | None = self._get("key", digest)
+        if cached is not None:
+            return cached
+        key = tenants.find_active_key(session=session, secret=secret)
+        if key is None:
+            return None
+        cached = CachedKey(
+            key_id=key.id,
+            app_id=key.app_id,
+            scopes=frozenset(key.scopes),
+            owner_email=key.owner_email,
+            is_primary=key.is_primary,
+        )
+        self._put("key", digest, cached)
+        self._remember_app(key.app)
+        return cached
+
+    def primary_secret(self, session: Session, *, app: App, encryptor: Encryptor) -> str:
+        """The app's plain primary secret; only its encrypted form is cached."""
+        encrypted: str | None = self._get("primary", app.id)
+        if encrypted is None:
+            encrypted = tenants.primary_secret_encrypted(session=session, app_id=app.id)
+            self._put("primary", app.id, encrypted)
+        return encryptor.decrypt(encrypted)
+
+    def handshake_user(
+        self, database: Database, *, app_id: str, external_id: str | None, email: str | None
+    ) -> str | None:
+        """The id of the user a handshake names, with `last_seen_at` moved to now.
+
+        A user this process saw in the last `USER_TTL_S` costs nothing (`last_seen_at` is then
+        at most that old); else one statement. None when the user does not exist yet.
+        """
+        key = (app_id, external_id, None if external_id else email)
+        user_id: str | None = self._get("user", key)
+        if user_id is None:
+            with database.autocommit_session() as session:
+                user_id = touch_known_user(
+                    session=session, app_id=app_id, external_id=external_id, email=email
+                )
+            if user_id is not None:
+                self._put("user", key, user_id)
+        return user_id
+
+    def remember_user(
+        self, *, app_id: str, external_id: str | None, email: str | None, user_id: str
+    ) -> None:
+        self._put("user", (app_id, external_id, None if external_id else email), user_id)
+
+
+def snapshot_app(app: App) -> CachedApp:
+    columns = {attr.key: getattr(app, attr.key) for attr in inspect(App).column_attrs}
+    return CachedApp(copy.deepcopy(columns))
+
+
+def attach_app(session: Session, cached: CachedApp) -> App:
+    """The cached app as a persistent, unmodified `App` of this session, without a query."""
+    present = session.identity_map.get(identity_key(App, cached.columns["id"]))
+    if present is not None:
+        return present  # type: ignore[no-any-return]
+    # Filled like a row the ORM loaded (no attribute events, so nothing counts as changed).
+    app: App = inspect(App).class_manager.new_instance()
+    app.__dict__.update(copy.deepcopy(cached.columns))
+    make_transient_to_detached(app)
+    session.add(app)
+    return app
+
+
+def install_invalidation(factory: sessionmaker[Session], redis: Redis, generation_key: str) -> None:
+    """Bump the generation after each commit that changed an app, a key or a user's identity.
+
+    Row changes are noticed by mapper events of those three classes only (see below), so the
+    flushes of everything else (a batch's notifications, deliveries) cost nothing extra.
+    """
+
+    @event.listens_for(factory, "do_orm_execute")
+    def _note_bulk(state: ORMExecuteState) -> None:
+        if (state.is_update or state.is_delete) and _bulk_changes_credentials(state):
+            state.session.info[_CHANGED] = True
+
+    @event.listens_for(factory, "after_commit")
+    def _bump(session: Session) -> None:
+        if session.info.pop(_CHANGED, False):
+            try:
+                redis.incr(generation_key)
+            except RedisError:
+                log.warning("credential change not announced; caches expire it within 5 s")
+
+
+def _note_change(_mapper: Mapper[Any], _connection: Connection, target: object) -> None:
+    session = object_session(target)
+    if session is not None:
+        session.info[_CHANGED] = True
+
+
+def _note_user_update(mapper: Mapper[Any], connection: Connection, target: User) -> None:
+    state = inspect(target)
+    if any(state.attrs[name].history.has_changes() for name in _IDENTITY_COLUMNS):
+        _note_change(mapper, connection, target)
+
+
+for _credential_class in (App, SecretKey):
+    for _when in ("after_insert", "after_update", "after_delete"):
+        event.listen(_credential_class, _when, _note_change)
+event.listen(User, "after_delete", _note_change)
+event.listen(User, "after_update", _note_user_update)
+
+
+def _bulk_changes_credentials(state: ORMExecuteState) -> bool:
+    mapper = state.bind_mapper
+    if mapper is None or mapper.class_ not in (App, SecretKey, User):
+        return False
+    if mapper.class_ is not User or state.is_delete:
+        return True
+    params = state.parameters
+    rows = params if isinstance(params, list) else [params or {}]
+    # Statement-level `.values(...)` (e.g. `last_notified_at`) carry their columns here.
+    values = getattr(state.statement, "_values", None) or {}
+    named = {getattr(k, "key", k) for k in values} | {k for row in rows for k in row}
+    return bool(named & _IDENTITY_COLUMNS)
+
+
+def new_cache(redis: Redis, generation_key: str) -> CredentialCache:
+    return CredentialCache(redis, generation_key, time.monotonic)

@@ -1,0 +1,150 @@
+"""The per-process credential cache: changes made by another process apply at once."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from app.runtime import Runtime
+from app.tenants import service as tenants
+from app.users import service as users
+from app.users.models import User
+from tests.factories import Tenant, make_key, make_tenant
+from tests.processes import RunningProcess
+from tests.realtime import Sockets, call, handshake_refusal, socket_url
+
+TO_NOBODY = {"to": [{"type": "user", "id": "nobody"}], "message": "hi"}
+LONG_AGO = datetime(2020, 1, 1, tzinfo=UTC)
+
+
+def _generation(runtime: Runtime) -> int:
+    return int(runtime.redis.get(runtime.key("auth", "generation")) or 0)
+
+
+def _last_seen(runtime: Runtime, tenant: Tenant, external_id: str) -> datetime | None:
+    with runtime.database.session() as session:
+        query = select(User.last_seen_at).where(
+            User.app_id == tenant.app_id, User.external_id == external_id
+        )
+        seen = session.scalar(query)
+    return seen.replace(tzinfo=UTC) if seen is not None and seen.tzinfo is None else seen
+
+
+def test_a_key_revoked_by_another_process_is_refused_on_the_next_call(
+    web: RunningProcess, acme: Tenant, pg_runtime: Runtime
+):
+    secret = make_key(pg_runtime, acme, ["send_notifications"])
+    keyed = replace(acme, secret=secret)
+    assert call(web.base_url, "POST", "/send", keyed.headers(), TO_NOBODY)[0] == 200
+    with pg_runtime.database.transaction() as session:
+        key = tenants.find_active_key(session=session, secret=secret)
+        assert key is not None
+        tenants.revoke_secret_key(session=session, app_id=acme.app_id, key_id=key.id)
+
+    status, body = call(web.base_url, "POST", "/send", keyed.headers(), TO_NOBODY)
+
+    assert (status, body["errors"][0]["code"]) == (401, "api_secret_is_incorrect")
+
+
+def test_a_rotated_primary_secret_changes_the_hmac_sockets_need_at_once(
+    web: RunningProcess, acme: Tenant, pg_runtime: Runtime, clients: Sockets
+):
+    clients.connect(web.base_url, acme, "u-1")
+    with pg_runtime.database.transaction() as session:
+        issued = tenants.rotate_primary_secret(
+            session=session, app_id=acme.app_id, encryptor=pg_runtime.encryptor
+        )
+        new_secret = issued.secret
+
+    status, _ = handshake_refusal(socket_url(web.base_url, acme, "u-1"))
+    clients.connect(web.base_url, replace(acme, secret=new_secret), "u-1")
+    assert status == 403
+    assert call(web.base_url, "POST", "/send", acme.headers(), TO_NOBODY)[0] == 401
+
+
+def test_turning_hmac_on_applies_to_the_next_handshake(
+    web: RunningProcess, pg_runtime: Runtime, clients: Sockets
+):
+    relaxed = make_tenant(pg_runtime, "relaxed", hmac_required=False)
+    clients.connect(web.base_url, relaxed, "u-1", user_hmac=None)
+    with pg_runtime.database.transaction() as session:
+        tenants.get_tenant(session=session, app_id=relaxed.app_id).hmac_required = True
+
+    status, _ = handshake_refusal(socket_url(web.base_url, relaxed, "u-1", user_hmac=None))
+
+    assert status == 401
+
+
+def test_a_handshake_writes_last_seen_at_most_once_a_minute_per_process(
+    web: RunningProcess, acme: Tenant, pg_runtime: Runtime, clients: Sockets
+):
+    clients.connect(web.base_url, acme, "u-1")
+    assert _last_seen(pg_runtime, acme, "u-1") is not None
+    with pg_runtime.database.transaction() as session:
+        seen_long_ago = update(User).values(last_seen_at=LONG_AGO)
+        session.execute(seen_long_ago.where(User.app_id == acme.app_id))
+
+    clients.connect(web.base_url, acme, "u-1")
+
+    assert _last_seen(pg_runtime, acme, "u-1") == LONG_AGO
+
+
+def test_a_deleted_user_is_created_again_by_its_next_handshake(
+    web: RunningProcess, acme: Tenant, pg_runtime: Runtime, clients: Sockets
+):
+    clients.connect(web.base_url, acme, "u-1")
+    with pg_runtime.database.transaction() as session:
+        users.delete_user(session=session, app_id=acme.app_id, user_ref="external_id:u-1")
+
+    clients.connect(web.base_url, acme, "u-1")
+
+    assert _last_seen(pg_runtime, acme, "u-1") is not None
+
+
+def test_credential_changes_advance_the_generation(runtime: Runtime, tenant: Tenant):
+    before = _generation(runtime)
+    make_key(runtime, tenant, ["read"])
+    with runtime.database.transaction() as session:
+        users.update_user(
+            session=session,
+            app_id=tenant.app_id,
+            user_ref=_new_user(session, tenant).id,
+            changes={"email": "new@example.com"},
+        )
+    with runtime.database.transaction() as session:  # a bulk import's update by primary key
+        user_id = _new_user(session, tenant).id
+        session.execute(update(User), [{"id": user_id, "email": "other@example.com"}])
+    assert _generation(runtime) == before + 3
+
+
+def test_activity_leaves_the_generation_alone(runtime: Runtime, tenant: Tenant):
+    with runtime.database.transaction() as session:
+        user = _new_user(session, tenant)
+    before = _generation(runtime)
+    with runtime.database.transaction() as session:
+        users.touch_user_for_call(
+            session=session, app_id=tenant.app_id, external_id="u-1", email=None
+        )
+        users.mark_notified(session, app_id=tenant.app_id, user_ids=[user.id])
+    with runtime.database.autocommit_session() as session:
+        users.touch_known_user(session=session, app_id=tenant.app_id, external_id="u-1", email=None)
+    assert _generation(runtime) == before
+
+
+def test_cached_keys_and_apps_stay_with_their_own_app(
+    runtime: Runtime, tenant: Tenant, other_tenant: Tenant
+):
+    credentials = runtime.credentials.view()
+    with runtime.database.session() as session:
+        assert credentials.find_key(session, tenant.secret) is not None
+        key = credentials.find_key(session, other_tenant.secret)
+        app = credentials.find_app(session, api_key=other_tenant.api_key)
+    assert key is not None and key.app_id == other_tenant.app_id
+    assert app is not None and app.id == other_tenant.app_id
+
+
+def _new_user(session: Session, tenant: Tenant) -> User:
+    return users.find_or_create_user(session=session, app_id=tenant.app_id, external_id="u-1")

@@ -1,0 +1,47 @@
+"""The web engine's pool: idle connections are checked before use, busy ones are trusted."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+
+from app import db
+from app.db import Database
+
+
+def _backend_pid(database: Database) -> int:
+    with database.engine.connect() as connection:
+        return int(connection.execute(text("SELECT pg_backend_pid()")).scalar_one())
+
+
+def test_a_connection_postgresql_dropped_while_idle_is_replaced_without_an_error(
+    postgresql_url: str, monkeypatch: pytest.MonkeyPatch
+):
+    database = Database(postgresql_url)
+    other = Database(postgresql_url)
+    try:
+        dropped = _backend_pid(database)
+        with other.engine.connect() as connection:
+            connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": dropped})
+        monkeypatch.setattr(db, "PING_AFTER_IDLE_S", 0.0)  # it has now been idle long enough
+
+        assert _backend_pid(database) != dropped
+    finally:
+        database.dispose()
+        other.dispose()
+
+
+def test_a_connection_given_back_recently_is_used_without_a_ping(
+    postgresql_url: str, monkeypatch: pytest.MonkeyPatch
+):
+    database = Database(postgresql_url)
+    try:
+        first = _backend_pid(database)
+        pinged: list[object] = []
+        monkeypatch.setattr(database.engine.dialect, "do_ping", pinged.append)
+        monkeypatch.setattr(db, "PING_AFTER_IDLE_S", 3600.0)  # "recently", however slow the run
+
+        assert _backend_pid(database) == first
+        assert pinged == []
+    finally:
+        database.dispose()
