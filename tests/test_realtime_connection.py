@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import ssl
 from concurrent.futures import ThreadPoolExecutor
 
 from app.realtime.connection import MAX_BACKLOG, Connection, SerializedSocket
@@ -98,3 +99,14 @@ def test_a_closed_or_blocking_socket_is_never_written_by_the_writer():
         left.close()  # its number may be reused by the next client at once
 
         assert not closed.write_now(b"frame")
+
+
+def test_a_tls_socket_is_never_written_around_its_encryption():
+    """`os.write` on a TLS socket's descriptor would send plain text into the TLS stream."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    left, right = socket.socketpair()
+    with right:
+        left.setblocking(False)
+        tls = context.wrap_socket(left, server_side=True, do_handshake_on_connect=False)
+        with tls:
+            assert not SerializedSocket(tls).write_now(b"frame")

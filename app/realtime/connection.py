@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import ssl
 import threading
 from collections import deque
 from typing import Any
@@ -29,7 +30,8 @@ class SerializedSocket:
         self._lock = threading.Lock()
         # Under gevent the descriptor is non-blocking, so a write that would wait fails at once;
         # elsewhere (a threaded server) every write goes through the socket's own thread.
-        self._direct = not os.get_blocking(sock.fileno())
+        # A TLS socket (gunicorn with --certfile) must encrypt: only its own methods write it.
+        self._direct = not os.get_blocking(sock.fileno()) and not _is_tls(sock)
         self._rest: bytes | None = None
 
     def sendall(self, data: bytes) -> None:
@@ -158,3 +160,8 @@ class Connection:
             return
         finally:
             self.sock = None  # no more writes from the fan-out once this greenlet is done
+
+
+def _is_tls(sock: Any) -> bool:
+    """Stdlib and gevent TLS sockets (the latter does not subclass `ssl.SSLSocket`)."""
+    return isinstance(sock, ssl.SSLSocket) or hasattr(sock, "cipher")
