@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from app.db import Database
 from app.notifications import states
 from app.notifications.ledger import DeliveryLedger
 from app.notifications.models import Delivery, Notification
@@ -280,3 +281,31 @@ def test_a_claimed_push_delivery_carries_the_users_active_web_subscriptions(
         WEB_KEYS["p256dh"],
         WEB_KEYS["auth"],
     )
+
+
+@pytest.mark.parametrize("engine_name", ["postgresql"])  # SQLite has no server to drop them
+def test_a_connection_the_database_dropped_is_replaced_without_losing_the_batch(
+    runtime: Runtime, tenant: Tenant
+):
+    ids = queued_deliveries(runtime, tenant, 2)
+    worker_database = Database(runtime.database.url, worker=True)  # no ping before use
+    ledger = DeliveryLedger(worker_database)
+    ledger.claim(ids[0])
+    pooled = [
+        worker_database.engine.connect() for _ in range(worker_database.engine.pool.checkedin())
+    ]
+    pids = [connection.exec_driver_sql("SELECT pg_backend_pid()").scalar() for connection in pooled]
+    for connection in pooled:
+        connection.close()  # back in the pool, where the ledger will find them dead
+    with runtime.database.engine.connect() as admin:
+        for pid in pids:
+            admin.exec_driver_sql(f"SELECT pg_terminate_backend({int(pid)})")
+
+    try:
+        ledger.record(states.Result(ids[0], states.SENT))
+        claimed = ledger.claim(ids[1])
+    finally:
+        worker_database.dispose()
+
+    assert claimed is not None
+    assert [stored(runtime, ids)[i].status for i in ids] == [states.SENT, states.SENDING]

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 
 from app.db import Database
 from app.notifications import states
@@ -63,16 +64,30 @@ class DeliveryLedger:
         states.check_outcome(result)  # refused here, so that it cannot fail a shared batch
         self._batches.submit(result)
 
-    def _commit_batch(self, items: Sequence[str | states.Result]) -> list[ClaimedDelivery | None]:
-        results = [item for item in items if isinstance(item, states.Result)]
-        claims = [item for item in items if isinstance(item, str)]
+    def _write(
+        self, results: Sequence[states.Result], claims: Sequence[str]
+    ) -> tuple[list[Any], dict[tuple[str, str | None], list[WebPushTarget]]]:
         # Core on a bare connection: at this rate the ORM session's own bookkeeping showed up.
         with self._database.engine.begin() as connection:
             if results:
                 states.record_many(connection, results)
             claimed_rows = states.claim_many(connection, delivery_ids=claims)
             push_rows = [row for row in claimed_rows if row.channel == "push"]
-            targets = _web_push_targets(connection, push_rows)
+            return claimed_rows, _web_push_targets(connection, push_rows)
+
+    def _commit_batch(self, items: Sequence[str | states.Result]) -> list[ClaimedDelivery | None]:
+        results = [item for item in items if isinstance(item, states.Result)]
+        claims = [item for item in items if isinstance(item, str)]
+        try:
+            claimed_rows, targets = self._write(results, claims)
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+            # The pooled connection had died (a database restart; worker engines do not ping
+            # before use): once more on a fresh one, since an outcome lost here would mean a
+            # second send later. Every statement is conditional, so should the first attempt
+            # have committed after all, the second changes nothing.
+            claimed_rows, targets = self._write(results, claims)
         rows = {row.id: row for row in claimed_rows}
         answers: list[ClaimedDelivery | None] = []
         for item in items:

@@ -103,8 +103,8 @@ def send_push_delivery(runtime: Runtime, *, delivery_id: str) -> Outcome:
                 discard_subscription(session, subscription_id=subscription_id)
     if transient:
         return _after_transient(runtime, delivery, "; ".join(transient), payload=payload)
-    if reached:
-        return _record(runtime, delivery, states.SENT, payload=payload)
+    if reached:  # `sent_to` only matters to a later attempt, and a sent delivery has none
+        return _record(runtime, delivery, states.SENT)
     reason = "; ".join(permanent) or "no active web push subscription"
     return _record(runtime, delivery, states.FAILED, reason=reason, payload=payload)
 
