@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -38,8 +39,11 @@ def run_dev(*, port: int) -> None:
     credentials = _prepare_demo_app(Runtime.from_settings(settings))
     _print_welcome(credentials, port)
     env = dict(os.environ, PORT=str(port), PATH=_path_with_this_python())
+    # SIGTERM (a process manager, `kill`) must clean up like Ctrl-C does.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    processes = None
     try:
-        subprocess.run(
+        processes = subprocess.Popen(
             [
                 sys.executable,
                 "-m",
@@ -53,15 +57,19 @@ def run_dev(*, port: int) -> None:
                 "worker",
             ],
             env=env,
-            check=False,
         )
-    except KeyboardInterrupt:
+        processes.wait()
+    except (KeyboardInterrupt, SystemExit):
         pass
     finally:
-        for helper in (redis_process, smtp_process):
-            if helper is not None:
+        for helper in (processes, redis_process, smtp_process):
+            if helper is not None and helper.poll() is None:
                 helper.terminate()
-                helper.wait(timeout=10)
+                helper.wait(timeout=30)
+
+
+def _exit_on_sigterm(_signum: int, _frame: object) -> None:
+    raise SystemExit(0)
 
 
 def redis_server_binary() -> str:

@@ -1,0 +1,98 @@
+"""`herald dev`, the README's first command: a fresh machine with only Python gets a running
+Herald (its own Redis and SMTP server, SQLite, a demo app), and stopping it leaves nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+from app.config import PROJECT_ROOT
+from tests.processes import BIN, free_port
+from tests.sinks import wait_until
+
+SEED_004_EXAMPLE = {
+    "template": {
+        "key": "order-confirmation",
+        "variables": {"customerName": "Jane", "orderId": "ORD-12345"},
+    },
+    "targets": ["user-jane-123"],
+    "mode": "realtime",
+    "title": "Order Confirmed",
+    "tag": "orders",
+}
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _demo_credentials(log: Path) -> dict[str, str] | None:
+    found = re.search(r"Herald demo app[^\n]*\n(\{.*?\})", log.read_text(), re.S)
+    return json.loads(found.group(1)) if found else None
+
+
+def _healthy(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def test_herald_dev_starts_everything_it_needs_and_stops_it_all_on_sigterm(tmp_path: Path):
+    port = free_port()
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"REDIS_URL", "SMTP_URL", "DATABASE_URL", "REDIS_PREFIX"}
+    }
+    env.update(
+        DATABASE_URL=f"sqlite:///{tmp_path / 'dev.db'}",
+        PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}",
+    )
+    log = tmp_path / "dev.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [str(BIN / "herald"), "dev", "--port", str(port)],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        credentials = wait_until(lambda: _demo_credentials(log), timeout=60)
+        wait_until(lambda: _healthy(port), timeout=60)
+        assert "Started a local Redis" in log.read_text()
+
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/notifications/send",
+            data=json.dumps(SEED_004_EXAMPLE).encode(),
+            headers={
+                "appid": credentials["app_id"],
+                "apikey": credentials["api_secret"],
+                "Content-Type": "application/json",
+            },
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            answer = json.load(response)
+        assert answer["templateKey"] == "order-confirmation"
+        assert answer["status"] == "completed"
+
+        process.send_signal(signal.SIGTERM)  # to `herald dev` alone, as a process manager would
+        process.wait(timeout=60)
+        wait_until(lambda: not _group_alive(process.pid), timeout=30)
+    finally:
+        if _group_alive(process.pid):
+            os.killpg(process.pid, signal.SIGKILL)
+            time.sleep(0.5)
