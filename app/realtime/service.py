@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from app.groups.service import member_user_ids
@@ -57,14 +57,21 @@ def resolve_targets(*, session: Session, app_id: str, to: list[dict[str, Any]]) 
     )
 
 
+# Built once: `POST /send` runs it on every call.
+_users = User.__table__.c
+_USERS_NAMED = select(_users.id).where(
+    _users.app_id == bindparam("app_id"),
+    or_(
+        _users.external_id.in_(bindparam("names", expanding=True)),
+        _users.email.in_(bindparam("names", expanding=True)),
+    ),
+)
+
+
 def _user_ids_named(session: Session, app_id: str, names: Iterable[str]) -> set[str]:
     wanted = list(dict.fromkeys(names))
     found: set[str] = set()
     for start in range(0, len(wanted), 500):
         chunk = wanted[start : start + 500]
-        users = User.__table__.c  # Core: no ORM bookkeeping on the hot path of every send
-        query = select(users.id).where(
-            users.app_id == app_id, or_(users.external_id.in_(chunk), users.email.in_(chunk))
-        )
-        found.update(session.scalars(query))
+        found.update(session.scalars(_USERS_NAMED, {"app_id": app_id, "names": chunk}))
     return found
