@@ -53,8 +53,10 @@ def main() -> None:
     parser.add_argument("--targets", type=int, default=10_000)
     parser.add_argument("--sqlite", action="store_true", help="SQLite instead of PostgreSQL")
     parser.add_argument("--threads", type=int, default=WORKER_THREADS, help="worker threads")
+    parser.add_argument("--processes", type=int, default=WORKER_PROCESSES, help="worker processes")
     args = parser.parse_args()
     globals()["WORKER_THREADS"] = args.threads
+    globals()["WORKER_PROCESSES"] = args.processes
     smtp = SmtpSink(port=free_port()).start()
     push = PushService().start()
     os.environ["SMTP_URL"] = smtp.url
