@@ -82,6 +82,7 @@ def _proxy_manager(proxy: str) -> urllib3.ProxyManager:
 
 
 VAPID_LIFETIME_S = 12 * 60 * 60
+MAX_CACHED_HEADERS = 10_000  # apps x push service hosts; beyond it, start again
 _vapid_cache: dict[tuple[str, str, str], tuple[float, dict[str, str]]] = {}
 
 
@@ -102,6 +103,8 @@ def _vapid_headers(private_key: str, subject: str, endpoint: str) -> dict[str, s
     headers = Vapid.from_string(private_key=private_key).sign(
         {"sub": subject, "aud": audience, "exp": expires}
     )
+    if len(_vapid_cache) >= MAX_CACHED_HEADERS:
+        _vapid_cache.clear()
     _vapid_cache[key] = (expires, headers)
     return headers
 
