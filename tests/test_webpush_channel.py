@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 
 import pytest
 
@@ -129,3 +130,21 @@ def test_pushes_go_through_the_proxy_the_environment_names(
 
     assert browser.received == [{"title": "via proxy"}]
     assert jwt_claims(push_service.vapid_headers[0])["aud"] == "http://push.invalid"
+
+
+def test_a_vapid_header_is_signed_anew_an_hour_before_it_expires(
+    push_service: PushService, monkeypatch: pytest.MonkeyPatch
+):
+    browser = push_service.new_browser()
+    _, private_key = generate_vapid_key_pair()
+    now = time.time()
+    monkeypatch.setattr(webpush.time, "time", lambda: now)
+    push(browser, private_key)
+    push(browser, private_key)
+    monkeypatch.setattr(webpush.time, "time", lambda: now + webpush.VAPID_LIFETIME_S - 3000)
+    push(browser, private_key)
+
+    first, reused, renewed = push_service.vapid_headers
+    assert first == reused
+    assert renewed != first
+    assert jwt_claims(renewed)["exp"] > jwt_claims(first)["exp"]
