@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from flask.testing import FlaskClient
+import json
 
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from app.notifications.models import Delivery
 from app.runtime import Runtime
 from tests.factories import Tenant, approved_template
 from tests.sinks import PushService, SmtpSink, wait_until
@@ -213,3 +217,26 @@ def test_templated_sends_and_broadcasts_share_one_inbox(
     processed(client, tenant, created["id"])
 
     assert inbox_titles(client, tenant, "u1") == ["Launch day", "Order ORD-1 confirmed"]
+
+
+def test_a_broadcasts_email_content_is_stored_once_not_per_recipient(
+    client: FlaskClient, tenant: Tenant, smtp_sink: SmtpSink, runtime: Runtime, worker
+):
+    article = "<h1>Launch</h1>" + "<p>" + "A long story. " * 20_000 + "</p>"  # ~280 KB
+    people = [{"email": f"reader{i}@example.com"} for i in range(5)]
+
+    created = post_broadcast(client, tenant, content=article, recipients=people)
+    processed(client, tenant, created["id"])
+
+    assert sorted(smtp_sink.recipients()) == sorted(p["email"] for p in people)
+    for person in people:
+        [email] = smtp_sink.received_by(person["email"])
+        assert email.get_body(("html",)).get_content().count("A long story.") == 20_000
+    with runtime.database.transaction() as session:
+        payloads = session.scalars(
+            select(Delivery.payload).where(
+                Delivery.app_id == tenant.app_id, Delivery.channel == "email"
+            )
+        ).all()
+    assert len(payloads) == 5
+    assert all(len(json.dumps(payload)) < 200 for payload in payloads)

@@ -33,6 +33,11 @@ class RenderedContent(Protocol):
     push: Mapping[str, Any] | None
 
 
+# An email payload holding this instead of subject/text/HTML sends the notification's own
+# literal email content (`Notification.content["email"]`), stored once rather than per recipient.
+SHARED_EMAIL = {"content": "notification"}
+
+
 ContentFor = Callable[[User], RenderedContent]
 
 
@@ -185,7 +190,8 @@ def _decide(
             return states.SKIPPED, "preference", {}
         if not user.email:
             return states.SKIPPED, "no_email_address", {}
-        return states.QUEUED, None, {"to": user.email, **dict(content.email or {})}
+        email = SHARED_EMAIL if getattr(content, "same_for_everyone", False) else content.email
+        return states.QUEUED, None, {"to": user.email, **dict(email or {})}
     return _decide_push(content, blocked, subscriptions)
 
 

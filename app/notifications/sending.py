@@ -8,14 +8,19 @@ The claim commits before the network call and the outcome after it (both through
 from __future__ import annotations
 
 import random
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Any
 
 from app.channels.base import PermanentFailure, TransientFailure
 from app.channels.email import OutgoingEmail, SmtpConfig, SmtpSender, format_sender
 from app.channels.webpush import SubscriptionGone, send_web_push
 from app.notifications import states
+from app.notifications.fanout import SHARED_EMAIL
 from app.notifications.ledger import ClaimedDelivery
+from app.notifications.models import Notification
 from app.push.service import discard_subscription
 from app.runtime import Runtime
 from app.tenants.models import App
@@ -174,6 +179,8 @@ def _sending_identity(runtime: Runtime, app_id: str) -> SendingIdentity:
 
 def _outgoing_email(runtime: Runtime, delivery: ClaimedDelivery) -> OutgoingEmail:
     payload = delivery.payload
+    if payload.get("content") == SHARED_EMAIL["content"]:
+        payload = {**payload, **_shared_email(runtime, delivery.notification_id)}
     return OutgoingEmail(
         sender=_sending_identity(runtime, delivery.app_id).sender,
         recipient=payload["to"],
@@ -182,3 +189,23 @@ def _outgoing_email(runtime: Runtime, delivery: ClaimedDelivery) -> OutgoingEmai
         html=payload.get("html"),
         notification_id=delivery.notification_id,
     )
+
+
+_shared_emails: OrderedDict[str, dict[str, Any]] = OrderedDict()
+_shared_emails_lock = threading.Lock()
+SHARED_EMAILS_KEPT = 4  # each may hold megabytes; a worker is rarely sending more at once
+
+
+def _shared_email(runtime: Runtime, notification_id: str) -> dict[str, Any]:
+    """A literal notification's email content, read once per process (it never changes)."""
+    with _shared_emails_lock:
+        cached = _shared_emails.get(notification_id)
+    if cached is None:
+        with runtime.database.transaction() as session:
+            notification = session.get(Notification, notification_id)
+            cached = dict((notification.content if notification else {}).get("email") or {})
+        with _shared_emails_lock:
+            _shared_emails[notification_id] = cached
+            while len(_shared_emails) > SHARED_EMAILS_KEPT:
+                _shared_emails.popitem(last=False)
+    return cached
