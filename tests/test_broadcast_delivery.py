@@ -7,6 +7,7 @@ import json
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from app.inbox.models import InboxNotification
 from app.notifications.models import Delivery
 from app.runtime import Runtime
 from tests.factories import Tenant, approved_template
@@ -240,3 +241,30 @@ def test_a_broadcasts_email_content_is_stored_once_not_per_recipient(
         ).all()
     assert len(payloads) == 5
     assert all(len(json.dumps(payload)) < 200 for payload in payloads)
+
+
+def test_a_broadcasts_inbox_content_is_read_from_the_broadcast_not_copied(
+    client: FlaskClient, tenant: Tenant, runtime: Runtime, worker
+):
+    article = "<p>" + "Big news. " * 10_000 + "</p>"  # ~100 KB
+    people = [{"external_id": f"reader-{i}"} for i in range(3)]
+
+    created = post_broadcast(
+        client, tenant, content=article, custom_attributes={"campaign": "fall"}, recipients=people
+    )
+    processed(client, tenant, created["id"])
+
+    with runtime.database.transaction() as session:
+        stored = session.execute(
+            select(InboxNotification.content, InboxNotification.shared_content).where(
+                InboxNotification.app_id == tenant.app_id
+            )
+        ).all()
+    assert stored == [(None, True)] * 3
+    for person in people:
+        headers = tenant.user_headers(person["external_id"])
+        [listed] = client.get("/notifications", headers=headers).get_json()["notifications"]
+        shown = client.get(f"/notifications/{listed['id']}", headers=headers).get_json()
+        for view in (listed, shown["notification"]):
+            assert (view["title"], view["content"]) == ("Launch day", article)
+            assert view["custom_attributes"] == {"campaign": "fall"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.orm import Base, IdMixin, utcnow
@@ -26,6 +26,9 @@ class InboxNotification(Base, IdMixin):
     category: Mapped[str | None] = mapped_column(String(100))
     topic: Mapped[str | None] = mapped_column(String(100))
     custom_attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # A literal send's row (broadcast, direct send): content and custom attributes are the
+    # notification's in-app content, read from it (`app.inbox.views.inbox_views`), not copied.
+    shared_content: Mapped[bool] = mapped_column(default=False, server_default=false())
     sent_at: Mapped[datetime] = mapped_column(default=utcnow)
     seen_at: Mapped[datetime | None] = mapped_column()
     read_at: Mapped[datetime | None] = mapped_column()

@@ -12,7 +12,7 @@ from app.http import bool_query, doc, list_query, page_from_query
 from app.inbox import service
 from app.inbox.schemas import FILTER_QUERY, InboxListView, InboxNotificationEnvelope
 from app.inbox.service import InboxChange, InboxFilters
-from app.inbox.views import inbox_view
+from app.inbox.views import inbox_views
 from app.wire import list_body
 
 bp = Blueprint("inbox", __name__)
@@ -58,7 +58,7 @@ def list_notifications() -> Any:
     rows, total = service.list_inbox(
         session, **_caller(), filters=filters, page=page.number, per_page=page.per_page
     )
-    views = [inbox_view(row) for row in rows]
+    views = inbox_views(session, rows)
     body = list_body("notifications", views, total=total, page=page.number, per_page=page.per_page)
     return {**body, **service.counts(session, **_caller(), filters=filters).as_json()}
 
@@ -68,8 +68,9 @@ def list_notifications() -> Any:
 @doc(response=InboxNotificationEnvelope, tag="Inbox", auth="user")
 def show_notification(notification_id: str) -> Any:
     """One of the calling user's notifications."""
-    row = service.get_notification(db_session(), **_caller(), notification_id=notification_id)
-    return {"notification": inbox_view(row)}
+    session = db_session()
+    row = service.get_notification(session, **_caller(), notification_id=notification_id)
+    return {"notification": inbox_views(session, [row])[0]}
 
 
 @bp.delete(ONE)

@@ -2,25 +2,60 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
 from app.inbox.models import InboxNotification
+from app.notifications.models import Notification
 
 
 def epoch(value: datetime | None) -> int | None:
     return int(value.timestamp()) if value is not None else None
 
 
-def inbox_view(row: InboxNotification) -> dict[str, Any]:
+def in_app_content(in_app: Mapping[str, Any]) -> tuple[str | None, dict[str, Any]]:
+    """An inbox row's content and custom attributes, from rendered or literal in-app content."""
+    return in_app.get("body", in_app.get("content")), dict(in_app.get("custom_attributes") or {})
+
+
+def inbox_views(session: Session, rows: Sequence[InboxNotification]) -> list[dict[str, Any]]:
+    """Views of stored rows; rows of literal sends take their content from the notification
+    (one query for all of them)."""
+    ids = {row.notification_id for row in rows if row.shared_content and row.notification_id}
+    shared: dict[str | None, Mapping[str, Any]] = {}
+    if ids:
+        found = session.execute(
+            select(Notification.id, Notification.content).where(Notification.id.in_(ids))
+        )
+        shared = {nid: (content or {}).get("in_app") or {} for nid, content in found}
+    return [
+        inbox_view(row, shared.get(row.notification_id, {}) if row.shared_content else None)
+        for row in rows
+    ]
+
+
+def inbox_view(
+    row: InboxNotification, shared_in_app: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """A row's view; `shared_in_app` is its notification's in-app content, for a shared row
+    read from the database (a row just created still holds its content in memory)."""
+    content, custom_attributes = (
+        in_app_content(shared_in_app)
+        if shared_in_app is not None
+        else (row.content, row.custom_attributes or {})
+    )
     return {
         "id": row.id,
         "title": row.title,
-        "content": row.content,
+        "content": content,
         "action_url": row.action_url,
         "category": row.category,
         "topic": row.topic,
-        "custom_attributes": row.custom_attributes or {},
+        "custom_attributes": custom_attributes,
         "sent_at": epoch(row.sent_at),
         "seen_at": epoch(row.seen_at),
         "read_at": epoch(row.read_at),

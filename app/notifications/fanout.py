@@ -14,6 +14,7 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from app.inbox.models import InboxNotification
+from app.inbox.views import in_app_content
 from app.notifications import states
 from app.notifications.models import Delivery, Notification
 from app.orm import new_id, utcnow
@@ -96,7 +97,9 @@ def fan_out(
             )
             deliveries.append(delivery)
             if channel == "in_app" and delivery["status"] == states.SENT:
-                result.inbox_rows.append(_inbox_row(notification, user, content.in_app or {}))
+                shared = getattr(content, "same_for_everyone", False)
+                row = _inbox_row(notification, user, content.in_app or {}, shared=shared)
+                result.inbox_rows.append(row)
     _insert(session, deliveries, [_inbox_values(row) for row in result.inbox_rows])
     queued = [d for d in deliveries if d["status"] == states.QUEUED]
     result.email_delivery_ids = [d["id"] for d in queued if d["channel"] == "email"]
@@ -121,7 +124,11 @@ _INBOX_COLUMNS = tuple(column.key for column in InboxNotification.__table__.colu
 
 
 def _inbox_values(row: InboxNotification) -> dict[str, Any]:
-    return {key: getattr(row, key) for key in _INBOX_COLUMNS}
+    """What is stored: a shared row keeps its content in memory (for the realtime event) only."""
+    values = {key: getattr(row, key) for key in _INBOX_COLUMNS}
+    if row.shared_content:
+        values.update(content=None, custom_attributes={})
+    return values
 
 
 def _delivery_for(
@@ -211,18 +218,20 @@ def _decide_push(
 
 
 def _inbox_row(
-    notification: Notification, user: User, in_app: Mapping[str, Any]
+    notification: Notification, user: User, in_app: Mapping[str, Any], *, shared: bool
 ) -> InboxNotification:
+    content, custom_attributes = in_app_content(in_app)
     return InboxNotification(
         id=new_id(),
         app_id=notification.app_id,
         user_id=user.id,
         notification_id=notification.id,
         title=(in_app.get("title") or notification.title or "")[:255],
-        content=in_app.get("body", in_app.get("content")),
+        content=content,
         action_url=in_app.get("action_url"),
         category=in_app.get("category") or notification.category,
         topic=in_app.get("topic") or notification.topic,
-        custom_attributes=dict(in_app.get("custom_attributes") or {}),
+        custom_attributes=custom_attributes,
+        shared_content=shared,
         sent_at=utcnow(),
     )
