@@ -142,13 +142,6 @@ class SmtpSender:
                 connection.close()
 
 
-def _alive(connection: smtplib.SMTP) -> bool:
-    try:
-        return connection.noop()[0] == 250
-    except (TimeoutError, smtplib.SMTPException, OSError):
-        return False
-
-
 def _classified(code: int, text: bytes | str) -> TransientFailure | PermanentFailure:
     detail = text.decode(errors="replace") if isinstance(text, bytes) else str(text)
     reason = f"smtp {code}: {detail}"[:500]

@@ -67,20 +67,6 @@ def transition(
     return result.rowcount
 
 
-def claim(session: Session, *, delivery_id: str) -> Delivery | None:
-    """Take a queued delivery for sending (counting the attempt), or None if someone else has.
-
-    One `UPDATE ... RETURNING`: the claim and the read of what to send are a single statement.
-    """
-    return session.scalar(
-        update(Delivery)
-        .where(Delivery.id == delivery_id, Delivery.status == QUEUED)
-        .values(status=SENDING, updated_at=utcnow(), attempts=Delivery.attempts + 1)
-        .returning(Delivery)
-        .execution_options(populate_existing=True)
-    )
-
-
 _table = Delivery.__table__
 # Prebuilt Core statements for the worker's hot path: compiled once, no ORM bookkeeping per row.
 _CLAIM_MANY = (
@@ -97,11 +83,15 @@ _CLAIM_MANY = (
         _table.c.payload,
     )
 )
-_RECORD_FIELDS = {"status": bindparam("to_status"), "reason": bindparam("reason")}
 _RECORD = (
     update(_table)
     .where(_table.c.id == bindparam("delivery_id"), _table.c.status == SENDING)
-    .values(**_RECORD_FIELDS, sent_at=bindparam("sent_at"), updated_at=bindparam("now"))
+    .values(
+        status=bindparam("to_status"),
+        reason=bindparam("reason"),
+        sent_at=bindparam("sent_at"),
+        updated_at=bindparam("now"),
+    )
 )
 _RECORD_WITH_PAYLOAD = _RECORD.values(payload=bindparam("new_payload"))
 
@@ -137,7 +127,7 @@ def record_many(connection: Connection, results: Sequence[Result]) -> None:
     for result in results:
         check_outcome(result)
     now = utcnow()
-    params: dict[bool, list[dict[str, Any]]] = {False: [], True: []}
+    keeping_payload, replacing_payload = [], []
     for result in results:
         row = {
             "delivery_id": result.delivery_id,
@@ -146,13 +136,14 @@ def record_many(connection: Connection, results: Sequence[Result]) -> None:
             "sent_at": now if result.status == SENT else None,
             "now": now,
         }
-        if result.payload is not None:
-            row["new_payload"] = result.payload
-        params[result.payload is not None].append(row)
-    if params[False]:
-        connection.execute(_RECORD, params[False])
-    if params[True]:
-        connection.execute(_RECORD_WITH_PAYLOAD, params[True])
+        if result.payload is None:
+            keeping_payload.append(row)
+        else:
+            replacing_payload.append({**row, "new_payload": result.payload})
+    if keeping_payload:
+        connection.execute(_RECORD, keeping_payload)
+    if replacing_payload:
+        connection.execute(_RECORD_WITH_PAYLOAD, replacing_payload)
 
 
 def release_for_retry(session: Session, *, delivery: Delivery, reason: str, **values: Any) -> None:
