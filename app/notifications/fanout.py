@@ -71,6 +71,9 @@ def fan_out(
         category=notification.category,
     )
     subscriptions = active_subscriptions(session, app_id=app_id, user_ids=user_ids)
+    # Literal content is stored once, on the notification: emails and inbox rows refer to it
+    # (a 4 MiB broadcast to 1,000 people would otherwise store GBs of copies).
+    shared = notification.has_literal_content
     result = FanOut()
     deliveries: list[dict[str, Any]] = []
     for user in users:
@@ -94,10 +97,10 @@ def fan_out(
                 skip=skip,
                 blocked=blocked.get(user.id, set()),
                 subscriptions=subscriptions.get(user.id, []),
+                shared=shared,
             )
             deliveries.append(delivery)
             if channel == "in_app" and delivery["status"] == states.SENT:
-                shared = getattr(content, "same_for_everyone", False)
                 row = _inbox_row(notification, user, content.in_app or {}, shared=shared)
                 result.inbox_rows.append(row)
     _insert(session, deliveries, [_inbox_values(row) for row in result.inbox_rows])
@@ -140,8 +143,9 @@ def _delivery_for(
     skip: str | None,
     blocked: set[str],
     subscriptions: list[PushSubscription],
+    shared: bool,
 ) -> dict[str, Any]:
-    status, reason, payload = _decide(channel, user, content, skip, blocked, subscriptions)
+    status, reason, payload = _decide(channel, user, content, skip, blocked, subscriptions, shared)
     return _new_delivery(notification, user, channel, status, reason, payload)
 
 
@@ -184,6 +188,7 @@ def _decide(
     skip: str | None,
     blocked: set[str],
     subscriptions: list[PushSubscription],
+    shared: bool,
 ) -> tuple[str, str | None, dict[str, Any]]:
     """(status, reason, payload) for one user on one channel."""
     if skip:
@@ -197,7 +202,7 @@ def _decide(
             return states.SKIPPED, "preference", {}
         if not user.email:
             return states.SKIPPED, "no_email_address", {}
-        email = SHARED_EMAIL if getattr(content, "same_for_everyone", False) else content.email
+        email = SHARED_EMAIL if shared else content.email
         return states.QUEUED, None, {"to": user.email, **dict(email or {})}
     return _decide_push(content, blocked, subscriptions)
 

@@ -47,6 +47,12 @@ class Notification(Base, IdMixin, TimestampMixin):
     sent_from: Mapped[str] = mapped_column(String(16), default="api")
     created_by: Mapped[str | None] = mapped_column(String(64))
 
+    @property
+    def has_literal_content(self) -> bool:
+        """The same content for every recipient (broadcasts, direct sends), kept in `content`;
+        templated sends render per recipient instead."""
+        return self.kind != "template"
+
 
 class NotificationChunk(Base, IdMixin, TimestampMixin):
     """A slice of a batch's targets, processed by one chunk task."""

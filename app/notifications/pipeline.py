@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -31,9 +31,6 @@ class LiteralContent:
     in_app: Mapping[str, Any] | None = None
     email: Mapping[str, Any] | None = None
     push: Mapping[str, Any] | None = None
-    # Email deliveries then point at the notification's content instead of copying it: a 4 MiB
-    # broadcast to 1,000 recipients would otherwise store 8 GB of HTML and text.
-    same_for_everyone: ClassVar[bool] = True
 
 
 def split_into_chunks(session: Session, *, notification_id: str, chunk_size: int) -> list[str]:
@@ -104,7 +101,7 @@ def deliver_to_targets(
 
 def content_for(session: Session, notification: Notification) -> ContentFor:
     """How each recipient's content is produced: a template render, or literal content."""
-    if notification.kind != "template":
+    if notification.has_literal_content:
         literal = LiteralContent(**notification.content)
         return lambda _user: literal
     version = session.get(TemplateVersion, notification.template_version_id)
