@@ -9,7 +9,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from app.runtime import Runtime
-from tests.factories import Tenant, make_key
+from tests.factories import Tenant, approved_template, make_key
 from tests.sinks import SmtpSink, wait_until
 
 URL = "/api/v1/notifications/send"
@@ -397,26 +397,30 @@ def test_jwt_signed_with_another_key_is_401(client: FlaskClient, oauth_tenant: T
     )
 
 
-def test_templated_sends_apply_the_same_allow_list(
-    client: FlaskClient, tenant: Tenant, allow_example_com
-):
-    from tests.factories import approved_template
-
+def templated_send(client: FlaskClient, tenant: Tenant, targets: list, mode: str):
+    """Seed 004's send of the order template, for the allow-list tests."""
     approved_template(client, tenant)
     request = {
         "template": {
             "key": "order-confirmation",
             "variables": {"customerName": "J", "orderId": "1"},
         },
-        "targets": [
-            {"external_id": "a", "email": "a@example.com"},
-            {"external_id": "b", "email": "b@outside.com"},
-            "c",
-        ],
-        "mode": "batch",
+        "targets": targets,
+        "mode": mode,
     }
+    return client.post("/api/notifications/send", json=request, headers=tenant.headers())
 
-    body = client.post("/api/notifications/send", json=request, headers=tenant.headers()).get_json()
+
+def test_templated_sends_apply_the_same_allow_list(
+    client: FlaskClient, tenant: Tenant, allow_example_com
+):
+    targets = [
+        {"external_id": "a", "email": "a@example.com"},
+        {"external_id": "b", "email": "b@outside.com"},
+        "c",
+    ]
+
+    body = templated_send(client, tenant, targets, "batch").get_json()
 
     assert body["targets"] == 2
     assert body["rejected"] == [{"target": "b", "reason": "not_in_allow_list"}]
@@ -425,19 +429,6 @@ def test_templated_sends_apply_the_same_allow_list(
 def test_templated_send_with_nobody_allowed_is_422(
     client: FlaskClient, tenant: Tenant, allow_example_com
 ):
-    from tests.factories import approved_template
+    targets = [{"external_id": "b", "email": "b@outside.com"}]
 
-    approved_template(client, tenant)
-    request = {
-        "template": {
-            "key": "order-confirmation",
-            "variables": {"customerName": "J", "orderId": "1"},
-        },
-        "targets": [{"external_id": "b", "email": "b@outside.com"}],
-        "mode": "realtime",
-    }
-
-    assert (
-        client.post("/api/notifications/send", json=request, headers=tenant.headers()).status_code
-        == 422
-    )
+    assert templated_send(client, tenant, targets, "realtime").status_code == 422
