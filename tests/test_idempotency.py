@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select, update
 
 from app.broadcasts import service
+from app.idempotency.models import IdempotencyRecord
+from app.orm import utcnow
 from app.runtime import Runtime
 from tests.factories import Tenant
 from tests.inbox import put_in_inbox
+from workers.reconciler import reconcile_once
 
 BROADCAST = {"broadcast": {"title": "Once", "recipients": [{"external_id": "u1"}]}}
 
@@ -131,3 +136,23 @@ def test_inbox_actions_replay_their_204_and_keys_are_per_user(
     for user in ("u1", "u2"):
         inbox = client.get("/notifications", headers=tenant.user_headers(user)).get_json()
         assert inbox["total"] == 0
+
+
+def test_the_reconciler_forgets_keys_past_their_24_hour_window(
+    client: FlaskClient, tenant: Tenant, runtime: Runtime
+):
+    for key in ("old", "recent"):
+        response = client.post("/broadcasts", json=BROADCAST, headers=keyed(tenant, key))
+        assert response.status_code == 201
+    with runtime.database.transaction() as session:
+        session.execute(
+            update(IdempotencyRecord)
+            .where(IdempotencyRecord.key == "old")
+            .values(created_at=utcnow() - timedelta(hours=25))
+        )
+
+    reconciled = reconcile_once(runtime)
+
+    assert reconciled.expired_idempotency_records == 1
+    with runtime.database.transaction() as session:
+        assert session.scalars(select(IdempotencyRecord.key)).all() == ["recent"]

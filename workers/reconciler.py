@@ -15,6 +15,7 @@ from datetime import timedelta
 import dramatiq
 from sqlalchemy import select, update
 
+from app.idempotency.guard import purge_expired
 from app.notifications import states
 from app.notifications.models import Delivery, Notification, NotificationChunk
 from app.orm import utcnow
@@ -34,10 +35,12 @@ class Reconciled:
     notifications: int
     chunks: int
     deliveries: int
+    expired_idempotency_records: int = 0
 
 
 def reconcile_once(runtime: Runtime, *, stale_after: timedelta | None = None) -> Reconciled:
-    """One pass: re-enqueue stale dispatches, chunks and deliveries."""
+    """One pass: re-enqueue stale dispatches, chunks and deliveries; drop idempotency records
+    past their 24 h replay window."""
     if stale_after is None:
         stale_after = timedelta(seconds=runtime.settings.reconcile_stale_after_s)
     cutoff = utcnow() - stale_after
@@ -66,7 +69,9 @@ def reconcile_once(runtime: Runtime, *, stale_after: timedelta | None = None) ->
     enqueue_deliveries(
         [d.id for d in stale if d.channel == "email"], [d.id for d in stale if d.channel == "push"]
     )
-    result = Reconciled(len(notification_ids), len(chunk_ids), len(stale))
+    with runtime.database.transaction() as session:
+        expired = purge_expired(session)
+    result = Reconciled(len(notification_ids), len(chunk_ids), len(stale), expired)
     if any((result.notifications, result.chunks, result.deliveries)):
         log.warning("reconciler re-enqueued %s", result)
     return result
