@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from sqlalchemy import select
 
 from app.preferences import service as preferences
@@ -261,3 +263,24 @@ def test_each_pipeline_question_is_one_query_for_a_whole_chunk(runtime: Runtime,
     assert app.critical_categories == []
     assert len(statements) == 4
     assert (len(disabled), len(opted_out), len(active)) == (14, 20, 20)
+
+
+def test_tokens_no_provider_sends_to_answer_to_their_own_preference_channel():
+    """Legacy Safari tokens belong to `web_push` preferences, ios/android ones to `mobile_push`."""
+    from app.notifications.fanout import _decide_push
+    from app.push.models import PushSubscription
+
+    safari = [PushSubscription(platform="safari", device_token="t")]
+    phone = [PushSubscription(platform="android", device_token="t")]
+    content = SimpleNamespace(push={"title": "Hi"})
+
+    assert _decide_push(content, {"mobile_push"}, safari)[:2] == (
+        "skipped",
+        "provider_not_configured",
+    )
+    assert _decide_push(content, {"web_push"}, safari)[:2] == ("skipped", "preference")
+    assert _decide_push(content, {"mobile_push"}, phone)[:2] == ("skipped", "preference")
+    assert _decide_push(content, {"web_push"}, safari + phone)[:2] == (
+        "skipped",
+        "provider_not_configured",
+    )

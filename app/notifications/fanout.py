@@ -20,7 +20,7 @@ from app.notifications.models import Delivery, Notification
 from app.orm import new_id, utcnow
 from app.preferences.service import disabled_channels
 from app.push.models import PushSubscription
-from app.push.service import active_subscriptions
+from app.push.service import active_subscriptions, channel_for_platform
 from app.topics.service import unsubscribed_user_ids
 from app.users.models import User
 from templates_store.errors import RenderFailed
@@ -215,8 +215,8 @@ def _decide_push(
         if "web_push" in blocked:
             return states.SKIPPED, "preference", {}
         return states.QUEUED, None, {"message": dict(content.push or {}), "sent_to": []}
-    if any(not s.is_web_push for s in subscriptions):
-        if "mobile_push" in blocked:
+    if subscriptions:  # tokens no provider sends to yet (ios, android, legacy safari)
+        if all(channel_for_platform(s.platform) in blocked for s in subscriptions):
             return states.SKIPPED, "preference", {}
         return states.SKIPPED, "provider_not_configured", {}
     return states.SKIPPED, "no_push_subscription", {}
