@@ -149,8 +149,24 @@ def test_subscriber_user_ids_are_the_current_subscribers_of_the_app(
         )
 
     with runtime.database.transaction() as session:
-        assert topics.subscriber_user_ids(session, app_id=tenant.app_id, topic="t") == [ann]
-        assert topics.subscriber_user_ids(session, app_id=tenant.app_id, topic="other") == []
+        assert topics.subscriber_user_ids(session, app_id=tenant.app_id, topics=["t"]) == [ann]
+        assert topics.subscriber_user_ids(session, app_id=tenant.app_id, topics=["other"]) == []
+
+
+def test_subscribers_of_several_topics_come_topic_by_topic_each_once(
+    runtime: Runtime, tenant: Tenant
+):
+    ann, bob, cat = (make_user(runtime, tenant, external_id=n) for n in ("ann", "bob", "cat"))
+    with runtime.database.transaction() as session:
+        for user_id, topic in ((ann, "a"), (bob, "b"), (cat, "a"), (ann, "b")):
+            topics.subscribe(
+                session=session, app_id=tenant.app_id, user_id=user_id, topic=topic, categories=[]
+            )
+
+    with runtime.database.transaction() as session:
+        found = topics.subscriber_user_ids(session, app_id=tenant.app_id, topics=["b", "a"])
+
+    assert found == [bob, ann, cat]
 
 
 def test_active_subscriptions_skip_discarded_ones_and_other_apps(

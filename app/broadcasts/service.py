@@ -86,7 +86,7 @@ def _recipients(
 ) -> tuple[list[User], list[dict[str, str]]]:
     """The distinct users the entries name or subscribe, and the allow-list's rejections."""
     topics = list(dict.fromkeys(e["topic"] for e in entries if e.get("topic")))
-    subscriber_ids = _subscriber_ids(session, app_id=app.id, topics=topics)
+    subscriber_ids = subscriber_user_ids(session, app_id=app.id, topics=topics)
     _check_limit(app, len(subscriber_ids), field)
     named = unique_targets([Target.from_json(e) for e in entries if not e.get("topic")])
     accepted, rejected = screen_targets(session, app=app, targets=named, caller_email=caller_email)
@@ -102,11 +102,6 @@ def _recipients(
         )
     _check_limit(app, len(recipients), field)
     return recipients, rejected
-
-
-def _subscriber_ids(session: Session, *, app_id: str, topics: Sequence[str]) -> list[str]:
-    ids = [i for topic in topics for i in subscriber_user_ids(session, app_id=app_id, topic=topic)]
-    return list(dict.fromkeys(ids))
 
 
 def _check_limit(app: App, count: int, field: str) -> None:
