@@ -11,6 +11,7 @@ from app.broadcasts.service import get_broadcast
 from app.inbox.models import InboxNotification
 from app.inbox.views import epoch
 from app.notifications.models import Delivery
+from app.notifications.service import delivery_state
 from app.pagination import fetch_page
 from app.users.models import User
 
@@ -70,14 +71,5 @@ def _view(
         "seen_at": epoch(row.seen_at) if row else None,
         "read_at": epoch(row.read_at) if row else None,
         "archived_at": epoch(row.archived_at) if row else None,
-        "deliveries": [
-            {
-                "channel": d.channel,
-                "status": d.status,
-                "reason": d.reason,
-                "attempts": d.attempts,
-                "sent_at": epoch(d.sent_at),
-            }
-            for d in deliveries
-        ],
+        "deliveries": [delivery_state(d) for d in deliveries],
     }

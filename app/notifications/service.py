@@ -176,6 +176,17 @@ def delivery_view(delivery: Delivery) -> dict[str, Any]:
     }
 
 
+def delivery_state(delivery: Delivery) -> dict[str, Any]:
+    """One channel's delivery to one recipient, as the REST family (seed 001/002) shows it."""
+    return {
+        "channel": delivery.channel,
+        "status": delivery.status,
+        "reason": delivery.reason,
+        "attempts": delivery.attempts,
+        "sent_at": epoch(delivery.sent_at),
+    }
+
+
 def iso(value: Any) -> str:
     return value.isoformat().replace("+00:00", "Z")
 
@@ -234,13 +245,7 @@ def user_history(
             "template_key": n.template_key,
             "sent_at": epoch(n.created_at),
             "deliveries": [
-                {
-                    "channel": d.channel,
-                    "status": d.status,
-                    "reason": d.reason,
-                    "attempts": d.attempts,
-                    "sent_at": epoch(d.sent_at),
-                }
+                delivery_state(d)
                 for d in sorted(by_notification.get(n.id, []), key=lambda d: d.channel)
             ],
         }
