@@ -10,11 +10,16 @@ from typing import Any
 from marshmallow import ValidationError, fields
 
 
+def epoch(value: datetime | None) -> int | None:
+    """A datetime as the integer Unix seconds the REST family answers with."""
+    return int(value.timestamp()) if value is not None else None
+
+
 class EpochSeconds(fields.Field):
     """A datetime as integer Unix seconds on output; on input RFC 3339 or Unix seconds."""
 
     def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> int | None:
-        return None if value is None else int(value.timestamp())
+        return epoch(value)
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
         parsed = parse_timestamp(value)

@@ -9,11 +9,11 @@ from sqlalchemy.orm import Session
 
 from app.broadcasts.service import get_broadcast
 from app.inbox.models import InboxNotification
-from app.inbox.views import epoch
 from app.notifications.models import Delivery
 from app.notifications.service import delivery_state
 from app.pagination import fetch_page
 from app.users.models import User
+from app.wire import epoch
 
 
 def recipient_notifications(

@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session
 from app.allowlist.service import screen_targets
 from app.broadcasts.content import literal_content
 from app.errors import HeraldError, NotFound, Unprocessable
-from app.inbox.views import epoch
 from app.notifications.models import Notification
 from app.notifications.progress import derived_status, snapshot
 from app.notifications.service import list_notifications
@@ -27,6 +26,7 @@ from app.notifications.targets import Target, resolve_users, unique_targets
 from app.tenants.models import App
 from app.topics.service import subscriber_user_ids
 from app.users.models import User
+from app.wire import epoch
 
 KIND = "broadcast"
 CHANNELS = ["in_app", "email", "push"]

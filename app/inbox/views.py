@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -11,10 +10,7 @@ from sqlalchemy.orm import Session
 
 from app.inbox.models import InboxNotification
 from app.notifications.models import Notification
-
-
-def epoch(value: datetime | None) -> int | None:
-    return int(value.timestamp()) if value is not None else None
+from app.wire import epoch
 
 
 def in_app_content(in_app: Mapping[str, Any]) -> tuple[str | None, dict[str, Any]]:

@@ -26,8 +26,9 @@ from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.orm import Session
 
 from app.inbox.models import InboxNotification
-from app.inbox.views import epoch
+from app.inbox.service import UNCATEGORIZED
 from app.notifications.models import Delivery, Notification
+from app.wire import epoch
 
 COLUMNS = (
     "notifications",
@@ -42,7 +43,6 @@ COLUMNS = (
     "read",
 )
 GROUPINGS = ("day", "category", "topic")
-UNCATEGORIZED = "uncategorized"
 _DELIVERY_COLUMNS = {
     ("in_app", "sent"): "delivered_in_app",
     ("email", "sent"): "delivered_email",

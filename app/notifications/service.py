@@ -10,7 +10,6 @@ from sqlalchemy.orm import Session
 
 from app.allowlist.service import screen_targets
 from app.errors import ErrorDetail, HeraldError, InvalidRequest, NotFound, Unprocessable
-from app.inbox.views import epoch
 from app.notifications import pipeline, states
 from app.notifications.fanout import FanOut
 from app.notifications.models import Delivery, Notification
@@ -19,6 +18,7 @@ from app.notifications.schemas import MODES
 from app.notifications.targets import Target, unique_targets
 from app.pagination import fetch_page
 from app.tenants.models import App
+from app.wire import epoch
 from templates_store.errors import InvalidVariables
 from templates_store.rendering import check_push_overrides
 from templates_store.service import sendable_version
