@@ -24,10 +24,10 @@ def inbox_views(session: Session, rows: Sequence[InboxNotification]) -> list[dic
     ids = {row.notification_id for row in rows if row.shared_content and row.notification_id}
     shared: dict[str | None, Mapping[str, Any]] = {}
     if ids:
-        found = session.execute(
-            select(Notification.id, Notification.content).where(Notification.id.in_(ids))
-        )
-        shared = {nid: (content or {}).get("in_app") or {} for nid, content in found}
+        # Only the in-app part: the email copy of a broadcast can be megabytes.
+        in_app = Notification.content["in_app"]
+        found = session.execute(select(Notification.id, in_app).where(Notification.id.in_(ids)))
+        shared = {nid: content or {} for nid, content in found}
     return [
         inbox_view(row, shared.get(row.notification_id, {}) if row.shared_content else None)
         for row in rows
