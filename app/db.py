@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session, sessionmaker
 class Database:
     """One engine and session factory per process, built from a database URL."""
 
-    def __init__(self, url: str, *, worker: bool = False) -> None:
+    def __init__(self, url: str) -> None:
         self.url = url
-        self.engine = _build_engine(url, worker=worker)
+        self.engine = _build_engine(url)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
 
     @property
@@ -55,26 +55,15 @@ class Database:
         self.engine.dispose()
 
 
-def _build_engine(url: str, *, worker: bool) -> Engine:
-    """Worker engines skip the pre-ping round trip (Dramatiq retries a message that met a dropped
-    connection) and commit asynchronously on PostgreSQL: their commits are delivery status
-    changes and chunk results, which the reconciler redoes if PostgreSQL itself crashes in the
-    last fraction of a second before writing them. Accepting a send (web) stays fully durable.
-    """
+def _build_engine(url: str) -> Engine:
+    """Commits are durable everywhere: a worker's claim or outcome lost in a PostgreSQL crash
+    would mean a second send. Pooled connections are pinged only after sitting idle."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
         _configure_sqlite(engine)
         return engine
-    connect_args = {"options": "-c synchronous_commit=off"} if worker else {}
-    engine = create_engine(
-        url,
-        pool_recycle=900,
-        pool_size=10,
-        max_overflow=20,
-        connect_args=connect_args,
-    )
-    if not worker:
-        _ping_idle_connections(engine)
+    engine = create_engine(url, pool_recycle=900, pool_size=10, max_overflow=20)
+    _ping_idle_connections(engine)
     return engine
 
 

@@ -29,11 +29,10 @@ class Runtime:
         install_invalidation(self.database.sessionmaker, self.redis, generation_key)
 
     @classmethod
-    def from_settings(cls, settings: Settings, *, worker: bool = False) -> Runtime:
-        """`worker=True` tunes the database engine for the worker process (see app.db)."""
+    def from_settings(cls, settings: Settings) -> Runtime:
         return cls(
             settings=settings,
-            database=Database(settings.database_url, worker=worker),
+            database=Database(settings.database_url),
             redis=Redis.from_url(settings.redis_url, health_check_interval=30),
             encryptor=Encryptor(settings.secret_key),
         )

@@ -288,7 +288,8 @@ def test_a_connection_the_database_dropped_is_replaced_without_losing_the_batch(
     runtime: Runtime, tenant: Tenant
 ):
     ids = queued_deliveries(runtime, tenant, 2)
-    worker_database = Database(runtime.database.url, worker=True)  # no ping before use
+    # Pooled connections are pinged only after a second idle: these were used just now.
+    worker_database = Database(runtime.database.url)
     ledger = DeliveryLedger(worker_database)
     ledger.claim(ids[0])
     pooled = [

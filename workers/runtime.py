@@ -15,7 +15,7 @@ def get_runtime() -> Runtime:
     global _runtime
     with _lock:
         if _runtime is None:
-            _runtime = Runtime.from_settings(Settings.from_env(), worker=True)
+            _runtime = Runtime.from_settings(Settings.from_env())
         return _runtime
 
 
