@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from app.db import Database
-from app.notifications import states
+from app.notifications import sending, states
 from app.notifications.ledger import DeliveryLedger
 from app.notifications.models import Delivery, Notification
 from app.orm import utcnow
@@ -310,3 +310,22 @@ def test_a_connection_the_database_dropped_is_replaced_without_losing_the_batch(
 
     assert claimed is not None
     assert [stored(runtime, ids)[i].status for i in ids] == [states.SENT, states.SENDING]
+
+
+def test_an_error_before_sending_puts_the_claimed_delivery_back_to_queued(
+    runtime: Runtime, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+):
+    (delivery_id,) = queued_deliveries(runtime, tenant, 1)
+
+    def broken(*_args: Any) -> None:
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(sending, "_outgoing_email", broken)
+    with pytest.raises(RuntimeError):
+        sending.send_email_delivery(runtime, delivery_id=delivery_id)
+
+    delivery = stored(runtime, [delivery_id])[delivery_id]
+    assert (delivery.status, delivery.reason) == (
+        states.QUEUED,
+        "error before sending: RuntimeError",
+    )

@@ -7,12 +7,15 @@ The claim commits before the network call and the outcome after it (both through
 
 from __future__ import annotations
 
+import logging
 import random
-import threading
 import time
-from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
+
+from sqlalchemy import select
 
 from app.channels.base import PermanentFailure, TransientFailure
 from app.channels.email import OutgoingEmail, SmtpConfig, SmtpSender, format_sender
@@ -25,6 +28,9 @@ from app.push.service import discard_subscription
 from app.runtime import Runtime
 from app.tenants.models import App
 from app.tenants.service import vapid_private_key
+from templates_store.cache import BoundedCache
+
+log = logging.getLogger(__name__)
 
 MAX_BACKOFF_MS = 5 * 60 * 1000
 
@@ -62,7 +68,8 @@ def send_email_delivery(runtime: Runtime, *, delivery_id: str) -> Outcome:
     delivery = runtime.deliveries.claim(delivery_id)
     if delivery is None:
         return NOT_CLAIMED
-    email = _outgoing_email(runtime, delivery)
+    with _released_on_error(runtime, delivery):
+        email = _outgoing_email(runtime, delivery)
     try:
         smtp_sender(runtime.settings.smtp_url).send(email)
     except TransientFailure as failure:
@@ -77,7 +84,8 @@ def send_push_delivery(runtime: Runtime, *, delivery_id: str) -> Outcome:
     delivery = runtime.deliveries.claim(delivery_id)
     if delivery is None:
         return NOT_CLAIMED
-    private_key = _sending_identity(runtime, delivery.app_id).vapid_private_key
+    with _released_on_error(runtime, delivery):
+        private_key = _sending_identity(runtime, delivery.app_id).vapid_private_key
     reached = set(delivery.payload.get("sent_to", []))
     transient, permanent, gone = [], [], []
     for target in delivery.web_push_targets:
@@ -102,16 +110,39 @@ def send_push_delivery(runtime: Runtime, *, delivery_id: str) -> Outcome:
         except PermanentFailure as failure:
             permanent.append(failure.reason)
     payload = {**delivery.payload, "sent_to": sorted(reached)}
-    if gone:
-        with runtime.database.transaction() as session:
-            for subscription_id in gone:
-                discard_subscription(session, subscription_id=subscription_id)
     if transient:
-        return _after_transient(runtime, delivery, "; ".join(transient), payload=payload)
-    if reached:  # `sent_to` only matters to a later attempt, and a sent delivery has none
-        return _record(runtime, delivery, states.SENT)
-    reason = "; ".join(permanent) or "no active web push subscription"
-    return _record(runtime, delivery, states.FAILED, reason=reason, payload=payload)
+        outcome = _after_transient(runtime, delivery, "; ".join(transient), payload=payload)
+    elif reached:  # `sent_to` only matters to a later attempt, and a sent delivery has none
+        outcome = _record(runtime, delivery, states.SENT)
+    else:
+        reason = "; ".join(permanent) or "no active web push subscription"
+        outcome = _record(runtime, delivery, states.FAILED, reason=reason, payload=payload)
+    _discard_gone(runtime, gone)  # after the outcome: what was sent is recorded first
+    return outcome
+
+
+def _discard_gone(runtime: Runtime, subscription_ids: list[str]) -> None:
+    """Best effort: a subscription left undiscarded answers 404/410 again next time."""
+    if not subscription_ids:
+        return
+    try:
+        with runtime.database.transaction() as session:
+            for subscription_id in subscription_ids:
+                discard_subscription(session, subscription_id=subscription_id)
+    except Exception:
+        log.warning("could not discard gone push subscriptions", exc_info=True)
+
+
+@contextmanager
+def _released_on_error(runtime: Runtime, delivery: ClaimedDelivery) -> Iterator[None]:
+    """Before anything is sent, an error puts the claimed delivery back to `queued` (then
+    re-raises for Dramatiq's retry) instead of leaving it `sending` until the reconciler."""
+    try:
+        yield
+    except Exception as exc:
+        reason = f"error before sending: {exc.__class__.__name__}"
+        runtime.deliveries.record(states.Result(delivery.id, states.QUEUED, reason))
+        raise
 
 
 def backoff_ms(base_ms: int, attempts: int) -> int:
@@ -191,21 +222,18 @@ def _outgoing_email(runtime: Runtime, delivery: ClaimedDelivery) -> OutgoingEmai
     )
 
 
-_shared_emails: OrderedDict[str, dict[str, Any]] = OrderedDict()
-_shared_emails_lock = threading.Lock()
-SHARED_EMAILS_KEPT = 4  # each may hold megabytes; a worker is rarely sending more at once
+# Each may hold megabytes; a worker is rarely sending more literal notifications at once.
+_shared_emails: BoundedCache[dict[str, Any]] = BoundedCache(maxsize=16)
 
 
 def _shared_email(runtime: Runtime, notification_id: str) -> dict[str, Any]:
     """A literal notification's email content, read once per process (it never changes)."""
-    with _shared_emails_lock:
-        cached = _shared_emails.get(notification_id)
-    if cached is None:
+
+    def load() -> dict[str, Any]:
         with runtime.database.transaction() as session:
-            notification = session.get(Notification, notification_id)
-            cached = dict((notification.content if notification else {}).get("email") or {})
-        with _shared_emails_lock:
-            _shared_emails[notification_id] = cached
-            while len(_shared_emails) > SHARED_EMAILS_KEPT:
-                _shared_emails.popitem(last=False)
-    return cached
+            email = session.scalar(
+                select(Notification.content["email"]).where(Notification.id == notification_id)
+            )
+        return dict(email or {})
+
+    return _shared_emails.get_or_build(notification_id, load)
