@@ -5,6 +5,7 @@ from __future__ import annotations
 import smtplib
 import ssl
 import threading
+import time
 from dataclasses import dataclass
 from email.header import Header
 from email.headerregistry import Address
@@ -78,6 +79,11 @@ def format_sender(email: str, name: str | None) -> str:
     return formataddr((name, email)) if name else str(Address(addr_spec=email))
 
 
+# SMTP servers drop idle connections (often after 30-300 s): one idle longer than this gets a
+# NOOP before it is trusted with a message.
+IDLE_CHECK_S = 10.0
+
+
 class SmtpSender:
     """Sends through one SMTP connection per thread, reconnecting when the server dropped it."""
 
@@ -103,20 +109,21 @@ class SmtpSender:
         self._drop_connection()
 
     def _send_reusing_connection(self, message: MIMEMultipart) -> None:
-        """Send on this thread's open connection; if the server closed it meanwhile, reconnect once.
+        """Send once, on this thread's connection; one idle for a while is checked first.
 
-        A server that dropped an idle connection fails at MAIL FROM, before any data is sent,
-        so retrying on a fresh connection cannot send twice.
+        A message is never sent a second time here: smtplib reports a server that hung up
+        during RCPT or after DATA exactly as one that dropped an idle connection, so a
+        disconnect while sending is a transient failure, left to the pipeline's retry.
         """
         connection: smtplib.SMTP | None = getattr(self._local, "connection", None)
-        if connection is not None:
-            try:
-                connection.send_message(message)
-                return
-            except smtplib.SMTPServerDisconnected:
-                self._drop_connection()
-        self._local.connection = connection = self._connect()
+        idle = time.monotonic() - getattr(self._local, "used_at", 0.0)
+        if connection is not None and idle > IDLE_CHECK_S and not _alive(connection):
+            self._drop_connection()
+            connection = None
+        if connection is None:
+            self._local.connection = connection = self._connect()
         connection.send_message(message)
+        self._local.used_at = time.monotonic()
 
     def _connect(self) -> smtplib.SMTP:
         cfg = self.config
@@ -146,3 +153,10 @@ def _classified(code: int, text: bytes | str) -> TransientFailure | PermanentFai
     detail = text.decode(errors="replace") if isinstance(text, bytes) else str(text)
     reason = f"smtp {code}: {detail}"[:500]
     return TransientFailure(reason) if 400 <= code < 500 else PermanentFailure(reason)
+
+
+def _alive(connection: smtplib.SMTP) -> bool:
+    try:
+        return connection.noop()[0] == 250
+    except (smtplib.SMTPException, OSError):
+        return False
