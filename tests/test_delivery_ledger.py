@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from app.db import Database
 from app.notifications import sending, states
@@ -329,3 +330,30 @@ def test_an_error_before_sending_puts_the_claimed_delivery_back_to_queued(
         states.QUEUED,
         "error before sending: RuntimeError",
     )
+
+
+def test_an_outage_fails_the_whole_batch_at_once_without_retrying_each_item(
+    runtime: Runtime, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+):
+    ids = queued_deliveries(runtime, tenant, 3)
+    ledger = DeliveryLedger(runtime.database)
+    calls: list[list[str]] = []
+    real_claim_many = states.claim_many
+
+    def claim_many(connection: Any, *, delivery_ids: Sequence[str]) -> list:
+        calls.append(list(delivery_ids))
+        if len(calls) == 1:
+            wait_until(lambda: len(ledger._batches._pending) >= 2)
+            return real_claim_many(connection, delivery_ids=delivery_ids)
+        raise OperationalError("UPDATE", {}, Exception("server closed the connection"))
+
+    monkeypatch.setattr(states, "claim_many", claim_many)
+    first = in_background(lambda: ledger.claim(ids[0]))
+    wait_until(lambda: calls)
+    rest = in_background(lambda: ledger.claim(ids[1]), lambda: ledger.claim(ids[2]))
+    for call in first + rest:
+        call.join()
+
+    assert [len(batch) for batch in calls] == [1, 2]
+    assert first[0].error is None
+    assert [type(call.error) for call in rest] == [OperationalError, OperationalError]

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
 from app.db import Database
 from app.notifications import states
@@ -205,11 +205,20 @@ class _GroupCommit(Generic[Item, Answer]):
         try:
             answers = self._flush([w.item for w in batch])
         except Exception as exc:
-            if len(batch) == 1:
-                batch[0].error, batch[0].settled = exc, True
+            if len(batch) > 1 and _caused_by_an_item(exc):
+                for waiter in batch:  # one bad item must not fail the others: each on its own
+                    self._settle([waiter])
                 return
-            for waiter in batch:  # one bad item must not fail the others: each on its own
-                self._settle([waiter])
+            for waiter in batch:  # the database itself failed: so does the whole batch
+                waiter.error, waiter.settled = exc, True
             return
         for waiter, answer in zip(batch, answers, strict=True):
             waiter.answer, waiter.settled = answer, True
+
+
+def _caused_by_an_item(exc: Exception) -> bool:
+    """A value the database refused, or one that could not even be sent to it (bad JSON); not
+    an outage, where committing the items one by one would only fail many times more slowly."""
+    if isinstance(exc, IntegrityError | DataError):
+        return True
+    return not isinstance(exc, DBAPIError)
