@@ -251,7 +251,10 @@ def install_invalidation(factory: sessionmaker[Session], redis: Redis, generatio
             try:
                 redis.incr(generation_key)
             except RedisError:
-                log.warning("credential change not announced; caches expire it within 5 s")
+                log.warning(
+                    "credential change not announced; caches expire it within %d s",
+                    USER_TTL_S,
+                )
 
 
 def _note_change(_mapper: Mapper[Any], _connection: Connection, target: object) -> None:
@@ -273,18 +276,26 @@ event.listen(User, "after_delete", _note_change)
 event.listen(User, "after_update", _note_user_update)
 
 
+_CREDENTIAL_TABLES = frozenset({App.__tablename__, SecretKey.__tablename__})
+# Writes to `users` that cannot change who a user is; any other UPDATE of users counts.
+_USER_BOOKKEEPING = frozenset({"last_seen_at", "last_notified_at", "updated_at"})
+
+
 def _bulk_changes_credentials(state: ORMExecuteState) -> bool:
-    mapper = state.bind_mapper
-    if mapper is None or mapper.class_ not in (App, SecretKey, User):
+    """Judged by the table written, so Core statements (`update(User.__table__)`) count too."""
+    table = getattr(getattr(state.statement, "table", None), "name", None)
+    if table in _CREDENTIAL_TABLES:
+        return True
+    if table != User.__tablename__:
         return False
-    if mapper.class_ is not User or state.is_delete:
+    if state.is_delete:
         return True
     params = state.parameters
     rows = params if isinstance(params, list) else [params or {}]
     # Statement-level `.values(...)` (e.g. `last_notified_at`) carry their columns here.
     values = getattr(state.statement, "_values", None) or {}
     named = {getattr(k, "key", k) for k in values} | {k for row in rows for k in row}
-    return bool(named & _IDENTITY_COLUMNS)
+    return not named or not named <= _USER_BOOKKEEPING
 
 
 def new_cache(redis: Redis, generation_key: str) -> CredentialCache:
