@@ -16,6 +16,7 @@ from app.inbox.views import inbox_view
 from app.notifications import pipeline
 from app.notifications.fanout import FanOut
 from app.notifications.sending import Outcome, send_email_delivery, send_push_delivery
+from app.realtime.frames import NOTIFICATION_NEW
 from app.realtime.publisher import publish_events
 from workers.broker import broker
 from workers.bulk import enqueue_many
@@ -54,7 +55,7 @@ def after_fan_out(app_id: str, fanned: FanOut, *, realtime: bool) -> None:
     publish_events(
         get_runtime(),
         app_id=app_id,
-        events=[(row.user_id, "notification.new", inbox_view(row)) for row in fanned.inbox_rows],
+        events=[(row.user_id, NOTIFICATION_NEW, inbox_view(row)) for row in fanned.inbox_rows],
     )
     enqueue_deliveries(fanned.email_delivery_ids, fanned.push_delivery_ids, realtime=realtime)
 

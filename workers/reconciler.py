@@ -61,8 +61,11 @@ def reconcile_once(runtime: Runtime, *, stale_after: timedelta | None = None) ->
             )
         )
         stale = states.stale_deliveries(session, older_than=stale_after, limit=BATCH_LIMIT)
-        for sending in (d for d in stale if d.status == states.SENDING):
-            states.release_for_retry(session, delivery=sending, reason="requeued: worker lost")
+        lost = [d for d in stale if d.status == states.SENDING]
+        states.record_many(
+            session.connection(),
+            [states.Result(d.id, states.QUEUED, "requeued: worker lost") for d in lost],
+        )
         _touch(session, notification_ids, chunk_ids, [d.id for d in stale])
     enqueue_many(broker, [dispatch_notification.message(i) for i in notification_ids])
     enqueue_many(broker, [process_chunk.message(i) for i in chunk_ids])

@@ -1,4 +1,6 @@
-"""The one delivery state machine. Every status change goes through `transition`.
+"""The one delivery state machine: every status change is a function here, checked against
+`ALLOWED`. `transition` serves the rare changes (cancelling); `claim_many` and `record_many` are
+the workers' hot path, prebuilt statements that `app.notifications.ledger` batches.
 
     queued ──claim──► sending ──► sent
       │  ▲               │ ├────► failed      (permanent, or attempts used up)
@@ -33,7 +35,6 @@ QUEUED, SENDING, SENT, FAILED, SKIPPED, CANCELLED = (
     "cancelled",
 )
 STATUSES = (QUEUED, SENDING, SENT, FAILED, SKIPPED, CANCELLED)
-FINAL = frozenset({SENT, FAILED, SKIPPED, CANCELLED})
 
 ALLOWED = {
     QUEUED: frozenset({SENDING, CANCELLED}),
@@ -144,18 +145,6 @@ def record_many(connection: Connection, results: Sequence[Result]) -> None:
         connection.execute(_RECORD, keeping_payload)
     if replacing_payload:
         connection.execute(_RECORD_WITH_PAYLOAD, replacing_payload)
-
-
-def release_for_retry(session: Session, *, delivery: Delivery, reason: str, **values: Any) -> None:
-    """Back to queued after a transient failure; the caller schedules the next attempt."""
-    transition(
-        session,
-        delivery_ids=[delivery.id],
-        from_status=SENDING,
-        to_status=QUEUED,
-        reason=reason,
-        **values,
-    )
 
 
 def cancel_queued(session: Session, *, notification_id: str) -> int:

@@ -18,20 +18,6 @@ NOTIFICATION_DELETED = "notification.deleted"
 NOTIFICATIONS_READ_ALL = "notifications.read_all"
 NOTIFICATIONS_SEEN_ALL = "notifications.seen_all"
 
-INBOX_EVENTS = frozenset(
-    {
-        NOTIFICATION_NEW,
-        NOTIFICATION_READ,
-        NOTIFICATION_UNREAD,
-        NOTIFICATION_SEEN,
-        NOTIFICATION_ARCHIVED,
-        NOTIFICATION_UNARCHIVED,
-        NOTIFICATION_DELETED,
-        NOTIFICATIONS_READ_ALL,
-        NOTIFICATIONS_SEEN_ALL,
-    }
-)
-
 PONG = '{"event":"pong"}'
 
 

@@ -129,11 +129,6 @@ def rotate_primary_secret(*, session: Session, app_id: str, encryptor: Encryptor
     return _issue_primary_secret(session, app=app, encryptor=encryptor)
 
 
-def primary_secret(*, session: Session, app: App, encryptor: Encryptor) -> str:
-    """The plain primary secret, for computing and checking user HMACs."""
-    return encryptor.decrypt(primary_secret_encrypted(session=session, app_id=app.id))
-
-
 def primary_secret_encrypted(*, session: Session, app_id: str) -> str:
     """The primary secret as stored (encrypted); 404 when the app has none."""
     encrypted = session.scalar(
