@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
 from app.notifications import targets as targets_module
 from app.notifications.targets import Target, resolve_users
 from app.runtime import Runtime
-from app.users.service import find_or_create_user
+from app.users.service import find_or_create_user, match_names
 from tests.factories import Tenant
 
 
@@ -51,3 +53,15 @@ def test_a_user_created_concurrently_is_found_instead_of_failing(
         external_id = user.external_id
 
     assert (external_id, len(calls)) == ("raced", 2)
+
+
+def test_a_name_means_the_user_with_that_external_id_before_one_with_that_email():
+    owner = SimpleNamespace(external_id="ann@example.com", email=None)
+    other = SimpleNamespace(external_id="u-2", email="ann@example.com")
+    by_email = SimpleNamespace(external_id="u-3", email="bob@example.com")
+
+    matched = match_names(
+        ["ann@example.com", "bob@example.com", "nobody"], [other, owner, by_email]
+    )
+
+    assert matched == {"ann@example.com": owner, "bob@example.com": by_email}

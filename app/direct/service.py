@@ -19,7 +19,7 @@ from app.notifications.models import Notification
 from app.notifications.targets import Target, resolve_users
 from app.tenants.models import App
 from app.users.models import User
-from app.users.service import mark_notified
+from app.users.service import mark_notified, match_names
 
 MAX_RECIPIENTS_PER_CHANNEL = 50
 
@@ -146,9 +146,7 @@ def _screen_users(
         if names
         else []
     )
-    by_name = {u.email: u for u in found if u.email} | {
-        u.external_id: u for u in found if u.external_id
-    }
+    by_name = match_names(names, found)
     users = []
     for position, recipient in within:
         user = by_name.get(recipient)

@@ -15,6 +15,7 @@ from app.realtime.publisher import deliver_to_users
 from app.realtime.schemas import target_ids
 from app.runtime import Runtime
 from app.users.models import User
+from app.users.service import match_names
 
 
 def send_message(
@@ -59,7 +60,7 @@ def resolve_targets(*, session: Session, app_id: str, to: list[dict[str, Any]]) 
 
 # Built once: `POST /send` runs it on every call.
 _users = User.__table__.c
-_USERS_NAMED = select(_users.id).where(
+_USERS_NAMED = select(_users.id, _users.external_id, _users.email).where(
     _users.app_id == bindparam("app_id"),
     or_(
         _users.external_id.in_(bindparam("names", expanding=True)),
@@ -73,5 +74,6 @@ def _user_ids_named(session: Session, app_id: str, names: Iterable[str]) -> set[
     found: set[str] = set()
     for start in range(0, len(wanted), 500):
         chunk = wanted[start : start + 500]
-        found.update(session.scalars(_USERS_NAMED, {"app_id": app_id, "names": chunk}))
+        rows = session.execute(_USERS_NAMED, {"app_id": app_id, "names": chunk})
+        found.update(row.id for row in match_names(chunk, rows).values())
     return found

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import ColumnElement, Select, select, update
 from sqlalchemy.exc import IntegrityError
@@ -46,6 +46,32 @@ def find_user(
     if email:
         return session.scalar(select(User).where(User.app_id == app_id, User.email == email))
     return None
+
+
+class NamedUser(Protocol):
+    external_id: str | None
+    email: str | None
+
+
+NamedRow = TypeVar("NamedRow", bound=NamedUser)
+
+
+def match_names(names: Iterable[str], candidates: Iterable[NamedRow]) -> dict[str, NamedRow]:
+    """Each name's user among candidates matching by external id or email: the external id
+    wins, as in `find_user` (a name can be one user's external id and another's email)."""
+    by_email: dict[str, NamedRow] = {}
+    by_external_id: dict[str, NamedRow] = {}
+    for candidate in candidates:
+        if candidate.email:
+            by_email.setdefault(candidate.email, candidate)
+        if candidate.external_id:
+            by_external_id[candidate.external_id] = candidate
+    matched = {}
+    for name in names:
+        user = by_external_id.get(name) or by_email.get(name)
+        if user is not None:
+            matched[name] = user
+    return matched
 
 
 def find_or_create_user(
