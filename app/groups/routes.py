@@ -27,8 +27,8 @@ def list_groups() -> Any:
     groups, total = service.list_groups(
         session=db_session(),
         app_id=current_principal().app.id,
-        offset=page.offset,
-        limit=page.per_page,
+        page=page.number,
+        per_page=page.per_page,
     )
     body = {"groups": groups, "page": page.number, "perPage": page.per_page, "total": total}
     return GroupListSchema().dump(body)

@@ -17,6 +17,7 @@ from app.errors import NotFound
 from app.groups.models import Group, GroupMember
 from app.notifications.targets import Target, resolve_users
 from app.orm import utcnow
+from app.pagination import fetch_page
 from app.users.models import User
 from app.users.service import find_user
 
@@ -52,25 +53,17 @@ def describe_group(*, session: Session, group: Group) -> GroupView:
 
 
 def list_groups(
-    *, session: Session, app_id: str, offset: int, limit: int
+    *, session: Session, app_id: str, page: int, per_page: int
 ) -> tuple[list[GroupView], int]:
     """One page of the app's groups by name, with member counts, and the total."""
-    total = session.scalar(select(func.count()).select_from(Group).where(Group.app_id == app_id))
-    groups = list(
-        session.scalars(
-            select(Group)
-            .where(Group.app_id == app_id)
-            .order_by(Group.name)
-            .offset(offset)
-            .limit(limit)
-        )
-    )
+    statement = select(Group).where(Group.app_id == app_id).order_by(Group.name)
+    groups, total = fetch_page(session, statement, page=page, per_page=per_page)
     counts = _member_counts(session, [group.id for group in groups])
     views = [
         GroupView(group.name, counts.get(group.id, 0), group.created_at, group.updated_at)
         for group in groups
     ]
-    return views, total or 0
+    return views, total
 
 
 def replace_members(*, session: Session, app_id: str, name: str, external_ids: list[str]) -> Group:
@@ -114,8 +107,7 @@ def remove_member(*, session: Session, app_id: str, name: str, external_id: str)
 
 def delete_group(*, session: Session, app_id: str, name: str) -> None:
     group = get_group(session=session, app_id=app_id, name=name)
-    session.execute(delete(GroupMember).where(GroupMember.group_id == group.id))
-    session.delete(group)
+    session.delete(group)  # its memberships go with it (ON DELETE CASCADE)
     session.flush()
 
 
