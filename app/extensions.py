@@ -30,7 +30,11 @@ def autocommit_session() -> Iterator[Session]:
     at a time hold its lock, and Herald's SQLite transactions all take it.
     """
     if "db_session" in g:
-        g.db_session.commit()
+        session = g.db_session
+        if session.new or session.dirty or session.deleted:
+            # Committing them here would split the request's writes in two transactions.
+            raise RuntimeError("autocommit_session() with unflushed writes in the request")
+        session.commit()
     with runtime().database.autocommit_session() as session:
         yield session
 
