@@ -48,6 +48,11 @@ def current_principal() -> Principal:
     return g.principal
 
 
+def current_credentials() -> Credentials:
+    """The credential cache as this request's authentication saw it (one generation)."""
+    return g.credentials
+
+
 def server_call(*scopes: str) -> Callable[[F], F]:
     """Authenticate a server (secret key or OAuth2 token) call and require every given scope."""
 
@@ -55,8 +60,9 @@ def server_call(*scopes: str) -> Callable[[F], F]:
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             rt = runtime()
+            g.credentials = rt.credentials.view()
             principal = authenticate_server(
-                db_session(), request.headers, rt.encryptor, rt.credentials.view()
+                db_session(), request.headers, rt.encryptor, g.credentials
             )
             _check_tenant_header(principal.app, request.headers)
             for scope in scopes:
@@ -78,7 +84,8 @@ def user_call(view: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         session = db_session()
         given = UserCredentials.from_headers(request.headers)
-        principal = authenticate_user(session, given, runtime().credentials.view())
+        g.credentials = runtime().credentials.view()
+        principal = authenticate_user(session, given, g.credentials)
         _check_tenant_header(principal.app, request.headers)
         g.principal = principal
         enforce_rate_limit(principal.app, principal.user)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Protocol
 
 from redis import Redis
 
@@ -14,6 +15,14 @@ from app.security import Encryptor
 from app.tenants.credentials import CredentialCache, install_invalidation, new_cache
 
 
+class LocalSockets(Protocol):
+    """This process's WebSocket hub: routing hands it its share directly, not through Redis."""
+
+    process_id: str
+
+    def dispatch(self, message: bytes) -> None: ...
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -22,6 +31,8 @@ class Runtime:
     encryptor: Encryptor
     # Verified credentials of this process (see app.tenants.credentials).
     credentials: CredentialCache = field(init=False)
+    # Set while this process holds WebSockets (a web process's hub); None in workers.
+    local_sockets: LocalSockets | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         generation_key = self.key("auth", "generation")

@@ -104,6 +104,36 @@ def test_a_deleted_user_is_created_again_by_its_next_handshake(
     assert _last_seen(pg_runtime, acme, "u-1") is not None
 
 
+def test_a_send_follows_an_external_id_renamed_by_another_process(
+    web: RunningProcess, acme: Tenant, pg_runtime: Runtime, clients: Sockets
+):
+    clients.connect(web.base_url, acme, "u-1")  # the web process now knows u-1's user id
+    to_u1 = {"to": [{"type": "user", "id": "u-1"}], "message": "hi"}
+    assert call(web.base_url, "POST", "/send", acme.headers(), to_u1)[1]["delivered"] == 1
+    with pg_runtime.database.transaction() as session:
+        user = users.find_user(session=session, app_id=acme.app_id, external_id="u-1")
+        assert user is not None
+        user.external_id = "u-2"
+
+    to_u2 = {"to": [{"type": "user", "id": "u-2"}], "message": "hi"}
+    assert call(web.base_url, "POST", "/send", acme.headers(), to_u1)[1]["delivered"] == 0
+    assert call(web.base_url, "POST", "/send", acme.headers(), to_u2)[1]["delivered"] == 1
+
+
+def test_a_send_to_a_user_deleted_by_another_process_reaches_nobody(
+    web: RunningProcess, acme: Tenant, pg_runtime: Runtime, clients: Sockets
+):
+    clients.connect(web.base_url, acme, "u-1")
+    to_u1 = {"to": [{"type": "user", "id": "u-1"}], "message": "hi"}
+    assert call(web.base_url, "POST", "/send", acme.headers(), to_u1)[1]["delivered"] == 1
+    with pg_runtime.database.transaction() as session:
+        users.delete_user(session=session, app_id=acme.app_id, user_ref="external_id:u-1")
+
+    _, body = call(web.base_url, "POST", "/send", acme.headers(), to_u1)
+
+    assert body["delivered"] == 0
+
+
 def test_credential_changes_advance_the_generation(runtime: Runtime, tenant: Tenant):
     before = _generation(runtime)
     make_key(runtime, tenant, ["read"])

@@ -35,6 +35,7 @@ class Hub:
     """The sockets of this process, routed to by the messages on its Redis channel."""
 
     def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
         settings = runtime.settings
         self.process_id = uuid.uuid4().hex
         self.keys = PresenceKeys.for_runtime(runtime)
@@ -63,6 +64,7 @@ class Hub:
             thread.daemon = True
             thread.start()
             self._threads.append(thread)
+        self.runtime.local_sockets = self
         log.info("realtime hub started", extra={"process_id": self.process_id})
 
     def _subscribe(self) -> PubSub:
@@ -82,6 +84,8 @@ class Hub:
         this process's presence as it stops.
         """
         self._stopping.set()
+        if self.runtime.local_sockets is self:
+            self.runtime.local_sockets = None  # routing publishes to this process's channel again
         # Copies made in C, without switching: no lock needed, none may be taken here.
         for conns in list(self._index.values()):
             for conn in list(conns):
@@ -138,21 +142,24 @@ class Hub:
                 backoff = min(backoff * 2, 5.0)
                 continue
             if message and message["type"] == "message":
-                try:
-                    self._dispatch(message["data"])
-                except Exception:  # one bad message must not stop delivery for the process
-                    log.exception("realtime message not dispatched")
+                self.dispatch(message["data"])
 
-    def _dispatch(self, message: bytes) -> None:
-        app_id, batches = presence.parse_routed(message)
-        for text, user_ids in batches:
-            frame = websocket_text_frame(text)
-            with self._lock:
-                targets = [
-                    conn for user_id in user_ids for conn in self._index.get((app_id, user_id), ())
-                ]
-            for conn in targets:
-                conn.push(frame)
+    def dispatch(self, message: bytes) -> None:
+        """Queue a routed message's frames to this process's sockets of the users it names."""
+        try:
+            app_id, batches = presence.parse_routed(message)
+            for text, user_ids in batches:
+                frame = websocket_text_frame(text)
+                with self._lock:
+                    targets = [
+                        conn
+                        for user_id in user_ids
+                        for conn in self._index.get((app_id, user_id), ())
+                    ]
+                for conn in targets:
+                    conn.push(frame)
+        except Exception:  # one bad message must fail neither its sender nor the listener
+            log.exception("realtime message not dispatched")
 
     def _beat(self) -> None:
         while not self._stopping.wait(self.ttl / 3):

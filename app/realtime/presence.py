@@ -10,7 +10,8 @@ A process counts only while its heartbeat is fresher than the presence TTL, so t
 a crashed process stop counting within one TTL; any live process then reaps its fields.
 
 Routing is one Lua script: it reads presence, counts the sockets reached, and publishes each
-live process one message listing its users, so the count and the fan-out agree exactly.
+live process one message listing its users, so the count and the fan-out agree exactly. The
+calling process's own share comes back in the reply instead, sparing a pub/sub round trip.
 Message format (frames are compact JSON, which never holds a raw newline; ids are UUIDs):
 `<app_id>\\n<frame>\\n<user_id>,<user_id>...\\n<frame>\\n<user_ids>...`.
 """
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from redis import Redis
+from redis.commands.core import Script
 
 if TYPE_CHECKING:
     from app.runtime import Runtime
@@ -69,14 +71,15 @@ return #pids
 """
 )
 
-# KEYS[1] processes; ARGV: presence prefix, channel prefix, ttl, app id, (frame, user csv)...
+# KEYS[1] processes; ARGV: presence prefix, channel prefix, ttl, app id, calling process id
+# (or ""), (frame, user csv)...; returns {sockets reached, the caller's message or false}
 ROUTE = (
     _NOW
     + """
 local cutoff = now - tonumber(ARGV[3])
 local app = ARGV[4]
-local alive, out, order, reached = {}, {}, {}, 0
-for g = 5, #ARGV, 2 do
+local alive, out, order, reached, mine = {}, {}, {}, 0, false
+for g = 6, #ARGV, 2 do
   local per = {}
   for uid in string.gmatch(ARGV[g + 1], '[^,]+') do
     local h = redis.call('HGETALL', ARGV[1] .. app .. ':' .. uid)
@@ -100,10 +103,20 @@ for g = 5, #ARGV, 2 do
   end
 end
 for _, pid in ipairs(order) do
-  redis.call('PUBLISH', ARGV[2] .. pid, table.concat(out[pid], '\\n'))
+  if pid == ARGV[5] then
+    mine = table.concat(out[pid], '\\n')
+  else
+    redis.call('PUBLISH', ARGV[2] .. pid, table.concat(out[pid], '\\n'))
+  end
 end
-return reached
+return {reached, mine}
 """
+)
+
+# Hashed once here, not on every call; each call runs EVALSHA (loading the script on a miss).
+_HEARTBEAT, _CHANGE, _REAP, _ROUTE = (
+    Script(None, text.encode())  # type: ignore[arg-type]  # bytes need no client encoder
+    for text in (HEARTBEAT, CHANGE, REAP, ROUTE)
 )
 
 
@@ -135,7 +148,7 @@ class PresenceKeys:
 
 def heartbeat(redis: Redis, keys: PresenceKeys, process_id: str) -> bool:
     """Mark a process alive; True when Redis did not know it (first beat, or it was reaped)."""
-    return bool(redis.register_script(HEARTBEAT)(keys=[keys.processes], args=[process_id]))
+    return bool(_HEARTBEAT(keys=[keys.processes], args=[process_id], client=redis))
 
 
 def change_presence(
@@ -154,9 +167,8 @@ def apply_changes(
     Returns the last user's new count.
     """
     presence_keys = [keys.presence(app_id, user_id) for app_id, user_id in changes]
-    script = redis.register_script(CHANGE)
     args = [process_id, *changes.values()]
-    return int(script(keys=[keys.held(process_id), *presence_keys], args=args))
+    return int(_CHANGE(keys=[keys.held(process_id), *presence_keys], args=args, client=redis))
 
 
 def restore_presence(
@@ -173,14 +185,12 @@ def restore_presence(
 
 def reap_dead_processes(redis: Redis, keys: PresenceKeys, *, ttl: float) -> int:
     """Remove the presence of every process whose heartbeat is older than `ttl` seconds."""
-    script = redis.register_script(REAP)
-    return int(script(keys=[keys.processes], args=[keys.process_prefix, ttl]))
+    return int(_REAP(keys=[keys.processes], args=[keys.process_prefix, ttl], client=redis))
 
 
 def remove_process(redis: Redis, keys: PresenceKeys, *, process_id: str) -> None:
     """Withdraw a process and all its presence at once (clean shutdown)."""
-    script = redis.register_script(REAP)
-    script(keys=[keys.processes], args=[keys.process_prefix, 0, process_id])
+    _REAP(keys=[keys.processes], args=[keys.process_prefix, 0, process_id], client=redis)
 
 
 def route(
@@ -190,18 +200,22 @@ def route(
     ttl: float,
     app_id: str,
     batches: Iterable[tuple[str, Sequence[str]]],
-) -> int:
+    caller_process_id: str = "",
+) -> tuple[int, bytes | None]:
     """Publish each (frame, user ids) batch to the processes holding those users' sockets.
 
-    Returns the number of sockets reached: a user's every socket on every live process.
+    Returns the number of sockets reached (a user's every socket on every live process), and
+    the message for the caller's own sockets, which is returned rather than published.
     """
     args: list[str | float] = [keys.presence_prefix, keys.process_prefix, ttl, app_id]
+    args.append(caller_process_id)
     for frame, user_ids in batches:
         if user_ids:
             args.extend((frame, ",".join(user_ids)))
-    if len(args) == 4:
-        return 0
-    return int(redis.register_script(ROUTE)(keys=[keys.processes], args=args))
+    if len(args) == 5:
+        return 0, None
+    reached, mine = _ROUTE(keys=[keys.processes], args=args, client=redis)
+    return int(reached), mine or None
 
 
 def parse_routed(message: bytes | str) -> tuple[str, list[tuple[str, list[str]]]]:

@@ -2,7 +2,8 @@
 
 User ids here are Herald user ids (`users.id`), the ids sockets register under. Publishing is
 one Redis round trip however many users: a Lua script reads presence and publishes each web
-process one message naming its connected users (see `app.realtime.presence`).
+process one message naming its connected users (see `app.realtime.presence`); the sockets of
+the calling process itself are written to straight away.
 """
 
 from __future__ import annotations
@@ -56,10 +57,15 @@ def publish_events(
 
 
 def _route(runtime: Runtime, app_id: str, batches: list[tuple[str, list[str]]]) -> int:
-    return route(
+    local = runtime.local_sockets
+    reached, mine = route(
         runtime.redis,
         PresenceKeys.for_runtime(runtime),
         ttl=runtime.settings.realtime_presence_ttl_s,
         app_id=app_id,
         batches=batches,
+        caller_process_id=local.process_id if local else "",
     )
+    if mine is not None and local is not None:
+        local.dispatch(mine)
+    return reached

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from flask import Blueprint
 
-from app.auth import current_principal, server_call
+from app.auth import current_credentials, current_principal, server_call
 from app.extensions import autocommit_session, runtime
 from app.http import doc, load_body
 from app.realtime.schemas import SendResponseSchema, SendSchema
@@ -25,9 +24,13 @@ def send() -> Any:
     app_id = current_principal().app.id
     # Reads only: statements commit one by one, sparing BEGIN and ROLLBACK round trips.
     with autocommit_session() as session:
-        delivered = send_message(session=session, runtime=runtime(), app_id=app_id, **body)
-    # Under gevent, let this process's hub fan the message out before the response is built.
-    time.sleep(0)
+        delivered = send_message(
+            session=session,
+            credentials=current_credentials(),
+            runtime=runtime(),
+            app_id=app_id,
+            **body,
+        )
     return {
         "ok": True,
         "tenantId": app_id,

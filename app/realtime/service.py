@@ -14,6 +14,7 @@ from app.realtime.frames import MESSAGE
 from app.realtime.publisher import deliver_to_users
 from app.realtime.schemas import target_ids
 from app.runtime import Runtime
+from app.tenants.credentials import Credentials
 from app.users.models import User
 from app.users.service import match_names
 
@@ -21,6 +22,7 @@ from app.users.service import match_names
 def send_message(
     *,
     session: Session,
+    credentials: Credentials,
     runtime: Runtime,
     app_id: str,
     to: list[dict[str, Any]],
@@ -33,7 +35,7 @@ def send_message(
     A socket reached through several targets (its user and its groups) gets it, and counts,
     once. Nothing is stored: offline users simply miss it.
     """
-    user_ids = resolve_targets(session=session, app_id=app_id, to=to)
+    user_ids = resolve_targets(session=session, credentials=credentials, app_id=app_id, to=to)
     frame_data = {
         "id": new_id(),
         "tenantId": app_id,
@@ -47,13 +49,19 @@ def send_message(
     )
 
 
-def resolve_targets(*, session: Session, app_id: str, to: list[dict[str, Any]]) -> set[str]:
-    """Herald user ids named by the targets: users by id (or email), groups by their members."""
+def resolve_targets(
+    *, session: Session, credentials: Credentials, app_id: str, to: list[dict[str, Any]]
+) -> set[str]:
+    """Herald user ids named by the targets: users by id (or email), groups by their members.
+
+    Users this process already knows by external id (the connected ones, typically) cost no
+    database round trip.
+    """
     user_names = [i for target in to if target["type"] == "user" for i in target_ids(target["id"])]
     group_names = [
         i for target in to if target["type"] == "group" for i in target_ids(target["id"])
     ]
-    return _user_ids_named(session, app_id, user_names) | member_user_ids(
+    return _user_ids_named(session, credentials, app_id, user_names) | member_user_ids(
         session=session, app_id=app_id, names=group_names
     )
 
@@ -69,11 +77,18 @@ _USERS_NAMED = select(_users.id, _users.external_id, _users.email).where(
 )
 
 
-def _user_ids_named(session: Session, app_id: str, names: Iterable[str]) -> set[str]:
-    wanted = list(dict.fromkeys(names))
-    found: set[str] = set()
+def _user_ids_named(
+    session: Session, credentials: Credentials, app_id: str, names: Iterable[str]
+) -> set[str]:
+    known, wanted = credentials.users_by_external_id(app_id, list(dict.fromkeys(names)))
+    found = set(known.values())
     for start in range(0, len(wanted), 500):
         chunk = wanted[start : start + 500]
-        rows = session.execute(_USERS_NAMED, {"app_id": app_id, "names": chunk})
-        found.update(row.id for row in match_names(chunk, rows).values())
+        matched = match_names(
+            chunk, session.execute(_USERS_NAMED, {"app_id": app_id, "names": chunk})
+        )
+        found.update(row.id for row in matched.values())
+        credentials.remember_external_ids(
+            app_id, {name: row.id for name, row in matched.items() if row.external_id == name}
+        )
     return found

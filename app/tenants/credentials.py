@@ -6,7 +6,9 @@ database before doing any work. This cache keeps, per web process:
 - apps by id and by public API key, as column snapshots (each request gets its own `App`,
   attached to its session without a query, so changing it still works as usual);
 - secret keys by the SHA-256 hash of the secret (never the secret itself): id, app, scopes;
-- the users that WebSocket handshakes named, with when this process last wrote `last_seen_at`.
+- the users that WebSocket handshakes named, with when this process last wrote `last_seen_at`;
+- user ids by external id, learned by handshakes and by `POST /send` (positive answers only:
+  a user created later is simply looked up then).
 
 Correctness across processes: a Redis counter, the *generation*, is incremented after every
 commit that changes an app, a secret key, or a user's identity (external id, email, deletion).
@@ -89,7 +91,7 @@ class CredentialCache:
         self._generation: bytes | None = None
         self._lock = threading.Lock()
         self._kinds: dict[str, dict[Any, _Entry]] = {
-            kind: {} for kind in ("app", "api_key", "key", "primary", "user")
+            kind: {} for kind in ("app", "api_key", "key", "primary", "user", "external_id")
         }
 
     def view(self) -> Credentials:
@@ -116,7 +118,7 @@ class CredentialCache:
 
     def put(self, kind: str, key: Any, value: Any, generation: bytes) -> None:
         """Keep a value read from the database after `generation` was current."""
-        ttl = USER_TTL_S if kind == "user" else CREDENTIALS_TTL_S
+        ttl = USER_TTL_S if kind in ("user", "external_id") else CREDENTIALS_TTL_S
         with self._lock:
             if generation != self._generation:
                 return  # something changed since the read began: do not keep what it saw
@@ -207,12 +209,39 @@ class Credentials:
                 )
             if user_id is not None:
                 self._put("user", key, user_id)
+                if external_id:
+                    self._put("external_id", (app_id, external_id), user_id)
         return user_id
 
     def remember_user(
         self, *, app_id: str, external_id: str | None, email: str | None, user_id: str
     ) -> None:
         self._put("user", (app_id, external_id, None if external_id else email), user_id)
+        if external_id:
+            self._put("external_id", (app_id, external_id), user_id)
+
+    def users_by_external_id(
+        self, app_id: str, names: list[str]
+    ) -> tuple[dict[str, str], list[str]]:
+        """The user ids this process knows for these external ids, and the names it does not.
+
+        A known external id is authoritative for its name: an external id wins over an email
+        (see `match_names`), and any change of either bumps the generation.
+        """
+        known: dict[str, str] = {}
+        unknown = []
+        for name in names:
+            user_id = self._get("external_id", (app_id, name))
+            if user_id is None:
+                unknown.append(name)
+            else:
+                known[name] = user_id
+        return known, unknown
+
+    def remember_external_ids(self, app_id: str, user_ids: dict[str, str]) -> None:
+        """Keep user ids read from the database by external id (after this view began)."""
+        for external_id, user_id in user_ids.items():
+            self._put("external_id", (app_id, external_id), user_id)
 
 
 def snapshot_app(app: App) -> CachedApp:
