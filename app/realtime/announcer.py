@@ -1,8 +1,10 @@
-"""Writes one web process's presence changes to Redis: in order, batched, from one thread.
+"""Writes one web process's presence to Redis: in order, batched, from one thread.
 
 Sockets come and go in bursts (a restart reconnects thousands at once). Each change is queued
-here and one thread writes everything queued in one pipelined round trip, on one connection, so
-changes never overtake each other and no socket waits behind a lock for its own round trip.
+here and one thread writes everything queued in one round trip, on one connection, so changes
+never overtake each other and no socket waits behind a lock for its own round trip. What it
+writes is each changed user's whole socket count, never an increment: a write that failed, or
+whose reply was lost after Redis applied it, is simply written again, and the count stays true.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ log = logging.getLogger(__name__)
 Key = tuple[str, str]  # (app id, Herald user id)
 MAX_BATCH = 1000
 ANNOUNCE_TIMEOUT_S = 10.0
+RETRY_AFTER_S = 1.0
 
 
 @dataclass
@@ -37,9 +40,10 @@ class PresenceAnnouncer:
     redis: Redis
     keys: PresenceKeys
     process_id: str
-    # What Redis has been told, per user: rewritten as a whole when Redis forgot this process.
-    announced: dict[Key, int] = field(default_factory=dict)
-    _pending: dict[Key, int] = field(default_factory=dict)
+    # This process's sockets per user, as attached and detached (what Redis should hold).
+    counts: dict[Key, int] = field(default_factory=dict)
+    # Users whose count Redis may not hold yet.
+    _unwritten: set[Key] = field(default_factory=set)
     _queue: queue.Queue[_Change | Callable[[], None] | None] = field(default_factory=queue.Queue)
 
     def change(self, key: Key, delta: int, *, wait: bool) -> None:
@@ -50,8 +54,8 @@ class PresenceAnnouncer:
             done.wait(ANNOUNCE_TIMEOUT_S)
 
     def restore(self) -> None:
-        """Queue a rewrite of everything announced (Redis restarted, or reaped this process)."""
-        self._queue.put(self._write_announced)
+        """Queue a rewrite of every count (Redis restarted, or reaped this process)."""
+        self._queue.put(lambda: self._unwritten.update(self.counts))
 
     def stop(self) -> None:
         self._queue.put(None)
@@ -62,15 +66,27 @@ class PresenceAnnouncer:
             waiting = [item.done for item in batch if isinstance(item, _Change) and item.done]
             for item in batch:
                 if isinstance(item, _Change):
-                    self._pending[item.key] = self._pending.get(item.key, 0) + item.delta
+                    self._apply(item)
                 else:
                     item()
             self._flush()
             for done in waiting:
                 done.set()
 
+    def _apply(self, change: _Change) -> None:
+        count = self.counts.get(change.key, 0) + change.delta
+        if count > 0:
+            self.counts[change.key] = count
+        else:
+            self.counts.pop(change.key, None)
+        self._unwritten.add(change.key)
+
     def _next_batch(self) -> list[_Change | Callable[[], None]] | None:
-        first = self._queue.get()
+        """What is queued; empty after a pause when a failed write is waiting to be retried."""
+        try:
+            first = self._queue.get(timeout=RETRY_AFTER_S if self._unwritten else None)
+        except queue.Empty:
+            return []
         if first is None:
             return None
         batch = [first]
@@ -86,30 +102,12 @@ class PresenceAnnouncer:
         return batch
 
     def _flush(self) -> None:
-        changes = {key: delta for key, delta in self._pending.items() if delta}
-        if not changes:
-            self._pending.clear()
+        if not self._unwritten:
             return
+        counts = {key: self.counts.get(key, 0) for key in self._unwritten}
         try:
-            presence.apply_changes(
-                self.redis, self.keys, process_id=self.process_id, changes=changes
-            )
+            presence.write_counts(self.redis, self.keys, process_id=self.process_id, counts=counts)
         except Exception:  # RedisError, or anything else: the writer thread must survive
-            # Kept pending: the next batch (or the heartbeat's rewrite) retries them.
-            log.warning("presence update failed; will retry", exc_info=True)
+            log.warning("presence update failed; retrying", exc_info=True)
             return
-        self._pending.clear()
-        for key, delta in changes.items():
-            count = self.announced.get(key, 0) + delta
-            if count > 0:
-                self.announced[key] = count
-            else:
-                self.announced.pop(key, None)
-
-    def _write_announced(self) -> None:
-        try:
-            presence.restore_presence(
-                self.redis, self.keys, process_id=self.process_id, counts=self.announced
-            )
-        except Exception:
-            log.warning("presence rewrite failed", exc_info=True)
+        self._unwritten.clear()

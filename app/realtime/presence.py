@@ -38,19 +38,19 @@ local t = redis.call('TIME')
 return redis.call('ZADD', KEYS[1], tonumber(t[1]) + tonumber(t[2]) / 1000000, ARGV[1])
 """
 
-# KEYS[1] the process's held set, KEYS[2..] presence hashes; ARGV[1] pid, ARGV[2..] deltas
-CHANGE = """
-local n
+# KEYS[1] the process's held set, KEYS[2..] presence hashes; ARGV[1] pid, ARGV[2..] counts.
+# Absolute counts, not increments: a write retried after a lost reply changes nothing more.
+WRITE = """
 for i = 2, #KEYS do
-  n = redis.call('HINCRBY', KEYS[i], ARGV[1], ARGV[i])
-  if n <= 0 then
+  if tonumber(ARGV[i]) <= 0 then
     redis.call('HDEL', KEYS[i], ARGV[1])
     redis.call('SREM', KEYS[1], KEYS[i])
   else
+    redis.call('HSET', KEYS[i], ARGV[1], ARGV[i])
     redis.call('SADD', KEYS[1], KEYS[i])
   end
 end
-return n
+return #KEYS - 1
 """
 
 # KEYS[1] processes; ARGV: held-set prefix, ttl seconds, [pid to remove regardless of age]
@@ -114,9 +114,9 @@ return {reached, mine}
 )
 
 # Hashed once here, not on every call; each call runs EVALSHA (loading the script on a miss).
-_HEARTBEAT, _CHANGE, _REAP, _ROUTE = (
+_HEARTBEAT, _WRITE, _REAP, _ROUTE = (
     Script(None, text.encode())  # type: ignore[arg-type]  # bytes need no client encoder
-    for text in (HEARTBEAT, CHANGE, REAP, ROUTE)
+    for text in (HEARTBEAT, WRITE, REAP, ROUTE)
 )
 
 
@@ -151,36 +151,18 @@ def heartbeat(redis: Redis, keys: PresenceKeys, process_id: str) -> bool:
     return bool(_HEARTBEAT(keys=[keys.processes], args=[process_id], client=redis))
 
 
-def change_presence(
-    redis: Redis, keys: PresenceKeys, *, process_id: str, app_id: str, user_id: str, delta: int
-) -> int:
-    """Add `delta` sockets of a user on a process; returns that process's new count."""
-    changes = {(app_id, user_id): delta}
-    return apply_changes(redis, keys, process_id=process_id, changes=changes)
-
-
-def apply_changes(
-    redis: Redis, keys: PresenceKeys, *, process_id: str, changes: Mapping[tuple[str, str], int]
-) -> int:
-    """Several users' socket-count changes on one process, in one script call.
-
-    Returns the last user's new count.
-    """
-    presence_keys = [keys.presence(app_id, user_id) for app_id, user_id in changes]
-    args = [process_id, *changes.values()]
-    return int(_CHANGE(keys=[keys.held(process_id), *presence_keys], args=args, client=redis))
-
-
-def restore_presence(
+def write_counts(
     redis: Redis, keys: PresenceKeys, *, process_id: str, counts: Mapping[tuple[str, str], int]
 ) -> None:
-    """Write a process's whole presence again (after Redis lost it or reaped the process)."""
-    pipe = redis.pipeline(transaction=False)
-    for (app_id, user_id), count in counts.items():
-        if count > 0:
-            pipe.hset(keys.presence(app_id, user_id), process_id, count)
-            pipe.sadd(keys.held(process_id), keys.presence(app_id, user_id))
-    pipe.execute()
+    """Set how many sockets of each (app id, user id) a process holds (0: none), in one call.
+
+    Only the process itself writes its counts, so a whole value is always right to write.
+    """
+    if not counts:
+        return
+    presence_keys = [keys.presence(app_id, user_id) for app_id, user_id in counts]
+    args = [process_id, *counts.values()]
+    _WRITE(keys=[keys.held(process_id), *presence_keys], args=args, client=redis)
 
 
 def reap_dead_processes(redis: Redis, keys: PresenceKeys, *, ttl: float) -> int:
