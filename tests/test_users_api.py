@@ -313,3 +313,15 @@ def test_a_user_call_updates_last_seen_at(client: FlaskClient, runtime: Runtime,
 
     user = client.get("/users/external_id:u-1", headers=tenant.headers()).get_json()["user"]
     assert abs(user["last_seen_at"] - datetime.now(UTC).timestamp()) < 60
+
+
+def test_user_calls_within_a_minute_leave_last_seen_at_alone(
+    client: FlaskClient, runtime: Runtime, tenant: Tenant
+):
+    seen = datetime.now(UTC) - timedelta(seconds=30)
+    make_user(runtime, tenant, external_id="u-1", last_seen_at=seen)
+
+    client.get("/notification_preferences", headers=tenant.user_headers("u-1"))
+
+    user = client.get("/users/external_id:u-1", headers=tenant.headers()).get_json()["user"]
+    assert abs(user["last_seen_at"] - seen.timestamp()) < 1

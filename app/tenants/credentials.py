@@ -323,7 +323,11 @@ def _bulk_changes_credentials(state: ORMExecuteState) -> bool:
     rows = params if isinstance(params, list) else [params or {}]
     # Statement-level `.values(...)` (e.g. `last_notified_at`) carry their columns here.
     values = getattr(state.statement, "_values", None) or {}
-    named = {getattr(k, "key", k) for k in values} | {k for row in rows for k in row}
+    # Parameters name columns (a bulk update by primary key) or bound values of the statement.
+    columns = User.__table__.c
+    named = {getattr(k, "key", k) for k in values} | {
+        k for row in rows for k in row if k in columns
+    }
     return not named or not named <= _USER_BOOKKEEPING
 
 

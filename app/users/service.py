@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import ColumnElement, Select, select, update
+from sqlalchemy import ColumnElement, Select, Update, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -92,12 +92,22 @@ def find_or_create_user(
     return user
 
 
+# How precisely `last_seen_at` is kept (WebSocket handshakes: see app.tenants.credentials).
+LAST_SEEN_RESOLUTION = timedelta(minutes=1)
+
+
 def touch_user_for_call(
     *, session: Session, app_id: str, external_id: str | None, email: str | None
 ) -> User:
-    """The user making a user call, created if new, with `last_seen_at` moved to now."""
+    """The user making a user call, created if new, with `last_seen_at` moved to now.
+
+    Moved only when a minute old or more: a polling inbox would otherwise write its user's row
+    on every call (and, under SQLite, take the database's one write lock each time).
+    """
     user = find_or_create_user(session=session, app_id=app_id, external_id=external_id, email=email)
-    user.last_seen_at = utcnow()
+    now = utcnow()
+    if user.last_seen_at is None or now - user.last_seen_at >= LAST_SEEN_RESOLUTION:
+        user.last_seen_at = now
     session.flush()
     return user
 
@@ -106,15 +116,23 @@ def touch_known_user(
     *, session: Session, app_id: str, external_id: str | None, email: str | None
 ) -> str | None:
     """Move an existing user's `last_seen_at` to now in one statement; its id, else None."""
-    users = User.__table__.c  # a Core statement: a handshake's hot path skips ORM bookkeeping
-    match = users.external_id == external_id if external_id else users.email == email
-    statement = (
+    statement = _TOUCH_BY_EXTERNAL_ID if external_id else _TOUCH_BY_EMAIL
+    params = {"in_app": app_id, "name": external_id or email, "now": utcnow()}
+    return session.scalars(statement, params).first()
+
+
+def _touch_by(column: str) -> Update:
+    # Prebuilt Core: a handshake's hot path skips ORM bookkeeping and statement building.
+    users = User.__table__.c
+    return (
         update(User.__table__)
-        .where(users.app_id == app_id, match)
-        .values(last_seen_at=utcnow())
+        .where(users.app_id == bindparam("in_app"), users[column] == bindparam("name"))
+        .values(last_seen_at=bindparam("now"))
         .returning(users.id)
     )
-    return session.scalars(statement).first()
+
+
+_TOUCH_BY_EXTERNAL_ID, _TOUCH_BY_EMAIL = _touch_by("external_id"), _touch_by("email")
 
 
 def get_user(*, session: Session, app_id: str, user_ref: str) -> User:
