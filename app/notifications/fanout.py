@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sqlalchemy import insert
+from sqlalchemy import insert, inspect
 from sqlalchemy.orm import Session
 
 from app.inbox.models import InboxNotification
@@ -127,8 +127,12 @@ _INBOX_COLUMNS = tuple(column.key for column in InboxNotification.__table__.colu
 
 
 def _inbox_values(row: InboxNotification) -> dict[str, Any]:
-    """What is stored: a shared row keeps its content in memory (for the realtime event) only."""
-    values = {key: getattr(row, key) for key in _INBOX_COLUMNS}
+    """What is stored: a shared row keeps its content in memory (for the realtime event) only.
+
+    Only the attributes `_inbox_row` set: the INSERT fills every other column's default.
+    """
+    given = inspect(row).dict
+    values = {key: given[key] for key in _INBOX_COLUMNS if key in given}
     if row.shared_content:
         values.update(content=None, custom_attributes={})
     return values
