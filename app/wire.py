@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from marshmallow import ValidationError, fields
+from marshmallow import Schema, ValidationError, fields
 
 
 def epoch(value: datetime | None) -> int | None:
@@ -52,6 +52,15 @@ def _is_number(value: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+class ListPageView(Schema):
+    """The page fields of `list_body`, for a list view schema to extend with its items."""
+
+    total = fields.Integer()
+    per_page = fields.Integer()
+    current_page = fields.Integer()
+    total_pages = fields.Integer()
 
 
 def list_body(

@@ -7,6 +7,8 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
 
+from app.wire import ListPageView
+
 MAX_TITLE = 255
 MAX_CONTENT = 4_194_304
 MAX_URL = 2048
@@ -118,12 +120,8 @@ class NotificationEnvelope(Schema):
     notification = fields.Nested(BroadcastView)
 
 
-class BroadcastListView(Schema):
+class BroadcastListView(ListPageView):
     broadcasts = fields.List(fields.Nested(BroadcastView))
-    total = fields.Integer()
-    per_page = fields.Integer()
-    current_page = fields.Integer()
-    total_pages = fields.Integer()
 
 
 class DeliveryStateView(Schema):
@@ -145,9 +143,5 @@ class RecipientNotificationView(Schema):
     deliveries = fields.List(fields.Nested(DeliveryStateView))
 
 
-class RecipientNotificationListView(Schema):
+class RecipientNotificationListView(ListPageView):
     notifications = fields.List(fields.Nested(RecipientNotificationView))
-    total = fields.Integer()
-    per_page = fields.Integer()
-    current_page = fields.Integer()
-    total_pages = fields.Integer()

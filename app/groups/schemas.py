@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from app.http import HeraldPageView
+
 MAX_MEMBERS = 10_000
 
 UserId = fields.String(validate=validate.Length(min=1, max=255))
@@ -30,8 +32,5 @@ class GroupSummarySchema(GroupSchema):
         exclude = ("members",)
 
 
-class GroupListSchema(Schema):
+class GroupListSchema(HeraldPageView):
     groups = fields.List(fields.Nested(GroupSummarySchema))
-    page = fields.Integer()
-    perPage = fields.Integer()
-    total = fields.Integer()

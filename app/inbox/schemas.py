@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields
 
+from app.wire import ListPageView
+
 FILTER_QUERY = ["read", "seen", "archived", "categories", "topics"]
 
 
@@ -29,11 +31,7 @@ class InboxNotificationEnvelope(Schema):
     notification = fields.Nested(InboxNotificationView)
 
 
-class InboxListView(Schema):
-    total = fields.Integer()
-    per_page = fields.Integer()
-    current_page = fields.Integer()
-    total_pages = fields.Integer()
+class InboxListView(ListPageView):
     unseen_count = fields.Integer(
         metadata={"description": "Unarchived, unseen notifications (category/topic filters)"}
     )

@@ -9,7 +9,7 @@ from flask import Blueprint
 from app.auth import current_principal, server_call
 from app.errors import ErrorDetail, invalid
 from app.extensions import db_session
-from app.http import doc, list_query, load_body, page_from_query
+from app.http import doc, list_query, load_body, page_body, page_from_query
 from app.notifications import service, states
 from app.notifications.schemas import (
     DeliveryListSchema,
@@ -60,12 +60,7 @@ def list_notifications() -> Any:
     rows, total = service.list_notifications(
         session, app_id=current_principal().app.id, page=page.number, per_page=page.per_page
     )
-    return {
-        "notifications": service.describe(session, rows),
-        "page": page.number,
-        "perPage": page.per_page,
-        "total": total,
-    }
+    return page_body("notifications", service.describe(session, rows), page=page, total=total)
 
 
 @bp.get("/<notification_id>")
@@ -99,12 +94,7 @@ def list_deliveries(notification_id: str) -> Any:
         page=page.number,
         per_page=page.per_page,
     )
-    return {
-        "deliveries": [service.delivery_view(d) for d in rows],
-        "page": page.number,
-        "perPage": page.per_page,
-        "total": total,
-    }
+    return page_body("deliveries", [service.delivery_view(d) for d in rows], page=page, total=total)
 
 
 @bp.post("/<notification_id>/cancel")

@@ -7,6 +7,8 @@ from typing import Any
 from email_validator import EmailNotValidError, validate_email
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from app.http import HeraldPageView
+
 MODES = ("realtime", "batch")
 
 
@@ -111,15 +113,9 @@ class DeliverySchema(Schema):
     updatedAt = fields.String()
 
 
-class DeliveryListSchema(Schema):
+class DeliveryListSchema(HeraldPageView):
     deliveries = fields.List(fields.Nested(DeliverySchema))
-    page = fields.Integer()
-    perPage = fields.Integer()
-    total = fields.Integer()
 
 
-class NotificationListSchema(Schema):
+class NotificationListSchema(HeraldPageView):
     notifications = fields.List(fields.Nested(NotificationSchema))
-    page = fields.Integer()
-    perPage = fields.Integer()
-    total = fields.Integer()

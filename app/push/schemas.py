@@ -11,7 +11,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from app.push.models import PLATFORMS
-from app.wire import EpochSeconds
+from app.wire import EpochSeconds, ListPageView
 
 MAX_DEVICE_TOKEN = 255
 MAX_WEB_PUSH_ENDPOINT = 2048
@@ -98,8 +98,5 @@ class PushSubscriptionListView(Schema):
     push_subscriptions = fields.List(fields.Nested(PushSubscriptionView))
 
 
-class PushSubscriptionPageView(PushSubscriptionListView):
-    total = fields.Integer()
-    per_page = fields.Integer()
-    current_page = fields.Integer()
-    total_pages = fields.Integer()
+class PushSubscriptionPageView(PushSubscriptionListView, ListPageView):
+    """The list with its page fields (when paginated)."""

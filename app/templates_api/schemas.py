@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from app.http import HeraldPageView
 from templates_store.content import KeyedTemplateDocumentSchema, TemplateDocumentSchema
 from templates_store.models import STATUSES
 
@@ -58,17 +59,11 @@ class TemplateVersionView(Schema):
     rejectionReason = fields.String(attribute="rejection_reason", allow_none=True)
 
 
-class PageFields(Schema):
-    page = fields.Integer()
-    perPage = fields.Integer()
-    total = fields.Integer()
-
-
-class TemplateListView(PageFields):
+class TemplateListView(HeraldPageView):
     templates = fields.List(fields.Nested(TemplateVersionView))
 
 
-class VersionListView(PageFields):
+class VersionListView(HeraldPageView):
     versions = fields.List(fields.Nested(TemplateVersionView))
 
 

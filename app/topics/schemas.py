@@ -7,7 +7,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from app.wire import EpochSeconds
+from app.wire import EpochSeconds, ListPageView
 
 MAX_CATEGORIES = 100
 
@@ -83,9 +83,5 @@ class SubscriptionEnvelope(Schema):
     subscription = fields.Nested(SubscriptionView)
 
 
-class SubscriptionListView(Schema):
+class SubscriptionListView(ListPageView):
     subscriptions = fields.List(fields.Nested(SubscriptionView))
-    total = fields.Integer()
-    per_page = fields.Integer()
-    current_page = fields.Integer()
-    total_pages = fields.Integer()

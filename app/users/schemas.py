@@ -6,7 +6,7 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
-from app.wire import EpochSeconds
+from app.wire import EpochSeconds, ListPageView
 
 ORDER_BY = (
     "created_at,ASC",
@@ -86,9 +86,5 @@ class UserEnvelope(Schema):
     user = fields.Nested(UserView)
 
 
-class UserListView(Schema):
+class UserListView(ListPageView):
     users = fields.List(fields.Nested(UserView))
-    total = fields.Integer()
-    per_page = fields.Integer()
-    current_page = fields.Integer()
-    total_pages = fields.Integer()
