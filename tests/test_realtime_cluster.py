@@ -84,3 +84,31 @@ def _try_connect(clients: Sockets, url: str) -> websocket.WebSocket | None:
         return clients.open(url)
     except (OSError, websocket.WebSocketException):
         return None
+
+
+def test_a_client_that_stops_answering_pings_is_dropped_and_stops_counting(
+    postgresql_url: str, tmp_path: Path, acme: Tenant, clients: Sockets
+):
+    quick_pings = {"REALTIME_PING_INTERVAL_S": "0.5"}
+    with procfile_process(
+        "web", database_url=postgresql_url, log_dir=tmp_path, env=quick_pings
+    ) as web:
+        answering = clients.connect(web.base_url, acme, "1")
+        clients.connect(web.base_url, acme, "1")  # never read again: its pings go unanswered
+        assert send(web.base_url, acme, HELLO)["delivered"] == 2
+
+        # The live client reads (answering pings) while the other one is dropped.
+        poll(lambda: _answer_pings(answering) and send(web.base_url, acme, HELLO)["delivered"] == 1)
+        assert next_event(answering)["event"] == "message"  # still served
+
+
+def _answer_pings(ws: websocket.WebSocket) -> bool:
+    """Read whatever arrived; websocket-client answers pings as it reads."""
+    ws.settimeout(0.1)
+    try:
+        while True:
+            ws.recv()
+    except websocket.WebSocketTimeoutException:
+        return True
+    finally:
+        ws.settimeout(10)
