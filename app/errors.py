@@ -126,6 +126,11 @@ def error_response(
     return response
 
 
+def response_for(error: HeraldError | TemplateStoreError) -> Response:
+    """The response the error handlers give a refused request (for whoever must keep it)."""
+    return _herald_error(error) if isinstance(error, HeraldError) else _template_store_error(error)
+
+
 def _herald_error(error: HeraldError) -> Response:
     status = error.status or validation_status()
     details = error.details

@@ -69,15 +69,20 @@ def test_keys_are_per_app(client: FlaskClient, tenant: Tenant, other_tenant: Ten
     assert broadcast_count(client, other_tenant) == 1
 
 
-def test_a_refused_request_is_not_stored_so_a_corrected_retry_runs(
+def test_a_refusal_is_the_stored_response_and_a_corrected_body_needs_a_new_key(
     client: FlaskClient, tenant: Tenant
 ):
-    refused = client.post(
-        "/broadcasts", json={"broadcast": {"title": ""}}, headers=keyed(tenant, "k-3")
-    )
-    corrected = client.post("/broadcasts", json=BROADCAST, headers=keyed(tenant, "k-3"))
+    bad = {"broadcast": {"title": ""}}
+    refused = client.post("/broadcasts", json=bad, headers=keyed(tenant, "k-3"))
 
-    assert (refused.status_code, corrected.status_code) == (422, 201)
+    replayed = client.post("/broadcasts", json=bad, headers=keyed(tenant, "k-3"))
+    reused = client.post("/broadcasts", json=BROADCAST, headers=keyed(tenant, "k-3"))
+    fresh = client.post("/broadcasts", json=BROADCAST, headers=keyed(tenant, "k-4"))
+
+    assert (replayed.status_code, replayed.get_json()) == (422, refused.get_json())
+    assert replayed.headers["Idempotent-Replayed"] == "true"
+    assert reused.status_code == 409
+    assert fresh.status_code == 201
 
 
 def test_an_overlong_key_is_refused(client: FlaskClient, tenant: Tenant):

@@ -305,6 +305,24 @@ def test_idempotent_replay_returns_the_first_response_and_sends_nothing_new(
         assert session.scalar(select(func.count()).select_from(Notification)) == 1
 
 
+def test_an_idempotent_refusal_is_replayed_and_a_corrected_body_needs_a_new_key(
+    client: FlaskClient, tenant: Tenant, template: dict, runtime: Runtime
+):
+    headers = {**tenant.headers(), "Idempotency-Key": "k-refused"}
+    bad = {**SEED_EXAMPLE, "mode": "someday"}
+    first = client.post(URL, json=bad, headers=headers)
+
+    again = client.post(URL, json=bad, headers=headers)
+    corrected = client.post(URL, json=SEED_EXAMPLE, headers=headers)
+
+    assert (first.status_code, error_codes(first)) == (400, ["ERR_INVALID_MODE"])
+    assert (again.status_code, again.get_json()) == (400, first.get_json())
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert (corrected.status_code, error_codes(corrected)) == (409, ["idempotency_key_reused"])
+    with runtime.database.transaction() as session:
+        assert session.scalar(select(func.count()).select_from(Notification)) == 0
+
+
 def test_idempotency_key_with_a_different_body_is_409_reused(
     client: FlaskClient, tenant: Tenant, template: dict
 ):

@@ -1,8 +1,9 @@
 """`Idempotency-Key` for every authenticated POST/PUT/PATCH/DELETE (API_CONVENTIONS.md).
 
-The first successful response is stored for 24 hours and replayed for the same key, method,
-path and body. Keys are scoped per app (and per user for user calls). Records live in the
-database, the source of truth, so a Redis restart cannot turn a retried send into a double send.
+The first response (a refusal too, but not a server error) is stored for 24 hours and replayed
+for the same key, method, path and body. Keys are scoped per app (and per user for user calls).
+Records live in the database, the source of truth, so a Redis restart cannot turn a retried send
+into a double send.
 A unique index makes two concurrent requests with one key race to a single winner.
 """
 
@@ -18,10 +19,11 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.errors import Conflict, InvalidRequest
+from app.errors import Conflict, HeraldError, InvalidRequest, response_for
 from app.extensions import db_session
 from app.idempotency.models import MAX_KEY_LENGTH, IdempotencyRecord
 from app.orm import utcnow
+from templates_store.errors import TemplateStoreError
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 RETENTION = timedelta(hours=24)
@@ -48,12 +50,18 @@ def run_idempotently(scope: str, view: Callable[[], Any]) -> Any:
         return replay
     try:
         response = make_response(view())
+    except (HeraldError, TemplateStoreError) as refusal:
+        # A refusal is the request's answer too: replayed like any other (a retry with the same
+        # key and body gets it again, a corrected body needs a new key).
+        session.rollback()
+        response = response_for(refusal)
     except BaseException:
         session.rollback()
         _forget(session, scope, key)
         raise
     session.rollback()
-    if response.status_code >= 300 or response.is_streamed:
+    # A server error is not an answer: the key stays free for a retry.
+    if response.status_code >= 500 or response.is_streamed:
         _forget(session, scope, key)
     else:
         _store(session, scope, key, response)
