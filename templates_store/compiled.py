@@ -20,7 +20,7 @@ from templates_store.checks import JINJA_MARKERS, environment_for, iter_sources
 from templates_store.errors import RenderFailed
 from templates_store.html_text import html_to_text, text_template_source, tidy_text
 from templates_store.models import TemplateVersion
-from templates_store.sandbox import TEXT, TEXT_FROM_HTML
+from templates_store.sandbox import TEXT, TEXT_FROM_HTML, render_budget
 
 HTML_FIELD = "channels.email.html"
 TEXT_FIELD = "channels.email.text"
@@ -40,6 +40,10 @@ class CompiledVersion:
 
     def render_fields(self, context: dict[str, Any]) -> dict[str, Any]:
         """Every part's output keyed by its field path (`channels.push.data.orderId`)."""
+        with render_budget():
+            return self._render_parts(context)
+
+    def _render_parts(self, context: dict[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = dict(self.constants)
         if self.bundle is not None:
             out.update(self._render_bundle(context))
@@ -69,10 +73,11 @@ class CompiledVersion:
 def render_template(template: Template, context: dict[str, Any], field_path: str) -> str:
     """`Template.render` without copying the context, which already holds Jinja's globals."""
     try:
-        output = template.root_render_func(
-            Context(template.environment, context, None, template.blocks)
-        )
-        return template.environment.concat(output)  # type: ignore[attr-defined,no-any-return]
+        with render_budget():
+            output = template.root_render_func(
+                Context(template.environment, context, None, template.blocks)
+            )
+            return template.environment.concat(output)  # type: ignore[attr-defined,no-any-return]
     except Exception as exc:  # template code may raise anything; name the part instead
         raise RenderFailed(f"Rendering failed: {exc}", field=field_path) from exc
 

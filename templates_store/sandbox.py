@@ -6,17 +6,55 @@ lenient, because a missing first name or custom attribute must render empty, not
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 
 from jinja2 import ChainableUndefined, StrictUndefined, Undefined
 from jinja2.runtime import Context
-from jinja2.sandbox import SandboxedEnvironment, SecurityError
+from jinja2.sandbox import SandboxedEnvironment, SecurityError, safe_range
 
 from templates_store.html_text import html_to_text
 
 MAX_POWER = 100
 MAX_REPEAT = 100_000
+# Numbers `range` may produce in one render, all calls together: Jinja caps each call at 100,000,
+# but two nested loops would still be 10^10 steps, and a render cannot be interrupted.
+MAX_RANGE_STEPS = 1_000_000
+
+
+@dataclass
+class RenderBudget:
+    range_steps: int = MAX_RANGE_STEPS
+
+
+_budget: ContextVar[RenderBudget | None] = ContextVar("herald_render_budget", default=None)
+
+
+@contextmanager
+def render_budget() -> Iterator[None]:
+    """One render's budget (a version's every part together); nested uses share the outer one."""
+    if _budget.get() is not None:
+        yield
+        return
+    token = _budget.set(RenderBudget())
+    try:
+        yield
+    finally:
+        _budget.reset(token)
+
+
+def budgeted_range(*args: int) -> range:
+    """Jinja's safe `range`, charged to the current render's budget."""
+    numbers = safe_range(*args)
+    budget = _budget.get()
+    if budget is not None:
+        budget.range_steps -= len(numbers)
+        if budget.range_steps < 0:
+            raise SecurityError(f"A render may loop over at most {MAX_RANGE_STEPS} numbers.")
+    return numbers
 
 
 class RecipientView(dict[str, Any]):
@@ -47,6 +85,12 @@ class HeraldSandbox(SandboxedEnvironment):
     def getitem(self, obj: Any, argument: Any) -> Any:
         return _lenient(obj, argument, super().getitem(obj, argument))
 
+    def call(self, context: Context, obj: Any, /, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        # Positional-only, like Jinja's own `__context, __obj`: kwargs may use any name.
+        if _pads_to(obj, args, kwargs) > MAX_REPEAT:
+            raise SecurityError(f"Padding to more than {MAX_REPEAT} characters is not allowed.")
+        return super().call(context, obj, *args, **kwargs)
+
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
         if operator == "**" and isinstance(right, int | float) and abs(right) > MAX_POWER:
             raise SecurityError(f"Exponents above {MAX_POWER} are not allowed.")
@@ -59,6 +103,26 @@ def _lenient(obj: Any, name: Any, value: Any) -> Any:
     if isinstance(obj, RecipientView) and isinstance(value, Undefined):
         return ChainableUndefined(obj=obj, name=name)
     return value
+
+
+# str methods whose first argument is the width of the string they return.
+_WIDTH_METHODS = frozenset({"center", "ljust", "rjust", "zfill", "expandtabs"})
+
+
+def _pads_to(method: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> int:
+    """The width a call like `'x'.center(n)` asks for (its result is at least n long); else 0."""
+    if not isinstance(getattr(method, "__self__", None), str):
+        return 0
+    if getattr(method, "__name__", None) not in _WIDTH_METHODS:
+        return 0
+    width = args[0] if args else next(iter(kwargs.values()), 0)
+    return width if isinstance(width, int) else 0
+
+
+def _bounded_center(value: Any, width: int = 80) -> str:
+    if isinstance(width, int) and width > MAX_REPEAT:
+        raise SecurityError(f"Padding to more than {MAX_REPEAT} characters is not allowed.")
+    return str(value).center(width)
 
 
 def _repeat_size(left: Any, right: Any) -> int:
@@ -82,6 +146,8 @@ def build_environment(*, autoescape: bool) -> HeraldSandbox:
         cache_size=0,
     )
     env.globals.pop("lipsum", None)
+    env.globals["range"] = budgeted_range
+    env.filters["center"] = _bounded_center
     return env
 
 

@@ -213,6 +213,41 @@ def test_huge_repetitions_and_powers_are_refused_at_render_time():
     assert raised.value.details[0].field == "channels.in_app.title"
 
 
+def test_nested_loops_over_huge_ranges_are_refused_at_render_time():
+    nested = "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"
+    version = make_version({"in_app": {"title": "Hi", "body": nested}})
+
+    with pytest.raises(RenderFailed) as raised:
+        render(version, variables=ORDER_VARIABLES, user={})
+
+    assert "at most 1000000 numbers" in raised.value.details[0].message
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{{ customerName.center(1000000000) }}",
+        "{{ customerName | center(1000000000) }}",
+        "{{ orderId.zfill(width=100000000) }}",
+    ],
+)
+def test_padding_to_huge_widths_is_refused_at_render_time(source: str):
+    version = make_version({"in_app": {"title": "Hi", "body": source}})
+
+    with pytest.raises(RenderFailed) as raised:
+        render(version, variables=ORDER_VARIABLES, user={})
+
+    assert "Padding to more than 100000 characters" in raised.value.details[0].message
+
+
+def test_the_range_budget_is_per_render_not_per_process():
+    version = make_version({"in_app": {"title": "{% for i in range(90000) %}{% endfor %}ok"}})
+
+    for _ in range(20):  # 1.8 million numbers in all, 90,000 per render
+        rendered = render(version, variables=ORDER_VARIABLES, user={})
+        assert rendered.in_app is not None and rendered.in_app["title"] == "ok"
+
+
 def test_runtime_failures_name_the_part():
     schema = {"type": "object", "properties": {"count": {"type": "integer"}}}
     version = make_version({"push": {"title": "{{ 10 / count }}"}}, schema)
