@@ -78,8 +78,9 @@ def accept_direct_send(
     session.flush()
     fanned = FanOut()
     content = pipeline.content_for(session, notification)
+    notified = {u.id for users in screening.users.values() for u in users}
+    mark_notified(session, app_id=notification.app_id, user_ids=sorted(notified))
     for channel, users in screening.users.items():
-        mark_notified(session, app_id=notification.app_id, user_ids=[u.id for u in users])
         part = fan_out(
             session, notification=notification, users=users, content_for=content, channels=[channel]
         )
