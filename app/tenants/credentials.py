@@ -246,7 +246,12 @@ class Credentials:
 
 def snapshot_app(app: App) -> CachedApp:
     columns = {attr.key: getattr(app, attr.key) for attr in inspect(App).column_attrs}
-    return CachedApp(copy.deepcopy(columns))
+    return CachedApp(_copied(columns))
+
+
+def _copied(columns: dict[str, Any]) -> dict[str, Any]:
+    """Column values no request can change in place: JSON documents (dicts, lists) copied."""
+    return {k: copy.deepcopy(v) if isinstance(v, dict | list) else v for k, v in columns.items()}
 
 
 def attach_app(session: Session, cached: CachedApp) -> App:
@@ -256,7 +261,7 @@ def attach_app(session: Session, cached: CachedApp) -> App:
         return present  # type: ignore[no-any-return]
     # Filled like a row the ORM loaded (no attribute events, so nothing counts as changed).
     app: App = inspect(App).class_manager.new_instance()
-    app.__dict__.update(copy.deepcopy(cached.columns))
+    app.__dict__.update(_copied(cached.columns))
     make_transient_to_detached(app)
     session.add(app)
     return app
