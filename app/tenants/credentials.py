@@ -208,17 +208,18 @@ class Credentials:
                     session=session, app_id=app_id, external_id=external_id, email=email
                 )
             if user_id is not None:
-                self._put("user", key, user_id)
-                if external_id:
-                    self._put("external_id", (app_id, external_id), user_id)
+                self.remember_user(
+                    app_id=app_id, external_id=external_id, email=email, user_id=user_id
+                )
         return user_id
 
     def remember_user(
         self, *, app_id: str, external_id: str | None, email: str | None, user_id: str
     ) -> None:
+        """Keep a handshake's user (its `last_seen_at` was just written), also by external id."""
         self._put("user", (app_id, external_id, None if external_id else email), user_id)
         if external_id:
-            self._put("external_id", (app_id, external_id), user_id)
+            self.remember_external_ids(app_id, {external_id: user_id})
 
     def users_by_external_id(
         self, app_id: str, names: list[str]
