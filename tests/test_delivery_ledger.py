@@ -332,6 +332,27 @@ def test_an_error_before_sending_puts_the_claimed_delivery_back_to_queued(
     )
 
 
+def test_an_error_before_sending_on_the_last_allowed_attempt_fails_the_delivery(
+    runtime: Runtime, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+):
+    (delivery_id,) = queued_deliveries(runtime, tenant, 1)
+    limit = runtime.settings.max_delivery_attempts
+
+    def broken(*_args: Any) -> None:
+        raise RuntimeError("the app's sender cannot be read")
+
+    monkeypatch.setattr(sending, "_outgoing_email", broken)
+    for _ in range(limit):
+        with pytest.raises(RuntimeError):
+            sending.send_email_delivery(runtime, delivery_id=delivery_id)
+    after_limit = sending.send_email_delivery(runtime, delivery_id=delivery_id)
+
+    delivery = stored(runtime, [delivery_id])[delivery_id]
+    assert (delivery.status, delivery.attempts) == (states.FAILED, limit)
+    assert delivery.reason == f"gave up after {limit} attempts: error before sending: RuntimeError"
+    assert after_limit == sending.NOT_CLAIMED
+
+
 def test_an_outage_fails_the_whole_batch_at_once_without_retrying_each_item(
     runtime: Runtime, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
 ):

@@ -136,12 +136,12 @@ def _discard_gone(runtime: Runtime, subscription_ids: list[str]) -> None:
 @contextmanager
 def _released_on_error(runtime: Runtime, delivery: ClaimedDelivery) -> Iterator[None]:
     """Before anything is sent, an error puts the claimed delivery back to `queued` (then
-    re-raises for Dramatiq's retry) instead of leaving it `sending` until the reconciler."""
+    re-raises for Dramatiq's retry) instead of leaving it `sending` until the reconciler;
+    like any transient failure, the last allowed attempt marks it `failed` instead."""
     try:
         yield
     except Exception as exc:
-        reason = f"error before sending: {exc.__class__.__name__}"
-        runtime.deliveries.record(states.Result(delivery.id, states.QUEUED, reason))
+        _after_transient(runtime, delivery, f"error before sending: {exc.__class__.__name__}")
         raise
 
 
