@@ -196,6 +196,32 @@ def test_an_interrupted_commit_hands_the_next_batch_on(
     assert ledger.claim(ids[0]) is not None
 
 
+def test_a_thread_interrupted_before_running_its_flush_hands_the_turn_on(
+    runtime: Runtime, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+):
+    ids = queued_deliveries(runtime, tenant, 2)
+    ledger = DeliveryLedger(runtime.database)
+    batches = ledger._batches
+    real_run_pending = batches._run_pending
+    interrupted = threading.Event()
+
+    def interrupted_once() -> None:  # Dramatiq's time limit landing just before the flush
+        if not interrupted.is_set():
+            interrupted.set()
+            raise Interrupted()
+        real_run_pending()
+
+    monkeypatch.setattr(batches, "_run_pending", interrupted_once)
+    with pytest.raises(Interrupted):
+        ledger.claim(ids[0])
+    later = in_background(lambda: ledger.claim(ids[1]))
+    later[0].join()  # fails if it waits for a turn nobody hands on
+
+    assert later[0].error is None
+    rows = stored(runtime, ids)
+    assert [rows[i].status for i in ids] == [states.QUEUED, states.SENDING]
+
+
 def test_a_failed_commit_fails_every_thread_of_its_batch_and_claims_nothing(
     runtime: Runtime, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
 ):

@@ -18,6 +18,7 @@ from typing import Any, Generic, TypeVar
 
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from app.db import Database
 from app.notifications import states
@@ -83,10 +84,11 @@ class DeliveryLedger:
         except DBAPIError as exc:
             if not exc.connection_invalidated:
                 raise
-            # The pooled connection had died (a database restart; worker engines do not ping
-            # before use): once more on a fresh one, since an outcome lost here would mean a
-            # second send later. Every statement is conditional, so should the first attempt
-            # have committed after all, the second changes nothing.
+            # The pooled connection had died (a database restart while it sat idle for less
+            # than the pool's ping interval, see app.db): once more on a fresh one, since an
+            # outcome lost here would mean a second send later. Every statement is conditional:
+            # should the first attempt have committed after all, the second writes nothing, and
+            # its claims then come back unclaimed (the reconciler requeues them later).
             claimed_rows, targets = self._write(results, claims)
         rows = {row.id: row for row in claimed_rows}
         answers: list[ClaimedDelivery | None] = []
@@ -157,14 +159,14 @@ class _GroupCommit(Generic[Item, Answer]):
             self._pending.append(waiter)
             leads = not self._flushing
             self._flushing = True
-        if not leads:
-            try:
+        try:
+            if not leads:
                 waiter.wake.wait()  # woken with an answer, or to run the next flush
-            except BaseException:  # interrupted while waiting (Dramatiq's time limit)
-                self._abandon(waiter)
-                raise
-        if not waiter.done:
-            self._run_pending()
+            if not waiter.done:
+                self._run_pending()
+        except BaseException:  # interrupted (Dramatiq's time limit), perhaps holding the turn
+            self._abandon(waiter, held_turn=leads or waiter.wake.is_set())
+            raise
         if waiter.error is not None:
             raise waiter.error
         return waiter.answer  # type: ignore[return-value]
@@ -189,13 +191,13 @@ class _GroupCommit(Generic[Item, Answer]):
                 else:
                     self._flushing = False
 
-    def _abandon(self, waiter: _Waiter[Item, Answer]) -> None:
-        """Withdraw an item whose thread stops waiting, passing on the next flush if it had it."""
+    def _abandon(self, waiter: _Waiter[Item, Answer], *, held_turn: bool) -> None:
+        """Withdraw an item whose thread stops, passing on the next flush if it was to run it."""
         with self._lock:
             if waiter not in self._pending:
-                return  # already in a flush, which will settle it
+                return  # already in a flush, which settles it and passes the turn on
             self._pending.remove(waiter)
-            if waiter.wake.is_set():  # it was to run the next flush
+            if held_turn:
                 if self._pending:
                     self._pending[0].wake.set()
                 else:
@@ -218,7 +220,8 @@ class _GroupCommit(Generic[Item, Answer]):
 
 def _caused_by_an_item(exc: Exception) -> bool:
     """A value the database refused, or one that could not even be sent to it (bad JSON); not
-    an outage, where committing the items one by one would only fail many times more slowly."""
+    an outage (nor a pool timeout), where committing the items one by one would only fail many
+    times more slowly."""
     if isinstance(exc, IntegrityError | DataError):
         return True
-    return not isinstance(exc, DBAPIError)
+    return not isinstance(exc, DBAPIError | PoolTimeout)
