@@ -164,6 +164,8 @@ def test_activity_leaves_the_generation_alone(runtime: Runtime, tenant: Tenant):
             session=session, app_id=tenant.app_id, external_id="u-1", email=None
         )
         users.mark_notified(session, app_id=tenant.app_id, user_ids=[user.id])
+    with runtime.database.transaction() as session:  # a bulk import's update by primary key
+        session.execute(update(User), [{"id": user.id, "first_name": "Ada"}])
     with runtime.database.autocommit_session() as session:
         users.touch_known_user(session=session, app_id=tenant.app_id, external_id="u-1", email=None)
     assert _generation(runtime) == before

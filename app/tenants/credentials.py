@@ -14,7 +14,8 @@ Correctness across processes: a Redis counter, the *generation*, is incremented 
 commit that changes an app, a secret key, or a user's identity (external id, email, deletion).
 Each use of the cache reads it first (one GET) and forgets everything when it moved, so a
 rotated or revoked key is refused at once by every process. Entries also expire on their own
-(`CREDENTIALS_TTL_S`, 5 s): the bound on staleness when Redis could not be told of a change.
+(`CREDENTIALS_TTL_S`, 5 s for apps and keys; `USER_TTL_S`, 60 s for users): the bound on
+staleness when Redis could not be told of a change.
 When Redis cannot be read, the cache is bypassed and the database answers.
 """
 
@@ -46,12 +47,13 @@ from app.security import Encryptor, hash_secret
 from app.tenants import service as tenants
 from app.tenants.models import App, SecretKey
 from app.users.models import User
-from app.users.service import touch_known_user
+from app.users.service import LAST_SEEN_RESOLUTION, touch_known_user
 
 log = logging.getLogger(__name__)
 
 CREDENTIALS_TTL_S = 5.0  # apps and keys: the staleness bound when Redis missed a change
-USER_TTL_S = 60.0  # handshake users: also the interval between `last_seen_at` writes
+# Handshake users: also the interval between a process's `last_seen_at` writes.
+USER_TTL_S = LAST_SEEN_RESOLUTION.total_seconds()
 MAX_ENTRIES = 50_000  # per kind; beyond it the kind is emptied (a burst of misses, no growth)
 _IDENTITY_COLUMNS = frozenset({"external_id", "email"})
 _CHANGED = "herald_credentials_changed"
@@ -312,12 +314,15 @@ event.listen(User, "after_update", _note_user_update)
 
 
 _CREDENTIAL_TABLES = frozenset({App.__tablename__, SecretKey.__tablename__})
-# Writes to `users` that cannot change who a user is; any other UPDATE of users counts.
-_USER_BOOKKEEPING = frozenset({"last_seen_at", "last_notified_at", "updated_at"})
 
 
 def _bulk_changes_credentials(state: ORMExecuteState) -> bool:
-    """Judged by the table written, so Core statements (`update(User.__table__)`) count too."""
+    """Judged by the table written, so Core statements (`update(User.__table__)`) count too.
+
+    An UPDATE of users counts when it writes an identity column, the rule the ORM events
+    follow; one whose columns cannot be told counts too. A bulk import's other columns don't:
+    every chunk would otherwise empty every process's cache.
+    """
     table = getattr(getattr(state.statement, "table", None), "name", None)
     if table in _CREDENTIAL_TABLES:
         return True
@@ -334,7 +339,7 @@ def _bulk_changes_credentials(state: ORMExecuteState) -> bool:
     named = {getattr(k, "key", k) for k in values} | {
         k for row in rows for k in row if k in columns
     }
-    return not named or not named <= _USER_BOOKKEEPING
+    return not named or bool(named & _IDENTITY_COLUMNS)
 
 
 def new_cache(redis: Redis, generation_key: str) -> CredentialCache:
