@@ -2,8 +2,8 @@
 
 User ids here are Herald user ids (`users.id`), the ids sockets register under. Publishing is
 one Redis round trip however many users: a Lua script reads presence and publishes each web
-process one message naming its connected users (see `app.realtime.presence`); the sockets of
-the calling process itself are written to straight away.
+process one message naming its connected users (see `app.realtime.presence`); for seed 000
+messages, the sockets of the calling process itself are written to straight away.
 """
 
 from __future__ import annotations
@@ -24,20 +24,29 @@ log = logging.getLogger(__name__)
 def deliver_to_users(
     runtime: Runtime, *, app_id: str, user_ids: Iterable[str], event: str, data: Mapping[str, Any]
 ) -> int:
-    """Send one frame to every connected socket of these users; returns how many sockets.
+    """Send one stateless frame (a seed 000 message) to every connected socket of these users;
+    returns how many sockets.
 
-    Each socket counts once however often its user is named. Raises `RedisError`.
+    Each socket counts once however often its user is named. The calling process's own sockets
+    get it at once, not through its channel: nothing orders such a message against the events
+    already on the channel. Raises `RedisError`.
     """
-    unique = list(dict.fromkeys(user_ids))
-    return _route(runtime, app_id, [(encode_frame(event, data), unique)])
+    frame = encode_frame(event, data)
+    return _route(runtime, app_id, [(frame, list(dict.fromkeys(user_ids)))], local_first=True)
 
 
 def publish_to_users(
     runtime: Runtime, *, app_id: str, user_ids: Iterable[str], event: str, data: Mapping[str, Any]
 ) -> None:
-    """Fire-and-forget: send one event to every connected socket of these users."""
+    """Fire-and-forget: send one inbox event to every connected socket of these users.
+
+    Through every process's channel, the caller's own included, so that a socket receives a
+    user's inbox events in the order they were published (a `notification.new` a worker sent
+    before a `notification.read` from a web request stays before it).
+    """
+    frame = encode_frame(event, data)
     try:
-        deliver_to_users(runtime, app_id=app_id, user_ids=user_ids, event=event, data=data)
+        _route(runtime, app_id, [(frame, list(dict.fromkeys(user_ids)))], local_first=False)
     except RedisError:
         log.warning("realtime publish failed", extra={"app_id": app_id, "event": event})
 
@@ -51,13 +60,15 @@ def publish_events(
         users_by_frame.setdefault(encode_frame(event, data), []).append(user_id)
     batches = [(frame, list(dict.fromkeys(users))) for frame, users in users_by_frame.items()]
     try:
-        _route(runtime, app_id, batches)
+        _route(runtime, app_id, batches, local_first=False)
     except RedisError:
         log.warning("realtime publish failed", extra={"app_id": app_id, "events": len(batches)})
 
 
-def _route(runtime: Runtime, app_id: str, batches: list[tuple[str, list[str]]]) -> int:
-    local = runtime.local_sockets
+def _route(
+    runtime: Runtime, app_id: str, batches: list[tuple[str, list[str]]], *, local_first: bool
+) -> int:
+    local = runtime.local_sockets if local_first else None
     reached, mine = route(
         runtime.redis,
         PresenceKeys.for_runtime(runtime),
