@@ -73,11 +73,10 @@ class CompiledVersion:
 def render_template(template: Template, context: dict[str, Any], field_path: str) -> str:
     """`Template.render` without copying the context, which already holds Jinja's globals."""
     try:
-        with render_budget():
-            output = template.root_render_func(
-                Context(template.environment, context, None, template.blocks)
-            )
-            return template.environment.concat(output)  # type: ignore[attr-defined,no-any-return]
+        output = template.root_render_func(
+            Context(template.environment, context, None, template.blocks)
+        )
+        return template.environment.concat(output)  # type: ignore[attr-defined,no-any-return]
     except Exception as exc:  # template code may raise anything; name the part instead
         raise RenderFailed(f"Rendering failed: {exc}", field=field_path) from exc
 

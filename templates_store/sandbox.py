@@ -6,6 +6,7 @@ lenient, because a missing first name or custom attribute must render empty, not
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from jinja2 import ChainableUndefined, StrictUndefined, Undefined
+from jinja2.filters import do_format, do_indent
 from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment, SecurityError, safe_range
 
@@ -35,10 +37,7 @@ _budget: ContextVar[RenderBudget | None] = ContextVar("herald_render_budget", de
 
 @contextmanager
 def render_budget() -> Iterator[None]:
-    """One render's budget (a version's every part together); nested uses share the outer one."""
-    if _budget.get() is not None:
-        yield
-        return
+    """One render's budget: a version's every part together, for one recipient."""
     token = _budget.set(RenderBudget())
     try:
         yield
@@ -72,9 +71,10 @@ class RecipientView(dict[str, Any]):
 
 
 class HeraldSandbox(SandboxedEnvironment):
-    """Jinja's sandbox, plus: dict keys win over dict methods, and no huge `*` or `**`."""
+    """Jinja's sandbox, plus: dict keys win over dict methods, and no huge strings or numbers
+    from `*`, `**`, `%` formatting or padding."""
 
-    intercepted_binops = frozenset({"*", "**"})
+    intercepted_binops = frozenset({"*", "**", "%"})
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         if isinstance(obj, dict) and attribute in obj:
@@ -87,8 +87,7 @@ class HeraldSandbox(SandboxedEnvironment):
 
     def call(self, context: Context, obj: Any, /, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
         # Positional-only, like Jinja's own `__context, __obj`: kwargs may use any name.
-        if _pads_to(obj, args, kwargs) > MAX_REPEAT:
-            raise SecurityError(f"Padding to more than {MAX_REPEAT} characters is not allowed.")
+        _check_width(_padded_size(obj, args, kwargs))
         return super().call(context, obj, *args, **kwargs)
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
@@ -96,6 +95,8 @@ class HeraldSandbox(SandboxedEnvironment):
             raise SecurityError(f"Exponents above {MAX_POWER} are not allowed.")
         if operator == "*" and _repeat_size(left, right) > MAX_REPEAT:
             raise SecurityError(f"Repetitions longer than {MAX_REPEAT} are not allowed.")
+        if operator == "%" and isinstance(left, str):
+            _check_width(_format_width(left, right))
         return super().call_binop(context, operator, left, right)
 
 
@@ -105,24 +106,57 @@ def _lenient(obj: Any, name: Any, value: Any) -> Any:
     return value
 
 
+def _check_width(width: int) -> None:
+    if width > MAX_REPEAT:
+        raise SecurityError(f"Padding to more than {MAX_REPEAT} characters is not allowed.")
+
+
 # str methods whose first argument is the width of the string they return.
-_WIDTH_METHODS = frozenset({"center", "ljust", "rjust", "zfill", "expandtabs"})
+_WIDTH_METHODS = frozenset({"center", "ljust", "rjust", "zfill"})
 
 
-def _pads_to(method: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> int:
-    """The width a call like `'x'.center(n)` asks for (its result is at least n long); else 0."""
-    if not isinstance(getattr(method, "__self__", None), str):
-        return 0
-    if getattr(method, "__name__", None) not in _WIDTH_METHODS:
+def _padded_size(method: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> int:
+    """How long a padding call like `'x'.center(n)` makes its string at least; else 0."""
+    text = getattr(method, "__self__", None)
+    name = getattr(method, "__name__", None)
+    if not isinstance(text, str) or name not in (*_WIDTH_METHODS, "expandtabs"):
         return 0
     width = args[0] if args else next(iter(kwargs.values()), 0)
-    return width if isinstance(width, int) else 0
+    if not isinstance(width, int):
+        return 0
+    return text.count("\t") * width if name == "expandtabs" else width
+
+
+# A printf-style conversion's width and precision: `%-10s`, `%08.3f`, `%*d`.
+_CONVERSION = re.compile(r"%(?:\([^)]*\))?[#0\- +]*(\*|\d+)?(?:\.(\*|\d+))?")
+
+
+def _format_width(template: str, values: Any) -> int:
+    """The largest width or precision `template % values` asks for (`*` takes it from values)."""
+    widest = 0
+    for match in _CONVERSION.finditer(template):
+        for part in match.groups():
+            if part == "*":
+                given = values if isinstance(values, tuple) else (values,)
+                widest = max([widest, *(v for v in given if isinstance(v, int))])
+            elif part:
+                widest = max(widest, int(part))
+    return widest
 
 
 def _bounded_center(value: Any, width: int = 80) -> str:
-    if isinstance(width, int) and width > MAX_REPEAT:
-        raise SecurityError(f"Padding to more than {MAX_REPEAT} characters is not allowed.")
+    _check_width(width if isinstance(width, int) else 0)
     return str(value).center(width)
+
+
+def _bounded_indent(value: Any, width: int | str = 4, *args: Any, **kwargs: Any) -> str:
+    _check_width(width if isinstance(width, int) else len(width))
+    return do_indent(value, width, *args, **kwargs)
+
+
+def _bounded_format(value: str, *args: Any, **kwargs: Any) -> str:
+    _check_width(_format_width(str(value), args))
+    return do_format(value, *args, **kwargs)
 
 
 def _repeat_size(left: Any, right: Any) -> int:
@@ -147,7 +181,7 @@ def build_environment(*, autoescape: bool) -> HeraldSandbox:
     )
     env.globals.pop("lipsum", None)
     env.globals["range"] = budgeted_range
-    env.filters["center"] = _bounded_center
+    env.filters.update(center=_bounded_center, indent=_bounded_indent, format=_bounded_format)
     return env
 
 

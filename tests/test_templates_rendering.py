@@ -229,6 +229,11 @@ def test_nested_loops_over_huge_ranges_are_refused_at_render_time():
         "{{ customerName.center(1000000000) }}",
         "{{ customerName | center(1000000000) }}",
         "{{ orderId.zfill(width=100000000) }}",
+        '{{ ("\t" * 10).expandtabs(100000) }}',
+        '{{ "%1000000s" % customerName }}',
+        '{{ "%*d" % (1000000, 1) }}',
+        '{{ "%1000000s" | format(customerName) }}',
+        "{{ customerName | indent(1000000) }}",
     ],
 )
 def test_padding_to_huge_widths_is_refused_at_render_time(source: str):
@@ -238,6 +243,19 @@ def test_padding_to_huge_widths_is_refused_at_render_time(source: str):
         render(version, variables=ORDER_VARIABLES, user={})
 
     assert "Padding to more than 100000 characters" in raised.value.details[0].message
+
+
+def test_ordinary_formatting_and_padding_still_render():
+    body = '{{ "%-10s|%.2f" % (orderId, 3.14159) }} {{ "%s!" | format(customerName) }}'
+    version = make_version({"in_app": {"title": "{{ customerName.center(8, '*') }}", "body": body}})
+
+    rendered = render(version, variables=ORDER_VARIABLES, user={})
+
+    assert rendered.in_app is not None
+    assert (rendered.in_app["title"], rendered.in_app["body"]) == (
+        "**Jane**",
+        "ORD-12345 |3.14 Jane!",
+    )
 
 
 def test_the_range_budget_is_per_render_not_per_process():
