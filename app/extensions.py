@@ -27,12 +27,13 @@ def autocommit_session() -> Iterator[Session]:
     """A session whose statements commit one by one, for a request's one-statement hot path.
 
     The request's own transaction, if it began one, ends first: SQLite lets one transaction
-    at a time hold its lock, and Herald's SQLite transactions all take it.
+    at a time hold its lock, and Herald's SQLite transactions all take it. Meant for requests
+    that have only read so far: pending ORM changes are refused, but statements the request
+    already executed are committed here, before the rest of its work.
     """
     if "db_session" in g:
         session = g.db_session
         if session.new or session.dirty or session.deleted:
-            # Committing them here would split the request's writes in two transactions.
             raise RuntimeError("autocommit_session() with unflushed writes in the request")
         session.commit()
     with runtime().database.autocommit_session() as session:

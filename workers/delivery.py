@@ -88,7 +88,7 @@ def _schedule_retry(actor: dramatiq.Actor, delivery_id: str, outcome: Outcome) -
     log.info("delivery %s: retry in %d ms", delivery_id, outcome.retry_in_ms)
 
 
-# Delivery retries are scheduled by `_follow_up` (the database counts attempts); Dramatiq's own
+# Delivery retries are scheduled by `_schedule_retry` (the database counts attempts); Dramatiq's own
 # retries only cover unexpected errors such as a database outage.
 _delivery_options = {"max_retries": 3, "time_limit": DELIVERY_TIME_LIMIT_MS}
 deliver_email = dramatiq.actor(_send_email, actor_name="deliver_email", **_delivery_options)

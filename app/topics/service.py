@@ -122,6 +122,8 @@ def unsubscribed_user_ids(
 def subscriber_user_ids(session: Session, *, app_id: str, topics: Sequence[str]) -> list[str]:
     """Users currently subscribed to any of the topics, in one query: topic by topic in the
     order given, oldest subscription first, each user once."""
+    if not topics:
+        return []
     rows = session.execute(
         select(TopicSubscription.topic, TopicSubscription.user_id)
         .where(
