@@ -50,6 +50,9 @@ class Database:
             autocommit = connection.execution_options(isolation_level="AUTOCOMMIT")
             with self.sessionmaker(bind=autocommit) as session:
                 yield session
+                # No round trip under AUTOCOMMIT; it flushes ORM changes and runs `after_commit`
+                # hooks (the credential generation) exactly as SQLite's transaction does.
+                session.commit()
 
     def dispose(self) -> None:
         self.engine.dispose()
