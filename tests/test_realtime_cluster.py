@@ -94,12 +94,24 @@ def test_a_client_that_stops_answering_pings_is_dropped_and_stops_counting(
         "web", database_url=postgresql_url, log_dir=tmp_path, env=quick_pings
     ) as web:
         answering = clients.connect(web.base_url, acme, "1")
-        clients.connect(web.base_url, acme, "1")  # never read again: its pings go unanswered
+        silent = clients.connect(web.base_url, acme, "1")  # unread until dropped: no pongs
         assert send(web.base_url, acme, HELLO)["delivered"] == 2
 
         # The live client reads (answering pings) while the other one is dropped.
         poll(lambda: _answer_pings(answering) and send(web.base_url, acme, HELLO)["delivered"] == 1)
         assert next_event(answering)["event"] == "message"  # still served
+        assert _closed_by_server(silent)
+
+
+def _closed_by_server(ws: websocket.WebSocket) -> bool:
+    """Read until the server's close frame (or the closed connection); times out otherwise."""
+    try:
+        while True:
+            opcode, _ = ws.recv_data(control_frame=True)
+            if opcode == websocket.ABNF.OPCODE_CLOSE:
+                return True
+    except (websocket.WebSocketConnectionClosedException, ConnectionError):  # pong to a dead peer
+        return True
 
 
 def _answer_pings(ws: websocket.WebSocket) -> bool:
