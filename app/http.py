@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from flask import request
-from marshmallow import Schema, ValidationError, fields
+from marshmallow import Schema, ValidationError
 
 from app.errors import ErrorDetail, HeraldError, invalid, is_herald_api, marshmallow_details
 
@@ -49,19 +49,6 @@ class Page:
     @property
     def offset(self) -> int:
         return (self.number - 1) * self.per_page
-
-
-class HeraldPageView(Schema):
-    """The page fields of `page_body`, for a list view schema to extend with its items."""
-
-    page = fields.Integer()
-    perPage = fields.Integer()
-    total = fields.Integer()
-
-
-def page_body(name: str, items: list[Any], *, page: Page, total: int) -> dict[str, Any]:
-    """A Herald API (`/api/...`) list: `{name: [...], "page", "perPage", "total"}`."""
-    return {name: items, "page": page.number, "perPage": page.per_page, "total": total}
 
 
 def page_from_query(*, default_per_page: int = 20) -> Page:

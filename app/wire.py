@@ -1,4 +1,5 @@
-"""Wire details shared by the seed 001/002 REST family: epoch timestamps and list bodies."""
+"""Wire details shared across the API: epoch timestamps, and list bodies in both styles
+(the seed 001/002 REST family's, and the Herald API's camelCase ones)."""
 
 from __future__ import annotations
 
@@ -74,3 +75,18 @@ def list_body(
         "current_page": page,
         "total_pages": math.ceil(total / per_page) if total else 0,
     }
+
+
+class HeraldPageView(Schema):
+    """The page fields of `page_body`, for a list view schema to extend with its items."""
+
+    page = fields.Integer()
+    perPage = fields.Integer()
+    total = fields.Integer()
+
+
+def page_body(
+    name: str, items: Sequence[Any], *, total: int, page: int, per_page: int
+) -> dict[str, Any]:
+    """A Herald API (`/api/...`) list: `{name: [...], "page", "perPage", "total"}`."""
+    return {name: list(items), "page": page, "perPage": per_page, "total": total}

@@ -11,7 +11,8 @@ from app.errors import ErrorDetail, invalid
 from app.extensions import db_session
 from app.groups import service
 from app.groups.schemas import GroupListSchema, GroupMembersSchema, GroupSchema
-from app.http import doc, load_body, page_body, page_from_query
+from app.http import doc, load_body, page_from_query
+from app.wire import page_body
 
 bp = Blueprint("groups", __name__, url_prefix="/api/groups")
 
@@ -30,7 +31,7 @@ def list_groups() -> Any:
         page=page.number,
         per_page=page.per_page,
     )
-    body = page_body("groups", groups, page=page, total=total)
+    body = page_body("groups", groups, total=total, page=page.number, per_page=page.per_page)
     return GroupListSchema().dump(body)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from app.http import HeraldPageView
+from app.wire import HeraldPageView
 
 MAX_MEMBERS = 10_000
 

@@ -9,7 +9,7 @@ from flask import Blueprint
 from app.auth import current_principal, server_call
 from app.errors import ErrorDetail, invalid
 from app.extensions import db_session
-from app.http import doc, list_query, load_body, page_body, page_from_query
+from app.http import doc, list_query, load_body, page_from_query
 from app.notifications import service, states
 from app.notifications.schemas import (
     DeliveryListSchema,
@@ -18,6 +18,7 @@ from app.notifications.schemas import (
     SendRequestSchema,
     SendResponseSchema,
 )
+from app.wire import page_body
 
 bp = Blueprint("notifications", __name__, url_prefix="/api/notifications")
 
@@ -60,7 +61,8 @@ def list_notifications() -> Any:
     rows, total = service.list_notifications(
         session, app_id=current_principal().app.id, page=page.number, per_page=page.per_page
     )
-    return page_body("notifications", service.describe(session, rows), page=page, total=total)
+    views = service.describe(session, rows)
+    return page_body("notifications", views, total=total, page=page.number, per_page=page.per_page)
 
 
 @bp.get("/<notification_id>")
@@ -94,7 +96,8 @@ def list_deliveries(notification_id: str) -> Any:
         page=page.number,
         per_page=page.per_page,
     )
-    return page_body("deliveries", [service.delivery_view(d) for d in rows], page=page, total=total)
+    views = [service.delivery_view(d) for d in rows]
+    return page_body("deliveries", views, total=total, page=page.number, per_page=page.per_page)
 
 
 @bp.post("/<notification_id>/cancel")

@@ -7,7 +7,7 @@ from typing import Any
 from email_validator import EmailNotValidError, validate_email
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from app.http import HeraldPageView
+from app.wire import HeraldPageView
 
 MODES = ("realtime", "batch")
 

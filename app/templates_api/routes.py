@@ -9,7 +9,7 @@ from flask import Blueprint
 from app.auth import current_principal, server_call
 from app.errors import ErrorDetail, invalid
 from app.extensions import db_session
-from app.http import Page, bool_query, doc, list_query, load_body, page_body, page_from_query
+from app.http import Page, bool_query, doc, list_query, load_body, page_from_query
 from app.templates_api.schemas import (
     PreviewBody,
     PreviewView,
@@ -21,6 +21,7 @@ from app.templates_api.schemas import (
     TransitionBody,
     VersionListView,
 )
+from app.wire import page_body
 from templates_store import service
 from templates_store.content import TemplateContent
 from templates_store.models import STATUSES
@@ -44,7 +45,7 @@ def _version_view(version: Any, status: int = 200) -> tuple[dict[str, Any], int]
 
 def _page_view(name: str, items: list[Any], total: int, page: Page) -> dict[str, Any]:
     dumped = TemplateVersionView(many=True).dump(items)
-    return page_body(name, dumped, page=page, total=total)
+    return page_body(name, dumped, total=total, page=page.number, per_page=page.per_page)
 
 
 def _status_filter() -> list[str] | None:
