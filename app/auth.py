@@ -237,7 +237,7 @@ def _verify_user(session: Session, creds: UserCredentials, credentials: Credenti
     if creds.user_hmac:
         primary = credentials.primary_secret(session, app=app, encryptor=encryptor)
         if not hmac_matches(primary, identity, creds.user_hmac):
-            raise Forbidden("User HMAC is incorrect.")
+            raise WrongUserHmac("User HMAC is incorrect.")
     elif creds.secret:
         _require_standin_secret(session, credentials, app=app, secret=creds.secret)
     elif app.hmac_required:
@@ -246,6 +246,10 @@ def _verify_user(session: Session, creds: UserCredentials, credentials: Credenti
             code="neither_user_hmac_nor_api_secret_provided",
         )
     return app
+
+
+class WrongUserHmac(Forbidden):
+    """403 on user calls (API conventions); a WebSocket handshake answers 401 instead."""
 
 
 @dataclass(frozen=True)
@@ -266,7 +270,11 @@ def authenticate_socket(
     rt = runtime()
     credentials = rt.credentials.view()
     creds = UserCredentials.from_headers_or_query(headers, query)
-    app = _verify_user(session, creds, credentials)
+    try:
+        app = _verify_user(session, creds, credentials)
+    except WrongUserHmac as exc:
+        # The realtime issue refuses a handshake whose HMAC is missing *or* wrong with 401.
+        raise Unauthorized(str(exc), code="user_hmac_is_incorrect") from exc
     _check_tenant_header(app, headers)
     external_id, email = creds.external_id, None if creds.external_id else creds.email
     session.commit()  # reads only so far; SQLite lets one transaction at a time hold its lock

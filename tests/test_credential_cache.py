@@ -9,6 +9,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.runtime import Runtime
+from app.tenants.credentials import new_cache
 from app.tenants import service as tenants
 from app.users import service as users
 from app.users.models import User
@@ -20,8 +21,8 @@ TO_NOBODY = {"to": [{"type": "user", "id": "nobody"}], "message": "hi"}
 LONG_AGO = datetime(2020, 1, 1, tzinfo=UTC)
 
 
-def _generation(runtime: Runtime) -> int:
-    return int(runtime.redis.get(runtime.key("auth", "generation")) or 0)
+def _generation(runtime: Runtime) -> bytes | None:
+    return runtime.redis.get(runtime.key("auth", "generation"))
 
 
 def _last_seen(runtime: Runtime, tenant: Tenant, external_id: str) -> datetime | None:
@@ -61,7 +62,7 @@ def test_a_rotated_primary_secret_changes_the_hmac_sockets_need_at_once(
 
     status, _ = handshake_refusal(socket_url(web.base_url, acme, "u-1"))
     clients.connect(web.base_url, replace(acme, secret=new_secret), "u-1")
-    assert status == 403
+    assert status == 401
     assert call(web.base_url, "POST", "/send", acme.headers(), TO_NOBODY)[0] == 401
 
 
@@ -135,8 +136,9 @@ def test_a_send_to_a_user_deleted_by_another_process_reaches_nobody(
 
 
 def test_credential_changes_advance_the_generation(runtime: Runtime, tenant: Tenant):
-    before = _generation(runtime)
+    seen = [_generation(runtime)]
     make_key(runtime, tenant, ["read"])
+    seen.append(_generation(runtime))
     with runtime.database.transaction() as session:
         users.update_user(
             session=session,
@@ -144,15 +146,35 @@ def test_credential_changes_advance_the_generation(runtime: Runtime, tenant: Ten
             user_ref=_new_user(session, tenant).id,
             changes={"email": "new@example.com"},
         )
+    seen.append(_generation(runtime))
     with runtime.database.transaction() as session:  # a bulk import's update by primary key
         user_id = _new_user(session, tenant).id
         session.execute(update(User), [{"id": user_id, "email": "other@example.com"}])
+    seen.append(_generation(runtime))
     with runtime.database.transaction() as session:  # a Core statement on the table
         users_table = User.__table__
         session.execute(
             update(users_table).where(users_table.c.id == user_id).values(external_id="renamed")
         )
-    assert _generation(runtime) == before + 4
+    seen.append(_generation(runtime))
+
+    assert len(set(seen)) == 5
+
+
+def test_cached_entries_do_not_outlive_redis_losing_the_generation(runtime: Runtime):
+    generation_key = runtime.key("auth", "generation-under-test")
+    cache = new_cache(runtime.redis, generation_key)
+    cache.view()
+    held = runtime.redis.get(generation_key)
+    cache.put("app", "app-1", "cached before the restart", held)
+    runtime.redis.delete(generation_key)  # Redis restarted without its data ...
+    other_process = new_cache(runtime.redis, generation_key)
+    other_process.view()  # ... and another process started a generation since
+
+    cache.view()
+
+    assert runtime.redis.get(generation_key) != held
+    assert cache.get("app", "app-1", runtime.redis.get(generation_key)) is None
 
 
 def test_activity_leaves_the_generation_alone(runtime: Runtime, tenant: Tenant):

@@ -49,17 +49,17 @@ def test_missing_hmac_is_refused_with_401_before_the_upgrade(web: RunningProcess
     assert body["errors"][0]["code"] == "neither_user_hmac_nor_api_secret_provided"
 
 
-def test_wrong_hmac_is_refused_with_403(web: RunningProcess, acme: Tenant):
+def test_wrong_hmac_is_refused_with_401_before_the_upgrade(web: RunningProcess, acme: Tenant):
     wrong = user_hmac(acme.secret, "someone-else")
     status, body = handshake_refusal(socket_url(web.base_url, acme, "u-1", user_hmac=wrong))
-    assert (status, body["errors"][0]["code"]) == (403, "forbidden")
+    assert (status, body["errors"][0]["code"]) == (401, "user_hmac_is_incorrect")
 
 
 def test_another_apps_key_is_refused(web: RunningProcess, acme: Tenant, pg_runtime: Runtime):
     globex = make_tenant(pg_runtime, "globex")
     url = socket_url(web.base_url, acme, "u-1", api_key=globex.api_key)
     status, body = handshake_refusal(url)
-    assert (status, body["errors"][0]["code"]) == (403, "forbidden")
+    assert (status, body["errors"][0]["code"]) == (401, "user_hmac_is_incorrect")
 
 
 def test_unknown_api_key_is_refused_with_401(web: RunningProcess, acme: Tenant):

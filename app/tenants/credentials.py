@@ -10,10 +10,12 @@ database before doing any work. This cache keeps, per web process:
 - user ids by external id, learned by handshakes and by `POST /send` (positive answers only:
   a user created later is simply looked up then).
 
-Correctness across processes: a Redis counter, the *generation*, is incremented after every
-commit that changes an app, a secret key, or a user's identity (external id, email, deletion).
-Each use of the cache reads it first (one GET) and forgets everything when it moved, so a
-rotated or revoked key is refused at once by every process. Entries also expire on their own
+Correctness across processes: a Redis value, the *generation*, is replaced by a fresh random
+token after every commit that changes an app, a secret key, or a user's identity (external id,
+email, deletion). Each use of the cache reads it first (one GET) and forgets everything when it
+differs, so a rotated or revoked key is refused at once by every process. A token, not a
+counter: after Redis loses its data a counter would start again and could return to a value an
+idle process still holds. Entries also expire on their own
 (`CREDENTIALS_TTL_S`, 5 s for apps and keys; `USER_TTL_S`, 60 s for users): the bound on
 staleness when Redis could not be told of a change.
 When Redis cannot be read, the cache is bypassed and the database answers.
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -102,9 +105,14 @@ class CredentialCache:
 
     def _current(self) -> bytes | None:
         try:
-            generation: bytes = self._redis.get(self._generation_key) or b"0"
+            generation: bytes | None = self._redis.get(self._generation_key)
+            if generation is None:  # never set, or lost with Redis's data: start a new one
+                self._redis.set(self._generation_key, new_generation(), nx=True)
+                generation = self._redis.get(self._generation_key)
         except RedisError:
             return None  # cannot tell what changed: bypass the cache
+        if generation is None:
+            return None
         with self._lock:
             if generation != self._generation:
                 for entries in self._kinds.values():
@@ -286,7 +294,7 @@ def install_invalidation(factory: sessionmaker[Session], redis: Redis, generatio
     def _bump(session: Session) -> None:
         if session.info.pop(_CHANGED, False):
             try:
-                redis.incr(generation_key)
+                redis.set(generation_key, new_generation())
             except RedisError:
                 log.warning(
                     "credential change not announced; caches expire it within %d s",
@@ -340,6 +348,10 @@ def _bulk_changes_credentials(state: ORMExecuteState) -> bool:
         k for row in rows for k in row if k in columns
     }
     return not named or bool(named & _IDENTITY_COLUMNS)
+
+
+def new_generation() -> str:
+    return secrets.token_hex(8)
 
 
 def new_cache(redis: Redis, generation_key: str) -> CredentialCache:
