@@ -9,8 +9,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.runtime import Runtime
-from app.tenants.credentials import new_cache
 from app.tenants import service as tenants
+from app.tenants.credentials import new_cache
 from app.users import service as users
 from app.users.models import User
 from tests.factories import Tenant, make_key, make_tenant
