@@ -12,7 +12,6 @@ from collections.abc import Sequence
 import dramatiq
 from dramatiq import Message
 
-from app.inbox.views import inbox_view
 from app.notifications import pipeline
 from app.notifications.fanout import FanOut
 from app.notifications.sending import Outcome, send_email_delivery, send_push_delivery
@@ -55,7 +54,7 @@ def after_fan_out(app_id: str, fanned: FanOut, *, realtime: bool) -> None:
     publish_events(
         get_runtime(),
         app_id=app_id,
-        events=[(row.user_id, NOTIFICATION_NEW, inbox_view(row)) for row in fanned.inbox_rows],
+        events=[(user_id, NOTIFICATION_NEW, view) for user_id, view in fanned.inbox_events],
     )
     enqueue_deliveries(fanned.email_delivery_ids, fanned.push_delivery_ids, realtime=realtime)
 

@@ -84,7 +84,7 @@ def accept_direct_send(
         part = fan_out(
             session, notification=notification, users=users, content_for=content, channels=[channel]
         )
-        fanned.inbox_rows += part.inbox_rows
+        fanned.inbox_events += part.inbox_events
         fanned.email_delivery_ids += part.email_delivery_ids
         fanned.push_delivery_ids += part.push_delivery_ids
     return notification, fanned, screening

@@ -37,13 +37,14 @@ def inbox_views(session: Session, rows: Sequence[InboxNotification]) -> list[dic
 def inbox_view(
     row: InboxNotification, shared_in_app: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
-    """A row's view; `shared_in_app` is its notification's in-app content, for a shared row
-    read from the database (a row just created still holds its content in memory)."""
-    content, custom_attributes = (
-        in_app_content(shared_in_app)
-        if shared_in_app is not None
-        else (row.content, row.custom_attributes or {})
-    )
+    """A row's view; a shared row (a literal send's) shows `shared_in_app`, its notification's
+    in-app content, since the row itself stores none."""
+    if row.shared_content:
+        if shared_in_app is None:
+            raise ValueError(f"inbox row {row.id} shares its notification's content: pass it")
+        content, custom_attributes = in_app_content(shared_in_app)
+    else:
+        content, custom_attributes = row.content, row.custom_attributes or {}
     return {
         "id": row.id,
         "title": row.title,

@@ -14,7 +14,7 @@ from sqlalchemy import insert, inspect
 from sqlalchemy.orm import Session
 
 from app.inbox.models import InboxNotification
-from app.inbox.views import in_app_content
+from app.inbox.views import in_app_content, inbox_view
 from app.notifications import states
 from app.notifications.models import Delivery, Notification
 from app.orm import new_id, utcnow
@@ -44,7 +44,8 @@ ContentFor = Callable[[User], RenderedContent]
 
 @dataclass
 class FanOut:
-    inbox_rows: list[InboxNotification] = field(default_factory=list)
+    # (user id, inbox view) of each new inbox row, for the realtime event after commit.
+    inbox_events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     email_delivery_ids: list[str] = field(default_factory=list)
     push_delivery_ids: list[str] = field(default_factory=list)
 
@@ -76,6 +77,7 @@ def fan_out(
     shared = notification.has_literal_content
     result = FanOut()
     deliveries: list[dict[str, Any]] = []
+    inbox_rows: list[dict[str, Any]] = []
     for user in users:
         try:
             content = content_for(user)
@@ -101,9 +103,11 @@ def fan_out(
             )
             deliveries.append(delivery)
             if channel == "in_app" and delivery["status"] == states.SENT:
-                row = _inbox_row(notification, user, content.in_app or {}, shared=shared)
-                result.inbox_rows.append(row)
-    _insert(session, deliveries, [_inbox_values(row) for row in result.inbox_rows])
+                in_app = content.in_app or {}
+                row = _inbox_row(notification, user, in_app, shared=shared)
+                inbox_rows.append(_inbox_values(row))
+                result.inbox_events.append((user.id, inbox_view(row, in_app if shared else None)))
+    _insert(session, deliveries, inbox_rows)
     queued = [d for d in deliveries if d["status"] == states.QUEUED]
     result.email_delivery_ids = [d["id"] for d in queued if d["channel"] == "email"]
     result.push_delivery_ids = [d["id"] for d in queued if d["channel"] == "push"]
@@ -127,7 +131,7 @@ _INBOX_COLUMNS = tuple(column.key for column in InboxNotification.__table__.colu
 
 
 def _inbox_values(row: InboxNotification) -> dict[str, Any]:
-    """What is stored: a shared row keeps its content in memory (for the realtime event) only.
+    """What is stored: a shared row's content is its notification's, so the row holds none.
 
     Only the attributes `_inbox_row` set: the INSERT fills every other column's default.
     """
