@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,15 +31,22 @@ def read_json() -> Any:
         raise HeraldError(f"Malformed JSON: {exc}", code="ERR_BAD_REQUEST", status=400) from exc
 
 
-def load_body(schema: Schema, *, document: Any = None) -> Any:
+def load_body(schema: type[Schema], *, document: Any = None) -> Any:
     """Validate the JSON body (or a given document) against a schema, reporting every error."""
     data = read_json() if document is None else document
     if not isinstance(data, dict):
         raise invalid([ErrorDetail("ERR_BAD_REQUEST", "The body must be a JSON object.")])
     try:
-        return schema.load(data)
+        return _loader(schema).load(data)
     except ValidationError as exc:
         raise invalid(marshmallow_details(exc.messages)) from exc
+
+
+@functools.cache
+def _loader(schema: type[Schema]) -> Schema:
+    """One instance per schema class: building one (its fields, nested schemas) cost more than
+    loading a small body, and `load` keeps no state on the instance."""
+    return schema()
 
 
 @dataclass(frozen=True)

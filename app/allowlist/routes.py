@@ -29,7 +29,7 @@ def show_allow_list() -> Any:
 @doc(body=AllowListSchema, response=AllowListView, tag="Apps")
 def replace_allow_list() -> Any:
     """Replace the allow-list as a whole."""
-    settings = load_body(AllowListSchema())
+    settings = load_body(AllowListSchema)
     session = db_session()
     allow_list = service.replace_allow_list(
         session, app_id=current_principal().app.id, settings=settings

@@ -28,7 +28,7 @@ def _accept(name: str, schema: type[BroadcastBody] | type[NotificationBody]) -> 
     """Store the broadcast, commit, then hand it to the workers; returns its view."""
     from workers.delivery import dispatch_notification
 
-    fields = load_body(schema())[name]
+    fields = load_body(schema)[name]
     principal, session = current_principal(), db_session()
     broadcast = service.accept_broadcast(
         session,

@@ -23,7 +23,7 @@ def send_direct() -> Any:
     """Queue a plain message to up to 50 recipients per channel, screened by the allow-list."""
     from workers.delivery import after_fan_out
 
-    request = load_body(DirectSendSchema())
+    request = load_body(DirectSendSchema)
     principal = current_principal()
     session = db_session()
     notification, fanned, screening = service.accept_direct_send(

@@ -48,7 +48,7 @@ def show_group(group_id: str) -> Any:
 @doc(body=GroupMembersSchema, response=GroupSchema, tag="Groups")
 def replace_group(group_id: str) -> Any:
     """Create or replace a group's members (unknown users are created)."""
-    members = load_body(GroupMembersSchema())["members"]
+    members = load_body(GroupMembersSchema)["members"]
     session = db_session()
     service.replace_members(
         session=session,

@@ -21,7 +21,7 @@ bp = Blueprint("imports", __name__)
 @doc(body=ImportBody, response=ImportCreatedEnvelope, status=201, tag="Imports")
 def create_import() -> Any:
     """Enqueue an import of users (upserted by external_id, else email)."""
-    records = load_body(ImportBody())["import_"]["users"]
+    records = load_body(ImportBody)["import_"]["users"]
     session = db_session()
     users_import = service.create_import(
         session=session, app_id=current_principal().app.id, records=records

@@ -32,7 +32,7 @@ def send_notification() -> Any:
     """Send a templated notification: realtime to one user (200) or a batch (202)."""
     from workers.delivery import after_fan_out, dispatch_notification
 
-    request = load_body(SendRequestSchema())
+    request = load_body(SendRequestSchema)
     principal = current_principal()
     session = db_session()
     accepted = service.accept_templated_send(

@@ -32,7 +32,7 @@ def show_preferences() -> Any:
 @doc(body=PreferencesBody, response=PreferencesEnvelope, tag="Preferences", auth="user")
 def update_preferences() -> Any:
     """Merge preferences by category and channel; critical categories cannot be disabled."""
-    body = load_body(PreferencesBody())["notification_preferences"]
+    body = load_body(PreferencesBody)["notification_preferences"]
     principal, session = current_principal(), db_session()
     preferences = service.update_preferences(
         session=session, app=principal.app, user_id=principal.user.id, categories=body["categories"]

@@ -34,7 +34,7 @@ bp = Blueprint("push", __name__)
 )
 def register_push_subscription() -> Any:
     """Register a device token or browser Web Push subscription (again: 200, same one)."""
-    fields = load_body(PushSubscriptionBody())["push_subscription"]
+    fields = load_body(PushSubscriptionBody)["push_subscription"]
     keys = fields.get("keys", {})
     principal, session = current_principal(), db_session()
     subscription, created = service.register_subscription(

@@ -20,7 +20,7 @@ bp = Blueprint("realtime_send", __name__)
 @doc(body=SendSchema, response=SendResponseSchema, tag="Realtime")
 def send() -> Any:
     """Send a message to the connected sockets of users and groups (seed 000)."""
-    body = load_body(SendSchema())
+    body = load_body(SendSchema)
     app_id = current_principal().app.id
     # Reads only: statements commit one by one, sparing BEGIN and ROLLBACK round trips.
     with autocommit_session() as session:

@@ -62,7 +62,7 @@ def _status_filter() -> list[str] | None:
 @doc(body=TemplateCreateBody, response=TemplateVersionView, status=201, tag=TAG)
 def create_template() -> Any:
     """Create a template; its version 1 is a draft."""
-    data = load_body(TemplateCreateBody())
+    data = load_body(TemplateCreateBody)
     session = db_session()
     version = service.create_template(
         session,
@@ -106,7 +106,7 @@ def show_template(key: str) -> Any:
 @doc(body=TemplateUpdateBody, response=TemplateVersionView, status=201, tag=TAG)
 def update_template(key: str) -> Any:
     """Save new content as the next version (a draft); sends keep the approved one."""
-    data = load_body(TemplateUpdateBody())
+    data = load_body(TemplateUpdateBody)
     session = db_session()
     version = service.update_template(
         session,
@@ -157,7 +157,7 @@ def show_version(key: str, number: int) -> Any:
 @doc(body=TransitionBody, response=TemplateVersionView, tag=TAG)
 def submit_template(key: str) -> Any:
     """Submit a draft version (the latest by default) for review."""
-    data = load_body(TransitionBody())
+    data = load_body(TransitionBody)
     session = db_session()
     version = service.submit(
         session, app_id=_app_id(), ref=key, actor=_actor(), version=data.get("version")
@@ -171,7 +171,7 @@ def submit_template(key: str) -> Any:
 @doc(body=TransitionBody, response=TemplateVersionView, tag=TAG)
 def approve_template(key: str) -> Any:
     """Approve a pending version (the latest by default); sends use it from now on."""
-    data = load_body(TransitionBody())
+    data = load_body(TransitionBody)
     session = db_session()
     version = service.approve(
         session, app_id=_app_id(), ref=key, actor=_actor(), version=data.get("version")
@@ -185,7 +185,7 @@ def approve_template(key: str) -> Any:
 @doc(body=RejectBody, response=TemplateVersionView, tag=TAG)
 def reject_template(key: str) -> Any:
     """Reject a pending version (the latest by default) with a reason."""
-    data = load_body(RejectBody())
+    data = load_body(RejectBody)
     session = db_session()
     version = service.reject(
         session,
@@ -204,7 +204,7 @@ def reject_template(key: str) -> Any:
 @doc(body=PreviewBody, response=PreviewView, tag=TAG)
 def preview_template(key: str) -> Any:
     """Render a version for given variables and user, or answer a send's validation errors."""
-    data = load_body(PreviewBody())
+    data = load_body(PreviewBody)
     version, rendered = service.preview(
         db_session(),
         app_id=_app_id(),

@@ -28,7 +28,7 @@ def show_current_app() -> Any:
 @doc(body=AppSettingsSchema, response=AppView, tag="Apps")
 def update_current_app() -> Any:
     """Change some of the calling app's settings; answers all of them."""
-    changes = load_body(AppSettingsSchema())
+    changes = load_body(AppSettingsSchema)
     session = db_session()
     app = service.update_settings(
         session=session,

@@ -35,7 +35,7 @@ def _caller() -> dict[str, str]:
 @doc(body=SubscribeBody, response=SubscriptionEnvelope, status=201, tag="Topics", auth="user")
 def subscribe() -> Any:
     """Subscribe the calling user to a topic and categories (resubscribing: 200)."""
-    fields = load_body(SubscribeBody())["subscription"]
+    fields = load_body(SubscribeBody)["subscription"]
     session = db_session()
     subscription, created = service.subscribe(
         session=session, **_caller(), topic=fields["topic"], categories=fields["categories"]
@@ -62,7 +62,7 @@ def list_subscriptions() -> Any:
 @doc(body=UnsubscribeBody, response=SubscriptionEnvelope, tag="Topics", auth="user")
 def unsubscribe(topic: str) -> Any:
     """Opt out of the listed categories of a topic, or of the whole topic if none is listed."""
-    fields = load_body(UnsubscribeBody()).get("subscription", {})
+    fields = load_body(UnsubscribeBody).get("subscription", {})
     session = db_session()
     subscription = service.unsubscribe(
         session=session, **_caller(), topic=topic, categories=fields.get("categories") or []
@@ -85,7 +85,7 @@ def show_subscription(topic: str) -> Any:
 @doc(body=DeleteSubscriptionBody, status=204, tag="Topics", auth="user")
 def delete_subscription(topic: str) -> Any:
     """Delete the listed categories of a topic subscription, or all of it if none is listed."""
-    body = load_body(DeleteSubscriptionBody())
+    body = load_body(DeleteSubscriptionBody)
     given = body.get("categories") or body.get("subscription", {}).get("categories") or []
     session = db_session()
     service.delete_subscription(

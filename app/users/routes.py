@@ -41,7 +41,7 @@ LIST_QUERY = [
 @doc(body=CreateUserBody, response=UserEnvelope, status=201, tag="Users")
 def create_user() -> Any:
     """Create a user identified by email and/or external id."""
-    body = load_body(CreateUserBody())
+    body = load_body(CreateUserBody)
     session = db_session()
     user = service.create_user(
         session=session, app_id=current_principal().app.id, attributes=body["user"]
@@ -56,7 +56,7 @@ def create_user() -> Any:
 def list_users() -> Any:
     """List the app's users, filtered by last_seen_at/last_notified_at and ordered."""
     page = page_from_query()
-    query = load_body(UserListQuery(), document=request.args.to_dict())
+    query = load_body(UserListQuery, document=request.args.to_dict())
     users, total = service.list_users(
         session=db_session(),
         app_id=current_principal().app.id,
@@ -101,7 +101,7 @@ def list_user_notifications(user_id: str) -> Any:
 @doc(body=UpdateUserBody, response=UserEnvelope, tag="Users")
 def update_user(user_id: str) -> Any:
     """Update a user named by Herald id, `email:<email>` or `external_id:<external id>`."""
-    body = load_body(UpdateUserBody())
+    body = load_body(UpdateUserBody)
     session = db_session()
     user = service.update_user(
         session=session,
