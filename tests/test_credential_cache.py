@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from app.runtime import Runtime
 from app.tenants import service as tenants
-from app.tenants.credentials import new_cache
+from app.tenants.credentials import USER_TTL_S, CredentialCache, new_cache
 from app.users import service as users
 from app.users.models import User
 from tests.factories import Tenant, make_key, make_tenant
@@ -91,6 +91,29 @@ def test_a_handshake_writes_last_seen_at_most_once_a_minute_per_process(
     clients.connect(web.base_url, acme, "u-1")
 
     assert _last_seen(pg_runtime, acme, "u-1") == LONG_AGO
+
+
+def test_a_handshake_writes_last_seen_again_once_its_minute_is_over(
+    runtime: Runtime, tenant: Tenant
+):
+    now = [1000.0]
+    cache = CredentialCache(runtime.redis, runtime.key("auth", "generation"), lambda: now[0])
+    with runtime.database.transaction() as session:
+        _new_user(session, tenant)
+
+    def handshake_after(seconds: float) -> datetime | None:
+        with runtime.database.transaction() as session:
+            seen_long_ago = update(User).values(last_seen_at=LONG_AGO)
+            session.execute(seen_long_ago.where(User.app_id == tenant.app_id))
+        now[0] += seconds
+        cache.view().handshake_user(
+            runtime.database, app_id=tenant.app_id, external_id="u-1", email=None
+        )
+        return _last_seen(runtime, tenant, "u-1")
+
+    assert handshake_after(0) != LONG_AGO
+    assert handshake_after(USER_TTL_S - 1) == LONG_AGO
+    assert handshake_after(2) != LONG_AGO
 
 
 def test_a_deleted_user_is_created_again_by_its_next_handshake(
