@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from app.config import PROJECT_ROOT, Settings
 from app.migrate import upgrade
 from app.runtime import Runtime
+from app.security import user_hmac
 from app.tenants import service as tenants
 from app.tenants.models import App
 from templates_store.files import import_directory
@@ -133,7 +134,6 @@ def _prepare_demo_app(rt: Runtime) -> dict[str, str]:
             issued = tenants.rotate_primary_secret(
                 session=session, app_id=app.id, encryptor=rt.encryptor
             )
-        app.hmac_required = False
         _approve_examples(session, app.id)
         credentials = {"app_id": app.id, "api_key": app.api_key, "api_secret": issued.secret}
     rt.close()
@@ -169,10 +169,12 @@ def _print_welcome(credentials: dict[str, str], port: int) -> None:
         f"  curl -s {base}/api/notifications/send {auth} "
         f"-H 'Content-Type: application/json' -d '{json.dumps(send)}'"
     )
-    print("\nRead it from user-jane-123's inbox (HMAC is off for the demo app):")
+    # User calls carry an HMAC of the user's id; your server computes it the same way.
+    jane_hmac = user_hmac(credentials["api_secret"], "user-jane-123")
+    print("\nRead it from user-jane-123's inbox (the HMAC is computed with the secret):")
     print(
         f"  curl -s {base}/notifications -H 'X-API-Key: {credentials['api_key']}' "
-        "-H 'X-User-External-ID: user-jane-123'"
+        f"-H 'X-User-External-ID: user-jane-123' -H 'X-User-HMAC: {jane_hmac}'"
     )
     print(f"\nAPI docs: {base}/docs   OpenAPI: {base}/openapi.json\n", flush=True)
 

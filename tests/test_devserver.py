@@ -32,6 +32,13 @@ def _printed_send_body(log: Path) -> dict:
     return json.loads(found.group(1))
 
 
+def _printed_inbox_headers(log: Path) -> dict[str, str]:
+    """The headers of the inbox `curl` the command prints (its user HMAC included)."""
+    found = re.search(r"curl -s \S+/notifications (.*)", log.read_text())
+    assert found, log.read_text()
+    return dict(re.findall(r"-H '([^:]+): ([^']*)'", found.group(1)))
+
+
 def _demo_credentials(log: Path) -> dict[str, str] | None:
     found = re.search(r"Herald demo app[^\n]*\n(\{.*?\})", log.read_text(), re.S)
     return json.loads(found.group(1)) if found else None
@@ -84,6 +91,12 @@ def test_herald_dev_starts_everything_it_needs_and_stops_it_all_on_sigterm(tmp_p
             answer = json.load(response)
         assert (answer["templateKey"], answer["mode"]) == ("order-confirmation", "realtime")
         assert answer["status"] == "completed"
+        inbox = urllib.request.Request(
+            f"http://127.0.0.1:{port}/notifications", headers=_printed_inbox_headers(log)
+        )
+        with urllib.request.urlopen(inbox, timeout=10) as response:
+            notifications = json.load(response)["notifications"]
+        assert [n["title"] for n in notifications] == ["Order ORD-12345 confirmed"]
 
         process.send_signal(signal.SIGTERM)  # to `herald dev` alone, as a process manager would
         process.wait(timeout=60)
