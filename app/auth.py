@@ -237,7 +237,7 @@ def _verify_user(session: Session, creds: UserCredentials, credentials: Credenti
     if creds.user_hmac:
         primary = credentials.primary_secret(session, app=app, encryptor=encryptor)
         if not hmac_matches(primary, identity, creds.user_hmac):
-            raise WrongUserHmac("User HMAC is incorrect.")
+            raise WrongUserHmac("User HMAC is incorrect.", hmac_required=app.hmac_required)
     elif creds.secret:
         _require_standin_secret(session, credentials, app=app, secret=creds.secret)
     elif app.hmac_required:
@@ -249,7 +249,12 @@ def _verify_user(session: Session, creds: UserCredentials, credentials: Credenti
 
 
 class WrongUserHmac(Forbidden):
-    """403 on user calls (API conventions); a WebSocket handshake answers 401 instead."""
+    """403 on user calls (API conventions); a WebSocket handshake answers 401 instead while
+    the app requires HMACs."""
+
+    def __init__(self, message: str, *, hmac_required: bool) -> None:
+        super().__init__(message)
+        self.hmac_required = hmac_required
 
 
 @dataclass(frozen=True)
@@ -273,7 +278,10 @@ def authenticate_socket(
     try:
         app = _verify_user(session, creds, credentials)
     except WrongUserHmac as exc:
-        # The realtime issue refuses a handshake whose HMAC is missing *or* wrong with 401.
+        # Issue 5: while the app requires HMACs, a handshake whose HMAC is missing *or* wrong
+        # is refused with 401; with HMACs optional a wrong one stays 403 (API conventions).
+        if not exc.hmac_required:
+            raise
         raise Unauthorized(str(exc), code="user_hmac_is_incorrect") from exc
     _check_tenant_header(app, headers)
     external_id, email = creds.external_id, None if creds.external_id else creds.email

@@ -93,29 +93,6 @@ def test_a_handshake_writes_last_seen_at_most_once_a_minute_per_process(
     assert _last_seen(pg_runtime, acme, "u-1") == LONG_AGO
 
 
-def test_a_handshake_writes_last_seen_again_once_its_minute_is_over(
-    runtime: Runtime, tenant: Tenant
-):
-    now = [1000.0]
-    cache = CredentialCache(runtime.redis, runtime.key("auth", "generation"), lambda: now[0])
-    with runtime.database.transaction() as session:
-        _new_user(session, tenant)
-
-    def handshake_after(seconds: float) -> datetime | None:
-        with runtime.database.transaction() as session:
-            seen_long_ago = update(User).values(last_seen_at=LONG_AGO)
-            session.execute(seen_long_ago.where(User.app_id == tenant.app_id))
-        now[0] += seconds
-        cache.view().handshake_user(
-            runtime.database, app_id=tenant.app_id, external_id="u-1", email=None
-        )
-        return _last_seen(runtime, tenant, "u-1")
-
-    assert handshake_after(0) != LONG_AGO
-    assert handshake_after(USER_TTL_S - 1) == LONG_AGO
-    assert handshake_after(2) != LONG_AGO
-
-
 def test_a_deleted_user_is_created_again_by_its_next_handshake(
     web: RunningProcess, acme: Tenant, pg_runtime: Runtime, clients: Sockets
 ):
@@ -156,6 +133,33 @@ def test_a_send_to_a_user_deleted_by_another_process_reaches_nobody(
     _, body = call(web.base_url, "POST", "/send", acme.headers(), to_u1)
 
     assert body["delivered"] == 0
+
+
+# The tests below use the in-process `runtime`, whose teardown empties this session's Redis
+# keys, the module's web process's presence among them: they come after its tests.
+
+
+def test_a_handshake_writes_last_seen_again_once_its_minute_is_over(
+    runtime: Runtime, tenant: Tenant
+):
+    now = [1000.0]
+    cache = CredentialCache(runtime.redis, runtime.key("auth", "generation"), lambda: now[0])
+    with runtime.database.transaction() as session:
+        _new_user(session, tenant)
+
+    def handshake_after(seconds: float) -> datetime | None:
+        with runtime.database.transaction() as session:
+            seen_long_ago = update(User).values(last_seen_at=LONG_AGO)
+            session.execute(seen_long_ago.where(User.app_id == tenant.app_id))
+        now[0] += seconds
+        cache.view().handshake_user(
+            runtime.database, app_id=tenant.app_id, external_id="u-1", email=None
+        )
+        return _last_seen(runtime, tenant, "u-1")
+
+    assert handshake_after(0) != LONG_AGO
+    assert handshake_after(USER_TTL_S - 1) == LONG_AGO
+    assert handshake_after(2) != LONG_AGO
 
 
 def test_credential_changes_advance_the_generation(runtime: Runtime, tenant: Tenant):

@@ -55,6 +55,15 @@ def test_wrong_hmac_is_refused_with_401_before_the_upgrade(web: RunningProcess, 
     assert (status, body["errors"][0]["code"]) == (401, "user_hmac_is_incorrect")
 
 
+def test_wrong_hmac_is_refused_with_403_when_the_app_does_not_require_one(
+    web: RunningProcess, pg_runtime: Runtime
+):
+    relaxed = make_tenant(pg_runtime, "relaxed", hmac_required=False)
+    wrong = user_hmac(relaxed.secret, "someone-else")
+    status, body = handshake_refusal(socket_url(web.base_url, relaxed, "u-1", user_hmac=wrong))
+    assert (status, body["errors"][0]["code"]) == (403, "forbidden")
+
+
 def test_another_apps_key_is_refused(web: RunningProcess, acme: Tenant, pg_runtime: Runtime):
     globex = make_tenant(pg_runtime, "globex")
     url = socket_url(web.base_url, acme, "u-1", api_key=globex.api_key)
