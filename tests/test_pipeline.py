@@ -7,8 +7,11 @@ from datetime import timedelta
 
 import pytest
 from flask.testing import FlaskClient
+from sqlalchemy import update
 
 import workers
+from app.notifications.models import Delivery
+from app.orm import utcnow
 from app.push.service import register_subscription
 from app.runtime import Runtime
 from app.users.service import find_or_create_user
@@ -305,6 +308,29 @@ def test_reconciler_finishes_a_batch_whose_queued_messages_were_lost(
     assert (reconciled.chunks, reconciled.deliveries) == (2, 40)
     assert sorted(smtp_sink.recipients()) == sorted(f"u{i}@example.com" for i in range(120))
     assert done["progress"]["email"]["sent"] == 120
+
+
+def test_the_reconciler_leaves_a_delivery_waiting_for_its_retry_until_the_backoff_is_over(
+    client: FlaskClient, tenant: Tenant, template: dict, runtime: Runtime, actor_runtime: Runtime
+):
+    sent = batch(client, tenant, people(1))
+    dispatch_notification(sent["notificationId"])
+    _run_queued_chunks()
+    workers.broker.flush_all()
+    email = Delivery.notification_id == sent["notificationId"], Delivery.channel == "email"
+
+    def reconcile_after_failed_attempt_minutes_ago(minutes: int) -> int:
+        with runtime.database.transaction() as session:
+            session.execute(
+                update(Delivery)
+                .where(*email)
+                .values(attempts=1, updated_at=utcnow() - timedelta(minutes=minutes))
+            )
+        stale_after = timedelta(minutes=2)
+        return reconcile_once(runtime, stale_after=stale_after).deliveries
+
+    assert reconcile_after_failed_attempt_minutes_ago(4) == 0  # a 4-minute backoff may be due
+    assert reconcile_after_failed_attempt_minutes_ago(9) == 1
 
 
 def test_a_duplicated_delivery_message_never_sends_twice(

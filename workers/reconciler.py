@@ -18,6 +18,7 @@ from sqlalchemy import select, update
 from app.idempotency.guard import purge_expired
 from app.notifications import states
 from app.notifications.models import Delivery, Notification, NotificationChunk
+from app.notifications.sending import MAX_BACKOFF_MS
 from app.orm import utcnow
 from app.runtime import Runtime
 from workers.broker import broker
@@ -28,6 +29,8 @@ from workers.runtime import get_runtime
 log = logging.getLogger(__name__)
 
 BATCH_LIMIT = 5_000
+# A retry is scheduled at most this far ahead (the backoff's cap plus its jitter).
+RETRY_GRACE = timedelta(milliseconds=MAX_BACKOFF_MS * 1.2)
 
 
 @dataclass(frozen=True)
@@ -60,7 +63,9 @@ def reconcile_once(runtime: Runtime, *, stale_after: timedelta | None = None) ->
                 .limit(BATCH_LIMIT)
             )
         )
-        stale = states.stale_deliveries(session, older_than=stale_after, limit=BATCH_LIMIT)
+        stale = states.stale_deliveries(
+            session, older_than=stale_after, retry_grace=RETRY_GRACE, limit=BATCH_LIMIT
+        )
         lost = [d for d in stale if d.status == states.SENDING]
         states.record_many(
             session.connection(),

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.orm import Session
 
@@ -159,13 +159,24 @@ def cancel_queued(session: Session, *, notification_id: str) -> int:
     )
 
 
-def stale_deliveries(session: Session, *, older_than: timedelta, limit: int) -> list[Delivery]:
-    """Deliveries queued or sending with no progress for a while: their message was lost."""
+def stale_deliveries(
+    session: Session, *, older_than: timedelta, retry_grace: timedelta, limit: int
+) -> list[Delivery]:
+    """Deliveries queued or sending with no progress for a while: their message was lost.
+
+    A delivery queued again after a failed attempt waits for its scheduled retry, which may be
+    minutes away: it counts as stale only `retry_grace` (the longest backoff) later than others.
+    """
     cutoff: datetime = utcnow() - older_than
+    first_attempt = or_(Delivery.status == SENDING, Delivery.attempts == 0)
     return list(
         session.scalars(
             select(Delivery)
-            .where(Delivery.status.in_((QUEUED, SENDING)), Delivery.updated_at < cutoff)
+            .where(
+                Delivery.status.in_((QUEUED, SENDING)),
+                Delivery.updated_at < cutoff,
+                or_(first_attempt, Delivery.updated_at < cutoff - retry_grace),
+            )
             .order_by(Delivery.updated_at)
             .limit(limit)
         )
