@@ -47,6 +47,25 @@ def test_registering_a_device_token_answers_201_then_200_with_the_same_subscript
     assert [s["id"] for s in listed] == [subscription["id"]]
 
 
+def test_a_users_own_subscriptions_list_in_pages(client: FlaskClient, tenant: Tenant):
+    headers = tenant.user_headers("u-1")
+    for token in ("t1", "t2", "t3"):
+        _register(client, headers, platform="android", device_token=token)
+
+    second = client.get(URL, query_string={"page": 2, "per_page": 2}, headers=headers)
+    too_many = client.get(URL, query_string={"per_page": 500}, headers=headers)
+
+    body = second.get_json()
+    assert [s["device_token"] for s in body["push_subscriptions"]] == ["t3"]
+    assert (body["total"], body["per_page"], body["current_page"], body["total_pages"]) == (
+        3,
+        2,
+        2,
+        2,
+    )
+    assert (too_many.status_code, _fields(too_many)) == (422, ["per_page"])
+
+
 def test_a_browser_subscription_registers_with_its_endpoint_and_keys(
     client: FlaskClient, tenant: Tenant
 ):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint
+from sqlalchemy.orm import Session
 
 from app.auth import current_principal, server_call, user_call
 from app.extensions import db_session
@@ -13,7 +14,6 @@ from app.push import service
 from app.push.schemas import (
     PushSubscriptionBody,
     PushSubscriptionEnvelope,
-    PushSubscriptionListView,
     PushSubscriptionPageView,
     PushSubscriptionView,
 )
@@ -53,14 +53,11 @@ def register_push_subscription() -> Any:
 
 @bp.get("/push_subscriptions")
 @user_call
-@doc(response=PushSubscriptionListView, tag="Push", auth="user")
+@doc(response=PushSubscriptionPageView, tag="Push", auth="user", query=["page", "per_page"])
 def list_push_subscriptions() -> Any:
-    """The calling user's push subscriptions, discarded ones with `discarded_at`."""
+    """The calling user's push subscriptions, paginated; discarded ones with `discarded_at`."""
     principal = current_principal()
-    subscriptions = service.list_subscriptions(
-        session=db_session(), app_id=principal.app.id, user_id=principal.user.id
-    )
-    return {"push_subscriptions": PushSubscriptionView(many=True).dump(subscriptions)}
+    return _subscriptions_page(db_session(), principal.app.id, principal.user.id)
 
 
 @bp.delete("/push_subscriptions/<path:token_or_id>", merge_slashes=False)
@@ -84,11 +81,15 @@ def delete_push_subscription(token_or_id: str) -> Any:
 @doc(response=PushSubscriptionPageView, tag="Users", query=["page", "per_page"])
 def list_user_push_subscriptions(user_id: str) -> Any:
     """A user's push subscriptions, paginated (admin)."""
-    page = page_from_query()
     session, app_id = db_session(), current_principal().app.id
     user = get_user(session=session, app_id=app_id, user_ref=user_id)
+    return _subscriptions_page(session, app_id, user.id)
+
+
+def _subscriptions_page(session: Session, app_id: str, user_id: str) -> dict[str, Any]:
+    page = page_from_query()
     subscriptions, total = service.page_subscriptions(
-        session=session, app_id=app_id, user_id=user.id, page=page.number, per_page=page.per_page
+        session=session, app_id=app_id, user_id=user_id, page=page.number, per_page=page.per_page
     )
     dumped = PushSubscriptionView(many=True).dump(subscriptions)
     return list_body(

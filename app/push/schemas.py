@@ -94,9 +94,5 @@ class PushSubscriptionEnvelope(Schema):
     push_subscription = fields.Nested(PushSubscriptionView)
 
 
-class PushSubscriptionListView(Schema):
+class PushSubscriptionPageView(ListPageView):
     push_subscriptions = fields.List(fields.Nested(PushSubscriptionView))
-
-
-class PushSubscriptionPageView(PushSubscriptionListView, ListPageView):
-    """The list with its page fields (when paginated)."""

@@ -81,15 +81,11 @@ def register_subscription(
     return subscription, created
 
 
-def list_subscriptions(*, session: Session, app_id: str, user_id: str) -> list[PushSubscription]:
-    """Every subscription of the user, discarded ones included, oldest first."""
-    return list(session.scalars(_user_subscriptions(app_id, user_id)))
-
-
 def page_subscriptions(
     *, session: Session, app_id: str, user_id: str, page: int, per_page: int
 ) -> tuple[list[PushSubscription], int]:
-    """One page of the user's subscriptions and their total."""
+    """One page of the user's subscriptions (discarded ones included, oldest first) and their
+    total."""
     return fetch_page(session, _user_subscriptions(app_id, user_id), page=page, per_page=per_page)
 
 
