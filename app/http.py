@@ -16,19 +16,28 @@ from app.errors import ErrorDetail, HeraldError, invalid, is_herald_api, marshma
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+# What clients send when nobody set a type: curl's `--data` (as in seed 001's examples) and a
+# browser `fetch` with a string body. A JSON document under one of these is taken as JSON.
+UNDECLARED_TYPES = frozenset({"", "application/x-www-form-urlencoded", "text/plain"})
+
+
 def read_json() -> Any:
-    """The request's JSON document, or an error: 415 for another media type, 400 if malformed."""
+    """The request's JSON document, or an error: 415 for another media type (or a body that is
+    not JSON under an undeclared one), 400 for malformed JSON declared as JSON."""
     raw = request.get_data(cache=True)
     if not raw.strip():
         return {}
-    if request.mimetype != "application/json" and not request.mimetype.endswith("+json"):
-        raise HeraldError(
-            "Content-Type must be application/json.", code="ERR_UNSUPPORTED_MEDIA_TYPE", status=415
-        )
-    try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise HeraldError(f"Malformed JSON: {exc}", code="ERR_BAD_REQUEST", status=400) from exc
+    declared_json = request.mimetype == "application/json" or request.mimetype.endswith("+json")
+    if declared_json or request.mimetype in UNDECLARED_TYPES:
+        try:
+            return json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            if declared_json:
+                message = f"Malformed JSON: {exc}"
+                raise HeraldError(message, code="ERR_BAD_REQUEST", status=400) from exc
+    raise HeraldError(
+        "Content-Type must be application/json.", code="ERR_UNSUPPORTED_MEDIA_TYPE", status=415
+    )
 
 
 def load_body(schema: type[Schema], *, document: Any = None) -> Any:

@@ -56,6 +56,35 @@ def test_wrong_content_type_is_415(client: FlaskClient, tenant: Tenant):
     assert_envelope(response, 415, "ERR_UNSUPPORTED_MEDIA_TYPE")
 
 
+@pytest.mark.parametrize("content_type", ["application/xml", "multipart/form-data; boundary=x"])
+def test_a_body_of_another_declared_type_is_415(
+    client: FlaskClient, tenant: Tenant, content_type: str
+):
+    response = client.patch(
+        "/api/apps/current",
+        data='{"name": "x"}',
+        content_type=content_type,
+        headers=tenant.headers(),
+    )
+    assert_envelope(response, 415, "ERR_UNSUPPORTED_MEDIA_TYPE")
+
+
+@pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded", "text/plain", None])
+def test_a_json_body_sent_without_a_json_type_is_read_as_json(
+    client: FlaskClient, tenant: Tenant, content_type: str | None
+):
+    """Seed 001's curl examples use `--data` with no Content-Type header (curl then declares
+    a form); a browser `fetch` with a string body declares text/plain."""
+    response = client.patch(
+        "/api/apps/current",
+        data='{"senderName": "Shop"}',
+        content_type=content_type,
+        headers=tenant.headers(),
+    )
+    assert response.status_code == 200
+    assert response.get_json()["senderName"] == "Shop"
+
+
 def test_body_over_the_limit_is_413(client: FlaskClient, app: Flask, tenant: Tenant):
     limit = app.config["MAX_CONTENT_LENGTH"]
     response = client.patch(
