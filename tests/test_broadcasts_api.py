@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
@@ -68,6 +70,30 @@ def test_post_notifications_is_a_broadcast_named_notification(client: FlaskClien
 
     assert response.status_code == 201
     assert fetched.get_json()["broadcast"]["title"] == SEED_EXAMPLE["broadcast"]["title"]
+
+
+def test_the_seed_ruby_example_posted_to_the_root_url_creates_the_notification(
+    client: FlaskClient, tenant: Tenant
+):
+    body = {"notification": SEED_EXAMPLE["broadcast"]}
+
+    response = client.post("/", data=json.dumps(body), headers=tenant.headers())
+
+    assert response.status_code == 201
+    assert response.get_json()["notification"]["title"] == SEED_EXAMPLE["broadcast"]["title"]
+
+
+def test_a_notifications_custom_attributes_hold_at_most_6_kb(client: FlaskClient, tenant: Tenant):
+    def create(size: int):
+        fields = {**SEED_EXAMPLE["broadcast"], "custom_attributes": {"k": "x" * size}}
+        return client.post(
+            "/notifications", json={"notification": fields}, headers=tenant.headers()
+        )
+
+    assert create(6 * 1024 - 20).status_code == 201
+    refused = create(6 * 1024)
+    assert refused.status_code == 422
+    assert refused.get_json()["errors"][0]["field"] == "notification.custom_attributes"
 
 
 @pytest.mark.parametrize(

@@ -52,6 +52,8 @@ def create_broadcast() -> Any:
     return {"broadcast": _accept("broadcast", BroadcastBody)}, 201
 
 
+# Seed 001's Ruby example posts this body to the API's root URL: the same operation there.
+@bp.post("/")
 @bp.post("/notifications")
 @server_call("send_notifications")
 @doc(body=NotificationBody, response=NotificationEnvelope, status=201, tag="Broadcasts")

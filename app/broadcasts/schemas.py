@@ -13,7 +13,8 @@ MAX_TITLE = 255
 MAX_CONTENT = 4_194_304
 MAX_URL = 2048
 MAX_NAME = 100
-MAX_CUSTOM_ATTRIBUTES_BYTES = 256 * 1024
+MAX_CUSTOM_ATTRIBUTES_BYTES = 256 * 1024  # a broadcast's
+MAX_NOTIFICATION_ATTRIBUTES_BYTES = 6 * 1024  # seed 002's notification object's
 MAX_RECIPIENTS = 1000
 
 
@@ -58,6 +59,8 @@ class RecipientSchema(Schema):
 
 
 class BroadcastFieldsSchema(Schema):
+    custom_attributes_limit = MAX_CUSTOM_ATTRIBUTES_BYTES
+
     title = fields.String(required=True, validate=validate.Length(min=1, max=MAX_TITLE))
     content = fields.String(allow_none=True, validate=validate.Length(max=MAX_CONTENT))
     action_url = fields.String(allow_none=True, validate=validate.Length(max=MAX_URL))
@@ -73,18 +76,26 @@ class BroadcastFieldsSchema(Schema):
 
     @validates("custom_attributes")
     def _custom_attributes_size(self, value: dict[str, Any] | None, **_: Any) -> None:
-        if value is not None and _size_of(value) > MAX_CUSTOM_ATTRIBUTES_BYTES:
-            raise ValidationError(f"Must not exceed {MAX_CUSTOM_ATTRIBUTES_BYTES} bytes as JSON.")
+        limit = self.custom_attributes_limit
+        if value is not None and _size_of(value) > limit:
+            raise ValidationError(f"Must not exceed {limit} bytes as JSON.")
 
 
 class BroadcastBody(Schema):
     broadcast = fields.Nested(BroadcastFieldsSchema, required=True)
 
 
+class NotificationFieldsSchema(BroadcastFieldsSchema):
+    """A broadcast named `notification`: its custom attributes are each notification's, which
+    seed 002 limits to 6 KB."""
+
+    custom_attributes_limit = MAX_NOTIFICATION_ATTRIBUTES_BYTES
+
+
 class NotificationBody(Schema):
     """`POST /notifications` (seed 001): a broadcast under the name `notification`."""
 
-    notification = fields.Nested(BroadcastFieldsSchema, required=True)
+    notification = fields.Nested(NotificationFieldsSchema, required=True)
 
 
 class BroadcastStatusSummary(Schema):
