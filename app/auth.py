@@ -82,11 +82,8 @@ def user_call(view: F) -> F:
 
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        session = db_session()
-        given = UserCredentials.from_headers(request.headers)
         g.credentials = runtime().credentials.view()
-        principal = authenticate_user(session, given, g.credentials)
-        _check_tenant_header(principal.app, request.headers)
+        principal = authenticate_user(db_session(), request.headers, g.credentials)
         g.principal = principal
         enforce_rate_limit(principal.app, principal.user)
         scope = f"{principal.app.id}:user:{principal.user.id if principal.user else ''}"
@@ -207,10 +204,13 @@ class UserCredentials:
 
 
 def authenticate_user(
-    session: Session, creds: UserCredentials, credentials: Credentials
+    session: Session, headers: Mapping[str, str], credentials: Credentials
 ) -> Principal:
-    """Resolve app and user of a user call; creates a user Herald has not seen yet."""
+    """Resolve app and user of a user call; creates a user Herald has not seen yet (only once
+    the call is known to be allowed: a refused call writes nothing)."""
+    creds = UserCredentials.from_headers(headers)
     app = _verify_user(session, creds, credentials)
+    _check_tenant_header(app, headers)
     user = touch_user_for_call(
         session=session,
         app_id=app.id,

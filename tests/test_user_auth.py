@@ -9,6 +9,7 @@ from app.auth import current_principal, user_call
 from app.errors import HeraldError
 from app.runtime import Runtime
 from app.security import user_hmac
+from app.users import service as users
 from tests.factories import Tenant, make_key
 
 
@@ -126,3 +127,15 @@ def _set_hmac_required(runtime: Runtime, tenant: Tenant, value: bool) -> None:
 
     with runtime.database.transaction() as session:
         session.get(App, tenant.app_id).hmac_required = value
+
+
+def test_a_call_naming_another_app_as_tenant_creates_no_user(
+    app: Flask, runtime: Runtime, tenant: Tenant, other_tenant: Tenant
+):
+    headers = {**tenant.user_headers("ghost"), "X-Tenant-ID": other_tenant.app_id}
+
+    refused = call_as(app, headers)
+
+    assert refused == (403, "forbidden")
+    with runtime.database.session() as session:
+        assert users.find_user(session=session, app_id=tenant.app_id, external_id="ghost") is None
