@@ -68,10 +68,14 @@ class Page:
         return (self.number - 1) * self.per_page
 
 
+# Far beyond any real list, and small enough that its offset fits every database's integers.
+MAX_PAGE = 1_000_000
+
+
 def page_from_query(*, default_per_page: int = 20) -> Page:
     """`page` (from 1) and `per_page` / `perPage` (1-100); out of range is an error, not clamped."""
     per_page_name = "perPage" if is_herald_api(request.path) else "per_page"
-    number = _int_query("page", 1, minimum=1, maximum=None)
+    number = _int_query("page", 1, minimum=1, maximum=MAX_PAGE)
     per_page = _int_query(per_page_name, default_per_page, minimum=1, maximum=100)
     return Page(number, per_page)
 

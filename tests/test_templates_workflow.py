@@ -195,6 +195,15 @@ def test_an_older_pending_version_can_be_named_and_never_replaces_a_newer_approv
     assert response.get_json()["approvedVersion"] == 2
 
 
+def test_a_version_beyond_any_stored_one_is_a_validation_error(
+    client: FlaskClient, tenant: Tenant, created
+):
+    response = act(client, "submit", tenant.headers(), version=10**20)
+
+    assert response.status_code == 400
+    assert response.get_json()["errors"][0]["field"] == "version"
+
+
 def test_a_template_never_approved_is_not_sendable(
     client: FlaskClient, runtime: Runtime, tenant: Tenant, created
 ):

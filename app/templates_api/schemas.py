@@ -8,6 +8,8 @@ from app.wire import HeraldPageView
 from templates_store.content import KeyedTemplateDocumentSchema, TemplateDocumentSchema
 from templates_store.models import STATUSES
 
+MAX_VERSION = 2**31 - 1  # the column's range
+
 
 class TemplateCreateBody(KeyedTemplateDocumentSchema):
     """`POST /api/templates`: key, name, description, tag, channels, variableSchema."""
@@ -22,7 +24,7 @@ class TemplateUpdateBody(TemplateDocumentSchema):
 class TransitionBody(Schema):
     """Optional: the version to act on (default: the latest)."""
 
-    version = fields.Integer(validate=validate.Range(min=1))
+    version = fields.Integer(validate=validate.Range(min=1, max=MAX_VERSION))
 
 
 class RejectBody(TransitionBody):
@@ -32,7 +34,7 @@ class RejectBody(TransitionBody):
 class PreviewBody(Schema):
     variables = fields.Dict(keys=fields.String(), load_default=dict)
     user = fields.Dict(keys=fields.String(), load_default=dict)
-    version = fields.Integer(validate=validate.Range(min=1))
+    version = fields.Integer(validate=validate.Range(min=1, max=MAX_VERSION))
 
 
 class TemplateVersionView(Schema):
