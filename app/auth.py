@@ -158,7 +158,10 @@ def _principal_for_secret(
         token_app = app or _app_for_token(session, secret)
         if token_app is not None:
             scopes = verify_access_token(
-                session=session, app=token_app, token=secret, encryptor=encryptor
+                app=token_app,
+                token=secret,
+                encryptor=encryptor,
+                jwks_dir=runtime().settings.jwks_dir,
             )
             if scopes is not None:
                 return Principal(app=token_app, scopes=scopes)

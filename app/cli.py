@@ -94,9 +94,15 @@ def apps_update(app_id: str, assignments: tuple[str, ...]) -> None:
     with _transaction() as (rt, session):
         try:
             app = tenants.get_tenant(session=session, app_id=app_id)
+            tenants.update_settings(
+                session=session,
+                app=app,
+                changes=changes,
+                encryptor=rt.encryptor,
+                jwks_dir=rt.settings.jwks_dir,
+            )
         except HeraldError as exc:
             _fail(str(exc))
-        tenants.update_settings(session=session, app=app, changes=changes, encryptor=rt.encryptor)
         _emit(AppView().dump(app))
 
 

@@ -42,6 +42,8 @@ class Settings:
     realtime_ping_interval_s: float = 25.0
     realtime_presence_ttl_s: float = 6.0
     realtime_redis_connections: int = 32
+    # The only directory an app's `oauth2.jwksPath` may name a file in (default: instance/jwks).
+    jwks_dir: str = ""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -59,6 +61,8 @@ class Settings:
         settings = cls(**values)
         if not settings.secret_key:
             settings = replace(settings, secret_key=_instance_secret_key(instance_dir))
+        if not settings.jwks_dir:
+            settings = replace(settings, jwks_dir=str(instance_dir / "jwks"))
         return replace(settings, **overrides)
 
 

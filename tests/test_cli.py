@@ -50,10 +50,9 @@ def test_keys_create_defaults_to_send_and_read(cli, client):
     key = cli("keys", "create", "--app", app["app_id"], "--owner-email", "ops@shop.test")
 
     assert key["scopes"] == ["read", "send_notifications"]
-    response = client.get(
-        "/api/apps/current", headers={"Authorization": f"Bearer {key['api_secret']}"}
-    )
-    assert response.status_code == 200
+    bearer = {"Authorization": f"Bearer {key['api_secret']}"}
+    assert client.get("/api/templates", headers=bearer).status_code == 200
+    assert client.get("/api/apps/current", headers=bearer).status_code == 403  # needs admin
 
 
 def test_keys_create_refuses_unknown_scopes(cli):

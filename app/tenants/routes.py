@@ -16,7 +16,7 @@ bp = Blueprint("tenants", __name__, url_prefix="/api/apps")
 
 
 @bp.get("/current")
-@server_call("read")
+@server_call("admin")  # API conventions: both reading and changing settings need `admin`
 @doc(response=AppView, tag="Apps")
 def show_current_app() -> Any:
     """Read the calling app's settings."""
@@ -35,6 +35,7 @@ def update_current_app() -> Any:
         app=current_principal().app,
         changes=changes,
         encryptor=runtime().encryptor,
+        jwks_dir=runtime().settings.jwks_dir,
     )
     session.commit()
     return AppView().dump(app)

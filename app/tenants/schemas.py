@@ -6,8 +6,6 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from app.oauth2 import validate_jwks_file
-
 
 class OAuth2Schema(Schema):
     issuer = fields.String(required=True, validate=validate.Length(min=1, max=2048))
@@ -19,11 +17,6 @@ class OAuth2Schema(Schema):
     def _one_key_source(self, data: dict[str, Any], **_: Any) -> None:
         if ("hs256Secret" in data) == ("jwksPath" in data):
             raise ValidationError("Give exactly one of hs256Secret or jwksPath.")
-        if "jwksPath" in data:
-            try:
-                validate_jwks_file(data["jwksPath"])
-            except ValueError as exc:
-                raise ValidationError(str(exc), "jwksPath") from exc
 
 
 class AppSettingsSchema(Schema):

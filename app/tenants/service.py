@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
-from app.errors import NotFound
+from app.errors import InvalidRequest, NotFound
+from app.oauth2 import validate_jwks_file
 from app.orm import utcnow
 from app.security import (
     Encryptor,
@@ -148,9 +149,16 @@ def vapid_private_key(*, app: App, encryptor: Encryptor) -> str:
 
 
 def update_settings(
-    *, session: Session, app: App, changes: dict[str, Any], encryptor: Encryptor
+    *, session: Session, app: App, changes: dict[str, Any], encryptor: Encryptor, jwks_dir: str
 ) -> App:
-    """Apply validated settings (model attribute names); an oauth2 HS256 secret is encrypted."""
+    """Apply validated settings (model attribute names); an oauth2 HS256 secret is encrypted,
+    a JWKS file must lie in the operator's JWKS directory."""
+    jwks_path = (changes.get("oauth2") or {}).get("jwksPath")
+    if jwks_path is not None:
+        try:
+            validate_jwks_file(jwks_dir, jwks_path)
+        except ValueError as exc:
+            raise InvalidRequest(str(exc), field="oauth2.jwksPath") from exc
     for name, value in changes.items():
         if name == "oauth2" and value is not None:
             value = _encrypt_oauth2(value, encryptor)
