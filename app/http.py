@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -12,6 +11,7 @@ from flask import request
 from marshmallow import Schema, ValidationError
 
 from app.errors import ErrorDetail, HeraldError, invalid, is_herald_api, marshmallow_details
+from app.wire import has_nul, parse_json
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -30,11 +30,16 @@ def read_json() -> Any:
     declared_json = request.mimetype == "application/json" or request.mimetype.endswith("+json")
     if declared_json or request.mimetype in UNDECLARED_TYPES:
         try:
-            return json.loads(raw)
+            document = parse_json(raw)
         except (ValueError, UnicodeDecodeError) as exc:
             if declared_json:
                 message = f"Malformed JSON: {exc}"
                 raise HeraldError(message, code="ERR_BAD_REQUEST", status=400) from exc
+        else:
+            if has_nul(document):
+                message = "Strings must not contain NUL (\\u0000) characters."
+                raise invalid([ErrorDetail("ERR_BAD_REQUEST", message)])
+            return document
     raise HeraldError(
         "Content-Type must be application/json.", code="ERR_UNSUPPORTED_MEDIA_TYPE", status=415
     )

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -90,3 +91,25 @@ def page_body(
 ) -> dict[str, Any]:
     """A Herald API (`/api/...`) list: `{name: [...], "page", "perPage", "total"}`."""
     return {name: list(items), "page": page, "perPage": per_page, "total": total}
+
+
+def parse_json(text: str | bytes) -> Any:
+    """JSON as the standard defines it: Python's `NaN`/`Infinity` extensions are refused (no
+    database column or JSON client can hold them). Raises ValueError."""
+    return json.loads(text, parse_constant=_refuse_constant)
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def has_nul(document: Any) -> bool:
+    """Whether any string (or key) of a parsed document holds a NUL character, which
+    PostgreSQL's text cannot store."""
+    if isinstance(document, str):
+        return "\x00" in document
+    if isinstance(document, dict):
+        return any(has_nul(key) or has_nul(value) for key, value in document.items())
+    if isinstance(document, list):
+        return any(has_nul(item) for item in document)
+    return False

@@ -85,6 +85,35 @@ def test_a_json_body_sent_without_a_json_type_is_read_as_json(
     assert response.get_json()["senderName"] == "Shop"
 
 
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_nan_and_infinity_are_malformed_json(client: FlaskClient, tenant: Tenant, constant: str):
+    body = '{"user": {"external_id": "u-1", "custom_attributes": {"score": %s}}}' % constant
+
+    response = client.post(
+        "/users", data=body, content_type="application/json", headers=tenant.headers()
+    )
+
+    assert_envelope(response, 400, "ERR_BAD_REQUEST")
+
+
+def test_a_nul_character_in_any_string_is_refused_before_anything_is_stored(
+    client: FlaskClient, tenant: Tenant
+):
+    created = client.post(
+        "/users", json={"user": {"external_id": "a\u0000b"}}, headers=tenant.headers()
+    )
+    in_a_key = client.post(
+        "/users",
+        json={"user": {"external_id": "u-1", "custom_attributes": {"k\u0000": 1}}},
+        headers=tenant.headers(),
+    )
+
+    assert_envelope(created, 422, "ERR_VALIDATION")
+    assert_envelope(in_a_key, 422, "ERR_VALIDATION")
+    listed = client.get("/users", headers=tenant.headers()).get_json()
+    assert listed["users"] == []
+
+
 def test_body_over_the_limit_is_413(client: FlaskClient, app: Flask, tenant: Tenant):
     limit = app.config["MAX_CONTENT_LENGTH"]
     response = client.patch(

@@ -23,7 +23,7 @@ PONG = '{"event":"pong"}'
 
 def compact_json(value: Any) -> str:
     """JSON text without insignificant whitespace, keys in the order given."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 def encode_frame(event: str, data: Mapping[str, Any]) -> str:

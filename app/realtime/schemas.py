@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, validate
 
 from app.realtime.frames import compact_json
+from app.wire import parse_json
 
 MAX_TARGET_IDS = 10_000
 TARGET_TYPES = ("user", "group")
@@ -71,7 +71,7 @@ def _compact_data(value: Any) -> str | None:
         return None
     if isinstance(value, str):
         try:
-            value = json.loads(value)
+            value = parse_json(value)
         except ValueError as exc:
             raise ValidationError("data must be JSON or a string holding JSON.", "data") from exc
     return compact_json(value)
