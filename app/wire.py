@@ -30,13 +30,19 @@ class EpochSeconds(fields.Field):
         return parsed
 
 
+# Timestamps outside these years are refused: date arithmetic near datetime's limits overflows.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+
+
 def parse_timestamp(value: Any) -> datetime | None:
-    """RFC 3339 (a missing offset means UTC) or Unix seconds; None when neither."""
+    """RFC 3339 (a missing offset means UTC) or Unix seconds, from 1970 to 9000; None when
+    neither."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float) or (isinstance(value, str) and _is_number(value)):
         seconds = float(value)
-        if not math.isfinite(seconds) or abs(seconds) > 253_402_300_799:
+        if not math.isfinite(seconds) or not 0 <= seconds < LATEST.timestamp():
             return None
         return datetime.fromtimestamp(seconds, UTC)
     if not isinstance(value, str):
@@ -45,7 +51,8 @@ def parse_timestamp(value: Any) -> datetime | None:
         parsed = datetime.fromisoformat(value.strip())
     except ValueError:
         return None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    parsed = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    return parsed if EARLIEST <= parsed < LATEST else None
 
 
 def _is_number(value: str) -> bool:

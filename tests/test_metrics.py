@@ -151,6 +151,9 @@ def test_a_period_is_chosen_with_from_and_to(client: FlaskClient, tenant: Tenant
         ("to=soon", "to"),
         ("from=2024-02-01&to=2024-01-01", "from"),
         ("from=2023-01-01&to=2024-01-03", "from"),
+        ("to=-62135596800", "to"),
+        ("from=253402300000&to=253402300799", "to"),
+        ("to=0001-01-01T00:00:00", "to"),
     ],
 )
 def test_a_bad_period_is_422(client: FlaskClient, tenant: Tenant, query: str, field: str):

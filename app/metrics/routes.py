@@ -41,7 +41,7 @@ def _timestamp(name: str) -> Any:
         return None
     parsed = parse_timestamp(raw)
     if parsed is None:
-        message = f"{name} must be an RFC 3339 timestamp or Unix seconds."
+        message = f"{name} must be an RFC 3339 timestamp or Unix seconds (years 1970 to 8999)."
         raise invalid([ErrorDetail("ERR_BAD_REQUEST", message, name)])
     return parsed
 
