@@ -27,6 +27,7 @@ from app.users.models import User
 from app.users.service import touch_user_for_call
 
 F = TypeVar("F", bound=Callable[..., Any])
+MAX_IDENTITY = 255
 
 
 @dataclass(frozen=True)
@@ -235,6 +236,12 @@ def _verify_user(session: Session, creds: UserCredentials, credentials: Credenti
     if not identity:
         raise HeraldError(
             "User email or external id not provided.", code="user_email_not_provided", status=400
+        )
+    if len(identity) > MAX_IDENTITY:  # what a user's external_id and email columns hold
+        raise HeraldError(
+            f"User email or external id longer than {MAX_IDENTITY} characters.",
+            code="ERR_BAD_REQUEST",
+            status=400,
         )
     encryptor = runtime().encryptor
     if creds.user_hmac:

@@ -87,7 +87,7 @@ def test_a_json_body_sent_without_a_json_type_is_read_as_json(
 
 @pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
 def test_nan_and_infinity_are_malformed_json(client: FlaskClient, tenant: Tenant, constant: str):
-    body = '{"user": {"external_id": "u-1", "custom_attributes": {"score": %s}}}' % constant
+    body = '{"user": {"external_id": "u-1", "custom_attributes": {"score": ' + constant + "}}}"
 
     response = client.post(
         "/users", data=body, content_type="application/json", headers=tenant.headers()

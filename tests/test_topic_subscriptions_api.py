@@ -96,6 +96,15 @@ def test_opting_out_of_a_topic_never_followed_is_recorded_without_subscribing(
     assert _statuses(subscription) == {"comments": "unsubscribed"}
 
 
+def test_opting_out_of_a_topic_name_longer_than_100_characters_is_422(
+    client: FlaskClient, tenant: Tenant
+):
+    response = _unsubscribe(client, tenant.user_headers("u-1"), "t" * 101, "comments")
+
+    assert response.status_code == 422
+    assert response.get_json()["errors"][0]["field"] == "topic"
+
+
 def test_subscribing_again_resubscribes_after_an_opt_out(client: FlaskClient, tenant: Tenant):
     headers = tenant.user_headers("u-1")
     _subscribe(client, headers, "issue-1", "comments")

@@ -139,3 +139,15 @@ def test_a_call_naming_another_app_as_tenant_creates_no_user(
     assert refused == (403, "forbidden")
     with runtime.database.session() as session:
         assert users.find_user(session=session, app_id=tenant.app_id, external_id="ghost") is None
+
+
+@pytest.mark.parametrize("header", ["X-User-External-ID", "X-User-Email"])
+def test_an_identity_longer_than_255_characters_is_400(app: Flask, tenant: Tenant, header: str):
+    identity = "u" * 300
+    headers = {
+        "X-API-Key": tenant.api_key,
+        header: identity,
+        "X-User-HMAC": user_hmac(tenant.secret, identity),
+    }
+
+    assert call_as(app, headers) == (400, "ERR_BAD_REQUEST")

@@ -9,7 +9,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.errors import NotFound
+from app.errors import InvalidRequest, NotFound
 from app.orm import utcnow
 from app.pagination import fetch_page
 from app.topics.models import (
@@ -18,6 +18,8 @@ from app.topics.models import (
     TopicSubscription,
     TopicSubscriptionCategory,
 )
+
+MAX_TOPIC = 100  # the column's length, as seed 002 limits a notification's topic
 
 
 class TopicSubscriptionNotFound(NotFound):
@@ -155,6 +157,8 @@ def _find_or_create(
     subscription = _find(session, app_id=app_id, user_id=user_id, topic=topic)
     if subscription is not None:
         return subscription, False
+    if not 1 <= len(topic) <= MAX_TOPIC:  # a topic named in the path, unchecked by any schema
+        raise InvalidRequest(f"A topic has 1 to {MAX_TOPIC} characters.", field="topic")
     try:
         with session.begin_nested():
             subscription = TopicSubscription(app_id=app_id, user_id=user_id, topic=topic)
