@@ -79,6 +79,29 @@ def test_realtime_send_records_unreachable_channels_as_skipped(
     assert {d["target"] for d in deliveries} == {"user-jane-123"}
 
 
+def test_an_action_url_rendered_past_its_column_fails_that_recipient_not_the_send(
+    client: FlaskClient, tenant: Tenant
+):
+    channels = {"in_app": {"title": "Hi", "action_url": "https://shop.example/{{ path }}"}}
+    schema = {"type": "object", "properties": {"path": {"type": "string"}}}
+    approved_template(client, tenant, key="long-link", channels=channels, schema=schema)
+    request = {
+        "template": {"key": "long-link", "variables": {"path": "a" * 3000}},
+        "targets": ["u-1"],
+        "mode": "realtime",
+    }
+
+    response = client.post(URL, json=request, headers=seed_headers(tenant))
+
+    assert response.status_code == 200, response.get_json()
+    deliveries = client.get(
+        f"/api/notifications/{response.get_json()['notificationId']}/deliveries",
+        headers=tenant.headers(),
+    ).get_json()["deliveries"]
+    assert [(d["channel"], d["status"]) for d in deliveries] == [("in_app", "failed")]
+    assert "action_url" in deliveries[0]["reason"]
+
+
 def test_send_by_template_id_works_like_by_key(client: FlaskClient, tenant: Tenant, template: dict):
     request = {**SEED_EXAMPLE, "template": {**SEED_EXAMPLE["template"], "id": template["id"]}}
     del request["template"]["key"]

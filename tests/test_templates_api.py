@@ -67,6 +67,19 @@ def test_invalid_documents_report_every_field(client: FlaskClient, tenant: Tenan
     assert {error["code"] for error in errors(response)} == {"ERR_BAD_REQUEST"}
 
 
+def test_an_in_app_category_or_topic_fits_a_notifications_100_characters(
+    client: FlaskClient, tenant: Tenant
+):
+    in_app = {"title": "Hi", "category": "c" * 101, "topic": "t" * 101}
+    document = template_document(channels={"in_app": in_app})
+
+    response = client.post(URL, json=document, headers=tenant.headers())
+
+    assert response.status_code == 400
+    fields = {error["field"] for error in errors(response)}
+    assert fields == {"channels.in_app.category", "channels.in_app.topic"}
+
+
 def test_channels_need_at_least_one_channel(client: FlaskClient, tenant: Tenant):
     response = client.post(URL, json=template_document(channels={}), headers=tenant.headers())
 

@@ -81,6 +81,7 @@ def fan_out(
     for user in users:
         try:
             content = content_for(user)
+            _check_in_app_fits(content.in_app)
         except RenderFailed as exc:
             # One recipient's values broke the template: record it, never fail the chunk.
             failure = f"render failed: {exc}"[:500]
@@ -228,6 +229,19 @@ def _decide_push(
             return states.SKIPPED, "preference", {}
         return states.SKIPPED, "provider_not_configured", {}
     return states.SKIPPED, "no_push_subscription", {}
+
+
+# The inbox columns a rendered value must fit (a title is cut to its 255 characters instead).
+_IN_APP_LIMITS = {"action_url": 2048, "category": 100, "topic": 100}
+
+
+def _check_in_app_fits(in_app: Mapping[str, Any] | None) -> None:
+    """A value rendered from a recipient's variables can outgrow its column: that recipient's
+    render fails (recorded), rather than the database refusing the whole chunk."""
+    for name, limit in _IN_APP_LIMITS.items():
+        value = (in_app or {}).get(name)
+        if isinstance(value, str) and len(value) > limit:
+            raise RenderFailed(f"in_app.{name} renders to more than {limit} characters")
 
 
 def _inbox_row(
