@@ -102,6 +102,10 @@ def test_herald_dev_starts_everything_it_needs_and_stops_it_all_on_sigterm(tmp_p
         process.wait(timeout=60)
         wait_until(lambda: not _group_alive(process.pid), timeout=30)
     finally:
-        if _group_alive(process.pid):
-            os.killpg(process.pid, signal.SIGKILL)
-            time.sleep(0.5)
+        if _group_alive(process.pid):  # the test failed early: let it stop its children first
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                time.sleep(0.5)
