@@ -15,7 +15,7 @@ from jinja2 import TemplateSyntaxError, meta, nodes
 
 from templates_store.errors import Problem
 from templates_store.models import CHANNEL_ORDER
-from templates_store.sandbox import HTML, TEXT, HeraldSandbox
+from templates_store.sandbox import HTML, TEXT, HeraldCodeGenerator, HeraldSandbox
 from templates_store.variables import resolve_ref
 
 PARTS = {
@@ -145,7 +145,7 @@ def _private_constant(node: nodes.Node) -> bool:
 
 def _undeclared(ast: nodes.Template, env: HeraldSandbox, schema: Mapping[str, Any]) -> list[str]:
     declared = schema.get("properties") or {}
-    names = meta.find_undeclared_variables(ast) - {RECIPIENT} - set(declared) - set(env.globals)
+    names = _undeclared_names(ast) - {RECIPIENT} - set(declared) - set(env.globals)
     found = [f"Variable {name!r} is not declared in variableSchema." for name in sorted(names)]
     assigned = {n.name for n in ast.find_all(nodes.Name) if n.ctx != "load"}
     for path in _attribute_paths(ast):
@@ -154,6 +154,17 @@ def _undeclared(ast: nodes.Template, env: HeraldSandbox, schema: Mapping[str, An
             if missing:
                 found.append(f"Variable {missing!r} is not declared in variableSchema.")
     return sorted(set(found), key=found.index)
+
+
+class _NameTracker(meta.TrackingCodeGenerator, HeraldCodeGenerator):
+    """`meta.find_undeclared_variables`'s tracker on Herald's code generator: Jinja's own would
+    evaluate constant filter calls (`{{ 'x' | replace('', 'y') }}`) while the version is saved."""
+
+
+def _undeclared_names(ast: nodes.Template) -> set[str]:
+    tracker = _NameTracker(ast.environment)
+    tracker.visit(ast)
+    return tracker.undeclared_identifiers
 
 
 def _attribute_paths(ast: nodes.Template) -> Iterator[list[Any]]:

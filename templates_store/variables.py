@@ -12,10 +12,12 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from jsonschema import Draft202012Validator, ValidationError
+from jsonschema import Draft3Validator, Draft4Validator, Draft202012Validator, ValidationError
 from jsonschema.exceptions import SchemaError
 from jsonschema.protocols import Validator
 from jsonschema.validators import validator_for
+from referencing import Registry, Resource
+from referencing.exceptions import CannotDetermineSpecification, NoSuchResource, Unresolvable
 
 from templates_store.cache import BoundedCache
 from templates_store.errors import Problem
@@ -27,7 +29,23 @@ _SUBSCHEMA_LISTS = ("allOf", "anyOf", "oneOf", "prefixItems")
 _SUBSCHEMA_MAPS = ("properties", "$defs", "definitions", "patternProperties")
 _SUBSCHEMA_SINGLE = ("items", "additionalProperties", "not", "if", "then", "else", "contains")
 
+# Keywords that resolve at run time against something other than the schema's own `#/...` paths.
+_DYNAMIC_REFS = ("$dynamicRef", "$recursiveRef")
+# Keywords that start a new base URI or dialect where they appear: a `#/...` ref below them would
+# point into that sub-schema instead of the variableSchema, and fail on every send.
+_SCOPE_KEYWORDS = ("$id", "$schema")
+_NOT_SCHEMAS = ("enum", "const", "default", "examples")
+
 _validators: BoundedCache[Validator] = BoundedCache(maxsize=512)
+
+
+def _refuse_retrieval(uri: str) -> Resource[Any]:
+    """Variable validation never fetches anything: jsonschema's default would urlopen the URI."""
+    raise NoSuchResource(ref=uri)
+
+
+# Only the JSON Schema metaschemas (bundled, offline) and the schema itself resolve.
+_OFFLINE: Registry[Any] = Registry(retrieve=_refuse_retrieval)
 
 
 def check_variables(
@@ -39,22 +57,33 @@ def check_variables(
     """Every way `variables` fails the version's schema, each naming its field; [] when valid."""
     if not isinstance(variables, Mapping):
         return [Problem(INVALID_VARIABLES, "Variables must be a JSON object.", field_prefix)]
-    validator = _validators.get_or_build(
-        version.cache_key, lambda: build_validator(version.variable_schema)
-    )
     problems: dict[tuple[str, str], Problem] = {}
-    for error in validator.iter_errors(dict(variables)):
-        for problem in _problems_for(error, field_prefix):
-            problems.setdefault((problem.field or "", problem.message), problem)
-        if len(problems) >= MAX_PROBLEMS:
-            break
+    try:
+        validator = _validators.get_or_build(
+            version.cache_key, lambda: build_validator(version.variable_schema)
+        )
+        for error in validator.iter_errors(dict(variables)):
+            for problem in _problems_for(error, field_prefix):
+                problems.setdefault((problem.field or "", problem.message), problem)
+            if len(problems) >= MAX_PROBLEMS:
+                break
+    except (Unresolvable, CannotDetermineSpecification) as exc:
+        # A schema saved before references were checked as strictly as now: refuse the send
+        # like any other invalid variables rather than failing it with a 500.
+        return [_unresolvable(exc, field_prefix)]
     return sorted(problems.values(), key=lambda p: (p.field or "", p.message))
+
+
+def _unresolvable(exc: Exception, field: str) -> Problem:
+    ref = getattr(exc, "ref", None)
+    message = "The template's variableSchema has a reference that cannot be resolved"
+    return Problem(INVALID_VARIABLES, f"{message}: {ref!r}." if ref else f"{message}.", field)
 
 
 def build_validator(schema: Mapping[str, Any]) -> Validator:
     """A validator for the strict form of a (previously checked) variable schema."""
     cls = validator_for(schema, default=Draft202012Validator)
-    return cls(strict_schema(schema), format_checker=cls.FORMAT_CHECKER)
+    return cls(strict_schema(schema), format_checker=cls.FORMAT_CHECKER, registry=_OFFLINE)
 
 
 def strict_schema(schema: Any) -> Any:
@@ -80,7 +109,8 @@ def strict_schema(schema: Any) -> Any:
 
 
 def check_variable_schema(schema: Any, *, field: str = "variableSchema") -> list[Problem]:
-    """Save-time check: an object-typed, valid JSON Schema whose references resolve locally."""
+    """Save-time check: an object-typed, valid JSON Schema whose references all resolve locally,
+    within the schema itself (`#/...`), so that validating variables never looks anywhere else."""
     if not isinstance(schema, Mapping):
         return [Problem("ERR_BAD_REQUEST", "variableSchema must be a JSON object.", field)]
     if schema.get("type") != "object":
@@ -93,11 +123,30 @@ def check_variable_schema(schema: Any, *, field: str = "variableSchema") -> list
     except SchemaError as exc:
         where = ".".join([field, *(str(p) for p in exc.absolute_path)])
         return [Problem("ERR_BAD_REQUEST", f"Not a valid JSON Schema: {exc.message}", where)]
-    return [
-        Problem("ERR_BAD_REQUEST", f"Unresolvable $ref {ref!r}; only local refs (#/...).", where)
-        for where, ref in _refs(schema, field)
-        if resolve_ref(schema, ref) is None
-    ]
+    return _reference_problems(schema, field, scope_keywords=_scope_keywords(cls))
+
+
+def _scope_keywords(cls: type[Validator]) -> tuple[str, ...]:
+    if cls in (Draft3Validator, Draft4Validator):
+        return (*_SCOPE_KEYWORDS, "id")  # drafts 3 and 4 spell `$id` as `id`
+    return _SCOPE_KEYWORDS
+
+
+def _reference_problems(
+    schema: Mapping[str, Any], field: str, *, scope_keywords: tuple[str, ...]
+) -> list[Problem]:
+    problems: list[Problem] = []
+    for where, keyword, value in _keywords(schema, field):
+        if keyword == "$ref" and resolve_ref(schema, value) is None:
+            message = f"Unresolvable $ref {value!r}; only local refs (#/...)."
+        elif keyword in _DYNAMIC_REFS:
+            message = f"{keyword} is not supported; use a local $ref (#/...)."
+        elif keyword in scope_keywords and where != f"{field}.{keyword}" and isinstance(value, str):
+            message = f"{keyword} is only allowed at the top level of variableSchema."
+        else:
+            continue
+        problems.append(Problem("ERR_BAD_REQUEST", message, where))
+    return problems
 
 
 def resolve_ref(root: Mapping[str, Any], ref: str) -> Any:
@@ -116,16 +165,20 @@ def resolve_ref(root: Mapping[str, Any], ref: str) -> Any:
     return node
 
 
-def _refs(schema: Any, path: str) -> Iterator[tuple[str, Any]]:
+def _keywords(schema: Any, path: str) -> Iterator[tuple[str, str, Any]]:
+    """(where, name, value) for every key of every object in the schema, outside literal values.
+
+    Walking every object, not only known sub-schema keywords, errs on the side of refusing: a
+    property named "$ref" is checked like a reference.
+    """
     if isinstance(schema, Mapping):
         for name, value in schema.items():
-            if name == "$ref":
-                yield f"{path}.$ref", value
-            elif name not in ("enum", "const", "default", "examples"):
-                yield from _refs(value, f"{path}.{name}")
+            yield f"{path}.{name}", name, value
+            if name not in _NOT_SCHEMAS:
+                yield from _keywords(value, f"{path}.{name}")
     elif isinstance(schema, list):
         for index, item in enumerate(schema):
-            yield from _refs(item, f"{path}.{index}")
+            yield from _keywords(item, f"{path}.{index}")
 
 
 def _problems_for(error: ValidationError, prefix: str) -> Iterator[Problem]:

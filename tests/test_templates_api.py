@@ -127,6 +127,32 @@ def test_a_variable_schema_that_is_not_json_schema_is_refused(client: FlaskClien
 
 
 @pytest.mark.parametrize(
+    ("definition", "field"),
+    [
+        ({"$dynamicRef": "http://127.0.0.1:9/ssrf-probe"}, "properties.orderId.$dynamicRef"),
+        ({"$id": "http://example.invalid/x.json", "$ref": "#/$defs/s"}, "properties.orderId.$id"),
+    ],
+)
+def test_schema_references_that_could_leave_the_schema_are_refused(
+    client: FlaskClient, tenant: Tenant, definition: dict, field: str
+):
+    schema = {
+        "type": "object",
+        "$defs": {"s": {"type": "string"}},
+        "properties": {"customerName": {"type": "string"}, "orderId": definition},
+    }
+
+    response = client.post(
+        URL, json=template_document(variableSchema=schema), headers=tenant.headers()
+    )
+
+    assert response.status_code == 400
+    assert [(e["code"], e["field"]) for e in errors(response)] == [
+        ("ERR_BAD_REQUEST", f"variableSchema.{field}")
+    ]
+
+
+@pytest.mark.parametrize(
     ("part", "source"),
     [
         ("html", "{{ ''.__class__.__mro__ }}"),

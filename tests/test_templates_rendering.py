@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 
@@ -13,7 +15,7 @@ from templates_store.compiled import compile_cache, compile_channels
 from templates_store.errors import RenderFailed
 from templates_store.html_text import html_to_text
 from templates_store.rendering import check_push_overrides, render
-from templates_store.sandbox import GLOBALS, RecipientView
+from templates_store.sandbox import GLOBALS, TEXT, RecipientView
 from tests.template_factories import ORDER_SCHEMA, ORDER_VARIABLES, make_version
 
 USER = {
@@ -431,3 +433,162 @@ def test_parts_render_the_same_one_by_one_as_in_the_bundle():
 
     assert bundled.bundle is not None
     assert one_by_one.render_fields(context) == bundled.render_fields(context)
+
+
+def test_saving_a_template_runs_none_of_its_code(monkeypatch: pytest.MonkeyPatch):
+    calls: list[tuple] = []
+    replace = TEXT.filters["replace"]
+
+    @functools.wraps(replace)  # keeps Jinja's pass_eval_context marker
+    def recording_replace(*args: Any, **kwargs: Any) -> Any:
+        calls.append(args[1:])
+        return replace(*args, **kwargs)
+
+    monkeypatch.setitem(TEXT.filters, "replace", recording_replace)
+    huge = "{{ '" + "x" * 20_000 + "' | replace('', '" + "y" * 20_000 + "') | length }}"
+    channels = {
+        "in_app": {
+            "title": huge,
+            "body": "{% autoescape 'on' | replace('on', '') %}{{ 'ab' | replace('a', 'c') }}"
+            "{% endautoescape %}",
+        }
+    }
+
+    problems = check_channels(channels, ORDER_SCHEMA)
+
+    assert problems == [] and calls == []
+    version = make_version(channels)
+    with pytest.raises(RenderFailed) as raised:
+        render(version, variables=ORDER_VARIABLES, user={})
+    assert "longer than 100000" in raised.value.details[0].message
+    assert calls  # the filter runs when rendering, and only then
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{{ ('x' * 10000) | replace('', 'y' * 1000) }}",
+        "{{ ('x' * 10000).replace('', 'y' * 1000) }}",
+        "{{ customerName.translate({74: 'y' * 100000}) }}",
+        "{% set s = 'x' * 100000 %}{{ s ~ s }}",
+        "{% set s = 'x' * 60000 %}{% set t = s ~ s ~ s %}{{ t | length }}",
+        "{% set s = 'x' * 100000 %}{{ (s + s) | length }}",
+        "{% set l = ['x'] * 60000 %}{{ (l + l) | length }}",
+        "{{ (['x' * 1000] * 1000) | join }}",
+        "{{ ([{'n': 'x' * 1000}] * 1000) | join(attribute='n') | length }}",
+        "{{ ','.join(['x' * 1000] * 1000) | length }}",
+        "{{ ('x\n' * 50000) | indent(10) | length }}",
+        "{{ ('x ' * 50000) | wordwrap(1, wrapstring='y' * 100) | length }}",
+        "{{ '%s%s' % ('x' * 100000, 'y') }}",
+        "{{ '%s%s' | format('x' * 60000, 'y' * 60000) }}",
+        "{{ ('&' * 60000) | escape | length }}",
+        "{% set l = ['x'] * 60000 %}{% set _ = l.extend(l) %}{{ l | length }}",
+        "{{ [1] | batch(100000000, 0) | list | length }}",
+        "{{ (5).to_bytes(100000000, 'big') | length }}",
+    ],
+)
+def test_strings_lists_and_bytes_cannot_grow_past_the_limit_at_render_time(source: str):
+    version = make_version({"in_app": {"title": "Hi", "body": source}})
+
+    with pytest.raises(RenderFailed) as raised:
+        render(version, variables=ORDER_VARIABLES, user={})
+
+    message = raised.value.details[0].message
+    assert "Results longer than 100000 characters or items are not allowed" in message
+
+
+def test_ordinary_replacing_joining_and_concatenating_still_render():
+    body = (
+        "{{ customerName | replace('J', 'j') }}|{{ orderId.replace('-', '/') }}|"
+        "{{ ['a', 'b'] | join(', ') }}|{{ '-'.join(['c', 'd']) }}|{{ 'x' ~ orderId ~ 'y' }}|"
+        "{{ 'p' + 'q' }}|{{ 1 + 2 }}|{{ ([1] + [2]) | length }}|{{ 'a\nb' | indent(2) }}|"
+        "{{ 'one two' | wordwrap(3) }}|{{ [1, 2, 3] | batch(2, 0) | list }}"
+    )
+    version = make_version({"in_app": {"title": "Hi", "body": body}})
+
+    rendered = render(version, variables=ORDER_VARIABLES, user={})
+
+    assert rendered.in_app is not None
+    assert rendered.in_app["body"] == (
+        "jane|ORD/12345|a, b|c-d|xORD-12345y|pq|3|2|a\n  b|one\ntwo|[[1, 2], [3, 0]]"
+    )
+
+
+def test_a_long_variable_may_still_be_passed_through_and_shortened():
+    schema = {"type": "object", "properties": {"article": {"type": "string"}}}
+    article = "word " * 30_000  # 150,000 characters
+    body = "{{ article }}|{{ article | replace('word', 'w') | length }}|{{ article | e | length }}"
+    version = make_version({"in_app": {"title": "Hi", "body": body}}, schema)
+
+    rendered = render(version, variables={"article": article}, user={})
+
+    assert rendered.in_app is not None
+    assert rendered.in_app["body"] == f"{article}|60000|150000"
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{% set s = 'x' * 100000 %}{% for a in s %}{% for b in s %}{% endfor %}{% endfor %}",
+        "{% for a in big %}{% for b in big %}{% endfor %}{% endfor %}",
+        "{% for a in big %}{% for b in big if b %}{% endfor %}{% endfor %}",
+        "{% for a in big %}{{ big | map('upper') | join | length }}{% endfor %}",
+        "{% for a in big %}{{ big | sort | first }}{% endfor %}",
+        "{% for a in big %}{% set _ = ''.join(big) %}{% endfor %}",
+        "{% for a in [1] recursive %}{% if loop.depth == 1 %}"
+        + "{{ loop(big) }}" * 11
+        + "{% endif %}{% endfor %}",
+        "{{ [1] | slice(100000000) | list | length }}",
+    ],
+)
+def test_loops_and_iterating_filters_share_one_iteration_budget(source: str):
+    schema = {"type": "object", "properties": {"big": {"type": "array"}}}
+    version = make_version({"in_app": {"title": "Hi", "body": source}}, schema)
+
+    with pytest.raises(RenderFailed) as raised:
+        render(version, variables={"big": ["x"] * 100_000}, user={})
+
+    assert "at most 1000000 items" in raised.value.details[0].message
+
+
+def test_ordinary_loops_render_within_the_iteration_budget():
+    schema = {"type": "object", "properties": {"rows": {"type": "array"}}}
+    body = (
+        "{% for a in rows %}{% for b in rows %}{% endfor %}{% endfor %}"
+        "{% for r in rows | map('string') | select %}{% endfor %}"
+        "{% for x in [[1, [2]]] recursive %}{% if x is iterable %}{{ loop(x) }}"
+        "{% else %}{{ x }}{% endif %}{% endfor %}|"
+        "{% for r in rows %}{% if loop.last %}{{ loop.length }}{% endif %}{% endfor %}"
+    )
+    version = make_version({"in_app": {"title": "Hi", "body": body}}, schema)
+
+    for _ in range(3):  # the budget is per render
+        rendered = render(version, variables={"rows": list(range(300))}, user={})
+        assert rendered.in_app is not None and rendered.in_app["body"] == "12|300"
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{{ ((((9 ** 100) ** 100) ** 100) ** 30) > 1 }}",
+        "{{ (2 ** 100) ** 100 }}",
+        "{% set a = 9 ** 100 %}{% set b = a * a * a * a * a * a * a * a %}"
+        "{% set c = b * b * b * b * b * b %}{{ c > 1 }}",
+    ],
+)
+def test_huge_numbers_are_refused_before_they_are_computed(source: str):
+    version = make_version({"in_app": {"title": "Hi", "body": source}})
+
+    with pytest.raises(RenderFailed) as raised:
+        render(version, variables=ORDER_VARIABLES, user={})
+
+    assert "Numbers larger than 10000 bits are not allowed" in raised.value.details[0].message
+
+
+def test_ordinary_arithmetic_still_renders():
+    body = "{{ 2 ** 10 }} {{ (9 ** 100) > 1 }} {{ 3 * 4 }} {{ 2 ** -1 }} {{ 1.5 ** 2 }}"
+    version = make_version({"in_app": {"title": "Hi", "body": body}})
+
+    rendered = render(version, variables=ORDER_VARIABLES, user={})
+
+    assert rendered.in_app is not None and rendered.in_app["body"] == "1024 True 12 0.5 2.25"

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -144,4 +148,130 @@ def test_a_draft_7_schema_with_local_refs_is_accepted():
 
     assert check_variable_schema(schema) == []
     version = make_version({"in_app": {"title": "{{ a }}"}}, schema)
+    assert [p.field for p in check_variables(version, {"a": 1})] == ["template.variables.a"]
+
+
+@pytest.fixture
+def probe_url() -> Iterator[tuple[str, list[str]]]:
+    """A local HTTP server that records every path asked of it, and its base URL."""
+    requested: list[str] = []
+
+    class Recorder(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            requested.append(self.path)
+            body = json.dumps({"type": "string"}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}", requested
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@pytest.mark.parametrize("keyword", ["$dynamicRef", "$ref"])
+def test_a_schema_reaching_for_a_remote_url_is_refused_and_never_fetched(
+    probe_url: tuple[str, list[str]], keyword: str
+):
+    base, requested = probe_url
+    schema = with_property({keyword: f"{base}/ssrf-probe"})
+    stored = make_version({"in_app": {"title": "{{ a }}"}}, schema)  # as if saved before the check
+
+    refused = check_variable_schema(schema)
+    problems = check_variables(stored, {"a": "x"})
+
+    assert [p.field for p in refused] == [f"variableSchema.properties.a.{keyword}"]
+    assert [(p.code, p.field) for p in problems] == [
+        ("ERR_INVALID_VARIABLES", "template.variables")
+    ]
+    assert requested == []
+
+
+@pytest.mark.parametrize(
+    ("schema", "field", "message"),
+    [
+        (
+            with_property({"$dynamicRef": "#meta"}),
+            "variableSchema.properties.a.$dynamicRef",
+            "$dynamicRef is not supported; use a local $ref (#/...).",
+        ),
+        (
+            {
+                "$schema": "https://json-schema.org/draft/2019-09/schema",
+                "type": "object",
+                "properties": {"a": {"$recursiveRef": "#"}},
+            },
+            "variableSchema.properties.a.$recursiveRef",
+            "$recursiveRef is not supported; use a local $ref (#/...).",
+        ),
+        (
+            {
+                "type": "object",
+                "$defs": {"s": {"type": "string"}},
+                "properties": {"a": {"$id": "http://example.invalid/a.json", "$ref": "#/$defs/s"}},
+            },
+            "variableSchema.properties.a.$id",
+            "$id is only allowed at the top level of variableSchema.",
+        ),
+        (
+            with_property({"$schema": "http://json-schema.org/draft-07/schema#"}),
+            "variableSchema.properties.a.$schema",
+            "$schema is only allowed at the top level of variableSchema.",
+        ),
+        (
+            {
+                "$schema": "http://json-schema.org/draft-04/schema#",
+                "type": "object",
+                "definitions": {"s": {"type": "string"}},
+                "properties": {"a": {"id": "http://example.invalid/a.json"}},
+            },
+            "variableSchema.properties.a.id",
+            "id is only allowed at the top level of variableSchema.",
+        ),
+    ],
+)
+def test_references_that_could_resolve_elsewhere_than_the_schema_are_refused(
+    schema: dict[str, Any], field: str, message: str
+):
+    problems = check_variable_schema(schema)
+
+    assert [(p.code, p.field, p.message) for p in problems] == [("ERR_BAD_REQUEST", field, message)]
+
+
+def test_a_stored_schema_whose_ref_cannot_resolve_refuses_the_variables_instead_of_raising():
+    schema = {
+        "type": "object",
+        "$defs": {"s": {"type": "string"}},
+        "properties": {"x": {"$id": "http://example.invalid/x.json", "$ref": "#/$defs/s"}},
+    }
+    stored = make_version({"in_app": {"title": "{{ x }}"}}, schema)  # saved before the check
+
+    [problem] = check_variables(stored, {"x": "value"}, field_prefix="variables")
+
+    assert (problem.code, problem.field) == ("ERR_INVALID_VARIABLES", "variables")
+    assert "cannot be resolved" in problem.message
+
+
+def test_a_top_level_id_and_anchors_are_accepted_with_local_refs():
+    schema = {
+        "$id": "https://shop.test/schemas/order.json",
+        "type": "object",
+        "$defs": {"s": {"$anchor": "name", "type": "string"}},
+        "properties": {"a": {"$ref": "#/$defs/s"}},
+    }
+
+    assert check_variable_schema(schema) == []
+    version = make_version({"in_app": {"title": "{{ a }}"}}, schema)
+    assert check_variables(version, {"a": "Jane"}) == []
     assert [p.field for p in check_variables(version, {"a": 1})] == ["template.variables.a"]
