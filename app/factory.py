@@ -8,6 +8,7 @@ from flask import Flask, Response, request
 
 from app import errors, extensions, logs, ratelimit
 from app.config import Settings
+from app.errors import HeraldError
 from app.runtime import Runtime
 
 
@@ -24,8 +25,22 @@ def build_app(test_config: dict[str, Any] | None = None) -> Flask:
     errors.init_app(flask_app)
     ratelimit.init_app(flask_app)
     _refuse_oversized_bodies(flask_app, settings)
+    _refuse_nul_in_urls(flask_app)
     _register_blueprints(flask_app)
     return flask_app
+
+
+def _refuse_nul_in_urls(flask_app: Flask) -> None:
+    """A `%00` in a path or query reaches queries as a NUL character, which PostgreSQL refuses
+    (a 500); bodies are checked where they are read (`app.http.read_json`)."""
+
+    @flask_app.before_request
+    def _check_url() -> None:
+        values = [request.path, *(v for item in request.args.items(multi=True) for v in item)]
+        if any("\x00" in value for value in values):
+            raise HeraldError(
+                "URLs must not contain NUL (%00).", code="ERR_BAD_REQUEST", status=400
+            )
 
 
 def _refuse_oversized_bodies(flask_app: Flask, settings: Settings) -> None:

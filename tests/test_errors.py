@@ -114,6 +114,11 @@ def test_a_nul_character_in_any_string_is_refused_before_anything_is_stored(
     assert listed["users"] == []
 
 
+@pytest.mark.parametrize("url", ["/users/external_id:a%00b", "/users?email=a%00b"])
+def test_a_nul_character_in_a_url_is_400(client: FlaskClient, tenant: Tenant, url: str):
+    assert_envelope(client.get(url, headers=tenant.headers()), 400, "ERR_BAD_REQUEST")
+
+
 def test_body_over_the_limit_is_413(client: FlaskClient, app: Flask, tenant: Tenant):
     limit = app.config["MAX_CONTENT_LENGTH"]
     response = client.patch(
