@@ -103,7 +103,10 @@ def page_body(
 def parse_json(text: str | bytes) -> Any:
     """JSON as the standard defines it: Python's `NaN`/`Infinity` extensions are refused (no
     database column or JSON client can hold them). Raises ValueError."""
-    return json.loads(text, parse_constant=_refuse_constant)
+    try:
+        return json.loads(text, parse_constant=_refuse_constant)
+    except RecursionError as exc:
+        raise ValueError("JSON nested too deeply") from exc
 
 
 def _refuse_constant(name: str) -> Any:
@@ -112,11 +115,16 @@ def _refuse_constant(name: str) -> Any:
 
 def has_nul(document: Any) -> bool:
     """Whether any string (or key) of a parsed document holds a NUL character, which
-    PostgreSQL's text cannot store."""
-    if isinstance(document, str):
-        return "\x00" in document
-    if isinstance(document, dict):
-        return any(has_nul(key) or has_nul(value) for key, value in document.items())
-    if isinstance(document, list):
-        return any(has_nul(item) for item in document)
+    PostgreSQL's text cannot store. Iterative: a body may nest as deep as the parser allows."""
+    pending = [document]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                return True
+        elif isinstance(value, dict):
+            pending.extend(value.keys())
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
     return False

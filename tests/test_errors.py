@@ -119,6 +119,17 @@ def test_a_nul_character_in_a_url_is_400(client: FlaskClient, tenant: Tenant, ur
     assert_envelope(client.get(url, headers=tenant.headers()), 400, "ERR_BAD_REQUEST")
 
 
+@pytest.mark.parametrize("depth", [500, 5000])
+def test_a_deeply_nested_body_is_a_client_error(client: FlaskClient, tenant: Tenant, depth: int):
+    body = '{"senderName": ' + "[" * depth + "]" * depth + "}"
+
+    response = client.patch(
+        "/api/apps/current", data=body, content_type="application/json", headers=tenant.headers()
+    )
+
+    assert_envelope(response, 400, "ERR_BAD_REQUEST")
+
+
 def test_body_over_the_limit_is_413(client: FlaskClient, app: Flask, tenant: Tenant):
     limit = app.config["MAX_CONTENT_LENGTH"]
     response = client.patch(
