@@ -81,7 +81,6 @@ def fan_out(
     for user in users:
         try:
             content = content_for(user)
-            _check_in_app_fits(content.in_app)
         except RenderFailed as exc:
             # One recipient's values broke the template: record it, never fail the chunk.
             failure = f"render failed: {exc}"[:500]
@@ -102,9 +101,13 @@ def fan_out(
                 subscriptions=subscriptions.get(user.id, []),
                 shared=shared,
             )
+            in_app = content.in_app or {}
+            if channel == "in_app" and delivery["status"] == states.SENT:
+                overflow = _in_app_overflow(in_app)
+                if overflow is not None:  # only this recipient's inbox row is refused
+                    delivery = _failed(notification, user, channel, f"render failed: {overflow}")
             deliveries.append(delivery)
             if channel == "in_app" and delivery["status"] == states.SENT:
-                in_app = content.in_app or {}
                 row = _inbox_row(notification, user, in_app, shared=shared)
                 inbox_rows.append(_inbox_values(row))
                 result.inbox_events.append((user.id, inbox_view(row, in_app if shared else None)))
@@ -235,13 +238,14 @@ def _decide_push(
 _IN_APP_LIMITS = {"action_url": 2048, "category": 100, "topic": 100}
 
 
-def _check_in_app_fits(in_app: Mapping[str, Any] | None) -> None:
-    """A value rendered from a recipient's variables can outgrow its column: that recipient's
-    render fails (recorded), rather than the database refusing the whole chunk."""
+def _in_app_overflow(in_app: Mapping[str, Any]) -> str | None:
+    """Why a rendered inbox row cannot be stored, if it cannot: a value rendered from a
+    recipient's variables can outgrow its column, which would fail the whole chunk."""
     for name, limit in _IN_APP_LIMITS.items():
-        value = (in_app or {}).get(name)
+        value = in_app.get(name)
         if isinstance(value, str) and len(value) > limit:
-            raise RenderFailed(f"in_app.{name} renders to more than {limit} characters")
+            return f"in_app.{name} renders to more than {limit} characters"
+    return None
 
 
 def _inbox_row(
