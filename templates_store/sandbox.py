@@ -22,6 +22,7 @@ from jinja2 import ChainableUndefined, StrictUndefined, Undefined, nodes, pass_e
 from jinja2.compiler import CodeGenerator, Frame
 from jinja2.filters import (
     do_batch,
+    do_center,
     do_format,
     do_indent,
     do_replace,
@@ -50,10 +51,17 @@ MAX_ITERATIONS = 1_000_000
 MAX_NUMBER_BITS = 10_000
 
 
+# Characters one render may join into text, all parts and every captured block together
+# (`{% set %}...{% endset %}`, macro and call bodies, the output itself). Each join is bounded by
+# what went into it, so nesting blocks that repeat a long value multiplies it: this caps that.
+MAX_OUTPUT = 10_000_000
+
+
 @dataclass
 class RenderBudget:
     range_steps: int = MAX_RANGE_STEPS
     iterations: int = MAX_ITERATIONS
+    output: int = MAX_OUTPUT
 
 
 _budget: ContextVar[RenderBudget | None] = ContextVar("herald_render_budget", default=None)
@@ -87,6 +95,15 @@ def charge_iterations(count: int) -> None:
         budget.iterations -= count
         if budget.iterations < 0:
             raise SecurityError(f"A render may iterate over at most {MAX_ITERATIONS} items.")
+
+
+def charge_output(size: int) -> None:
+    """Charge `size` characters of joined text to the current render's output budget."""
+    budget = _budget.get()
+    if budget is not None:
+        budget.output -= size
+        if budget.output < 0:
+            raise SecurityError(f"A render may produce at most {MAX_OUTPUT} characters of text.")
 
 
 def budgeted(iterable: Any) -> Any:
@@ -216,6 +233,12 @@ class HeraldSandbox(SandboxedEnvironment):
     # Called by the code HeraldCodeGenerator writes.
     budgeted_iterable = staticmethod(budgeted)
 
+    def concat(self, parts: Iterable[str]) -> str:  # type: ignore[override]
+        """Every join of rendered text: the output and each captured block's buffer."""
+        text = "".join(parts)
+        charge_output(len(text))
+        return text
+
     @staticmethod
     def bounded_concat(value: str) -> str:
         """The result of `a ~ b ~ ...`, refused when longer than the limit."""
@@ -339,7 +362,7 @@ def _format_width(template: str, values: Any) -> int:
 
 def _bounded_center(value: Any, width: int = 80) -> str:
     _check_width(width if isinstance(width, int) else 0)
-    return str(value).center(width)
+    return do_center(value, width)  # keeps Markup safe, as Jinja's own filter does
 
 
 def _bounded_indent(value: Any, width: int | str = 4, *args: Any, **kwargs: Any) -> str:
@@ -436,17 +459,23 @@ def _guarded(filter_func: Callable[..., Any], *, iterates: bool) -> Callable[...
         if iterates and len(args) > position:
             args = (*args[:position], budgeted(value), *args[position + 1 :])
         result = filter_func(*args, **kwargs)
-        if isinstance(result, str):
-            _check_grown(len(result), len(value) if isinstance(value, str) else 0)
+        if isinstance(result, str | list | tuple):
+            before = len(value) if isinstance(value, str | list | tuple) else 0
+            _check_grown(len(result), before)
         return result
 
     return guarded
 
 
 def _repeat_size(left: Any, right: Any) -> int:
+    """The size of `sequence * count`: its items, and for a list or tuple also the characters
+    of its string items (`[long_text] * 1000` prints as a thousand copies)."""
     for sequence, count in ((left, right), (right, left)):
-        if isinstance(sequence, str | list | tuple) and isinstance(count, int):
+        if isinstance(sequence, str) and isinstance(count, int):
             return len(sequence) * count
+        if isinstance(sequence, list | tuple) and isinstance(count, int):
+            texts = sum(len(item) for item in sequence if isinstance(item, str | list | tuple))
+            return max(len(sequence), texts) * count
     return 0
 
 

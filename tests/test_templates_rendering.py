@@ -120,6 +120,20 @@ def test_only_email_html_is_autoescaped():
     assert rendered.push["title"] == rendered.push["data"]["name"] == raw
 
 
+def test_centering_safe_html_in_an_email_does_not_escape_it_again():
+    html = (
+        "{% macro greet(name) %}<b>{{ name }}</b>{% endmacro %}"
+        "{{ greet(customerName) | center(30) }}"
+    )
+    channels = {"email": {"subject": "Hi", "html": html}}
+    variables = {"customerName": "<i>", "orderId": "ORD-1"}
+
+    rendered = render(make_version(channels), variables=variables, user={})
+
+    assert rendered.email is not None
+    assert rendered.email["html"].strip() == "<b>&lt;i&gt;</b>"
+
+
 def test_email_text_is_derived_from_the_html_when_missing():
     html = (
         "<html><head><style>p{color:red}</style></head><body>"
@@ -491,7 +505,32 @@ def test_saving_a_template_runs_none_of_its_code(monkeypatch: pytest.MonkeyPatch
     ],
 )
 def test_strings_lists_and_bytes_cannot_grow_past_the_limit_at_render_time(source: str):
-    message = "Results longer than 100000 characters or items are not allowed"
+    # Refused as it grows (a result too long) or before (a repetition too long).
+    assert "longer than 100000" in _render_refusal(source)
+
+
+_TRIPLED = "{{ s }}{{ s }}{{ s }}"
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        (  # captured blocks that each repeat the last: 100,000 x 3^5 characters
+            "{% set s = 'x' * 100000 %}"
+            + "".join(f"{{% set s %}}{_TRIPLED}{{% endset %}}" for _ in range(5))
+            + "{{ s | length }}",
+            "at most 10000000 characters",
+        ),
+        (
+            "{% macro m(s) %}{{ s }}{{ s }}{% endmacro %}{% set s = 'x' * 100000 %}"
+            "{% for _ in range(200) %}{{ m(s) }}{% endfor %}",
+            "at most 10000000 characters",
+        ),
+        ("{% set s = 'x' * 100000 %}{{ [s] * 1000 }}", "longer than 100000"),
+        ("{{ ([[1] * 100000] * 30) | sum(start=[]) | length }}", "longer than 100000"),
+    ],
+)
+def test_text_built_by_blocks_macros_and_list_repetition_is_bounded(source: str, message: str):
     assert message in _render_refusal(source)
 
 
