@@ -133,14 +133,15 @@ class HeraldCodeGenerator(CodeGenerator):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.optimizer = None  # also for generators built directly (meta's name tracker)
-        # ids of for loops' iterables not yet written (Jinja forbids custom node types).
-        self._loop_iterables: set[int] = set()
+        # Nodes not yet written whose value goes through an environment function first (by
+        # id: Jinja forbids custom node types): loops' iterables, `~` operands.
+        self._wrapped: dict[int, str] = {}
 
     def visit(self, node: nodes.Node, *args: Any, **kwargs: Any) -> Any:
-        if id(node) not in self._loop_iterables:
+        wrapper = self._wrapped.pop(id(node), None)
+        if wrapper is None:
             return super().visit(node, *args, **kwargs)
-        self._loop_iterables.discard(id(node))
-        self.write("environment.budgeted_iterable(")
+        self.write(f"environment.{wrapper}(")
         super().visit(node, *args, **kwargs)
         self.write(")")
         return None
@@ -162,10 +163,12 @@ class HeraldCodeGenerator(CodeGenerator):
 
     def visit_For(self, node: nodes.For, frame: Frame) -> None:
         # Jinja writes the iterable once (at the loop, or at the first call of a recursive one).
-        self._loop_iterables.add(id(node.iter))
+        self._wrapped[id(node.iter)] = "budgeted_iterable"
         super().visit_For(node, frame)
 
     def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
+        for operand in node.nodes:  # each is turned into text by the join
+            self._wrapped[id(operand)] = "textable"
         self.write("environment.bounded_concat(")
         super().visit_Concat(node, frame)
         self.write(")")
@@ -238,6 +241,11 @@ class HeraldSandbox(SandboxedEnvironment):
         text = "".join(parts)
         charge_output(len(text))
         return text
+
+    @staticmethod
+    def textable(value: Any) -> Any:
+        """A `~` operand, which the join turns into text."""
+        return _check_textable(value)
 
     @staticmethod
     def bounded_concat(value: str) -> str:
@@ -441,6 +449,12 @@ _ITERATING_FILTERS = frozenset(
 )
 
 
+# Filters that turn their whole input into text (a container included).
+_TEXT_FILTERS = frozenset(
+    {"e", "escape", "forceescape", "join", "pprint", "string", "tojson", "urlencode", "xmlattr"}
+)
+
+
 # Filters that return their input, one of its items or a number: nothing to check, and they
 # are the common ones (`default` on every recipient attribute), so they stay unwrapped.
 _PLAIN_FILTERS = frozenset(
@@ -448,7 +462,9 @@ _PLAIN_FILTERS = frozenset(
 )
 
 
-def _guarded(filter_func: Callable[..., Any], *, iterates: bool) -> Callable[..., Any]:
+def _guarded(
+    filter_func: Callable[..., Any], *, iterates: bool, writes_text: bool
+) -> Callable[..., Any]:
     """`filter_func`, charging its input's items to the budget when it iterates, and refusing a
     string result longer than the limit (and than its input). Keeps Jinja's pass_* marker."""
     position = 0 if _PassArg.from_obj(filter_func) is None else 1
@@ -456,6 +472,8 @@ def _guarded(filter_func: Callable[..., Any], *, iterates: bool) -> Callable[...
     @functools.wraps(filter_func)
     def guarded(*args: Any, **kwargs: Any) -> Any:
         value = args[position] if len(args) > position else None
+        if writes_text:
+            _check_textable(value)
         if iterates and len(args) > position:
             args = (*args[:position], budgeted(value), *args[position + 1 :])
         result = filter_func(*args, **kwargs)
@@ -480,7 +498,27 @@ def _repeat_size(left: Any, right: Any) -> int:
 
 
 def _finalize(value: Any) -> Any:
-    return "" if value is None else value
+    return "" if value is None else _check_textable(value)
+
+
+def _check_textable(value: Any) -> Any:
+    """`value`, refused when it is a container too large to turn into text: lists can share
+    themselves (`{% set ns.a = [ns.a, ns.a] %}` doubles what `str` would write, each time), so
+    the walk counts every reference, and stops at the limit."""
+    if not isinstance(value, list | tuple | dict):
+        return value
+    pending, seen = [value], 0
+    while pending:
+        item = pending.pop()
+        seen += 1
+        if seen > MAX_ITERATIONS:
+            raise SecurityError(f"Containers of more than {MAX_ITERATIONS} items cannot be text.")
+        if isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list | tuple):
+            pending.extend(item)
+    return value
 
 
 def build_environment(*, autoescape: bool) -> HeraldSandbox:
@@ -498,7 +536,11 @@ def build_environment(*, autoescape: bool) -> HeraldSandbox:
     env.filters.update(_BOUNDED_FILTERS)
     for name, filter_func in env.filters.items():
         if name not in _PLAIN_FILTERS:
-            env.filters[name] = _guarded(filter_func, iterates=name in _ITERATING_FILTERS)
+            env.filters[name] = _guarded(
+                filter_func,
+                iterates=name in _ITERATING_FILTERS,
+                writes_text=name in _TEXT_FILTERS,
+            )
     return env
 
 
@@ -514,7 +556,13 @@ def build_text_from_html_environment() -> HeraldSandbox:
     """For the text part derived from an email's HTML template: HTML marked safe is converted
     to text, and explicit escaping does nothing (text is never escaped)."""
     env = build_environment(autoescape=False)
-    env.filters.update(safe=_markup_as_text, e=_as_text, escape=_as_text, forceescape=_as_text)
+    as_text = _guarded(_as_text, iterates=False, writes_text=True)
+    env.filters.update(
+        safe=_guarded(_markup_as_text, iterates=False, writes_text=True),
+        e=as_text,
+        escape=as_text,
+        forceescape=as_text,
+    )
     return env
 
 

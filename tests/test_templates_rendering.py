@@ -528,6 +528,14 @@ _TRIPLED = "{{ s }}{{ s }}{{ s }}"
         ),
         ("{% set s = 'x' * 100000 %}{{ [s] * 1000 }}", "longer than 100000"),
         ("{{ ([[1] * 100000] * 30) | sum(start=[]) | length }}", "longer than 100000"),
+    ]
+    + [  # a list that holds itself twice, 30 times over, is 2^30 items as text
+        (
+            "{% set ns = namespace(a=[1]) %}{% for _ in range(30) %}"
+            "{% set ns.a = [ns.a, ns.a] %}{% endfor %}" + shown,
+            "cannot be text",
+        )
+        for shown in ("{{ ns.a }}", "{{ ns.a | string }}", "{{ 'x' ~ ns.a }}", "{{ ns.a|tojson }}")
     ],
 )
 def test_text_built_by_blocks_macros_and_list_repetition_is_bounded(source: str, message: str):
