@@ -26,6 +26,7 @@ from jinja2.filters import (
     do_format,
     do_indent,
     do_replace,
+    do_round,
     do_wordwrap,
     make_attrgetter,
     pass_environment,
@@ -417,6 +418,15 @@ def _bounded_wordwrap(environment: Any, s: str, width: int = 79, *args: Any, **k
     return do_wordwrap(environment, s, width, *args, **kwargs)
 
 
+MAX_ROUND_DIGITS = 100  # `round(5, -10**9)` computes 10 ** (10 ** 9) first
+
+
+def _bounded_round(value: Any, precision: Any = 0, method: str = "common") -> float:
+    if isinstance(precision, int) and abs(precision) > MAX_ROUND_DIGITS:
+        raise SecurityError(f"round takes at most {MAX_ROUND_DIGITS} digits of precision.")
+    return do_round(value, precision, method)  # type: ignore[arg-type]
+
+
 def _bounded_batch(value: Any, linecount: int, fill_with: Any = None) -> Iterator[list[Any]]:
     if fill_with is not None and isinstance(linecount, int):
         _check_grown(linecount, 0)  # the last batch is padded to `linecount` items
@@ -437,6 +447,7 @@ _BOUNDED_FILTERS: dict[str, Callable[..., Any]] = {
     "join": _bounded_join,
     "wordwrap": _bounded_wordwrap,
     "batch": _bounded_batch,
+    "round": _bounded_round,
     "slice": _bounded_slice,
 }
 # Filters that go through every item of their input.

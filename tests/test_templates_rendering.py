@@ -625,6 +625,10 @@ def test_huge_numbers_are_refused_before_they_are_computed(source: str):
     assert "Numbers larger than 10000 bits are not allowed" in _render_refusal(source)
 
 
+def test_rounding_to_a_huge_precision_is_refused_before_it_is_computed():
+    assert "at most 100 digits" in _render_refusal("{{ 5 | round(-1000000000) }}")
+
+
 def test_ordinary_arithmetic_still_renders():
     body = "{{ 2 ** 10 }} {{ (9 ** 100) > 1 }} {{ 3 * 4 }} {{ 2 ** -1 }} {{ 1.5 ** 2 }}"
     version = make_version({"in_app": {"title": "Hi", "body": body}})
