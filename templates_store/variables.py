@@ -12,10 +12,11 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+import regex
 from jsonschema import Draft3Validator, Draft4Validator, Draft202012Validator, ValidationError
 from jsonschema.exceptions import SchemaError
 from jsonschema.protocols import Validator
-from jsonschema.validators import validator_for
+from jsonschema.validators import extend, validator_for
 from referencing import Registry, Resource
 from referencing.exceptions import CannotDetermineSpecification, NoSuchResource, Unresolvable
 
@@ -82,8 +83,38 @@ def _unresolvable(exc: Exception, field: str) -> Problem:
 
 def build_validator(schema: Mapping[str, Any]) -> Validator:
     """A validator for the strict form of a (previously checked) variable schema."""
-    cls = validator_for(schema, default=Draft202012Validator)
+    cls = _with_bounded_patterns(validator_for(schema, default=Draft202012Validator))
     return cls(strict_schema(schema), format_checker=cls.FORMAT_CHECKER, registry=_OFFLINE)
+
+
+# A `pattern` runs on values a sender chooses: Python's `re` can backtrack for minutes on a
+# pattern such as `^(a|aa)+$`; the `regex` engine avoids most such cases and stops at a timeout.
+PATTERN_TIMEOUT_S = 0.1
+
+
+def _bounded_pattern(
+    validator: Validator, pattern: str, instance: Any, schema: Mapping[str, Any]
+) -> Iterator[ValidationError]:
+    if not validator.is_type(instance, "string"):
+        return
+    try:
+        found = regex.search(pattern, instance, timeout=PATTERN_TIMEOUT_S)
+    except TimeoutError:
+        yield ValidationError(f"{instance!r} could not be matched against {pattern!r} in time")
+        return
+    if found is None:
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+_bounded_classes: dict[type[Validator], type[Validator]] = {}
+
+
+def _with_bounded_patterns(cls: type[Validator]) -> type[Validator]:
+    bounded = _bounded_classes.get(cls)
+    if bounded is None:
+        bounded = extend(cls, {"pattern": _bounded_pattern})
+        _bounded_classes[cls] = bounded
+    return bounded
 
 
 def strict_schema(schema: Any) -> Any:

@@ -77,6 +77,15 @@ def test_types_formats_enums_and_bounds_are_enforced(name: str, value: Any):
     ]
 
 
+def test_a_pattern_that_would_backtrack_for_ever_refuses_the_value_instead():
+    schema = {"type": "object", "properties": {"code": {"type": "string", "pattern": "^(a|aa)+$"}}}
+
+    assert problems_for({"code": "a" * 60 + "b"}, schema) == [
+        ("ERR_INVALID_VARIABLES", "template.variables.code")
+    ]
+    assert problems_for({"code": "a" * 60}, schema) == []
+
+
 def test_nested_fields_are_named_with_their_index():
     assert problems_for({**VALID, "items": [{"sku": "A"}, {"sku": 3}, {}]}) == [
         ("ERR_INVALID_VARIABLES", "template.variables.items.1.sku"),
