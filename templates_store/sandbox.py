@@ -81,30 +81,29 @@ def render_budget() -> Iterator[None]:
 def budgeted_range(*args: int) -> range:
     """Jinja's safe `range`, charged to the current render's budget."""
     numbers = safe_range(*args)
-    budget = _budget.get()
-    if budget is not None:
-        budget.range_steps -= len(numbers)
-        if budget.range_steps < 0:
-            raise SecurityError(f"A render may loop over at most {MAX_RANGE_STEPS} numbers.")
+    _charge("range_steps", len(numbers), f"loop over at most {MAX_RANGE_STEPS} numbers")
     return numbers
 
 
 def charge_iterations(count: int) -> None:
     """Charge `count` items to the current render's iteration budget (none outside a render)."""
-    budget = _budget.get()
-    if budget is not None:
-        budget.iterations -= count
-        if budget.iterations < 0:
-            raise SecurityError(f"A render may iterate over at most {MAX_ITERATIONS} items.")
+    _charge("iterations", count, f"iterate over at most {MAX_ITERATIONS} items")
 
 
 def charge_output(size: int) -> None:
     """Charge `size` characters of joined text to the current render's output budget."""
+    _charge("output", size, f"produce at most {MAX_OUTPUT} characters of text")
+
+
+def _charge(kind: str, amount: int, limit: str) -> None:
+    """Spend `amount` of one of the current render's budgets; none is kept outside a render."""
     budget = _budget.get()
-    if budget is not None:
-        budget.output -= size
-        if budget.output < 0:
-            raise SecurityError(f"A render may produce at most {MAX_OUTPUT} characters of text.")
+    if budget is None:
+        return
+    left = getattr(budget, kind) - amount
+    setattr(budget, kind, left)
+    if left < 0:
+        raise SecurityError(f"A render may {limit}.")
 
 
 def budgeted(iterable: Any) -> Any:
