@@ -10,6 +10,7 @@ from app import errors, extensions, logs, ratelimit
 from app.config import Settings
 from app.errors import HeraldError
 from app.runtime import Runtime
+from app.wire import has_nul
 
 
 def build_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -36,8 +37,7 @@ def _refuse_nul_in_urls(flask_app: Flask) -> None:
 
     @flask_app.before_request
     def _check_url() -> None:
-        values = [request.path, *(v for item in request.args.items(multi=True) for v in item)]
-        if any("\x00" in value for value in values):
+        if has_nul([request.path, *(list(pair) for pair in request.args.items(multi=True))]):
             raise HeraldError(
                 "URLs must not contain NUL (%00).", code="ERR_BAD_REQUEST", status=400
             )
