@@ -27,7 +27,8 @@ from app.users.models import User
 from app.users.service import touch_user_for_call
 
 F = TypeVar("F", bound=Callable[..., Any])
-MAX_IDENTITY = 255
+# What a user's external_id and email columns hold.
+MAX_IDENTITY = min(User.__table__.c.external_id.type.length, User.__table__.c.email.type.length)
 
 
 @dataclass(frozen=True)
@@ -237,7 +238,7 @@ def _verify_user(session: Session, creds: UserCredentials, credentials: Credenti
         raise HeraldError(
             "User email or external id not provided.", code="user_email_not_provided", status=400
         )
-    if len(identity) > MAX_IDENTITY:  # what a user's external_id and email columns hold
+    if len(identity) > MAX_IDENTITY:
         raise HeraldError(
             f"User email or external id longer than {MAX_IDENTITY} characters.",
             code="ERR_BAD_REQUEST",

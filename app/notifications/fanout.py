@@ -89,6 +89,7 @@ def fan_out(
                 for channel in channels or notification.channels
             ]
             continue
+        in_app = content.in_app or {}
         for channel in channels or notification.channels:
             skip = "unsubscribed" if user.id in unsubscribed else None
             delivery = _delivery_for(
@@ -101,16 +102,16 @@ def fan_out(
                 subscriptions=subscriptions.get(user.id, []),
                 shared=shared,
             )
-            in_app = content.in_app or {}
             if channel == "in_app" and delivery["status"] == states.SENT:
                 overflow = _in_app_overflow(in_app)
                 if overflow is not None:  # only this recipient's inbox row is refused
                     delivery = _failed(notification, user, channel, f"render failed: {overflow}")
+                else:
+                    row = _inbox_row(notification, user, in_app, shared=shared)
+                    inbox_rows.append(_inbox_values(row))
+                    view = inbox_view(row, in_app if shared else None)
+                    result.inbox_events.append((user.id, view))
             deliveries.append(delivery)
-            if channel == "in_app" and delivery["status"] == states.SENT:
-                row = _inbox_row(notification, user, in_app, shared=shared)
-                inbox_rows.append(_inbox_values(row))
-                result.inbox_events.append((user.id, inbox_view(row, in_app if shared else None)))
     _insert(session, deliveries, inbox_rows)
     queued = [d for d in deliveries if d["status"] == states.QUEUED]
     result.email_delivery_ids = [d["id"] for d in queued if d["channel"] == "email"]
@@ -234,8 +235,11 @@ def _decide_push(
     return states.SKIPPED, "no_push_subscription", {}
 
 
-# The inbox columns a rendered value must fit (a title is cut to its 255 characters instead).
-_IN_APP_LIMITS = {"action_url": 2048, "category": 100, "topic": 100}
+# The inbox columns a rendered value must fit (a title is cut to its length instead).
+_IN_APP_LIMITS = {
+    name: InboxNotification.__table__.c[name].type.length
+    for name in ("action_url", "category", "topic")
+}
 
 
 def _in_app_overflow(in_app: Mapping[str, Any]) -> str | None:

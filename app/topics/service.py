@@ -19,7 +19,7 @@ from app.topics.models import (
     TopicSubscriptionCategory,
 )
 
-MAX_TOPIC = 100  # the column's length, as seed 002 limits a notification's topic
+MAX_TOPIC = TopicSubscription.__table__.c.topic.type.length
 
 
 class TopicSubscriptionNotFound(NotFound):
