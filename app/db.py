@@ -20,6 +20,9 @@ class Database:
         self.url = url
         self.engine = _build_engine(url)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+        # Shares the engine's pool; its connections are checked out on a session's first
+        # statement only, so a hot path that the caches answer never touches the pool.
+        self._autocommit_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
 
     @property
     def is_sqlite(self) -> bool:
@@ -46,13 +49,11 @@ class Database:
             with self.transaction() as session:
                 yield session
             return
-        with self.engine.connect() as connection:
-            autocommit = connection.execution_options(isolation_level="AUTOCOMMIT")
-            with self.sessionmaker(bind=autocommit) as session:
-                yield session
-                # No round trip under AUTOCOMMIT; it flushes ORM changes and runs `after_commit`
-                # hooks (the credential generation) exactly as SQLite's transaction does.
-                session.commit()
+        with self.sessionmaker(bind=self._autocommit_engine) as session:
+            yield session
+            # No round trip under AUTOCOMMIT; it flushes ORM changes and runs `after_commit`
+            # hooks (the credential generation) exactly as SQLite's transaction does.
+            session.commit()
 
     def dispose(self) -> None:
         self.engine.dispose()
