@@ -13,6 +13,7 @@ from app.db import Database
 from app.notifications.ledger import DeliveryLedger
 from app.security import Encryptor
 from app.tenants.credentials import CredentialCache, install_invalidation, new_cache
+from app.users import statistics as user_statistics
 
 
 class LocalSockets(Protocol):
@@ -38,6 +39,7 @@ class Runtime:
         generation_key = self.key("auth", "generation")
         self.credentials = new_cache(self.redis, generation_key)
         install_invalidation(self.database.sessionmaker, self.redis, generation_key)
+        user_statistics.install(self.database)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:

@@ -6,7 +6,7 @@ import itertools
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import exists, select, text, update
+from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
 
 from app.db import Database
@@ -20,6 +20,7 @@ from app.imports.models import (
 )
 from app.imports.upsert import upsert_users
 from app.orm import utcnow
+from app.users import statistics as user_statistics
 
 CHUNK_SIZE = 500
 ANALYZE_EVERY_CHUNKS = 20
@@ -71,7 +72,8 @@ def run_import(database: Database, *, import_id: str) -> None:
     """Import every remaining chunk, one transaction each; resumes where a crash left off."""
     for done in itertools.count():
         if done and done % ANALYZE_EVERY_CHUNKS == 0:
-            _refresh_planner_statistics(database)
+            # The planner must keep using the unique indexes while `users` grows.
+            user_statistics.refresh(database)
         if not import_next_chunk(database, import_id=import_id):
             return
 
@@ -116,17 +118,6 @@ def import_next_chunk(database: Database, *, import_id: str) -> bool:
         )
         session.delete(chunk)
     return True
-
-
-def _refresh_planner_statistics(database: Database) -> None:
-    """Let PostgreSQL plan the user lookups on the unique indexes while `users` grows.
-
-    Without fresh statistics (a new app, autovacuum behind a bulk load) the planner takes the
-    app_id index and filters the app's every user for each chunk: quadratic in import size.
-    """
-    if not database.is_sqlite:
-        with database.transaction() as session:
-            session.execute(text("ANALYZE users (app_id, external_id, email)"))
 
 
 def _finish_if_done(session: Session, users_import: Import) -> None:

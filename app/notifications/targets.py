@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.users.models import User
+from app.users.statistics import note_created
 
 PROFILE_FIELDS = ("first_name", "last_name", "custom_attributes")
 
@@ -69,6 +70,7 @@ def resolve_users(session: Session, *, app_id: str, targets: Sequence[Target]) -
 def _resolve(session: Session, *, app_id: str, targets: Sequence[Target]) -> list[User]:
     existing = _existing_users(session, app_id=app_id, targets=targets)
     users: list[User] = []
+    created = 0
     for target in targets:
         user = _match(existing, target)
         if user is None:
@@ -81,10 +83,12 @@ def _resolve(session: Session, *, app_id: str, targets: Sequence[Target]) -> lis
                 phone_numbers=[],
             )
             session.add(user)
+            created += 1
             _remember(existing, user)
         _apply_profile(user, target, existing)
         users.append(user)
     session.flush()
+    note_created(session, created)
     return users
 
 

@@ -1,0 +1,88 @@
+"""Planner statistics for `users` are refreshed after users are created in bulk (PostgreSQL)."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+
+from app.notifications.targets import Target, resolve_users
+from app.runtime import Runtime
+from app.users import statistics
+from tests.factories import Tenant
+from tests.recipients import counting_statements
+
+
+def _create_users(runtime: Runtime, tenant: Tenant, count: int, prefix: str = "u") -> None:
+    with runtime.database.transaction() as session:
+        targets = [Target(external_id=f"{prefix}-{n}") for n in range(count)]
+        resolve_users(session, app_id=tenant.app_id, targets=targets)
+
+
+def _analyzed(statements: list[str]) -> int:
+    return sum(statement.startswith("ANALYZE users") for statement in statements)
+
+
+@pytest.fixture
+def no_interval(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The app is shared by the session's tests: let each test's first bulk load analyze."""
+    monkeypatch.setattr(statistics, "MIN_INTERVAL_S", 0.0)
+
+
+@pytest.mark.usefixtures("no_interval")
+def test_a_bulk_creation_analyzes_users_on_postgresql_only(runtime: Runtime, tenant: Tenant):
+    with counting_statements(runtime.database.engine) as statements:
+        _create_users(runtime, tenant, statistics.BULK)
+
+    assert _analyzed(statements) == (0 if runtime.database.is_sqlite else 1)
+
+
+@pytest.mark.usefixtures("no_interval")
+def test_a_few_new_users_do_not_analyze(runtime: Runtime, tenant: Tenant):
+    with counting_statements(runtime.database.engine) as statements:
+        _create_users(runtime, tenant, statistics.BULK - 1)
+
+    assert _analyzed(statements) == 0
+
+
+@pytest.mark.usefixtures("no_interval")
+def test_a_rolled_back_bulk_creation_is_not_counted_by_the_next_commit(
+    runtime: Runtime, tenant: Tenant
+):
+    with pytest.raises(RuntimeError), runtime.database.transaction() as session:
+        targets = [Target(external_id=f"gone-{n}") for n in range(statistics.BULK)]
+        resolve_users(session, app_id=tenant.app_id, targets=targets)
+        raise RuntimeError("abort")
+
+    with counting_statements(runtime.database.engine) as statements:
+        _create_users(runtime, tenant, 1)
+
+    assert _analyzed(statements) == 0
+
+
+def test_bulk_creations_analyze_at_most_once_per_interval(
+    runtime: Runtime, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr(statistics, "MIN_INTERVAL_S", 0.0)
+    _create_users(runtime, tenant, statistics.BULK, prefix="first")
+    monkeypatch.setattr(statistics, "MIN_INTERVAL_S", 3600.0)
+
+    with counting_statements(runtime.database.engine) as statements:
+        _create_users(runtime, tenant, statistics.BULK, prefix="second")
+
+    assert _analyzed(statements) == 0
+
+
+@pytest.mark.parametrize("engine_name", ["postgresql"])  # SQLite keeps no planner statistics
+@pytest.mark.usefixtures("no_interval")
+def test_after_a_bulk_creation_postgresql_finds_a_user_by_the_unique_index(
+    runtime: Runtime, tenant: Tenant
+):
+    _create_users(runtime, tenant, 2000)
+
+    with runtime.database.transaction() as session:
+        plan = session.scalars(
+            text("EXPLAIN SELECT id FROM users WHERE app_id = :app_id AND external_id = :id"),
+            {"app_id": tenant.app_id, "id": "u-1234"},
+        ).all()
+
+    assert "external_id" in plan[0] and "created_at" not in plan[0], plan
