@@ -188,6 +188,22 @@ def test_credential_changes_advance_the_generation(runtime: Runtime, tenant: Ten
     assert len(set(seen)) == 5
 
 
+def test_a_change_inside_a_savepoint_advances_the_generation_when_the_transaction_commits(
+    runtime: Runtime, tenant: Tenant
+):
+    with runtime.database.transaction() as session:
+        user_id = _new_user(session, tenant).id
+    with runtime.database.transaction() as session:
+        with session.begin_nested():
+            session.get_one(User, user_id).email = "moved@example.com"
+        # Until the outer commit other processes still read the old email: a generation
+        # advanced now would let them cache it as current.
+        before_commit = _generation(runtime)
+    after_commit = _generation(runtime)
+
+    assert after_commit != before_commit
+
+
 def test_cached_entries_do_not_outlive_redis_losing_the_generation(runtime: Runtime):
     generation_key = runtime.key("auth", "generation-under-test")
     cache = new_cache(runtime.redis, generation_key)

@@ -292,6 +292,10 @@ def install_invalidation(factory: sessionmaker[Session], redis: Redis, generatio
 
     @event.listens_for(factory, "after_commit")
     def _bump(session: Session) -> None:
+        # Releasing a savepoint fires this too, before other processes can see the change:
+        # bumping then would let them cache the old rows under the new generation.
+        if session.in_nested_transaction():
+            return
         if session.info.pop(_CHANGED, False):
             try:
                 redis.set(generation_key, new_generation())
