@@ -298,7 +298,7 @@ def authenticate_socket(
     external_id, email = creds.external_id, None if creds.external_id else creds.email
     session.commit()  # reads only so far; SQLite lets one transaction at a time hold its lock
     user_id = credentials.handshake_user(
-        rt.database, app_id=app.id, external_id=external_id, email=email
+        rt.last_seen, app_id=app.id, external_id=external_id, email=email
     )
     if user_id is None:  # new to Herald: create it, safely against a concurrent handshake
         user_id = touch_user_for_call(

@@ -14,6 +14,7 @@ from app.notifications.ledger import DeliveryLedger
 from app.security import Encryptor
 from app.tenants.credentials import CredentialCache, install_invalidation, new_cache
 from app.users import statistics as user_statistics
+from app.users.last_seen import LastSeenWriter
 
 
 class LocalSockets(Protocol):
@@ -54,6 +55,11 @@ class Runtime:
     def deliveries(self) -> DeliveryLedger:
         """Delivery claims and outcomes, group-committed across this process's threads."""
         return DeliveryLedger(self.database)
+
+    @cached_property
+    def last_seen(self) -> LastSeenWriter:
+        """WebSocket handshakes' `last_seen_at`, group-committed across this process."""
+        return LastSeenWriter(self.database)
 
     def key(self, *parts: str) -> str:
         """A Redis key under this installation's prefix."""

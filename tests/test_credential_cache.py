@@ -153,7 +153,7 @@ def test_a_handshake_writes_last_seen_again_once_its_minute_is_over(
             session.execute(seen_long_ago.where(User.app_id == tenant.app_id))
         now[0] += seconds
         cache.view().handshake_user(
-            runtime.database, app_id=tenant.app_id, external_id="u-1", email=None
+            runtime.last_seen, app_id=tenant.app_id, external_id="u-1", email=None
         )
         return _last_seen(runtime, tenant, "u-1")
 
@@ -231,8 +231,7 @@ def test_activity_leaves_the_generation_alone(runtime: Runtime, tenant: Tenant):
         users.mark_notified(session, app_id=tenant.app_id, user_ids=[user.id])
     with runtime.database.transaction() as session:  # a bulk import's update by primary key
         session.execute(update(User), [{"id": user.id, "first_name": "Ada"}])
-    with runtime.database.autocommit_session() as session:
-        users.touch_known_user(session=session, app_id=tenant.app_id, external_id="u-1", email=None)
+    runtime.last_seen.touch(app_id=tenant.app_id, external_id="u-1", email=None)
     assert _generation(runtime) == before
 
 

@@ -45,12 +45,12 @@ from sqlalchemy.orm import (
 )
 from sqlalchemy.orm.util import identity_key
 
-from app.db import Database
 from app.security import Encryptor, hash_secret
 from app.tenants import service as tenants
 from app.tenants.models import App, SecretKey
+from app.users.last_seen import LastSeenWriter
 from app.users.models import User
-from app.users.service import LAST_SEEN_RESOLUTION, touch_known_user
+from app.users.service import LAST_SEEN_RESOLUTION
 
 log = logging.getLogger(__name__)
 
@@ -203,7 +203,7 @@ class Credentials:
         return encryptor.decrypt(encrypted)
 
     def handshake_user(
-        self, database: Database, *, app_id: str, external_id: str | None, email: str | None
+        self, last_seen: LastSeenWriter, *, app_id: str, external_id: str | None, email: str | None
     ) -> str | None:
         """The id of the user a handshake names, with `last_seen_at` moved to now.
 
@@ -213,10 +213,7 @@ class Credentials:
         key = (app_id, external_id, None if external_id else email)
         user_id: str | None = self._get("user", key)
         if user_id is None:
-            with database.autocommit_session() as session:
-                user_id = touch_known_user(
-                    session=session, app_id=app_id, external_id=external_id, email=email
-                )
+            user_id = last_seen.touch(app_id=app_id, external_id=external_id, email=email)
             if user_id is not None:
                 self.remember_user(
                     app_id=app_id, external_id=external_id, email=email, user_id=user_id

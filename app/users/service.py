@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import ColumnElement, Select, Update, bindparam, select, update
+from sqlalchemy import ColumnElement, Select, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -110,29 +110,6 @@ def touch_user_for_call(
         user.last_seen_at = now
     session.flush()
     return user
-
-
-def touch_known_user(
-    *, session: Session, app_id: str, external_id: str | None, email: str | None
-) -> str | None:
-    """Move an existing user's `last_seen_at` to now in one statement; its id, else None."""
-    statement = _TOUCH_BY_EXTERNAL_ID if external_id else _TOUCH_BY_EMAIL
-    params = {"in_app": app_id, "name": external_id or email, "now": utcnow()}
-    return session.scalars(statement, params).first()
-
-
-def _touch_by(column: str) -> Update:
-    # Prebuilt Core: a handshake's hot path skips ORM bookkeeping and statement building.
-    users = User.__table__.c
-    return (
-        update(User.__table__)
-        .where(users.app_id == bindparam("in_app"), users[column] == bindparam("name"))
-        .values(last_seen_at=bindparam("now"))
-        .returning(users.id)
-    )
-
-
-_TOUCH_BY_EXTERNAL_ID, _TOUCH_BY_EMAIL = _touch_by("external_id"), _touch_by("email")
 
 
 def get_user(*, session: Session, app_id: str, user_ref: str) -> User:
