@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -54,6 +54,16 @@ class Database:
             # No round trip under AUTOCOMMIT; it flushes ORM changes and runs `after_commit`
             # hooks (the credential generation) exactly as SQLite's transaction does.
             session.commit()
+
+    @contextmanager
+    def autocommit_connection(self) -> Iterator[Connection]:
+        """A Core connection whose statements each commit on their own (as `autocommit_session`)."""
+        if self.is_sqlite:
+            with self.engine.begin() as connection:
+                yield connection
+            return
+        with self._autocommit_engine.connect() as connection:
+            yield connection
 
     def dispose(self) -> None:
         self.engine.dispose()

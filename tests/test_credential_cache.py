@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -16,6 +19,7 @@ from app.users.models import User
 from tests.factories import Tenant, make_key, make_tenant
 from tests.processes import RunningProcess
 from tests.realtime import Sockets, call, handshake_refusal, socket_url
+from tests.sinks import wait_until
 
 TO_NOBODY = {"to": [{"type": "user", "id": "nobody"}], "message": "hi"}
 LONG_AGO = datetime(2020, 1, 1, tzinfo=UTC)
@@ -202,6 +206,67 @@ def test_a_change_inside_a_savepoint_advances_the_generation_when_the_transactio
     after_commit = _generation(runtime)
 
     assert after_commit != before_commit
+
+
+def test_a_view_begun_while_a_read_is_under_way_waits_for_a_read_of_its_own(runtime: Runtime):
+    generation_key = runtime.key("auth", "generation-under-test")
+    runtime.redis.set(generation_key, "before")
+    first_read_sent, release_first_read = threading.Event(), threading.Event()
+
+    class SlowFirstRead:
+        """Redis whose first GET answers only once the test lets it (it was sent before)."""
+
+        def __init__(self) -> None:
+            self.gets = 0
+
+        def get(self, key: str) -> bytes | None:
+            self.gets += 1
+            answer = runtime.redis.get(key)
+            if self.gets == 1:
+                first_read_sent.set()
+                release_first_read.wait(timeout=10)
+            return answer
+
+    redis = SlowFirstRead()
+    cache = CredentialCache(redis, generation_key, time.monotonic)  # type: ignore[arg-type]
+    with ThreadPoolExecutor(2) as pool:
+        early = pool.submit(cache.view)
+        first_read_sent.wait(timeout=10)
+        runtime.redis.set(generation_key, "after")  # another process revoked a key
+        late = pool.submit(cache.view)
+        wait_until(lambda: len(cache._reads._pending) == 1)
+        release_first_read.set()
+        seen = (early.result(timeout=10)._generation, late.result(timeout=10)._generation)
+
+    assert seen == (b"before", b"after")
+    assert redis.gets == 2
+
+
+def test_views_arriving_together_share_one_read(runtime: Runtime):
+    generation_key = runtime.key("auth", "generation-under-test")
+    runtime.redis.set(generation_key, "current")
+    first_read_sent, release_first_read = threading.Event(), threading.Event()
+    gets = []
+
+    class SlowFirstRead:
+        def get(self, key: str) -> bytes | None:
+            gets.append(key)
+            if len(gets) == 1:
+                first_read_sent.set()
+                release_first_read.wait(timeout=10)
+            return runtime.redis.get(key)
+
+    cache = CredentialCache(SlowFirstRead(), generation_key, time.monotonic)  # type: ignore[arg-type]
+    with ThreadPoolExecutor(6) as pool:
+        first = pool.submit(cache.view)
+        first_read_sent.wait(timeout=10)
+        together = [pool.submit(cache.view) for _ in range(5)]
+        wait_until(lambda: len(cache._reads._pending) == 5)
+        release_first_read.set()
+        views = [first.result(timeout=10)] + [view.result(timeout=10) for view in together]
+
+    assert {view._generation for view in views} == {b"current"}
+    assert len(gets) == 2  # the first view's, then one for the five that came meanwhile
 
 
 def test_cached_entries_do_not_outlive_redis_losing_the_generation(runtime: Runtime):

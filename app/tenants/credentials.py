@@ -12,12 +12,12 @@ database before doing any work. This cache keeps, per web process:
 
 Correctness across processes: a Redis value, the *generation*, is replaced by a fresh random
 token after every commit that changes an app, a secret key, or a user's identity (external id,
-email, deletion). Each use of the cache reads it first (one GET) and forgets everything when it
-differs, so a rotated or revoked key is refused at once by every process. A token, not a
-counter: after Redis loses its data a counter would start again and could return to a value an
-idle process still holds. Entries also expire on their own
-(`CREDENTIALS_TTL_S`, 5 s for apps and keys; `USER_TTL_S`, 60 s for users): the bound on
-staleness when Redis could not be told of a change.
+email, deletion). Each use of the cache reads it first (one GET, shared by the requests that
+arrive while none is under way) and forgets everything when it differs, so a rotated or revoked
+key is refused at once by every process. A token, not a counter: after Redis loses its data a
+counter would start again and could return to a value an idle process still holds. Entries also
+expire on their own (`CREDENTIALS_TTL_S`, 5 s for apps and keys; `USER_TTL_S`, 60 s for users):
+the bound on staleness when Redis could not be told of a change.
 When Redis cannot be read, the cache is bypassed and the database answers.
 """
 
@@ -28,7 +28,7 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,6 +45,7 @@ from sqlalchemy.orm import (
 )
 from sqlalchemy.orm.util import identity_key
 
+from app.group_commit import GroupCommit
 from app.security import Encryptor, hash_secret
 from app.tenants import service as tenants
 from app.tenants.models import App, SecretKey
@@ -98,19 +99,16 @@ class CredentialCache:
         self._kinds: dict[str, dict[Any, _Entry]] = {
             kind: {} for kind in ("app", "api_key", "key", "primary", "user", "external_id")
         }
+        # Requests arriving together (a reconnect storm) share a read (app.group_commit); a
+        # read already under way when a request arrives may predate a change, so it waits.
+        self._reads: GroupCommit[None, bytes | None] = GroupCommit(self._read_generation)
 
     def view(self) -> Credentials:
         """This request's view: the cache as of Redis's generation now, or none at all."""
         return Credentials(self, self._current())
 
     def _current(self) -> bytes | None:
-        try:
-            generation: bytes | None = self._redis.get(self._generation_key)
-            if generation is None:  # never set, or lost with Redis's data: start a new one
-                self._redis.set(self._generation_key, new_generation(), nx=True)
-                generation = self._redis.get(self._generation_key)
-        except RedisError:
-            return None  # cannot tell what changed: bypass the cache
+        generation = self._reads.submit(None)
         if generation is None:
             return None
         with self._lock:
@@ -119,6 +117,17 @@ class CredentialCache:
                     entries.clear()
                 self._generation = generation
         return generation
+
+    def _read_generation(self, requests: Sequence[None]) -> list[bytes | None]:
+        """One GET for every request waiting; each of them began before it was sent."""
+        try:
+            generation: bytes | None = self._redis.get(self._generation_key)
+            if generation is None:  # never set, or lost with Redis's data: start a new one
+                self._redis.set(self._generation_key, new_generation(), nx=True)
+                generation = self._redis.get(self._generation_key)
+        except RedisError:
+            generation = None  # cannot tell what changed: bypass the cache
+        return [generation] * len(requests)
 
     def get(self, kind: str, key: Any, generation: bytes) -> Any:
         entry = self._kinds[kind].get(key)

@@ -45,7 +45,8 @@ class LastSeenWriter:
     def _write(self, names: Sequence[UserName]) -> list[str | None]:
         found: dict[UserName, str] = {}
         now = utcnow()
-        with self._database.engine.begin() as connection:
+        # One statement per kind of name, each atomic on its own: no BEGIN and COMMIT trips.
+        with self._database.autocommit_connection() as connection:
             for column, statement in _TOUCH.items():
                 # Sorted: two processes' batches then lock shared rows in the same order.
                 keys = sorted({(n.app_id, n.value) for n in names if n.column == column})
