@@ -333,6 +333,40 @@ def test_the_reconciler_leaves_a_delivery_waiting_for_its_retry_until_the_backof
     assert reconcile_after_failed_attempt_minutes_ago(9) == 1
 
 
+def test_the_reconciler_leaves_work_waiting_behind_a_backlog_alone(
+    client: FlaskClient, tenant: Tenant, template: dict, runtime: Runtime, actor_runtime: Runtime
+):
+    process_chunk.send("an-older-chunk")  # the head of a backlog no worker has reached yet
+    sent = batch(client, tenant, people(3))
+    dispatch_notification(sent["notificationId"])  # enqueues its chunk behind that head
+
+    behind_backlog = reconcile_once(runtime, stale_after=timedelta(0))
+    workers.broker.flush_all()  # then Redis loses the backlog, this batch's chunk with it
+    after_loss = reconcile_once(runtime, stale_after=timedelta(0))
+
+    assert (behind_backlog.chunks, behind_backlog.deliveries) == (0, 0)
+    assert after_loss.chunks == 1
+
+
+def test_the_reconciler_resends_work_lost_long_before_the_oldest_waiting_message(
+    client: FlaskClient, tenant: Tenant, template: dict, runtime: Runtime, actor_runtime: Runtime
+):
+    sent = batch(client, tenant, people(2))
+    dispatch_notification(sent["notificationId"])
+    _run_queued_chunks()
+    workers.broker.flush_all()  # its deliveries' messages are lost ...
+    email = Delivery.notification_id == sent["notificationId"], Delivery.channel == "email"
+    with runtime.database.transaction() as session:
+        session.execute(
+            update(Delivery).where(*email).values(updated_at=utcnow() - timedelta(minutes=10))
+        )
+    process_chunk.send("a-newer-chunk")  # ... and a backlog has built up since
+
+    reconciled = reconcile_once(runtime, stale_after=timedelta(minutes=2))
+
+    assert reconciled.deliveries == 2
+
+
 def test_a_duplicated_delivery_message_never_sends_twice(
     client: FlaskClient,
     tenant: Tenant,

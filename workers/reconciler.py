@@ -1,7 +1,8 @@
 """Re-enqueue work whose message was lost (a killed worker, a Redis restart).
 
 The database says what is unfinished; this finds what has made no progress for
-`RECONCILE_STALE_AFTER_S` and sends it again. Claims make the re-sent messages harmless if the
+`RECONCILE_STALE_AFTER_S` and sends it again, unless it may still wait behind a backlog (see
+`oldest_waiting_message`). Claims make the re-sent messages harmless if the
 original turns up after all. One worker process in the cluster runs it per interval (Redis lock).
 """
 
@@ -10,10 +11,14 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import dramatiq
-from sqlalchemy import select, update
+from dramatiq import Message
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.errors import DecodeError
+from sqlalchemy import ColumnElement, and_, select, true, update
+from sqlalchemy.orm import InstrumentedAttribute
 
 from app.idempotency.guard import purge_expired
 from app.notifications import states
@@ -47,24 +52,33 @@ def reconcile_once(runtime: Runtime, *, stale_after: timedelta | None = None) ->
     if stale_after is None:
         stale_after = timedelta(seconds=runtime.settings.reconcile_stale_after_s)
     cutoff = utcnow() - stale_after
+    # Queued work may simply wait behind a queued_before: stale means `stale_after` older than the
+    # oldest message still waiting too (a row commits just before its message is enqueued).
+    waiting_since = oldest_waiting_message(broker)
+    queued_before = None if waiting_since is None else waiting_since - stale_after
     with runtime.database.transaction() as session:
         notification_ids = list(
             session.scalars(
                 select(Notification.id)
                 .where(Notification.status == "queued", Notification.mode == "batch")
-                .where(Notification.updated_at <= cutoff)
+                .where(_enqueued_before(Notification.updated_at, cutoff, queued_before))
                 .limit(BATCH_LIMIT)
             )
         )
         chunk_ids = list(
             session.scalars(
                 select(NotificationChunk.id)
-                .where(NotificationChunk.status == "queued", NotificationChunk.updated_at <= cutoff)
+                .where(NotificationChunk.status == "queued")
+                .where(_enqueued_before(NotificationChunk.updated_at, cutoff, queued_before))
                 .limit(BATCH_LIMIT)
             )
         )
         stale = states.stale_deliveries(
-            session, older_than=stale_after, retry_grace=RETRY_GRACE, limit=BATCH_LIMIT
+            session,
+            older_than=stale_after,
+            retry_grace=RETRY_GRACE,
+            queued_before=queued_before,
+            limit=BATCH_LIMIT,
         )
         lost = [d for d in stale if d.status == states.SENDING]
         states.record_many(
@@ -83,6 +97,41 @@ def reconcile_once(runtime: Runtime, *, stale_after: timedelta | None = None) ->
     if any((result.notifications, result.chunks, result.deliveries)):
         log.warning("reconciler re-enqueued %s", result)
     return result
+
+
+def oldest_waiting_message(broker: RedisBroker) -> datetime | None:
+    """When the message at the head of the longest-waiting queue was enqueued; None if all are
+    empty.
+
+    Queues are first in, first out: a row enqueued after that moment may still have its message
+    waiting, and sending it again would only double the backlog (each copy costs a claim). Rows
+    enqueued well before it are not waiting: their message was taken by a worker (which then
+    owns the row, or died holding it) or lost with Redis's data.
+    """
+    queues = sorted(broker.get_declared_queues())
+    heads = broker.client.pipeline(transaction=False)
+    for queue in queues:
+        heads.lindex(f"{broker.namespace}:{queue}", 0)
+    bodies = broker.client.pipeline(transaction=False)
+    for queue, message_id in zip(queues, heads.execute(), strict=True):
+        if message_id is not None:
+            bodies.hget(f"{broker.namespace}:{queue}.msgs", message_id)
+    enqueued = []
+    for body in bodies.execute():
+        try:
+            enqueued.append(Message.decode(body).message_timestamp)
+        except DecodeError:  # taken meanwhile (None), or unreadable: it tells nothing
+            continue
+    if not enqueued:
+        return None
+    return datetime.fromtimestamp(min(enqueued) / 1000, tz=UTC)
+
+
+def _enqueued_before(
+    updated_at: InstrumentedAttribute[datetime], cutoff: datetime, queued_before: datetime | None
+) -> ColumnElement[bool]:
+    behind_backlog = true() if queued_before is None else updated_at < queued_before
+    return and_(updated_at <= cutoff, behind_backlog)
 
 
 def _touch(session, notification_ids, chunk_ids, delivery_ids) -> None:  # type: ignore[no-untyped-def]

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import bindparam, or_, select, true, update
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.orm import Session
 
@@ -160,14 +160,21 @@ def cancel_queued(session: Session, *, notification_id: str) -> int:
 
 
 def stale_deliveries(
-    session: Session, *, older_than: timedelta, retry_grace: timedelta, limit: int
+    session: Session,
+    *,
+    older_than: timedelta,
+    retry_grace: timedelta,
+    queued_before: datetime | None = None,
+    limit: int,
 ) -> list[Delivery]:
     """Deliveries queued or sending with no progress for a while: their message was lost.
 
     A delivery queued again after a failed attempt waits for its scheduled retry, which may be
     minutes away: it counts as stale only `retry_grace` (the longest backoff) later than others.
+    Queued ones count only when last enqueued before `queued_before` (see the reconciler).
     """
     cutoff: datetime = utcnow() - older_than
+    before_backlog = true() if queued_before is None else Delivery.updated_at < queued_before
     first_attempt = or_(Delivery.status == SENDING, Delivery.attempts == 0)
     return list(
         session.scalars(
@@ -175,6 +182,7 @@ def stale_deliveries(
             .where(
                 Delivery.status.in_((QUEUED, SENDING)),
                 Delivery.updated_at < cutoff,
+                or_(Delivery.status == SENDING, before_backlog),
                 or_(first_attempt, Delivery.updated_at < cutoff - retry_grace),
             )
             .order_by(Delivery.updated_at)
