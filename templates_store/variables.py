@@ -8,7 +8,6 @@ schema does not declare are refused unless it sets `additionalProperties` or
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -83,13 +82,30 @@ def _unresolvable(exc: Exception, field: str) -> Problem:
 
 def build_validator(schema: Mapping[str, Any]) -> Validator:
     """A validator for the strict form of a (previously checked) variable schema."""
-    cls = _with_bounded_patterns(validator_for(schema, default=Draft202012Validator))
+    cls = _with_bounded_patterns(
+        validator_for(schema, default=Draft202012Validator),
+        refuse_unevaluated=_unevaluated_with_patterns(schema),
+    )
     return cls(strict_schema(schema), format_checker=cls.FORMAT_CHECKER, registry=_OFFLINE)
 
 
-# A `pattern` runs on values a sender chooses: Python's `re` can backtrack for minutes on a
-# pattern such as `^(a|aa)+$`; the `regex` engine avoids most such cases and stops at a timeout.
+# Patterns run on what a sender chooses (values, and variable names for `patternProperties`):
+# Python's `re`, which jsonschema uses, can backtrack for minutes on a pattern such as
+# `^(a|aa)+$`. Every keyword that matches a pattern runs the `regex` engine instead, which avoids
+# most such cases and stops at a timeout.
 PATTERN_TIMEOUT_S = 0.1
+
+
+def _search(pattern: str, text: str) -> bool | None:
+    """Whether `pattern` matches somewhere in `text`; None when that cannot be told in time."""
+    try:
+        return regex.search(pattern, text, timeout=PATTERN_TIMEOUT_S) is not None
+    except (TimeoutError, regex.error):
+        return None
+
+
+def _not_in_time(text: str, pattern: str) -> str:
+    return f"{text!r} could not be matched against {pattern!r} in time"
 
 
 def _bounded_pattern(
@@ -97,24 +113,91 @@ def _bounded_pattern(
 ) -> Iterator[ValidationError]:
     if not validator.is_type(instance, "string"):
         return
-    try:
-        found = regex.search(pattern, instance, timeout=PATTERN_TIMEOUT_S)
-    except TimeoutError:
-        yield ValidationError(f"{instance!r} could not be matched against {pattern!r} in time")
-        return
+    found = _search(pattern, instance)
     if found is None:
+        yield ValidationError(_not_in_time(instance, pattern))
+    elif not found:
         yield ValidationError(f"{instance!r} does not match {pattern!r}")
 
 
-_bounded_classes: dict[type[Validator], type[Validator]] = {}
+def _bounded_pattern_properties(
+    validator: Validator, patterns: Mapping[str, Any], instance: Any, schema: Mapping[str, Any]
+) -> Iterator[ValidationError]:
+    if not validator.is_type(instance, "object"):
+        return
+    for pattern, subschema in patterns.items():
+        for name, value in instance.items():
+            found = _search(pattern, name)
+            if found is None:
+                yield ValidationError(_not_in_time(name, pattern), path=[name])
+            elif found:
+                yield from validator.descend(value, subschema, path=name, schema_path=pattern)
 
 
-def _with_bounded_patterns(cls: type[Validator]) -> type[Validator]:
-    bounded = _bounded_classes.get(cls)
+def _undeclared(instance: Mapping[str, Any], schema: Mapping[str, Any]) -> list[str]:
+    """Names neither in `properties` nor matching a `patternProperties` pattern.
+
+    A name no pattern could be matched against in time is left to `patternProperties`, which
+    refuses it: one error for it, not two.
+    """
+    declared = schema.get("properties", {})
+    patterns = list(schema.get("patternProperties", {}))
+    return [
+        name
+        for name in instance
+        if name not in declared and all(_search(p, name) is False for p in patterns)
+    ]
+
+
+def _bounded_additional_properties(
+    validator: Validator, additional: Any, instance: Any, schema: Mapping[str, Any]
+) -> Iterator[ValidationError]:
+    if not validator.is_type(instance, "object"):
+        return
+    extras = _undeclared(instance, schema)
+    if validator.is_type(additional, "object"):
+        for name in extras:
+            yield from validator.descend(instance[name], additional, path=name)
+    elif not additional:
+        for name in extras:  # one error each, so that each names its variable
+            message = f"Unknown variable {name!r}: the template does not declare it."
+            yield ValidationError(message, path=[name])
+
+
+_BOUNDED_KEYWORDS = {
+    "pattern": _bounded_pattern,
+    "patternProperties": _bounded_pattern_properties,
+    "additionalProperties": _bounded_additional_properties,
+}
+_bounded_classes: dict[tuple[type[Validator], bool], type[Validator]] = {}
+
+# jsonschema's `unevaluatedProperties` matches `patternProperties` with `re`: not both.
+UNEVALUATED_WITH_PATTERNS = (
+    "unevaluatedProperties cannot be combined with patternProperties in a variableSchema; "
+    "use additionalProperties."
+)
+
+
+def _refuse_unevaluated(
+    validator: Validator, value: Any, instance: Any, schema: Mapping[str, Any]
+) -> Iterator[ValidationError]:
+    yield ValidationError(UNEVALUATED_WITH_PATTERNS)
+
+
+def _with_bounded_patterns(cls: type[Validator], *, refuse_unevaluated: bool) -> type[Validator]:
+    bounded = _bounded_classes.get((cls, refuse_unevaluated))
     if bounded is None:
-        bounded = extend(cls, {"pattern": _bounded_pattern})
-        _bounded_classes[cls] = bounded
+        keywords = {k: v for k, v in _BOUNDED_KEYWORDS.items() if k in cls.VALIDATORS}
+        if refuse_unevaluated:
+            keywords["unevaluatedProperties"] = _refuse_unevaluated
+        bounded = extend(cls, keywords)
+        _bounded_classes[(cls, refuse_unevaluated)] = bounded
     return bounded
+
+
+def _unevaluated_with_patterns(schema: Any) -> bool:
+    keywords = {keyword for _, keyword, _ in _keywords(schema, "")}
+    return {"unevaluatedProperties", "patternProperties"} <= keywords
 
 
 def strict_schema(schema: Any) -> Any:
@@ -167,6 +250,8 @@ def _reference_problems(
     schema: Mapping[str, Any], field: str, *, scope_keywords: tuple[str, ...]
 ) -> list[Problem]:
     problems: list[Problem] = []
+    if _unevaluated_with_patterns(schema):
+        problems.append(Problem("ERR_BAD_REQUEST", UNEVALUATED_WITH_PATTERNS, field))
     for where, keyword, value in _keywords(schema, field):
         if keyword == "$ref" and resolve_ref(schema, value) is None:
             message = f"Unresolvable $ref {value!r}; only local refs (#/...)."
@@ -214,17 +299,10 @@ def _keywords(schema: Any, path: str) -> Iterator[tuple[str, str, Any]]:
 
 def _problems_for(error: ValidationError, prefix: str) -> Iterator[Problem]:
     base = ".".join([prefix, *(str(p) for p in error.absolute_path)])
-    instance, schema = error.instance, error.schema
+    instance = error.instance
     if error.validator == "required" and isinstance(instance, Mapping):
         for name in error.validator_value:
             if name not in instance:
                 yield Problem(INVALID_VARIABLES, f"Missing variable {name!r}.", f"{base}.{name}")
-    elif error.validator == "additionalProperties" and isinstance(instance, Mapping):
-        declared = schema.get("properties", {}) if isinstance(schema, Mapping) else {}
-        patterns = list(schema.get("patternProperties", {})) if isinstance(schema, Mapping) else []
-        for name in instance:
-            if name not in declared and not any(re.search(p, name) for p in patterns):
-                message = f"Unknown variable {name!r}: the template does not declare it."
-                yield Problem(INVALID_VARIABLES, message, f"{base}.{name}")
     else:
         yield Problem(INVALID_VARIABLES, error.message, base)

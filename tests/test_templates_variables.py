@@ -86,6 +86,36 @@ def test_a_pattern_that_would_backtrack_for_ever_refuses_the_value_instead():
     assert problems_for({"code": "a" * 60}, schema) == []
 
 
+def test_variable_names_are_matched_against_pattern_properties_without_backtracking_for_ever():
+    schema = {
+        "type": "object",
+        "patternProperties": {"^(a|aa)+$": {"type": "string"}},
+        "additionalProperties": False,
+    }
+    matching, not_matching = "a" * 60, "a" * 60 + "b"
+
+    assert problems_for({matching: "x"}, schema) == []
+    assert problems_for({matching: 5}, schema) == [
+        ("ERR_INVALID_VARIABLES", f"template.variables.{matching}")
+    ]
+    assert problems_for({not_matching: "x"}, schema) == [
+        ("ERR_INVALID_VARIABLES", f"template.variables.{not_matching}")
+    ]
+
+
+def test_unevaluated_properties_cannot_be_combined_with_pattern_properties():
+    schema = {
+        "type": "object",
+        "patternProperties": {"^x-": {"type": "string"}},
+        "unevaluatedProperties": False,
+    }
+
+    problems = check_variable_schema(schema)
+
+    assert [(p.code, p.field) for p in problems] == [("ERR_BAD_REQUEST", "variableSchema")]
+    assert problems_for({"x-a": "1"}, schema) == [("ERR_INVALID_VARIABLES", "template.variables")]
+
+
 def test_nested_fields_are_named_with_their_index():
     assert problems_for({**VALID, "items": [{"sku": "A"}, {"sku": 3}, {}]}) == [
         ("ERR_INVALID_VARIABLES", "template.variables.items.1.sku"),
