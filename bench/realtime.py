@@ -219,6 +219,11 @@ class Server:
                 return int(line.split()[1])
         raise RuntimeError("no VmRSS")
 
+    def cpu_s(self) -> float:
+        """CPU time (user + system) the web worker has used so far."""
+        fields = Path(f"/proc/{self.worker_pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def post(
         self, conn: http.client.HTTPConnection, method: str, path: str, headers: dict, body: Any
     ) -> Any:
@@ -381,7 +386,9 @@ def measure(server: Server, size: int, samples: int, concurrency: int) -> dict[s
 
     try:
         urls = [server.socket_url(user) for user in users]
+        cpu_before = server.cpu_s()
         connected = ask({"cmd": "connect", "urls": urls, "concurrency": concurrency})
+        connect_cpu_s = server.cpu_s() - cpu_before
         time.sleep(2.0)
         rss_after = server.rss_kib()
         for _ in range(samples):
@@ -407,6 +414,7 @@ def measure(server: Server, size: int, samples: int, concurrency: int) -> dict[s
         "server": server.kind,
         "sockets": connected["connected"],
         "connect_s": round(connected["seconds"], 1),
+        "connect_cpu_ms": round(connect_cpu_s * 1000 / size, 2),  # web worker CPU per socket
         "kib_per_socket": round((rss_after - rss_before) / size, 1),
         "p50_ms": round(statistics.median(latencies) / 1e6, 2),
         "p99_ms": round(percentile(latencies, 0.99) / 1e6, 2),

@@ -18,7 +18,7 @@ from app.groups.models import Group, GroupMember
 from app.notifications.targets import Target, resolve_users
 from app.orm import utcnow
 from app.pagination import fetch_page
-from app.users.models import User
+from app.users.models import User, identity_of
 from app.users.service import find_user
 
 
@@ -43,12 +43,12 @@ def get_group(*, session: Session, app_id: str, name: str) -> Group:
 def describe_group(*, session: Session, group: Group) -> GroupView:
     """The group with its members' user ids (external id, else email), sorted."""
     query = (
-        select(User)
+        select(User.external_id, User.email, User.id)  # columns: no ORM object per member
         .join(GroupMember, GroupMember.user_id == User.id)
         .where(GroupMember.group_id == group.id)
         .order_by(User.external_id, User.email)
     )
-    members = [user.identity for user in session.scalars(query)]
+    members = [identity_of(*row) for row in session.execute(query)]
     return GroupView(group.name, len(members), group.created_at, group.updated_at, members)
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app.orm import new_id
 from app.users.models import User
 from app.users.statistics import note_created
 
@@ -76,6 +77,10 @@ def _resolve(session: Session, *, app_id: str, targets: Sequence[Target]) -> lis
         if user is None:
             email_owner = existing.get(("email", target.email or ""))
             user = User(
+                # Set here, not by the column default: with every key known, the flush inserts
+                # by `executemany` (one short statement) instead of `INSERT ... RETURNING` pages
+                # of a thousand rows, which psycopg re-parses each time.
+                id=new_id(),
                 app_id=app_id,
                 external_id=target.external_id,
                 email=target.email if email_owner is None else None,

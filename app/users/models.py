@@ -32,5 +32,9 @@ class User(Base, IdMixin, TimestampMixin):
 
     @property
     def identity(self) -> str:
-        """How the app names this user: its external id, else its email."""
-        return self.external_id or self.email or self.id
+        return identity_of(self.external_id, self.email, self.id)
+
+
+def identity_of(external_id: str | None, email: str | None, user_id: str) -> str:
+    """How the app names a user: its external id, else its email."""
+    return external_id or email or user_id
