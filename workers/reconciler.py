@@ -52,7 +52,7 @@ def reconcile_once(runtime: Runtime, *, stale_after: timedelta | None = None) ->
     if stale_after is None:
         stale_after = timedelta(seconds=runtime.settings.reconcile_stale_after_s)
     cutoff = utcnow() - stale_after
-    # Queued work may simply wait behind a queued_before: stale means `stale_after` older than the
+    # Queued work may simply wait behind a backlog: stale means `stale_after` older than the
     # oldest message still waiting too (a row commits just before its message is enqueued).
     waiting_since = oldest_waiting_message(broker)
     queued_before = None if waiting_since is None else waiting_since - stale_after
@@ -130,8 +130,8 @@ def oldest_waiting_message(broker: RedisBroker) -> datetime | None:
 def _enqueued_before(
     updated_at: InstrumentedAttribute[datetime], cutoff: datetime, queued_before: datetime | None
 ) -> ColumnElement[bool]:
-    behind_backlog = true() if queued_before is None else updated_at < queued_before
-    return and_(updated_at <= cutoff, behind_backlog)
+    before_backlog = true() if queued_before is None else updated_at < queued_before
+    return and_(updated_at <= cutoff, before_backlog)
 
 
 def _touch(session, notification_ids, chunk_ids, delivery_ids) -> None:  # type: ignore[no-untyped-def]

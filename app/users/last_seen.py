@@ -2,9 +2,10 @@
 
 When thousands of clients reconnect at once (a web process restarted), each handshake would
 otherwise pay a session, a pool checkout and a commit for one row. Handshakes in flight in a
-process hand their users to a shared batch instead (app.group_commit): one transaction moves
-every named user's `last_seen_at` and returns their ids. A handshake still waits for its write,
-so it learns whether its user exists, exactly as with a statement of its own.
+process hand their users to a shared batch instead (app.group_commit): one statement (two when
+some name their user by email) moves every named user's `last_seen_at` and returns their ids. A
+handshake still waits for its write, so it learns whether its user exists, exactly as with a
+statement of its own.
 """
 
 from __future__ import annotations
