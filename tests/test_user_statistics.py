@@ -9,6 +9,7 @@ from app.notifications.targets import Target, resolve_users
 from app.runtime import Runtime
 from app.users import statistics
 from tests.factories import Tenant
+from tests.realtime import runtime_for
 from tests.recipients import counting_statements
 
 
@@ -70,6 +71,29 @@ def test_bulk_creations_analyze_at_most_once_per_interval(
         _create_users(runtime, tenant, statistics.BULK, prefix="second")
 
     assert _analyzed(statements) == 0
+
+
+@pytest.mark.parametrize("engine_name", ["postgresql"])  # SQLite keeps no planner statistics
+def test_processes_sharing_redis_analyze_once_per_interval_between_them(
+    tenant: Tenant, database_url: str, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr(statistics, "MIN_INTERVAL_S", 3600.0)
+    first, second = runtime_for(database_url), runtime_for(database_url)
+    lock_key = first.key("users", "analyzed")
+    first.redis.delete(lock_key)
+    try:
+        with (
+            counting_statements(first.database.engine) as by_first,
+            counting_statements(second.database.engine) as by_second,
+        ):
+            _create_users(first, tenant, statistics.BULK, prefix="first")
+            _create_users(second, tenant, statistics.BULK, prefix="second")
+    finally:
+        first.redis.delete(lock_key)
+        first.close()
+        second.close()
+
+    assert (_analyzed(by_first), _analyzed(by_second)) == (1, 0)
 
 
 @pytest.mark.parametrize("engine_name", ["postgresql"])  # SQLite keeps no planner statistics

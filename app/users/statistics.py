@@ -15,6 +15,7 @@ import math
 import threading
 import time
 
+from redis import Redis, RedisError
 from sqlalchemy import event, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -24,7 +25,7 @@ from app.db import Database
 log = logging.getLogger(__name__)
 
 BULK = 100  # users created by one transaction that count as a bulk load
-MIN_INTERVAL_S = 30.0  # per process: a long batch analyzes a few times, not once per chunk
+MIN_INTERVAL_S = 30.0  # a long batch analyzes a few times, not once per chunk
 _CREATED = "herald_users_created"
 
 
@@ -42,23 +43,33 @@ def refresh(database: Database) -> None:
         connection.commit()
 
 
-def install(database: Database) -> None:
-    """After a commit that created `BULK` users or more, refresh (at most every interval)."""
+def install(database: Database, redis: Redis, lock_key: str) -> None:
+    """After a commit that created `BULK` users or more, refresh: at most once per interval
+    across every process sharing this Redis (and, should Redis fail, once per process)."""
     if database.is_sqlite:
         return  # SQLite plans these lookups on the unique indexes without statistics
     last = [-math.inf]
     lock = threading.Lock()
+
+    def _due() -> bool:
+        with lock:
+            now = time.monotonic()
+            if now - last[0] < MIN_INTERVAL_S:
+                return False
+            last[0] = now
+        try:
+            interval_ms = max(1, int(MIN_INTERVAL_S * 1000))
+            return bool(redis.set(lock_key, "1", nx=True, px=interval_ms))
+        except RedisError:
+            return True  # this process's own interval still bounds it
 
     @event.listens_for(database.sessionmaker, "after_commit")
     def _analyze_after_bulk(session: Session) -> None:
         # Savepoints fire this too; only the outermost commit makes the users visible.
         if session.in_nested_transaction() or session.info.pop(_CREATED, 0) < BULK:
             return
-        with lock:
-            now = time.monotonic()
-            if now - last[0] < MIN_INTERVAL_S:
-                return
-            last[0] = now
+        if not _due():
+            return
         try:
             refresh(database)
         except SQLAlchemyError:  # statistics are an optimisation: never fail the request
