@@ -226,11 +226,15 @@ def authenticate_user(
     return Principal(app=app, scopes=frozenset(), user=user)
 
 
-def _verify_user(session: Session, creds: UserCredentials, credentials: Credentials) -> App:
-    """The app of a user call whose HMAC (or stand-in secret) is right; else 400/401/403."""
+def _verify_user(
+    session: Session, creds: UserCredentials, credentials: Credentials, *, attach: bool = True
+) -> App:
+    """The app of a user call whose HMAC (or stand-in secret) is right; else 400/401/403.
+
+    `attach=False` for a caller that only reads the app (see `Credentials.find_app`)."""
     if not creds.api_key:
         raise Unauthorized("API key not provided.", code="api_key_not_provided")
-    app = credentials.find_app(session, api_key=creds.api_key)
+    app = credentials.find_app(session, api_key=creds.api_key, attach=attach)
     if app is None:
         raise Unauthorized("Incorrect API key.", code="incorrect_api_key")
     identity = creds.external_id or creds.email
@@ -287,7 +291,7 @@ def authenticate_socket(
     credentials = rt.credentials.view()
     creds = UserCredentials.from_headers_or_query(headers, query)
     try:
-        app = _verify_user(session, creds, credentials)
+        app = _verify_user(session, creds, credentials, attach=False)  # read, never changed
     except WrongUserHmac as exc:
         # Issue 5: while the app requires HMACs, a handshake whose HMAC is missing *or* wrong
         # is refused with 401; with HMACs optional a wrong one stays 403 (API conventions).

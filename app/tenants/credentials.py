@@ -162,13 +162,19 @@ class Credentials:
             self._cache.put(kind, key, value, self._generation)
 
     def find_app(
-        self, session: Session, *, api_key: str | None = None, app_id: str | None = None
+        self,
+        session: Session,
+        *,
+        api_key: str | None = None,
+        app_id: str | None = None,
+        attach: bool = True,
     ) -> App | None:
-        """The app with this id or public API key, attached to `session`."""
+        """The app with this id or public API key, attached to `session`; with `attach=False`,
+        when cached, a detached copy to read only (the session's bookkeeping is then spared)."""
         app_id = app_id or (self._get("api_key", api_key) if api_key else None)
         cached: CachedApp | None = self._get("app", app_id) if app_id else None
         if cached is not None:
-            return attach_app(session, cached)
+            return attach_app(session, cached) if attach else detached_app(cached)
         if app_id:
             app = session.get(App, app_id)
         elif api_key:
@@ -276,11 +282,17 @@ def attach_app(session: Session, cached: CachedApp) -> App:
     present = session.identity_map.get(identity_key(App, cached.columns["id"]))
     if present is not None:
         return present  # type: ignore[no-any-return]
-    # Filled like a row the ORM loaded (no attribute events, so nothing counts as changed).
+    app = detached_app(cached)
+    session.add(app)
+    return app
+
+
+def detached_app(cached: CachedApp) -> App:
+    """The cached app as a detached `App`, filled like a row the ORM loaded (no attribute
+    events, so nothing counts as changed once it is attached)."""
     app: App = inspect(App).class_manager.new_instance()
     app.__dict__.update(_copied(cached.columns))
     make_transient_to_detached(app)
-    session.add(app)
     return app
 
 
