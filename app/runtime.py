@@ -40,7 +40,7 @@ class Runtime:
         generation_key = self.key("auth", "generation")
         self.credentials = new_cache(self.redis, generation_key)
         install_invalidation(self.database.sessionmaker, self.redis, generation_key)
-        user_statistics.install(self.database, self.redis, self.key("users", "analyzed"))
+        user_statistics.install(self.database, self.redis, self.key("users", "analyzed", ""))
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:

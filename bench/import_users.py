@@ -19,6 +19,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from redis import Redis
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app.db import Database
@@ -26,6 +28,7 @@ from app.imports import service
 from app.migrate import upgrade
 from app.security import Encryptor
 from app.tenants import service as tenants
+from app.users import statistics
 
 ADMIN_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
@@ -58,6 +61,9 @@ def timed_import(database: Database, app_id: str, batch: list[dict[str, Any]]) -
 def run(url: str, count: int) -> None:
     upgrade(url)
     database = Database(url)
+    # As in the worker's runtime: bulk creations refresh the planner's statistics.
+    redis = Redis.from_url(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
+    statistics.install(database, redis, f"herald-bench-{uuid.uuid4().hex[:8]}:users:analyzed:")
     try:
         with database.transaction() as session:
             app, _ = tenants.create_tenant(session=session, name="bench", encryptor=Encryptor("x"))
@@ -72,6 +78,7 @@ def run(url: str, count: int) -> None:
             )
     finally:
         database.dispose()
+        redis.close()
 
 
 def main() -> None:

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from app.imports import service
 from app.imports.models import ImportChunk
 from app.runtime import Runtime
+from app.users import statistics
 from app.users.models import User
 from tests.factories import Tenant, make_key
 from tests.recipients import counting_statements, make_user
@@ -145,19 +146,20 @@ def test_each_chunk_is_its_own_transaction_and_a_rerun_resumes(
 def test_long_imports_refresh_postgresql_planner_statistics(
     runtime: Runtime, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
 ):
-    monkeypatch.setattr(service, "CHUNK_SIZE", 1)
-    monkeypatch.setattr(service, "ANALYZE_EVERY_CHUNKS", 2)
+    monkeypatch.setattr(service, "CHUNK_SIZE", statistics.BULK)
+    monkeypatch.setattr(statistics, "MIN_INTERVAL_S", 0.001)  # each chunk outlasts the interval
     with runtime.database.transaction() as session:
-        records = [{"external_id": f"u-{n}"} for n in range(5)]
+        records = [{"external_id": f"u-{n}"} for n in range(2 * statistics.BULK + 1)]
         import_id = service.create_import(session=session, app_id=tenant.app_id, records=records).id
 
     with counting_statements(runtime.database.engine) as statements:
         service.run_import(runtime.database, import_id=import_id)
 
     analyzed = [s for s in statements if s.startswith("ANALYZE users")]
+    # Two chunks of BULK new users each; the last one (a single user) is no bulk load.
     assert len(analyzed) == (0 if runtime.database.is_sqlite else 2)
     with runtime.database.transaction() as session:
-        assert session.scalar(select(func.count()).select_from(User)) == 5
+        assert session.scalar(select(func.count()).select_from(User)) == 2 * statistics.BULK + 1
 
 
 def test_imports_of_unknown_ids_and_other_apps_are_404(

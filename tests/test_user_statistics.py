@@ -23,13 +23,6 @@ def _analyzed(statements: list[str]) -> int:
     return sum(statement.startswith("ANALYZE users") for statement in statements)
 
 
-@pytest.fixture
-def no_interval(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The app is shared by the session's tests: let each test's first bulk load analyze."""
-    monkeypatch.setattr(statistics, "MIN_INTERVAL_S", 0.0)
-
-
-@pytest.mark.usefixtures("no_interval")
 def test_a_bulk_creation_analyzes_users_on_postgresql_only(runtime: Runtime, tenant: Tenant):
     with counting_statements(runtime.database.engine) as statements:
         _create_users(runtime, tenant, statistics.BULK)
@@ -37,7 +30,6 @@ def test_a_bulk_creation_analyzes_users_on_postgresql_only(runtime: Runtime, ten
     assert _analyzed(statements) == (0 if runtime.database.is_sqlite else 1)
 
 
-@pytest.mark.usefixtures("no_interval")
 def test_a_few_new_users_do_not_analyze(runtime: Runtime, tenant: Tenant):
     with counting_statements(runtime.database.engine) as statements:
         _create_users(runtime, tenant, statistics.BULK - 1)
@@ -45,7 +37,6 @@ def test_a_few_new_users_do_not_analyze(runtime: Runtime, tenant: Tenant):
     assert _analyzed(statements) == 0
 
 
-@pytest.mark.usefixtures("no_interval")
 def test_a_rolled_back_bulk_creation_is_not_counted_by_the_next_commit(
     runtime: Runtime, tenant: Tenant
 ):
@@ -60,12 +51,8 @@ def test_a_rolled_back_bulk_creation_is_not_counted_by_the_next_commit(
     assert _analyzed(statements) == 0
 
 
-def test_bulk_creations_analyze_at_most_once_per_interval(
-    runtime: Runtime, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
-):
-    monkeypatch.setattr(statistics, "MIN_INTERVAL_S", 0.0)
+def test_an_apps_bulk_creations_analyze_at_most_once_per_interval(runtime: Runtime, tenant: Tenant):
     _create_users(runtime, tenant, statistics.BULK, prefix="first")
-    monkeypatch.setattr(statistics, "MIN_INTERVAL_S", 3600.0)
 
     with counting_statements(runtime.database.engine) as statements:
         _create_users(runtime, tenant, statistics.BULK, prefix="second")
@@ -73,14 +60,22 @@ def test_bulk_creations_analyze_at_most_once_per_interval(
     assert _analyzed(statements) == 0
 
 
+def test_another_apps_bulk_creation_analyzes_within_the_interval(
+    runtime: Runtime, tenant: Tenant, other_tenant: Tenant
+):
+    _create_users(runtime, tenant, statistics.BULK)
+
+    with counting_statements(runtime.database.engine) as statements:
+        _create_users(runtime, other_tenant, statistics.BULK)
+
+    assert _analyzed(statements) == (0 if runtime.database.is_sqlite else 1)
+
+
 @pytest.mark.parametrize("engine_name", ["postgresql"])  # SQLite keeps no planner statistics
 def test_processes_sharing_redis_analyze_once_per_interval_between_them(
-    tenant: Tenant, database_url: str, monkeypatch: pytest.MonkeyPatch
+    tenant: Tenant, database_url: str
 ):
-    monkeypatch.setattr(statistics, "MIN_INTERVAL_S", 3600.0)
     first, second = runtime_for(database_url), runtime_for(database_url)
-    lock_key = first.key("users", "analyzed")
-    first.redis.delete(lock_key)
     try:
         with (
             counting_statements(first.database.engine) as by_first,
@@ -89,7 +84,7 @@ def test_processes_sharing_redis_analyze_once_per_interval_between_them(
             _create_users(first, tenant, statistics.BULK, prefix="first")
             _create_users(second, tenant, statistics.BULK, prefix="second")
     finally:
-        first.redis.delete(lock_key)
+        first.redis.delete(first.key("users", "analyzed", tenant.app_id))
         first.close()
         second.close()
 
@@ -97,7 +92,6 @@ def test_processes_sharing_redis_analyze_once_per_interval_between_them(
 
 
 @pytest.mark.parametrize("engine_name", ["postgresql"])  # SQLite keeps no planner statistics
-@pytest.mark.usefixtures("no_interval")
 def test_after_a_bulk_creation_postgresql_finds_a_user_by_the_unique_index(
     runtime: Runtime, tenant: Tenant
 ):

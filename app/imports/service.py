@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,7 +22,6 @@ from app.orm import utcnow
 from app.users import statistics as user_statistics
 
 CHUNK_SIZE = 500
-ANALYZE_EVERY_CHUNKS = 20
 
 
 class ImportNotFound(NotFound):
@@ -70,12 +68,8 @@ def list_failures(*, session: Session, import_id: str) -> list[ImportFailure]:
 
 def run_import(database: Database, *, import_id: str) -> None:
     """Import every remaining chunk, one transaction each; resumes where a crash left off."""
-    for done in itertools.count():
-        if done and done % ANALYZE_EVERY_CHUNKS == 0:
-            # The planner must keep using the unique indexes while `users` grows.
-            user_statistics.refresh(database)
-        if not import_next_chunk(database, import_id=import_id):
-            return
+    while import_next_chunk(database, import_id=import_id):
+        pass
 
 
 def import_next_chunk(database: Database, *, import_id: str) -> bool:
@@ -116,6 +110,8 @@ def import_next_chunk(database: Database, *, import_id: str) -> bool:
             )
             .execution_options(synchronize_session=False)
         )
+        # The planner must keep using the unique indexes while `users` grows (app.users.statistics).
+        user_statistics.note_created(session, app_id=users_import.app_id, count=outcome.created)
         session.delete(chunk)
     return True
 

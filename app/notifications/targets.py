@@ -93,7 +93,7 @@ def _resolve(session: Session, *, app_id: str, targets: Sequence[Target]) -> lis
         _apply_profile(user, target, existing)
         users.append(user)
     session.flush()
-    note_created(session, created)
+    note_created(session, app_id=app_id, count=created)
     return users
 
 

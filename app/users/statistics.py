@@ -11,9 +11,6 @@ more later). Analyzing the identity columns right after such a commit costs mill
 from __future__ import annotations
 
 import logging
-import math
-import threading
-import time
 
 from redis import Redis, RedisError
 from sqlalchemy import event, text
@@ -24,58 +21,53 @@ from app.db import Database
 
 log = logging.getLogger(__name__)
 
-BULK = 100  # users created by one transaction that count as a bulk load
-MIN_INTERVAL_S = 30.0  # a long batch analyzes a few times, not once per chunk
+BULK = 100  # users of one app created by one transaction that count as a bulk load
+# Per app, across processes: a long batch or import analyzes every interval, not every chunk.
+MIN_INTERVAL_S = 30.0
 _CREATED = "herald_users_created"
 
 
-def note_created(session: Session, count: int) -> None:
-    """Record that this transaction created `count` users (see `install`)."""
-    session.info[_CREATED] = session.info.get(_CREATED, 0) + count
+def note_created(session: Session, *, app_id: str, count: int) -> None:
+    """Record that this transaction created `count` users of the app (see `install`)."""
+    created: dict[str, int] = session.info.setdefault(_CREATED, {})
+    created[app_id] = created.get(app_id, 0) + count
 
 
-def refresh(database: Database) -> None:
-    """Analyze the columns users are looked up by, in a transaction of its own."""
-    if database.is_sqlite:
-        return
-    with database.engine.connect() as connection:
-        connection.execute(text("ANALYZE users (app_id, external_id, email)"))
-        connection.commit()
-
-
-def install(database: Database, redis: Redis, lock_key: str) -> None:
-    """After a commit that created `BULK` users or more, refresh: at most once per interval
-    across every process sharing this Redis (and, should Redis fail, once per process)."""
+def install(database: Database, redis: Redis, key_prefix: str) -> None:
+    """After a commit that created `BULK` users of an app or more, analyze `users`, unless that
+    app's users were analyzed less than `MIN_INTERVAL_S` ago (a Redis key per app)."""
     if database.is_sqlite:
         return  # SQLite plans these lookups on the unique indexes without statistics
-    last = [-math.inf]
-    lock = threading.Lock()
 
-    def _due() -> bool:
-        with lock:
-            now = time.monotonic()
-            if now - last[0] < MIN_INTERVAL_S:
-                return False
-            last[0] = now
+    def _due(app_id: str) -> bool:
         try:
             interval_ms = max(1, int(MIN_INTERVAL_S * 1000))
-            return bool(redis.set(lock_key, "1", nx=True, px=interval_ms))
+            return bool(redis.set(f"{key_prefix}{app_id}", "1", nx=True, px=interval_ms))
         except RedisError:
-            return True  # this process's own interval still bounds it
+            return False  # an optimisation only: autovacuum analyzes the table later
 
     @event.listens_for(database.sessionmaker, "after_commit")
     def _analyze_after_bulk(session: Session) -> None:
         # Savepoints fire this too; only the outermost commit makes the users visible.
-        if session.in_nested_transaction() or session.info.pop(_CREATED, 0) < BULK:
+        if session.in_nested_transaction():
             return
-        if not _due():
-            return
-        try:
-            refresh(database)
-        except SQLAlchemyError:  # statistics are an optimisation: never fail the request
-            log.warning("could not analyze users after a bulk creation", exc_info=True)
+        created: dict[str, int] = session.info.pop(_CREATED, {})
+        # One ANALYZE covers every app; each bulk-loaded app still claims its interval.
+        due = [app_id for app_id, count in created.items() if count >= BULK and _due(app_id)]
+        if due:
+            _analyze(database)
 
     @event.listens_for(database.sessionmaker, "after_rollback")
     def _forget(session: Session) -> None:
         if not session.in_nested_transaction():
             session.info.pop(_CREATED, None)
+
+
+def _analyze(database: Database) -> None:
+    """Analyze the columns users are looked up by, in a transaction of its own."""
+    try:
+        with database.engine.connect() as connection:
+            connection.execute(text("ANALYZE users (app_id, external_id, email)"))
+            connection.commit()
+    except SQLAlchemyError:  # statistics are an optimisation: never fail the request
+        log.warning("could not analyze users after a bulk creation", exc_info=True)
