@@ -237,6 +237,8 @@ def check_variable_schema(schema: Any, *, field: str = "variableSchema") -> list
     except SchemaError as exc:
         where = ".".join([field, *(str(p) for p in exc.absolute_path)])
         return [Problem("ERR_BAD_REQUEST", f"Not a valid JSON Schema: {exc.message}", where)]
+    if _unevaluated_with_patterns(schema):
+        return [Problem("ERR_BAD_REQUEST", UNEVALUATED_WITH_PATTERNS, field)]
     return _reference_problems(schema, field, scope_keywords=_scope_keywords(cls))
 
 
@@ -250,8 +252,6 @@ def _reference_problems(
     schema: Mapping[str, Any], field: str, *, scope_keywords: tuple[str, ...]
 ) -> list[Problem]:
     problems: list[Problem] = []
-    if _unevaluated_with_patterns(schema):
-        problems.append(Problem("ERR_BAD_REQUEST", UNEVALUATED_WITH_PATTERNS, field))
     for where, keyword, value in _keywords(schema, field):
         if keyword == "$ref" and resolve_ref(schema, value) is None:
             message = f"Unresolvable $ref {value!r}; only local refs (#/...)."
