@@ -29,8 +29,9 @@ _CREATED = "herald_users_created"
 
 def note_created(session: Session, *, app_id: str, count: int) -> None:
     """Record that this transaction created `count` users of the app (see `install`)."""
-    created: dict[str, int] = session.info.setdefault(_CREATED, {})
-    created[app_id] = created.get(app_id, 0) + count
+    if count:
+        created: dict[str, int] = session.info.setdefault(_CREATED, {})
+        created[app_id] = created.get(app_id, 0) + count
 
 
 def install(database: Database, redis: Redis, key_prefix: str) -> None:
