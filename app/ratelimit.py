@@ -22,6 +22,7 @@ from redis.commands.core import Script
 
 from app.errors import HeraldError
 from app.extensions import runtime
+from app.tenants.credentials import Credentials, new_generation
 from app.tenants.models import App
 from app.users.models import User
 
@@ -58,31 +59,62 @@ class Budget:
 
 # One command, one reply: cheaper for the client than MULTI/INCR/EXPIRE/EXEC, and as atomic.
 # Two windows of expiry: a process whose clock runs a little behind still finds its counter.
-# Hashed once here; each call runs EVALSHA (loading the script on a miss).
+# With KEYS[2] (the credential generation) it first checks that the caller's cached
+# credentials are still current, spending nothing when they are not: authentication and its
+# budget then cost one round trip. Hashed once here; each call runs EVALSHA.
 _SPEND = Script(
     None,  # type: ignore[arg-type]
     b"""
+local generation = false
+if KEYS[2] then
+  generation = redis.call('GET', KEYS[2])
+  if not generation then
+    redis.call('SET', KEYS[2], ARGV[3], 'NX')
+    generation = redis.call('GET', KEYS[2])
+  end
+  if ARGV[2] ~= '' and generation ~= ARGV[2] then return {0, generation} end
+end
 local used = redis.call('INCR', KEYS[1])
 if used == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
-return used
+return {used, generation}
 """,
 )
 
 
-def spend(redis: Redis, *, bucket: str, limit: int, now: float) -> Budget:
-    """Count one request in the bucket's current window (one Redis round trip)."""
+def spend(
+    redis: Redis,
+    *,
+    bucket: str,
+    limit: int,
+    now: float,
+    confirming: Credentials | None = None,
+) -> Budget | None:
+    """Count one request in the bucket's current window (one Redis round trip).
+
+    With `confirming`, the same call reads the credential generation: the budget is spent only
+    if that view is still current (see `Credentials.confirmed`); None when it is not.
+    """
     window = int(now // WINDOW_S)
-    key = f"{bucket}:{window}"
-    used = _SPEND(keys=[key], args=[2 * WINDOW_S], client=redis)
+    keys, args = [f"{bucket}:{window}"], [2 * WINDOW_S]
+    if confirming is not None:
+        generation_key, expected = confirming.confirmation()
+        keys.append(generation_key)
+        args += [expected, new_generation()]
+    used, *generation = _SPEND(keys=keys, args=args, client=redis)
+    if confirming is not None and not confirming.confirmed(generation[0]):
+        return None
     reset_s = max(1, math.ceil((window + 1) * WINDOW_S - now))
     return Budget(limit=limit, used=int(used), reset_s=reset_s)
 
 
-def enforce(app: App, user: User | None) -> None:
+def enforce(app: App, user: User | None, *, confirming: Credentials | None = None) -> bool:
     """Spend one request of the caller's budget; 429 `rate_limit_exceeded` when it is spent.
 
-    Redis being unreachable lets the request through (logged): the budget protects the
-    service, and refusing every call would be the larger outage.
+    With `confirming` (the credential view the caller was authenticated with), the same round
+    trip confirms the view is still current; False when it is not, or could not be read:
+    nothing is spent then, and the caller must authenticate again from a fresh view.
+    Redis being unreachable otherwise lets the request through (logged): the budget protects
+    the service, and refusing every call would be the larger outage.
     """
     is_read = request.method in READ_METHODS
     limit = app.rate_limit_read_per_minute if is_read else app.rate_limit_write_per_minute
@@ -91,10 +123,16 @@ def enforce(app: App, user: User | None) -> None:
         parts += ["user", user.id]
     rt = runtime()
     try:
-        budget = spend(rt.redis, bucket=rt.key(*parts), limit=limit, now=clock())
+        budget = spend(
+            rt.redis, bucket=rt.key(*parts), limit=limit, now=clock(), confirming=confirming
+        )
     except RedisError:
+        if confirming is not None:
+            return False
         log.warning("rate limit not checked: Redis unreachable", extra={"app_id": app.id})
-        return
+        return True
+    if budget is None:
+        return False
     g.rate_limit = budget
     if budget.exceeded:
         kind = "read" if is_read else "write"
@@ -103,6 +141,7 @@ def enforce(app: App, user: User | None) -> None:
             code="rate_limit_exceeded",
             status=429,
         )
+    return True
 
 
 def init_app(flask_app: Flask) -> None:

@@ -8,12 +8,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime
 
+from flask.testing import FlaskClient
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.runtime import Runtime
+from app.security import hash_secret
 from app.tenants import service as tenants
-from app.tenants.credentials import USER_TTL_S, CredentialCache, new_cache
+from app.tenants.credentials import USER_TTL_S, CredentialCache, new_cache, new_generation
 from app.users import service as users
 from app.users.models import User
 from tests.factories import Tenant, make_key, make_tenant
@@ -43,7 +45,8 @@ def test_a_key_revoked_by_another_process_is_refused_on_the_next_call(
 ):
     secret = make_key(pg_runtime, acme, ["send_notifications"])
     keyed = replace(acme, secret=secret)
-    assert call(web.base_url, "POST", "/send", keyed.headers(), TO_NOBODY)[0] == 200
+    for _ in range(2):  # the first call learns the generation, the second fills the cache
+        assert call(web.base_url, "POST", "/send", keyed.headers(), TO_NOBODY)[0] == 200
     with pg_runtime.database.transaction() as session:
         key = tenants.find_active_key(session=session, secret=secret)
         assert key is not None
@@ -314,3 +317,64 @@ def test_cached_keys_and_apps_stay_with_their_own_app(
 
 def _new_user(session: Session, tenant: Tenant) -> User:
     return users.find_or_create_user(session=session, app_id=tenant.app_id, external_id="u-1")
+
+
+def _redis_commands(runtime: Runtime, monkeypatch) -> list[str]:
+    """The commands this process sends Redis from now on, by name."""
+    sent: list[str] = []
+    execute = runtime.redis.execute_command
+
+    def counting(*args, **options):
+        sent.append(str(args[0]))
+        return execute(*args, **options)
+
+    monkeypatch.setattr(runtime.redis, "execute_command", counting)
+    return sent
+
+
+def test_a_server_call_answered_from_the_cache_costs_one_redis_round_trip(
+    client: FlaskClient, runtime: Runtime, tenant: Tenant, monkeypatch
+):
+    assert client.get("/broadcasts", headers=tenant.headers()).status_code == 200
+    sent = _redis_commands(runtime, monkeypatch)
+
+    response = client.get("/broadcasts", headers=tenant.headers())
+
+    assert response.status_code == 200
+    assert sent == ["EVALSHA"]  # the generation's confirmation and the budget, together
+
+
+def test_a_refusal_answered_by_an_outdated_cache_is_checked_again(
+    client: FlaskClient, runtime: Runtime, tenant: Tenant, other_tenant: Tenant
+):
+    assert client.get("/broadcasts", headers=tenant.headers()).status_code == 200
+    generation = runtime.redis.get(runtime.key("auth", "generation"))
+    # What this process would hold had another process changed the API key's app since.
+    runtime.credentials.put("api_key", tenant.api_key, other_tenant.app_id, generation)
+    runtime.redis.set(runtime.key("auth", "generation"), new_generation())
+
+    response = client.get("/broadcasts", headers=tenant.headers())
+
+    assert response.status_code == 200
+    assert response.headers["X-RateLimit-Remaining"] == "98"  # the retry spent nothing more
+
+
+def test_an_acceptance_by_an_outdated_cache_is_undone_before_any_work(
+    client: FlaskClient, runtime: Runtime, tenant: Tenant, other_tenant: Tenant
+):
+    for _ in range(2):  # the first call learns the generation, the second fills the cache
+        assert client.get("/broadcasts", headers=other_tenant.headers()).status_code == 200
+    generation = runtime.redis.get(runtime.key("auth", "generation"))
+    assert runtime.credentials.get("key", hash_secret(other_tenant.secret), generation)
+    # The cache still maps the other app's key to its secret; the database no longer does.
+    with runtime.database.transaction() as session:
+        key = tenants.find_active_key(session=session, secret=other_tenant.secret)
+        assert key is not None
+        tenants.revoke_secret_key(session=session, app_id=other_tenant.app_id, key_id=key.id)
+    runtime.credentials.adopt(generation)  # as if this process had not seen the change yet
+    assert runtime.credentials.last_known().generation == generation
+
+    response = client.get("/broadcasts", headers=other_tenant.headers())
+
+    assert response.status_code == 401
+    assert response.get_json()["errors"][0]["code"] == "api_secret_is_incorrect"

@@ -12,9 +12,12 @@ database before doing any work. This cache keeps, per web process:
 
 Correctness across processes: a Redis value, the *generation*, is replaced by a fresh random
 token after every commit that changes an app, a secret key, or a user's identity (external id,
-email, deletion). Each use of the cache reads it first (one GET, shared by the requests that
-arrive while none is under way) and forgets everything when it differs, so a rotated or revoked
-key is refused at once by every process. A token, not a counter: after Redis loses its data a
+email, deletion). Every answer of the cache is checked against a read of it made after the
+request began, and the cache forgets everything when it differs, so a rotated or revoked key is
+refused at once by every process. WebSocket handshakes read it first (one GET, shared by the
+handshakes that arrive while none is under way); server calls are answered from the generation
+last read and confirm it in the round trip that spends their rate-limit budget, starting again
+from a fresh read when it moved (`app.auth`). A token, not a counter: after Redis loses its data a
 counter would start again and could return to a value an idle process still holds. Entries also
 expire on their own (`CREDENTIALS_TTL_S`, 5 s for apps and keys; `USER_TTL_S`, 60 s for users):
 the bound on staleness when Redis could not be told of a change.
@@ -92,7 +95,7 @@ class CredentialCache:
 
     def __init__(self, redis: Redis, generation_key: str, clock: Callable[[], float]) -> None:
         self._redis = redis
-        self._generation_key = generation_key
+        self.generation_key = generation_key
         self._clock = clock
         self._generation: bytes | None = None
         self._lock = threading.Lock()
@@ -105,26 +108,34 @@ class CredentialCache:
 
     def view(self) -> Credentials:
         """This request's view: the cache as of Redis's generation now, or none at all."""
-        return Credentials(self, self._current())
-
-    def _current(self) -> bytes | None:
         generation = self._reads.submit(None)
-        if generation is None:
-            return None
+        if generation is not None:
+            self.adopt(generation)
+        return Credentials(self, generation)
+
+    def last_known(self) -> Credentials:
+        """A view as of the generation this process last read, without reading it again.
+
+        Its answers hold only once a later read finds the same generation: see
+        `Credentials.confirmation` (the rate limit's spend makes that read).
+        """
+        return Credentials(self, self._generation)
+
+    def adopt(self, generation: bytes) -> None:
+        """Take `generation`, read after the caller began, as current (a change forgets all)."""
         with self._lock:
             if generation != self._generation:
                 for entries in self._kinds.values():
                     entries.clear()
                 self._generation = generation
-        return generation
 
     def _read_generation(self, requests: Sequence[None]) -> list[bytes | None]:
         """One GET for every request waiting; each of them began before it was sent."""
         try:
-            generation: bytes | None = self._redis.get(self._generation_key)
+            generation: bytes | None = self._redis.get(self.generation_key)
             if generation is None:  # never set, or lost with Redis's data: start a new one
-                self._redis.set(self._generation_key, new_generation(), nx=True)
-                generation = self._redis.get(self._generation_key)
+                self._redis.set(self.generation_key, new_generation(), nx=True)
+                generation = self._redis.get(self.generation_key)
         except RedisError:
             generation = None  # cannot tell what changed: bypass the cache
         return [generation] * len(requests)
@@ -153,6 +164,22 @@ class Credentials:
     def __init__(self, cache: CredentialCache, generation: bytes | None) -> None:
         self._cache = cache
         self._generation = generation
+
+    @property
+    def generation(self) -> bytes | None:
+        """The generation this view's cached answers belong to; None: all from the database."""
+        return self._generation
+
+    def confirmation(self) -> tuple[str, bytes]:
+        """What a Redis script needs to check that this view is still current: the generation's
+        key and this view's generation (empty when it used no cache: nothing to confirm)."""
+        return self._cache.generation_key, self._generation or b""
+
+    def confirmed(self, current: bytes) -> bool:
+        """Whether `current`, the generation as read after this view's answers were given, is
+        still this view's (always when it used no cache); the cache adopts it either way."""
+        self._cache.adopt(current)
+        return self._generation is None or self._generation == current
 
     def _get(self, kind: str, key: Any) -> Any:
         return None if self._generation is None else self._cache.get(kind, key, self._generation)
