@@ -18,11 +18,11 @@ from app.users.last_seen import LastSeenWriter
 
 
 class LocalSockets(Protocol):
-    """This process's WebSocket hub: routing hands it its share directly, not through Redis."""
+    """This process's WebSocket hub: a sender writes to it directly, not through Redis."""
 
     process_id: str
 
-    def dispatch(self, message: bytes) -> None: ...
+    def deliver(self, app_id: str, user_ids: list[str], frame: str) -> int: ...
 
 
 @dataclass

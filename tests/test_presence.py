@@ -45,7 +45,7 @@ def connect(redis: Redis, keys: PresenceKeys, process: str, user: str, n: int = 
 
 
 def route_hello(redis: Redis, keys: PresenceKeys, users: list[str]) -> int:
-    reached, _ = presence.route(redis, keys, ttl=TTL, app_id="app", batches=[("hello", users)])
+    reached = presence.route(redis, keys, ttl=TTL, app_id="app", batches=[("hello", users)])
     return reached
 
 
@@ -77,32 +77,28 @@ def test_route_publishes_each_process_only_its_own_users(redis: Redis, keys: Pre
     assert presence.parse_routed(message["data"]) == ("app", [("f1", ["u1"])])
 
 
-def test_route_hands_the_caller_its_own_share_instead_of_publishing_it(
+def test_route_leaves_out_the_caller_that_wrote_to_its_own_sockets(
     redis: Redis, keys: PresenceKeys
 ):
     for process in ("caller", "other"):
         presence.heartbeat(redis, keys, process)
     connect(redis, keys, "caller", "u1")
+    connect(redis, keys, "other", "u1")
     connect(redis, keys, "other", "u2")
     pubsub = redis.pubsub(ignore_subscribe_messages=True)
     pubsub.subscribe(keys.channel("caller"), keys.channel("other"))
     for _ in range(2):
         pubsub.get_message(timeout=1)  # the subscription confirmations
 
-    reached, mine = presence.route(
-        redis,
-        keys,
-        ttl=TTL,
-        app_id="app",
-        batches=[("f", ["u1", "u2"])],
-        caller_process_id="caller",
+    reached = presence.route(
+        redis, keys, ttl=TTL, app_id="app", batches=[("f", ["u1", "u2"])], leave_out="caller"
     )
 
     published = [pubsub.get_message(timeout=1) for _ in range(2)]
     pubsub.close()
-    assert reached == 2
-    assert mine is not None and presence.parse_routed(mine) == ("app", [("f", ["u1"])])
+    assert reached == 2  # the other process's two sockets; the caller counts its own
     assert [m["channel"] for m in published if m] == [keys.channel("other").encode()]
+    assert presence.parse_routed(published[0]["data"]) == ("app", [("f", ["u1", "u2"])])
 
 
 def test_a_process_without_a_fresh_heartbeat_does_not_count(redis: Redis, keys: PresenceKeys):

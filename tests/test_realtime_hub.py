@@ -75,14 +75,41 @@ def test_a_detached_socket_stops_counting(hub: Hub, fast_runtime: Runtime):
     poll(lambda: send_hello(fast_runtime, ["u1"]) == 0)
 
 
-def test_presence_comes_back_after_redis_forgot_the_process(hub: Hub, fast_runtime: Runtime):
+@pytest.fixture
+def other_process(sqlite_url: str) -> Iterator[Runtime]:
+    """A sender without sockets: it counts this hub's through Redis, as another process does."""
+    runtime = runtime_for(sqlite_url)
+    yield runtime
+    runtime.close()
+
+
+def test_presence_comes_back_after_redis_forgot_the_process(
+    hub: Hub, fast_runtime: Runtime, other_process: Runtime
+):
     hub.attach(Connection(app_id="app", user_id="u1"))
-    assert send_hello(fast_runtime, ["u1"]) == 1
+    assert send_hello(other_process, ["u1"]) == 1
 
     presence.remove_process(fast_runtime.redis, hub.keys, process_id=hub.process_id)
-    assert send_hello(fast_runtime, ["u1"]) == 0
+    assert send_hello(other_process, ["u1"]) == 0
 
-    poll(lambda: send_hello(fast_runtime, ["u1"]) == 1)
+    poll(lambda: send_hello(other_process, ["u1"]) == 1)
+
+
+def test_a_send_writes_to_its_own_processs_sockets_before_reaching_redis(
+    hub: Hub, fast_runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+):
+    conn = Connection(app_id="app", user_id="u1")
+    hub.attach(conn)
+    outbox_when_routing = []
+
+    def route(*args, **kwargs):
+        outbox_when_routing.append(len(conn.outbox))
+        return 0
+
+    monkeypatch.setattr("app.realtime.publisher.route", route)
+
+    assert send_hello(fast_runtime, ["u1", "u1"]) == 1  # named twice, one socket, counted once
+    assert outbox_when_routing == [1]
 
 
 def test_shutdown_asks_every_socket_to_close_with_going_away(hub: Hub):

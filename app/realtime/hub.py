@@ -149,17 +149,20 @@ class Hub:
         try:
             app_id, batches = presence.parse_routed(message)
             for text, user_ids in batches:
-                frame = websocket_text_frame(text)
-                with self._lock:
-                    targets = [
-                        conn
-                        for user_id in user_ids
-                        for conn in self._index.get((app_id, user_id), ())
-                    ]
-                for conn in targets:
-                    conn.push(frame)
+                self.deliver(app_id, user_ids, text)
         except Exception:  # one bad message must fail neither its sender nor the listener
             log.exception("realtime message not dispatched")
+
+    def deliver(self, app_id: str, user_ids: list[str], frame: str) -> int:
+        """Queue one frame (JSON text) to this process's sockets of these users; how many."""
+        encoded = websocket_text_frame(frame)
+        with self._lock:
+            targets = [
+                conn for user_id in user_ids for conn in self._index.get((app_id, user_id), ())
+            ]
+        for conn in targets:
+            conn.push(encoded)
+        return len(targets)
 
     def _beat(self) -> None:
         while not self._stopping.wait(self.ttl / 3):

@@ -10,8 +10,8 @@ A process counts only while its heartbeat is fresher than the presence TTL, so t
 a crashed process stop counting within one TTL; any live process then reaps its fields.
 
 Routing is one Lua script: it reads presence, counts the sockets reached, and publishes each
-live process one message listing its users, so the count and the fan-out agree exactly. The
-calling process's own share comes back in the reply instead, sparing a pub/sub round trip.
+live process one message listing its users, so the count and the fan-out agree exactly. A
+caller that has already written to its own sockets names itself, and is left out of both.
 Message format (frames are compact JSON, which never holds a raw newline; ids are UUIDs):
 `<app_id>\\n<frame>\\n<user_id>,<user_id>...\\n<frame>\\n<user_ids>...`.
 """
@@ -71,14 +71,15 @@ return #pids
 """
 )
 
-# KEYS[1] processes; ARGV: presence prefix, channel prefix, ttl, app id, calling process id
-# (or ""), (frame, user csv)...; returns {sockets reached, the caller's message or false}
+# KEYS[1] processes; ARGV: presence prefix, channel prefix, ttl, app id, process id to leave
+# out (or ""), (frame, user csv)...; returns the number of sockets reached
 ROUTE = (
     _NOW
     + """
 local cutoff = now - tonumber(ARGV[3])
 local app = ARGV[4]
-local alive, out, order, reached, mine = {}, {}, {}, 0, false
+local alive, out, order, reached = {}, {}, {}, 0
+alive[ARGV[5]] = false
 for g = 6, #ARGV, 2 do
   local per = {}
   for uid in string.gmatch(ARGV[g + 1], '[^,]+') do
@@ -103,13 +104,9 @@ for g = 6, #ARGV, 2 do
   end
 end
 for _, pid in ipairs(order) do
-  if pid == ARGV[5] then
-    mine = table.concat(out[pid], '\\n')
-  else
-    redis.call('PUBLISH', ARGV[2] .. pid, table.concat(out[pid], '\\n'))
-  end
+  redis.call('PUBLISH', ARGV[2] .. pid, table.concat(out[pid], '\\n'))
 end
-return {reached, mine}
+return reached
 """
 )
 
@@ -182,22 +179,20 @@ def route(
     ttl: float,
     app_id: str,
     batches: Iterable[tuple[str, Sequence[str]]],
-    caller_process_id: str = "",
-) -> tuple[int, bytes | None]:
+    leave_out: str = "",
+) -> int:
     """Publish each (frame, user ids) batch to the processes holding those users' sockets.
 
-    Returns the number of sockets reached (a user's every socket on every live process), and
-    the message for the caller's own sockets, which is returned rather than published.
+    Returns the number of sockets reached: a user's every socket on every live process except
+    `leave_out` (a caller that wrote to its own sockets itself), which gets nothing.
     """
-    args: list[str | float] = [keys.presence_prefix, keys.process_prefix, ttl, app_id]
-    args.append(caller_process_id)
+    args: list[str | float] = [keys.presence_prefix, keys.process_prefix, ttl, app_id, leave_out]
     for frame, user_ids in batches:
         if user_ids:
             args.extend((frame, ",".join(user_ids)))
     if len(args) == 5:
-        return 0, None
-    reached, mine = _ROUTE(keys=[keys.processes], args=args, client=redis)
-    return int(reached), mine or None
+        return 0
+    return int(_ROUTE(keys=[keys.processes], args=args, client=redis))
 
 
 def parse_routed(message: bytes | str) -> tuple[str, list[tuple[str, list[str]]]]:

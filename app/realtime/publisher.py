@@ -3,7 +3,7 @@
 User ids here are Herald user ids (`users.id`), the ids sockets register under. Publishing is
 one Redis round trip however many users: a Lua script reads presence and publishes each web
 process one message naming its connected users (see `app.realtime.presence`); for seed 000
-messages, the sockets of the calling process itself are written to straight away.
+messages, the sockets of the calling process itself are written to first, before that trip.
 """
 
 from __future__ import annotations
@@ -28,11 +28,17 @@ def deliver_to_users(
     returns how many sockets.
 
     Each socket counts once however often its user is named. The calling process's own sockets
-    get it at once, not through its channel: nothing orders such a message against the events
-    already on the channel. Raises `RedisError`.
+    get it at once, from its local index and before other processes are reached, not through
+    its channel: nothing orders such a message against the events already on the channel.
+    Raises `RedisError` (the local sockets have the message then).
     """
     frame = encode_frame(event, data)
-    return _route(runtime, app_id, [(frame, list(dict.fromkeys(user_ids)))], local_first=True)
+    users = list(dict.fromkeys(user_ids))
+    local = runtime.local_sockets
+    if local is None:
+        return _route(runtime, app_id, [(frame, users)])
+    here = local.deliver(app_id, users, frame)
+    return here + _route(runtime, app_id, [(frame, users)], leave_out=local.process_id)
 
 
 def publish_to_users(
@@ -46,7 +52,7 @@ def publish_to_users(
     """
     frame = encode_frame(event, data)
     try:
-        _route(runtime, app_id, [(frame, list(dict.fromkeys(user_ids)))], local_first=False)
+        _route(runtime, app_id, [(frame, list(dict.fromkeys(user_ids)))])
     except RedisError:
         log.warning("realtime publish failed", extra={"app_id": app_id, "event": event})
 
@@ -60,23 +66,19 @@ def publish_events(
         users_by_frame.setdefault(encode_frame(event, data), []).append(user_id)
     batches = [(frame, list(dict.fromkeys(users))) for frame, users in users_by_frame.items()]
     try:
-        _route(runtime, app_id, batches, local_first=False)
+        _route(runtime, app_id, batches)
     except RedisError:
         log.warning("realtime publish failed", extra={"app_id": app_id, "events": len(batches)})
 
 
 def _route(
-    runtime: Runtime, app_id: str, batches: list[tuple[str, list[str]]], *, local_first: bool
+    runtime: Runtime, app_id: str, batches: list[tuple[str, list[str]]], *, leave_out: str = ""
 ) -> int:
-    local = runtime.local_sockets if local_first else None
-    reached, mine = route(
+    return route(
         runtime.redis,
         PresenceKeys.for_runtime(runtime),
         ttl=runtime.settings.realtime_presence_ttl_s,
         app_id=app_id,
         batches=batches,
-        caller_process_id=local.process_id if local else "",
+        leave_out=leave_out,
     )
-    if mine is not None and local is not None:
-        local.dispatch(mine)
-    return reached
