@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from flask import g, request
+from sqlalchemy import inspect
 from sqlalchemy.orm import Session
 
 from app.errors import Forbidden, HeraldError, Unauthorized
@@ -21,7 +22,7 @@ from app.idempotency.guard import run_idempotently
 from app.oauth2 import claimed_app_id, looks_like_jwt, verify_access_token
 from app.ratelimit import enforce as enforce_rate_limit
 from app.security import Encryptor, hmac_matches
-from app.tenants.credentials import Credentials
+from app.tenants.credentials import Credentials, attached_app
 from app.tenants.models import App
 from app.users.models import User
 from app.users.service import touch_user_for_call
@@ -47,7 +48,18 @@ class Principal:
 
 
 def current_principal() -> Principal:
-    return g.principal
+    """The caller, its app attached to the request's session (server calls are authenticated
+    without attaching it: a handler needing only the id asks `current_app_id`)."""
+    principal: Principal = g.principal
+    if inspect(principal.app).detached:
+        principal = replace(principal, app=attached_app(db_session(), principal.app))
+        g.principal = principal
+    return principal
+
+
+def current_app_id() -> str:
+    """The calling app's id."""
+    return g.principal.app.id  # type: ignore[no-any-return]
 
 
 def current_credentials() -> Credentials:
@@ -173,7 +185,10 @@ def _app_named_by(
 ) -> App | None:
     if not (app_id or api_key):
         return None
-    app = credentials.find_app(session, app_id=app_id, api_key=None if app_id else api_key)
+    # Detached: attached to the request's session only if the handler asks for the principal.
+    app = credentials.find_app(
+        session, app_id=app_id, api_key=None if app_id else api_key, attach=False
+    )
     if app is None:
         raise Unauthorized("Incorrect API key.", code="incorrect_api_key")
     return app
@@ -189,7 +204,7 @@ def _principal_for_secret(
 ) -> Principal:
     key = credentials.find_key(session, secret)
     if key is not None and (app is None or key.app_id == app.id):
-        key_app = app or credentials.find_app(session, app_id=key.app_id)
+        key_app = app or credentials.find_app(session, app_id=key.app_id, attach=False)
         assert key_app is not None
         return Principal(
             app=key_app, scopes=key.scopes, key_id=key.key_id, owner_email=key.owner_email

@@ -31,8 +31,8 @@ def autocommit_session() -> Iterator[Session]:
     that have only read so far: pending ORM changes are refused, but statements the request
     already executed are committed here, before the rest of its work.
     """
-    if "db_session" in g:
-        session = g.db_session
+    session = g.get("db_session")
+    if session is not None and session.in_transaction():
         if session.new or session.dirty or session.deleted:
             raise RuntimeError("autocommit_session() with unflushed writes in the request")
         session.commit()
