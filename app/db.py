@@ -52,8 +52,10 @@ class Database:
         with self.sessionmaker(bind=self._autocommit_engine) as session:
             yield session
             # No round trip under AUTOCOMMIT; it flushes ORM changes and runs `after_commit`
-            # hooks (the credential generation) exactly as SQLite's transaction does.
-            session.commit()
+            # hooks (the credential generation) exactly as SQLite's transaction does. A session
+            # that was never used (a send answered from caches) has nothing to commit.
+            if session.in_transaction() or session.new or session.dirty or session.deleted:
+                session.commit()
 
     @contextmanager
     def autocommit_connection(self) -> Iterator[Connection]:

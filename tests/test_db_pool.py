@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from app import db
 from app.db import Database
@@ -43,5 +43,22 @@ def test_a_connection_given_back_recently_is_used_without_a_ping(
 
         assert _backend_pid(database) == first
         assert pinged == []
+    finally:
+        database.dispose()
+
+
+
+def test_an_autocommit_session_commits_only_once_it_was_used(postgresql_url: str):
+    database = Database(postgresql_url)
+    commits: list[object] = []
+    event.listen(database.sessionmaker, "after_commit", commits.append)
+    try:
+        with database.autocommit_session():
+            pass  # a send answered from caches: not a statement
+        assert commits == []
+
+        with database.autocommit_session() as session:
+            session.execute(text("SELECT 1"))
+        assert len(commits) == 1  # its `after_commit` hooks ran
     finally:
         database.dispose()
