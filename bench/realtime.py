@@ -7,7 +7,9 @@ For each server and each number of sockets it starts one fresh web process (guni
 gevent worker), connects the sockets from a separate client process (asyncio + websockets),
 and measures: connect time, web-process memory per idle socket (RSS growth / sockets),
 p50/p99 latency from POST /send to receipt for single-user messages, and the time for one
-group message to reach every socket. Needs PostgreSQL (a scratch database is created and
+group message to reach every socket. For Herald it also times `POST /send` refused by
+validation (`checks_p50_ms`): the checks every send passes before a message may leave, which
+the baseline does not make. Needs PostgreSQL (a scratch database is created and
 dropped; --database-url to use another) and Redis (a unique key prefix; REDIS_URL).
 """
 
@@ -396,6 +398,7 @@ def measure(server: Server, size: int, samples: int, concurrency: int) -> dict[s
             server.post(conn, "POST", *server.send_body(user, f"t0={time.monotonic_ns()};u", False))
         answer = ask({"cmd": "latencies"})
         latencies, delivery = sorted(answer["latencies_ns"]), sorted(answer["delivery_ns"])
+        checks = sorted(checks_only(server, conn, samples)) if server.kind == "herald" else None
         group_ms, delivered = [], []
         for round_ in range(5):
             label = f"g{round_}"
@@ -424,7 +427,26 @@ def measure(server: Server, size: int, samples: int, concurrency: int) -> dict[s
         "group_ms_median": round(statistics.median(group_ms), 1),
         "group_ms_max": round(max(group_ms), 1),
         "delivered": delivered[-1],
+        "checks_p50_ms": round(statistics.median(checks) / 1e6, 2) if checks else None,
     }
+
+
+def checks_only(server: Server, conn: http.client.HTTPConnection, samples: int) -> list[int]:
+    """Round trips of a `POST /send` refused by validation (an empty `to`): authentication, the
+    rate limit and the body checks, which every send passes before a message may leave."""
+    path, headers, body = server.send_body("nobody", "", False)
+    text = json.dumps({**body, "to": []})
+    headers = {**headers, "Content-Type": "application/json"}
+    timings = []
+    for _ in range(samples):
+        started = time.monotonic_ns()
+        conn.request("POST", path, text, headers)
+        response = conn.getresponse()
+        response.read()
+        timings.append(time.monotonic_ns() - started)
+        if response.status != 400:
+            raise RuntimeError(f"expected a validation refusal, got {response.status}")
+    return timings
 
 
 def percentile(ordered: list[int], fraction: float) -> int:
