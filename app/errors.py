@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
+from redis import RedisError
 from werkzeug.exceptions import HTTPException
 
 from templates_store.errors import TemplateStoreError
@@ -166,7 +167,16 @@ def _unexpected_error(error: Exception) -> Response:
     return error_response(500, [ErrorDetail("ERR_INTERNAL", message)])
 
 
+def _redis_unreachable(error: RedisError) -> Response:
+    """A call that needs Redis (seed 000's `/send` routes through it) while Redis is down: 503,
+    which clients retry, rather than a 500 that reads as a bug."""
+    log.warning("Redis unreachable: %s", type(error).__name__)
+    message = "Redis is unreachable; retry later."
+    return error_response(503, [ErrorDetail("ERR_SERVICE_UNAVAILABLE", message)])
+
+
 def init_app(app: Flask) -> None:
+    app.register_error_handler(RedisError, _redis_unreachable)
     app.register_error_handler(HeraldError, _herald_error)
     app.register_error_handler(TemplateStoreError, _template_store_error)
     app.register_error_handler(HTTPException, _http_error)

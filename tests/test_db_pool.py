@@ -47,7 +47,6 @@ def test_a_connection_given_back_recently_is_used_without_a_ping(
         database.dispose()
 
 
-
 def test_an_autocommit_session_commits_only_once_it_was_used(postgresql_url: str):
     database = Database(postgresql_url)
     commits: list[object] = []

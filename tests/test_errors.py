@@ -7,7 +7,10 @@ import logging
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from redis import Redis
 
+from app.runtime import Runtime
+from app.users import service as users
 from tests.factories import Tenant
 
 
@@ -162,3 +165,19 @@ def test_unexpected_exception_is_500_without_a_trace_and_logged_with_the_request
     assert "secret internals" not in response.get_data(as_text=True)
     assert "req-123" in response.get_json()["errors"][0]["message"]
     assert any(getattr(r, "request_id", None) == "req-123" for r in caplog.records)
+
+
+def test_a_send_while_redis_is_unreachable_is_503_not_500(
+    client: FlaskClient, runtime: Runtime, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+):
+    with runtime.database.transaction() as session:
+        users.find_or_create_user(session=session, app_id=tenant.app_id, external_id="u-1")
+    broken = Redis.from_url("redis://127.0.0.1:1/0")
+    body = {"to": [{"type": "user", "id": "u-1"}], "message": "hi"}
+    try:
+        monkeypatch.setattr(runtime, "redis", broken)
+        response = client.post("/send", json=body, headers=tenant.headers())
+    finally:
+        broken.close()
+
+    assert_envelope(response, 503, "ERR_SERVICE_UNAVAILABLE")
