@@ -9,7 +9,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from flask.testing import FlaskClient
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
 from app.runtime import Runtime
@@ -378,3 +378,26 @@ def test_an_acceptance_by_an_outdated_cache_is_undone_before_any_work(
 
     assert response.status_code == 401
     assert response.get_json()["errors"][0]["code"] == "api_secret_is_incorrect"
+
+
+def test_a_send_to_users_the_process_knows_asks_the_database_nothing(
+    client: FlaskClient, runtime: Runtime, tenant: Tenant
+):
+    with runtime.database.transaction() as session:
+        _new_user(session, tenant)
+    to_u1 = {"to": [{"type": "user", "id": "u-1"}], "message": "hi"}
+    for _ in range(2):  # the first call learns the generation, the second fills the cache
+        assert client.post("/send", json=to_u1, headers=tenant.headers()).status_code == 200
+    statements: list[str] = []
+    record = lambda *args: statements.append(args[2])  # noqa: E731 (conn, cursor, statement, ...)
+    engines = {runtime.database.engine, runtime.database._autocommit_engine}
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", record)
+    try:
+        response = client.post("/send", json=to_u1, headers=tenant.headers())
+    finally:
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", record)
+
+    assert response.status_code == 200
+    assert statements == []

@@ -22,15 +22,14 @@ def send() -> Any:
     """Send a message to the connected sockets of users and groups (seed 000)."""
     body = load_body(SendSchema)
     app_id = current_app_id()
-    # Reads only: statements commit one by one, sparing BEGIN and ROLLBACK round trips.
-    with autocommit_session() as session:
-        delivered = send_message(
-            session=session,
-            credentials=current_credentials(),
-            runtime=runtime(),
-            app_id=app_id,
-            **body,
-        )
+    delivered = send_message(
+        # Reads only: statements commit one by one, sparing BEGIN and ROLLBACK round trips.
+        open_session=autocommit_session,
+        credentials=current_credentials(),
+        runtime=runtime(),
+        app_id=app_id,
+        **body,
+    )
     return {
         "ok": True,
         "tenantId": app_id,

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any
 
 from sqlalchemy import bindparam, or_, select
@@ -21,7 +22,7 @@ from app.users.service import match_names
 
 def send_message(
     *,
-    session: Session,
+    open_session: Callable[[], AbstractContextManager[Session]],
     credentials: Credentials,
     runtime: Runtime,
     app_id: str,
@@ -33,9 +34,12 @@ def send_message(
     """Deliver one `message` frame to every connected socket of the targets; returns how many.
 
     A socket reached through several targets (its user and its groups) gets it, and counts,
-    once. Nothing is stored: offline users simply miss it.
+    once. Nothing is stored: offline users simply miss it. A database session is opened only
+    for targets this process's cache cannot name.
     """
-    user_ids = resolve_targets(session=session, credentials=credentials, app_id=app_id, to=to)
+    user_ids = resolve_targets(
+        open_session=open_session, credentials=credentials, app_id=app_id, to=to
+    )
     frame_data = {
         "id": new_id(),
         "tenantId": app_id,
@@ -50,20 +54,29 @@ def send_message(
 
 
 def resolve_targets(
-    *, session: Session, credentials: Credentials, app_id: str, to: list[dict[str, Any]]
+    *,
+    open_session: Callable[[], AbstractContextManager[Session]],
+    credentials: Credentials,
+    app_id: str,
+    to: list[dict[str, Any]],
 ) -> set[str]:
     """Herald user ids named by the targets: users by id (or email), groups by their members.
 
     Users this process already knows by external id (the connected ones, typically) cost no
-    database round trip.
+    database round trip; when they are all it knows, no session is opened.
     """
     user_names = [i for target in to if target["type"] == "user" for i in target_ids(target["id"])]
     group_names = [
         i for target in to if target["type"] == "group" for i in target_ids(target["id"])
     ]
-    return _user_ids_named(session, credentials, app_id, user_names) | member_user_ids(
-        session=session, app_id=app_id, names=group_names
-    )
+    known, wanted = credentials.users_by_external_id(app_id, list(dict.fromkeys(user_names)))
+    found = set(known.values())
+    if not wanted and not group_names:
+        return found
+    with open_session() as session:
+        found |= _user_ids_named(session, credentials, app_id, wanted)
+        found |= member_user_ids(session=session, app_id=app_id, names=group_names)
+    return found
 
 
 # Built once: `POST /send` runs it on every call.
@@ -78,12 +91,12 @@ _USERS_NAMED = select(_users.id, _users.external_id, _users.email).where(
 
 
 def _user_ids_named(
-    session: Session, credentials: Credentials, app_id: str, names: Iterable[str]
+    session: Session, credentials: Credentials, app_id: str, names: list[str]
 ) -> set[str]:
-    known, wanted = credentials.users_by_external_id(app_id, list(dict.fromkeys(names)))
-    found = set(known.values())
-    for start in range(0, len(wanted), 500):
-        chunk = wanted[start : start + 500]
+    """The users with these external ids or emails, by pages (remembering external ids)."""
+    found: set[str] = set()
+    for start in range(0, len(names), 500):
+        chunk = names[start : start + 500]
         matched = match_names(
             chunk, session.execute(_USERS_NAMED, {"app_id": app_id, "names": chunk})
         )
