@@ -353,7 +353,8 @@ def authenticate_socket(
         raise Unauthorized(str(exc), code="user_hmac_is_incorrect") from exc
     _check_tenant_header(app, headers)
     external_id, email = creds.external_id, None if creds.external_id else creds.email
-    session.commit()  # reads only so far; SQLite lets one transaction at a time hold its lock
+    if session.in_transaction():  # none when the cache answered
+        session.commit()  # reads only so far; SQLite lets one transaction at a time hold its lock
     user_id = credentials.handshake_user(
         rt.last_seen, app_id=app.id, external_id=external_id, email=email
     )
