@@ -1,7 +1,7 @@
 """Realtime benchmark, run by hand (never a timed test): Herald's /ws against Flask-SocketIO.
 
     .venv/bin/pip install -e '.[dev,bench]'
-    .venv/bin/python bench/realtime.py [--sizes 1000 10000] [--samples 500] [--only herald]
+    .venv/bin/python bench/realtime.py [--sizes 1000 10000] [--samples 500] [--only herald ...]
 
 For each server and each number of sockets it starts one fresh web process (gunicorn, one
 gevent worker), connects the sockets from a separate client process (asyncio + websockets),
@@ -9,8 +9,10 @@ and measures: connect time, web-process memory per idle socket (RSS growth / soc
 p50/p99 latency from POST /send to receipt for single-user messages, and the time for one
 group message to reach every socket. For Herald it also times `POST /send` refused by
 validation (`checks_p50_ms`): the checks every send passes before a message may leave, which
-the baseline does not make. Needs PostgreSQL (a scratch database is created and
-dropped; --database-url to use another) and Redis (a unique key prefix; REDIS_URL).
+the baseline does not make. A third server, `socketio-checks`, is the baseline doing the
+work issue 5 asks of each handshake and send (bench/socketio_server.py). Needs PostgreSQL
+(a scratch database is created and dropped; --database-url to use another) and Redis (a
+unique key prefix; REDIS_URL).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import hashlib
+import hmac
 import http.client
 import json
 import os
@@ -46,6 +50,7 @@ TAG = re.compile(rb"t0=(\d+);(\w+)")
 # When the server published the frame: Herald's `sentAt`, the baseline's `sentAtNs`.
 SENT_AT = re.compile(rb'"sentAt":"([^"]+)"|"sentAtNs":(\d+)')
 GROUP = "bench-all"
+KINDS = ("herald", "socketio", "socketio-checks")
 
 
 def raise_fd_limit() -> None:
@@ -106,7 +111,7 @@ class RawSocket(asyncio.Protocol):
     def on_frame(self, opcode: int, payload: bytes, received: tuple[int, int]) -> None:
         if opcode == 0x9:
             self.send(0xA, payload)  # pong
-        elif opcode == 0x1 and self.clients.kind == "socketio" and payload[:1] in (b"0", b"2"):
+        elif opcode == 0x1 and self.clients.kind != "herald" and payload[:1] in (b"0", b"2"):
             self.send(0x1, b"40" if payload[:1] == b"0" else b"3")  # join namespace / pong
         elif opcode == 0x1 and payload[:2] == b"40" and not self.opened.done():
             self.opened.set_result(None)
@@ -318,8 +323,10 @@ def herald_server(database_url: str, env: dict[str, str]) -> Iterator[Server]:
 
 
 @contextmanager
-def socketio_server(env: dict[str, str]) -> Iterator[Server]:
+def socketio_server(env: dict[str, str], *, checked: bool = False) -> Iterator[Server]:
+    """The baseline; `checked`: doing issue 5's checks too (see bench/socketio_server.py)."""
     port = free_port()
+    api_key, secret = secrets.token_hex(16), secrets.token_urlsafe(32)
     # An empty config, so that Herald's gunicorn.conf.py (its GC tuning) stays Herald's own.
     config = Path(tempfile.gettempdir()) / "herald-bench-socketio.conf.py"
     config.write_text("")
@@ -331,22 +338,36 @@ def socketio_server(env: dict[str, str]) -> Iterator[Server]:
     process = subprocess.Popen(
         command,
         cwd=ROOT,
-        env={**env, "SOCKETIO_CHANNEL": f"herald-bench-{secrets.token_hex(4)}"},
+        env={
+            **env,
+            "SOCKETIO_CHANNEL": f"herald-bench-{secrets.token_hex(4)}",
+            "SOCKETIO_CHECKS": "1" if checked else "0",
+            "SOCKETIO_API_KEY": api_key,
+            "SOCKETIO_SECRET": secret,
+        },
         stdout=server_log("socketio"),
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
 
     def socket_url(user: str) -> str:
-        query = urllib.parse.urlencode({"EIO": 4, "transport": "websocket", "user_id": user,
-                                        "groups": GROUP})  # fmt: skip
-        return f"ws://127.0.0.1:{port}/socket.io/?{query}"
+        query = {"EIO": 4, "transport": "websocket", "user_id": user, "groups": GROUP}
+        if checked:
+            query |= {"api_key": api_key, "user_hmac": base64_hmac(secret, user)}
+        return f"ws://127.0.0.1:{port}/socket.io/?{urllib.parse.urlencode(query)}"
 
     def send_body(target: str, tag: str, group: bool) -> tuple[str, dict, dict]:
         body = {"group" if group else "user": target, "data": {"message": tag, "n": 1}}
-        return "/send", {}, body
+        headers = {"X-API-Key": api_key, "X-API-Secret": secret} if checked else {}
+        return "/send", headers, body
 
-    yield from _serve(Server("socketio", port, process, socket_url, send_body))
+    kind = "socketio-checks" if checked else "socketio"
+    yield from _serve(Server(kind, port, process, socket_url, send_body))
+
+
+def base64_hmac(secret: str, message: str) -> str:
+    digest = hmac.new(secret.encode(), message.encode(), hashlib.sha256).digest()
+    return base64.b64encode(digest).decode()
 
 
 def _serve(server: Server) -> Iterator[Server]:
@@ -473,7 +494,7 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
     parser.add_argument("--samples", type=int, default=500)
     parser.add_argument("--concurrency", type=int, default=50, help="handshakes in flight")
-    parser.add_argument("--only", choices=["herald", "socketio"])
+    parser.add_argument("--only", nargs="+", choices=KINDS)
     parser.add_argument("--database-url", help="Herald's database (default: a scratch one)")
     args = parser.parse_args()
     raise_fd_limit()
@@ -494,11 +515,13 @@ def main() -> None:
     try:
         upgrade(database_url)
         for size in args.sizes:
-            for kind in ("herald", "socketio"):
-                if args.only and kind != args.only:
+            for kind in KINDS:
+                if args.only and kind not in args.only:
                     continue
                 context = (
-                    herald_server(database_url, env) if kind == "herald" else socketio_server(env)
+                    herald_server(database_url, env)
+                    if kind == "herald"
+                    else socketio_server(env, checked=kind == "socketio-checks")
                 )
                 with context as server:
                     rows.append(measure(server, size, args.samples, args.concurrency))
