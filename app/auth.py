@@ -118,12 +118,12 @@ def _authenticated(authenticate: Authenticate, *, optimistic: bool = True) -> Pr
             if credentials.generation is None or cache.view().generation == credentials.generation:
                 raise
             principal = None
-        if principal is not None and enforce_rate_limit(
-            principal.app, principal.user, confirming=credentials
-        ):
-            g.credentials, g.principal = credentials, principal
-            return principal
+        if principal is not None:
+            g.credentials, g.principal = credentials, principal  # a 429 is logged with its app
+            if enforce_rate_limit(principal.app, principal.user, confirming=credentials):
+                return principal
         session.rollback()  # what the outdated view attached to the session goes with it
+        g.pop("principal", None)
     credentials = cache.view()
     principal = authenticate(session, headers, credentials)
     g.credentials, g.principal = credentials, principal
