@@ -53,8 +53,9 @@ class Database:
             yield session
             # No round trip under AUTOCOMMIT; it flushes ORM changes and runs `after_commit`
             # hooks (the credential generation) exactly as SQLite's transaction does. A session
-            # that was never used (a send answered from caches) has nothing to commit.
-            if session.in_transaction() or session.new or session.dirty or session.deleted:
+            # never used (a send answered from caches) has nothing to commit: `add` and every
+            # statement begin its transaction.
+            if session.in_transaction():
                 session.commit()
 
     @contextmanager

@@ -32,10 +32,11 @@ def autocommit_session() -> Iterator[Session]:
     already executed are committed here, before the rest of its work.
     """
     session = g.get("db_session")
-    if session is not None and session.in_transaction():
+    if session is not None:
         if session.new or session.dirty or session.deleted:
             raise RuntimeError("autocommit_session() with unflushed writes in the request")
-        session.commit()
+        if session.in_transaction():  # none when authentication was answered from the cache
+            session.commit()
     with runtime().database.autocommit_session() as session:
         yield session
 

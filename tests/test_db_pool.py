@@ -1,12 +1,15 @@
-"""The web engine's pool: idle connections are checked before use, busy ones are trusted."""
+"""The web engine: its pool checks idle connections before use, and autocommit sessions."""
 
 from __future__ import annotations
 
 import pytest
+from flask import Flask
 from sqlalchemy import event, text
 
 from app import db
 from app.db import Database
+from app.extensions import autocommit_session, db_session
+from app.users.models import User
 
 
 def _backend_pid(database: Database) -> int:
@@ -61,3 +64,11 @@ def test_an_autocommit_session_commits_only_once_it_was_used(postgresql_url: str
         assert len(commits) == 1  # its `after_commit` hooks ran
     finally:
         database.dispose()
+
+
+def test_a_requests_autocommit_session_refuses_unflushed_writes_of_the_request(app: Flask):
+    with app.test_request_context():
+        db_session().add(User(app_id="no-app", external_id="pending"))
+
+        with pytest.raises(RuntimeError, match="unflushed writes"), autocommit_session():
+            pass
