@@ -22,7 +22,7 @@ from redis.commands.core import Script
 
 from app.errors import HeraldError
 from app.extensions import runtime
-from app.tenants.credentials import Credentials, new_generation
+from app.tenants.credentials import Credentials, generation_lua
 from app.tenants.models import App
 from app.users.models import User
 
@@ -59,25 +59,23 @@ class Budget:
 
 # One command, one reply: cheaper for the client than MULTI/INCR/EXPIRE/EXEC, and as atomic.
 # Two windows of expiry: a process whose clock runs a little behind still finds its counter.
-# With KEYS[2] (the credential generation) it first checks that the caller's cached
-# credentials are still current, spending nothing when they are not: authentication and its
+# The confirming variant first checks that the caller's cached credentials are still current
+# (the credential generation), spending nothing when they are not: authentication and its
 # budget then cost one round trip. Hashed once here; each call runs EVALSHA.
-_SPEND = Script(
-    None,  # type: ignore[arg-type]
-    b"""
-local generation = false
-if KEYS[2] then
-  generation = redis.call('GET', KEYS[2])
-  if not generation then
-    redis.call('SET', KEYS[2], ARGV[3], 'NX')
-    generation = redis.call('GET', KEYS[2])
-  end
-  if ARGV[2] ~= '' and generation ~= ARGV[2] then return {0, generation} end
-end
+_SPEND_LUA = """
 local used = redis.call('INCR', KEYS[1])
 if used == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
-return {used, generation}
-""",
+"""
+_SPEND = Script(None, (_SPEND_LUA + "return used").encode())  # type: ignore[arg-type]
+# KEYS[2] the generation; ARGV[2] the view's (or ''), ARGV[3] one to start if Redis has none.
+_SPEND_CONFIRMING = Script(
+    None,  # type: ignore[arg-type]
+    (
+        generation_lua("KEYS[2]", "ARGV[3]")
+        + "if ARGV[2] ~= '' and generation ~= ARGV[2] then return {0, generation} end"
+        + _SPEND_LUA
+        + "return {used, generation}"
+    ).encode(),
 )
 
 
@@ -95,14 +93,16 @@ def spend(
     if that view is still current (see `Credentials.confirmed`); None when it is not.
     """
     window = int(now // WINDOW_S)
-    keys, args = [f"{bucket}:{window}"], [2 * WINDOW_S]
-    if confirming is not None:
-        generation_key, expected = confirming.confirmation()
-        keys.append(generation_key)
-        args += [expected, new_generation()]
-    used, *generation = _SPEND(keys=keys, args=args, client=redis)
-    if confirming is not None and not confirming.confirmed(generation[0]):
-        return None
+    key, expiry = f"{bucket}:{window}", 2 * WINDOW_S
+    if confirming is None:
+        used = _SPEND(keys=[key], args=[expiry], client=redis)
+    else:
+        generation_key, expected, fresh = confirming.confirmation()
+        used, generation = _SPEND_CONFIRMING(
+            keys=[key, generation_key], args=[expiry, expected, fresh], client=redis
+        )
+        if not confirming.confirmed(generation):
+            return None
     reset_s = max(1, math.ceil((window + 1) * WINDOW_S - now))
     return Budget(limit=limit, used=int(used), reset_s=reset_s)
 

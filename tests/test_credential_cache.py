@@ -401,3 +401,18 @@ def test_a_send_to_users_the_process_knows_asks_the_database_nothing(
 
     assert response.status_code == 200
     assert statements == []
+
+
+def test_a_server_call_starts_a_generation_redis_lost(
+    client: FlaskClient, runtime: Runtime, tenant: Tenant
+):
+    for _ in range(2):  # the first call learns the generation, the second fills the cache
+        assert client.get("/broadcasts", headers=tenant.headers()).status_code == 200
+    held = _generation(runtime)
+    runtime.redis.delete(runtime.key("auth", "generation"))  # Redis restarted without its data
+
+    response = client.get("/broadcasts", headers=tenant.headers())
+
+    assert response.status_code == 200
+    assert _generation(runtime) not in (None, held)
+    assert runtime.credentials.last_known().generation == _generation(runtime)

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from redis import Redis, RedisError
+from redis.commands.core import Script
 from sqlalchemy import event, inspect
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import (
@@ -133,9 +134,10 @@ class CredentialCache:
         """One GET for every request waiting; each of them began before it was sent."""
         try:
             generation: bytes | None = self._redis.get(self.generation_key)
-            if generation is None:  # never set, or lost with Redis's data: start a new one
-                self._redis.set(self.generation_key, new_generation(), nx=True)
-                generation = self._redis.get(self.generation_key)
+            if generation is None:
+                generation = _START_GENERATION(
+                    keys=[self.generation_key], args=[new_generation()], client=self._redis
+                )
         except RedisError:
             generation = None  # cannot tell what changed: bypass the cache
         return [generation] * len(requests)
@@ -170,10 +172,11 @@ class Credentials:
         """The generation this view's cached answers belong to; None: all from the database."""
         return self._generation
 
-    def confirmation(self) -> tuple[str, bytes]:
-        """What a Redis script needs to check that this view is still current: the generation's
-        key and this view's generation (empty when it used no cache: nothing to confirm)."""
-        return self._cache.generation_key, self._generation or b""
+    def confirmation(self) -> tuple[str, bytes, str]:
+        """What a Redis script needs to check that this view is still current (with
+        `generation_lua`): the generation's key, this view's generation (empty when it used no
+        cache: nothing to confirm) and a generation to start should Redis hold none."""
+        return self._cache.generation_key, self._generation or b"", new_generation()
 
     def confirmed(self, current: bytes) -> bool:
         """Whether `current`, the generation as read after this view's answers were given, is
@@ -408,6 +411,25 @@ def _bulk_changes_credentials(state: ORMExecuteState) -> bool:
 
 def new_generation() -> str:
     return secrets.token_hex(8)
+
+
+def generation_lua(key: str, fresh: str) -> str:
+    """Lua setting `generation` to the generation at `key`, first starting it with `fresh` when
+    Redis holds none (never set, or lost with Redis's data); `key` and `fresh` are Lua
+    expressions (`KEYS[2]`, `ARGV[3]`). Every reader of the generation starts it this way."""
+    return f"""
+local generation = redis.call('GET', {key})
+if not generation then
+  redis.call('SET', {key}, {fresh}, 'NX')
+  generation = redis.call('GET', {key})
+end
+"""
+
+
+_START_GENERATION = Script(
+    None,  # type: ignore[arg-type]
+    (generation_lua("KEYS[1]", "ARGV[1]") + "return generation").encode(),
+)
 
 
 def new_cache(redis: Redis, generation_key: str) -> CredentialCache:
