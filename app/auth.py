@@ -102,33 +102,39 @@ Authenticate = Callable[[Session, Mapping[str, str], Credentials], "Principal"]
 def _authenticated(authenticate: Authenticate, *, optimistic: bool = True) -> Principal:
     """The request's principal, with one request of its rate-limit budget spent.
 
-    `optimistic`: answered first from the credential cache as this process last knew it, the
-    rate limit's round trip then confirming that generation is still current (so a revoked key
-    is refused at once, as with a read up front, one round trip fewer). When it is not, or when
-    a refusal may come from an outdated cache, authentication starts again from a fresh view.
-    `authenticate` must then write nothing.
+    `optimistic` (`authenticate` must then write nothing): first from the credential cache as
+    this process last knew it, the rate limit's round trip confirming that it is still current
+    (a revoked key is refused at once, as with a read up front, one round trip fewer).
+    Otherwise, or when that cache turns out outdated, from a freshly read view.
     """
-    cache = runtime().credentials
-    session, headers = db_session(), request.headers
-    if optimistic:
-        credentials = cache.last_known()
-        try:
-            principal = authenticate(session, headers, credentials)
-        except HeraldError:
-            if credentials.generation is None or cache.view().generation == credentials.generation:
-                raise
-            principal = None
-        if principal is not None:
-            g.credentials, g.principal = credentials, principal  # a 429 is logged with its app
-            if enforce_rate_limit(principal.app, principal.user, confirming=credentials):
-                return principal
-        session.rollback()  # what the outdated view attached to the session goes with it
-        g.pop("principal", None)
-    credentials = cache.view()
-    principal = authenticate(session, headers, credentials)
+    principal = _from_last_known_cache(authenticate) if optimistic else None
+    if principal is not None:
+        return principal
+    credentials = runtime().credentials.view()
+    principal = authenticate(db_session(), request.headers, credentials)
     g.credentials, g.principal = credentials, principal
     enforce_rate_limit(principal.app, principal.user)
     return principal
+
+
+def _from_last_known_cache(authenticate: Authenticate) -> Principal | None:
+    """The principal as the cache last known answers it, its budget spent; None when that cache
+    is outdated (nothing spent, nothing kept). A refusal is raised only if still current."""
+    cache, session = runtime().credentials, db_session()
+    credentials = cache.last_known()
+    try:
+        principal = authenticate(session, request.headers, credentials)
+    except HeraldError:
+        if credentials.generation is None or cache.view().generation == credentials.generation:
+            raise
+        session.rollback()
+        return None
+    g.credentials, g.principal = credentials, principal  # a 429 is logged with its app
+    if enforce_rate_limit(principal.app, principal.user, confirming=credentials):
+        return principal
+    session.rollback()  # what the outdated view attached to the session goes with it
+    g.pop("principal", None)
+    return None
 
 
 def _server_principal(

@@ -309,9 +309,6 @@ def _copied(columns: dict[str, Any]) -> dict[str, Any]:
 
 def attach_app(session: Session, cached: CachedApp) -> App:
     """The cached app as a persistent, unmodified `App` of this session, without a query."""
-    present = session.identity_map.get(identity_key(App, cached.columns["id"]))
-    if present is not None:  # spares building the copy
-        return present  # type: ignore[no-any-return]
     return attached_app(session, detached_app(cached))
 
 
