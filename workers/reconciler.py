@@ -17,7 +17,7 @@ import dramatiq
 from dramatiq import Message
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.errors import DecodeError
-from sqlalchemy import ColumnElement, and_, select, true, update
+from sqlalchemy import ColumnElement, and_, select, update
 from sqlalchemy.orm import InstrumentedAttribute
 
 from app.idempotency.guard import purge_expired
@@ -130,8 +130,7 @@ def oldest_waiting_message(broker: RedisBroker) -> datetime | None:
 def _enqueued_before(
     updated_at: InstrumentedAttribute[datetime], cutoff: datetime, queued_before: datetime | None
 ) -> ColumnElement[bool]:
-    before_backlog = true() if queued_before is None else updated_at < queued_before
-    return and_(updated_at <= cutoff, before_backlog)
+    return and_(updated_at <= cutoff, states.queued_before_backlog(updated_at, queued_before))
 
 
 def _touch(session, notification_ids, chunk_ids, delivery_ids) -> None:  # type: ignore[no-untyped-def]

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, or_, select, true, update
+from sqlalchemy import ColumnElement, bindparam, or_, select, true, update
 from sqlalchemy.engine import Connection, Row
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from app.notifications.models import Delivery
 from app.orm import utcnow
@@ -159,6 +159,14 @@ def cancel_queued(session: Session, *, notification_id: str) -> int:
     )
 
 
+def queued_before_backlog(
+    updated_at: InstrumentedAttribute[datetime], queued_before: datetime | None
+) -> ColumnElement[bool]:
+    """Last enqueued before `queued_before`, the reconciler's bound for work that may still wait
+    behind a backlog (always true without one)."""
+    return true() if queued_before is None else updated_at < queued_before
+
+
 def stale_deliveries(
     session: Session,
     *,
@@ -174,7 +182,7 @@ def stale_deliveries(
     Queued ones count only when last enqueued before `queued_before` (see the reconciler).
     """
     cutoff: datetime = utcnow() - older_than
-    before_backlog = true() if queued_before is None else Delivery.updated_at < queued_before
+    before_backlog = queued_before_backlog(Delivery.updated_at, queued_before)
     first_attempt = or_(Delivery.status == SENDING, Delivery.attempts == 0)
     return list(
         session.scalars(
