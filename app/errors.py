@@ -13,6 +13,8 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, request
 from redis import RedisError
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from werkzeug.exceptions import HTTPException
 
 from templates_store.errors import TemplateStoreError
@@ -167,16 +169,44 @@ def _unexpected_error(error: Exception) -> Response:
     return error_response(500, [ErrorDetail("ERR_INTERNAL", message)])
 
 
+RETRY_AFTER_S = 2
+
+
+def service_unavailable(message: str) -> Response:
+    """503 with `Retry-After`: nothing was changed, the same request may be sent again."""
+    return error_response(
+        503,
+        [ErrorDetail("ERR_SERVICE_UNAVAILABLE", message)],
+        {"Retry-After": str(RETRY_AFTER_S)},
+    )
+
+
 def _redis_unreachable(error: RedisError) -> Response:
-    """A call that needs Redis (seed 000's `/send` routes through it) while Redis is down: 503,
-    which clients retry, rather than a 500 that reads as a bug."""
+    """A call that needs Redis (the WebSocket API's `/send` routes through it) while Redis is
+    down: 503, which clients retry, rather than a 500 that reads as a bug. Sends whose rows were
+    committed never get here (`workers.handoff`)."""
     log.warning("Redis unreachable: %s", type(error).__name__)
-    message = "Redis is unreachable; retry later."
-    return error_response(503, [ErrorDetail("ERR_SERVICE_UNAVAILABLE", message)])
+    return service_unavailable("Redis is unreachable; retry later.")
+
+
+def _database_unavailable(error: DBAPIError | SQLAlchemyTimeoutError) -> Response:
+    """A lost database connection (a restart, a failover, an administrator's kill) or a full
+    pool: 503 with `Retry-After`. Reads were already tried once more (`app.extensions`)."""
+    if isinstance(error, DBAPIError) and not is_unavailable(error):
+        return _unexpected_error(error)
+    log.warning("database unavailable: %s", type(error.__cause__ or error).__name__)
+    return service_unavailable("The database is unavailable; retry later.")
+
+
+def is_unavailable(error: DBAPIError) -> bool:
+    """The connection was lost or refused, rather than the statement being wrong."""
+    return bool(error.connection_invalidated) or isinstance(error, OperationalError)
 
 
 def init_app(app: Flask) -> None:
     app.register_error_handler(RedisError, _redis_unreachable)
+    app.register_error_handler(DBAPIError, _database_unavailable)
+    app.register_error_handler(SQLAlchemyTimeoutError, _database_unavailable)
     app.register_error_handler(HeraldError, _herald_error)
     app.register_error_handler(TemplateStoreError, _template_store_error)
     app.register_error_handler(HTTPException, _http_error)

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+import logging
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
-from flask import Flask, current_app, g
+from flask import Flask, current_app, g, request
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from app.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+READ_METHODS = frozenset({"GET", "HEAD"})
 
 
 def runtime() -> Runtime:
@@ -39,6 +47,33 @@ def autocommit_session() -> Iterator[Session]:
             session.commit()
     with runtime().database.autocommit_session() as session:
         yield session
+
+
+def retry_reads_once(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Run a read once more, on a fresh connection, when its database connection was lost.
+
+    A restarted or failed-over database, or an administrator's kill, ends every pooled
+    connection at once (SQLAlchemy then discards the pool). A read changed nothing, so
+    repeating it is safe; a write is answered 503 instead (`app.errors`), since whether it
+    committed cannot be known here.
+    """
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if request.method not in READ_METHODS:
+            return view(*args, **kwargs)
+        try:
+            return view(*args, **kwargs)
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+            log.warning("database connection lost during a read; once more on a fresh one")
+            stale = g.pop("db_session", None)
+            if stale is not None:
+                stale.close()
+            return view(*args, **kwargs)
+
+    return wrapper
 
 
 def init_app(app: Flask, rt: Runtime) -> None:

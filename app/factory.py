@@ -28,7 +28,18 @@ def build_app(test_config: dict[str, Any] | None = None) -> Flask:
     _refuse_oversized_bodies(flask_app, settings)
     _refuse_nul_in_urls(flask_app)
     _register_blueprints(flask_app)
+    _retry_reads(flask_app)
     return flask_app
+
+
+# The socket's view runs for the socket's whole life: a retry there would restart it.
+_NOT_RETRIED = frozenset({"realtime_ws"})
+
+
+def _retry_reads(flask_app: Flask) -> None:
+    for endpoint, view in list(flask_app.view_functions.items()):
+        if endpoint.split(".", 1)[0] not in _NOT_RETRIED:
+            flask_app.view_functions[endpoint] = extensions.retry_reads_once(view)
 
 
 def _refuse_nul_in_urls(flask_app: Flask) -> None:

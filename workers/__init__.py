@@ -2,10 +2,11 @@
 
 from workers import delivery, imports
 from workers.broker import broker
-from workers.middleware import ThreadConnections
+from workers.middleware import StopOnce, ThreadConnections
 from workers.reconciler import ReconcilerMiddleware
 
 broker.add_middleware(ReconcilerMiddleware())
 broker.add_middleware(ThreadConnections())
+broker.add_middleware(StopOnce())
 
 __all__ = ["broker", "delivery", "imports"]

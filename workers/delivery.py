@@ -12,13 +12,13 @@ from collections.abc import Sequence
 import dramatiq
 from dramatiq import Message
 
-from app.notifications import pipeline
+from app.notifications import lifecycle, pipeline
 from app.notifications.fanout import FanOut
 from app.notifications.sending import Outcome, send_email_delivery, send_push_delivery
 from app.realtime.frames import NOTIFICATION_NEW
 from app.realtime.publisher import publish_events
-from workers.broker import broker
-from workers.bulk import enqueue_many
+from app.runtime import Runtime
+from workers.handoff import hand_off
 from workers.runtime import get_runtime
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,9 @@ def dispatch_notification(notification_id: str) -> None:
         chunk_ids = pipeline.split_into_chunks(
             session, notification_id=notification_id, chunk_size=runtime.settings.chunk_size
         )
-    enqueue_many(broker, [process_chunk.message(chunk_id) for chunk_id in chunk_ids])
+    hand_off([process_chunk.message(chunk_id) for chunk_id in chunk_ids])
+    if not chunk_ids:  # no targets left to split (an empty broadcast): nothing else moves it on
+        advance_after_commit(runtime, [notification_id])
 
 
 @dramatiq.actor(max_retries=5, time_limit=300_000)
@@ -47,26 +49,38 @@ def process_chunk(chunk_id: str) -> None:
     if processed is not None:
         notification, fanned = processed
         after_fan_out(notification.app_id, fanned, realtime=False)
+        advance_after_commit(runtime, [notification.id])
+
+
+def advance_after_commit(runtime: Runtime, notification_ids: list[str]) -> None:
+    """Move the notifications on once what may have finished them committed (see
+    `app.notifications.lifecycle`); the reconciler does it later should this fail."""
+    with runtime.database.autocommit_connection() as connection:
+        lifecycle.advance(connection, notification_ids)
 
 
 def after_fan_out(app_id: str, fanned: FanOut, *, realtime: bool) -> None:
-    """After commit: push inbox rows to connected sockets and enqueue email and push tasks."""
+    """After commit: push inbox rows to connected sockets and enqueue email and push tasks.
+
+    Neither may fail the caller: the rows are committed (see `workers.handoff`).
+    """
     publish_events(
         get_runtime(),
         app_id=app_id,
         events=[(user_id, NOTIFICATION_NEW, view) for user_id, view in fanned.inbox_events],
     )
-    enqueue_deliveries(fanned.email_delivery_ids, fanned.push_delivery_ids, realtime=realtime)
+    hand_off(
+        delivery_messages(fanned.email_delivery_ids, fanned.push_delivery_ids, realtime=realtime)
+    )
 
 
-def enqueue_deliveries(
+def delivery_messages(
     email_ids: Sequence[str], push_ids: Sequence[str], *, realtime: bool = False
-) -> None:
+) -> list[Message]:
     email_actor = deliver_email_now if realtime else deliver_email
     push_actor = deliver_push_now if realtime else deliver_push
     messages: list[Message] = [email_actor.message(i) for i in email_ids]
-    messages += [push_actor.message(i) for i in push_ids]
-    enqueue_many(broker, messages)
+    return messages + [push_actor.message(i) for i in push_ids]
 
 
 def _send_email(delivery_id: str) -> None:

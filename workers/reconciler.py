@@ -2,8 +2,10 @@
 
 The database says what is unfinished; this finds what has made no progress for
 `RECONCILE_STALE_AFTER_S` and sends it again, unless it may still wait behind a backlog (see
-`oldest_waiting_message`). Claims make the re-sent messages harmless if the
-original turns up after all. One worker process in the cluster runs it per interval (Redis lock).
+`oldest_waiting_message`). Claims make the re-sent messages harmless if the original turns up
+after all. It also moves on notifications whose last piece finished in a process that died
+before it could (`app.notifications.lifecycle`). One worker process in the cluster runs it per
+interval (Redis lock); whatever fails in a pass, the next interval tries again.
 """
 
 from __future__ import annotations
@@ -21,21 +23,22 @@ from sqlalchemy import ColumnElement, and_, select, update
 from sqlalchemy.orm import InstrumentedAttribute
 
 from app.idempotency.guard import purge_expired
-from app.notifications import states
+from app.imports.models import PROCESSED, Import
+from app.notifications import lifecycle, states
+from app.notifications.lifecycle import NotificationStatus
 from app.notifications.models import Delivery, Notification, NotificationChunk
-from app.notifications.sending import MAX_BACKOFF_MS
+from app.notifications.sending import longest_backoff_ms
 from app.orm import utcnow
 from app.runtime import Runtime
 from workers.broker import broker
 from workers.bulk import enqueue_many
-from workers.delivery import dispatch_notification, enqueue_deliveries, process_chunk
+from workers.delivery import delivery_messages, dispatch_notification, process_chunk
+from workers.imports import import_users
 from workers.runtime import get_runtime
 
 log = logging.getLogger(__name__)
 
 BATCH_LIMIT = 5_000
-# A retry is scheduled at most this far ahead (the backoff's cap plus its jitter).
-RETRY_GRACE = timedelta(milliseconds=MAX_BACKOFF_MS * 1.2)
 
 
 @dataclass(frozen=True)
@@ -43,24 +46,32 @@ class Reconciled:
     notifications: int
     chunks: int
     deliveries: int
+    imports: int = 0
     expired_idempotency_records: int = 0
 
 
 def reconcile_once(runtime: Runtime, *, stale_after: timedelta | None = None) -> Reconciled:
-    """One pass: re-enqueue stale dispatches, chunks and deliveries; drop idempotency records
-    past their 24 h replay window."""
+    """One pass: re-enqueue stale dispatches, chunks, deliveries and imports; move on finished
+    notifications; drop idempotency records past their 24 h replay window."""
+    settings = runtime.settings
     if stale_after is None:
-        stale_after = timedelta(seconds=runtime.settings.reconcile_stale_after_s)
+        stale_after = timedelta(seconds=settings.reconcile_stale_after_s)
     cutoff = utcnow() - stale_after
     # Queued work may simply wait behind a backlog: stale means `stale_after` older than the
     # oldest message still waiting too (a row commits just before its message is enqueued).
     waiting_since = oldest_waiting_message(broker)
     queued_before = None if waiting_since is None else waiting_since - stale_after
+    # A delivery waiting for its retry was last touched up to the longest backoff ago.
+    retry_grace = timedelta(
+        milliseconds=longest_backoff_ms(settings.retry_backoff_ms, settings.max_delivery_attempts)
+    )
     with runtime.database.transaction() as session:
         notification_ids = list(
             session.scalars(
                 select(Notification.id)
-                .where(Notification.status == "queued", Notification.mode == "batch")
+                .where(
+                    Notification.status == NotificationStatus.QUEUED, Notification.mode == "batch"
+                )
                 .where(_enqueued_before(Notification.updated_at, cutoff, queued_before))
                 .limit(BATCH_LIMIT)
             )
@@ -76,27 +87,55 @@ def reconcile_once(runtime: Runtime, *, stale_after: timedelta | None = None) ->
         stale = states.stale_deliveries(
             session,
             older_than=stale_after,
-            retry_grace=RETRY_GRACE,
+            retry_grace=retry_grace,
             queued_before=queued_before,
             limit=BATCH_LIMIT,
+        )
+        import_ids = list(
+            session.scalars(
+                select(Import.id)
+                .where(Import.status != PROCESSED)
+                .where(_enqueued_before(Import.updated_at, cutoff, queued_before))
+                .limit(BATCH_LIMIT)
+            )
         )
         lost = [d for d in stale if d.status == states.SENDING]
         states.record_many(
             session.connection(),
             [states.Result(d.id, states.QUEUED, "requeued: worker lost") for d in lost],
         )
-        _touch(session, notification_ids, chunk_ids, [d.id for d in stale])
+        _touch(session, notification_ids, chunk_ids, [d.id for d in stale], import_ids)
     enqueue_many(broker, [dispatch_notification.message(i) for i in notification_ids])
     enqueue_many(broker, [process_chunk.message(i) for i in chunk_ids])
-    enqueue_deliveries(
-        [d.id for d in stale if d.channel == "email"], [d.id for d in stale if d.channel == "push"]
-    )
+    emails = [d.id for d in stale if d.channel == "email"]
+    enqueue_many(broker, delivery_messages(emails, [d.id for d in stale if d.channel == "push"]))
+    enqueue_many(broker, [import_users.message(i) for i in import_ids])
+    _advance_unfinished(runtime, cutoff)
     with runtime.database.transaction() as session:
         expired = purge_expired(session)
-    result = Reconciled(len(notification_ids), len(chunk_ids), len(stale), expired)
-    if any((result.notifications, result.chunks, result.deliveries)):
+    result = Reconciled(len(notification_ids), len(chunk_ids), len(stale), len(import_ids), expired)
+    if any((result.notifications, result.chunks, result.deliveries, result.imports)):
         log.warning("reconciler re-enqueued %s", result)
     return result
+
+
+def _advance_unfinished(runtime: Runtime, cutoff: datetime) -> None:
+    """Move on notifications that made no progress for a while: their last piece may have
+    finished in a process that died before moving them on."""
+    with runtime.database.autocommit_connection() as connection:
+        ids = list(
+            connection.scalars(
+                select(Notification.id)
+                .where(
+                    Notification.status.in_(
+                        (NotificationStatus.DISPATCHING, NotificationStatus.SENDING)
+                    ),
+                    Notification.updated_at <= cutoff,
+                )
+                .limit(BATCH_LIMIT)
+            )
+        )
+        lifecycle.advance(connection, ids)
 
 
 def oldest_waiting_message(broker: RedisBroker) -> datetime | None:
@@ -133,13 +172,14 @@ def _enqueued_before(
     return and_(updated_at <= cutoff, states.queued_before_backlog(updated_at, queued_before))
 
 
-def _touch(session, notification_ids, chunk_ids, delivery_ids) -> None:  # type: ignore[no-untyped-def]
+def _touch(session, notification_ids, chunk_ids, delivery_ids, import_ids) -> None:  # type: ignore[no-untyped-def]
     """Restart the staleness clock of what was just re-enqueued."""
     now = utcnow()
     for model, ids in (
         (Notification, notification_ids),
         (NotificationChunk, chunk_ids),
         (Delivery, delivery_ids),
+        (Import, import_ids),
     ):
         if ids:
             session.execute(
@@ -171,11 +211,14 @@ class ReconcilerMiddleware(dramatiq.Middleware):
 
     def _loop(self, interval: int) -> None:
         while not self._stop.wait(interval):
-            runtime = get_runtime()
-            # One pass per interval across every worker process of the installation.
-            if not runtime.redis.set(runtime.key("reconciler", "lock"), "1", nx=True, ex=interval):
-                continue
             try:
-                reconcile_once(runtime)
-            except Exception:
-                log.exception("reconciler pass failed")
+                run_if_leader(get_runtime(), interval)
+            except Exception:  # Redis or the database away: the next interval tries again
+                log.warning("reconciler pass failed; next in %d s", interval, exc_info=True)
+
+
+def run_if_leader(runtime: Runtime, interval: int) -> Reconciled | None:
+    """One pass, unless another worker process of the installation ran one this interval."""
+    if not runtime.redis.set(runtime.key("reconciler", "lock"), "1", nx=True, ex=interval):
+        return None
+    return reconcile_once(runtime)

@@ -27,6 +27,7 @@ bp = Blueprint("broadcasts", __name__)
 def _accept(name: str, schema: type[BroadcastBody] | type[NotificationBody]) -> dict[str, Any]:
     """Store the broadcast, commit, then hand it to the workers; returns its view."""
     from workers.delivery import dispatch_notification
+    from workers.handoff import hand_off
 
     fields = load_body(schema)[name]
     principal, session = current_principal(), db_session()
@@ -40,7 +41,7 @@ def _accept(name: str, schema: type[BroadcastBody] | type[NotificationBody]) -> 
     )
     [view] = service.describe(session, [broadcast])
     session.commit()
-    dispatch_notification.send(broadcast.id)
+    hand_off([dispatch_notification.message(broadcast.id)])
     return view
 
 

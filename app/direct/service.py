@@ -13,8 +13,9 @@ from sqlalchemy.orm import Session
 from app.allowlist.addresses import parse_address
 from app.allowlist.service import AllowListCheck
 from app.errors import ErrorDetail, Unprocessable
-from app.notifications import pipeline
+from app.notifications import lifecycle, pipeline
 from app.notifications.fanout import FanOut, fan_out
+from app.notifications.lifecycle import NotificationStatus
 from app.notifications.models import Notification
 from app.notifications.targets import Target, resolve_users
 from app.tenants.models import App
@@ -62,7 +63,7 @@ def accept_direct_send(
         app_id=app.id,
         kind="direct",
         mode="direct",
-        status=pipeline.SENDING,
+        status=NotificationStatus.SENDING,
         channels=channels,
         title=request["subject"],
         content=_literal_content(request),
@@ -87,6 +88,7 @@ def accept_direct_send(
         fanned.inbox_events += part.inbox_events
         fanned.email_delivery_ids += part.email_delivery_ids
         fanned.push_delivery_ids += part.push_delivery_ids
+    lifecycle.advance_fanned_out(session, notification)
     return notification, fanned, screening
 
 

@@ -11,6 +11,7 @@ from app.extensions import db_session
 from app.http import doc, load_body
 from app.imports import service
 from app.imports.schemas import ImportBody, ImportCreatedEnvelope, ImportEnvelope, import_body
+from workers.handoff import hand_off
 from workers.imports import import_users
 
 bp = Blueprint("imports", __name__)
@@ -27,7 +28,7 @@ def create_import() -> Any:
         session=session, app_id=current_principal().app.id, records=records
     )
     session.commit()
-    import_users.send(users_import.id)
+    hand_off([import_users.message(users_import.id)])
     return {"import": {"id": users_import.id, "status": users_import.status}}, 201
 
 

@@ -11,6 +11,7 @@ its claim has committed, nor returns before its outcome has, so the guarantees o
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,8 +21,10 @@ from sqlalchemy.exc import DBAPIError
 
 from app.db import Database
 from app.group_commit import GroupCommit
-from app.notifications import states
+from app.notifications import lifecycle, states
 from app.push.service import WebPushTarget, web_push_targets
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,7 @@ class DeliveryLedger:
             # should the first attempt have committed after all, the second writes nothing, and
             # its claims then come back unclaimed (the reconciler requeues them later).
             claimed_rows, targets = self._write(results, claims)
+        self._advance({r.notification_id for r in results if r.is_final and r.notification_id})
         rows = {row.id: row for row in claimed_rows}
         answers: list[ClaimedDelivery | None] = []
         for item in items:
@@ -105,6 +109,16 @@ class DeliveryLedger:
                 )
             )
         return answers
+
+    def _advance(self, notification_ids: set[str]) -> None:
+        """After the outcomes committed: complete the notifications they may have finished."""
+        if not notification_ids:
+            return
+        try:
+            with self._database.autocommit_connection() as connection:
+                lifecycle.advance(connection, notification_ids)
+        except DBAPIError:  # the outcomes are safe; the reconciler completes them later
+            log.warning("notification status not advanced", exc_info=True)
 
 
 def _web_push_targets(

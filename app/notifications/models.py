@@ -14,8 +14,8 @@ from app.orm import Base, IdMixin, TimestampMixin
 class Notification(Base, IdMixin, TimestampMixin):
     """One accepted send: templated (seed 004), direct (seed 003) or a broadcast (seed 002).
 
-    `status` holds what the pipeline has reached (queued, dispatching, sending, cancelled);
-    completion is derived from the deliveries when read, so it can never disagree with them.
+    `status` follows `app.notifications.lifecycle`; it may lag a moment behind the chunks and
+    deliveries, from which readers derive the current state (`app.notifications.progress`).
     """
 
     __tablename__ = "notifications"

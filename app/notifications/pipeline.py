@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.notifications.fanout import ContentFor, FanOut, fan_out
+from app.notifications.lifecycle import NotificationStatus
 from app.notifications.models import Notification, NotificationChunk
 from app.notifications.targets import Target, resolve_users
 from app.orm import utcnow
@@ -20,8 +21,6 @@ from app.users.models import User
 from app.users.service import mark_notified
 from templates_store.models import TemplateVersion
 from templates_store.rendering import render
-
-DISPATCHING, SENDING, CANCELLED = "dispatching", "sending", "cancelled"
 
 
 @dataclass(frozen=True)
@@ -36,9 +35,9 @@ class LiteralContent:
 def split_into_chunks(session: Session, *, notification_id: str, chunk_size: int) -> list[str]:
     """Store the notification's targets as chunks (once); returns the ids of unprocessed chunks."""
     notification = session.get(Notification, notification_id, with_for_update=True)
-    if notification is None or notification.status == CANCELLED:
+    if notification is None or notification.status == NotificationStatus.CANCELLED:
         return []
-    if notification.status == "queued":
+    if notification.status == NotificationStatus.QUEUED:
         targets = notification.targets
         for position, start in enumerate(range(0, len(targets), chunk_size)):
             session.add(
@@ -48,7 +47,7 @@ def split_into_chunks(session: Session, *, notification_id: str, chunk_size: int
                     targets=targets[start : start + chunk_size],
                 )
             )
-        notification.status = DISPATCHING
+        notification.status = NotificationStatus.DISPATCHING
         # The chunks now hold the targets; keep one copy, not two, of up to 10,000 entries.
         notification.targets = []
         session.flush()
@@ -76,13 +75,11 @@ def process_chunk(session: Session, *, chunk_id: str) -> tuple[Notification, Fan
         return None
     chunk = session.get(NotificationChunk, chunk_id)
     notification = session.get(Notification, chunk.notification_id)
-    if notification.status == CANCELLED:
+    if notification.status == NotificationStatus.CANCELLED:
         return notification, FanOut()
     targets = [Target.from_json(t) for t in chunk.targets]
-    result = deliver_to_targets(session, notification=notification, targets=targets)
-    if notification.status == DISPATCHING and not _chunks_left(session, notification.id):
-        notification.status = SENDING
-    return notification, result
+    # The notification moves on to `sending` after this commits (`lifecycle.advance`).
+    return notification, deliver_to_targets(session, notification=notification, targets=targets)
 
 
 def deliver_to_targets(
@@ -124,17 +121,3 @@ def user_context(user: User) -> dict[str, Any]:
         "last_name": user.last_name,
         "custom_attributes": user.custom_attributes or {},
     }
-
-
-def _chunks_left(session: Session, notification_id: str) -> bool:
-    return (
-        session.scalar(
-            select(NotificationChunk.id)
-            .where(
-                NotificationChunk.notification_id == notification_id,
-                NotificationChunk.status == "queued",
-            )
-            .limit(1)
-        )
-        is not None
-    )

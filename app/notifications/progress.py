@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.notifications import states
+from app.notifications.lifecycle import FINAL, NotificationStatus
 from app.notifications.models import Delivery, Notification, NotificationChunk
 
 Progress = dict[str, dict[str, int]]
@@ -63,8 +64,9 @@ def snapshot(
 
 
 def derived_status(notification: Notification, progress: Progress, chunks_pending: bool) -> str:
-    """What the pipeline has reached; completion is read off the deliveries themselves."""
-    if notification.status in ("cancelled", "queued"):
+    """What the pipeline has reached. The stored status may lag by a moment behind the chunks
+    and deliveries (`app.notifications.lifecycle`), so the rest is read off them."""
+    if notification.status in FINAL or notification.status == NotificationStatus.QUEUED:
         return notification.status
     if chunks_pending:
         return "dispatching"

@@ -27,10 +27,17 @@ CHANNELS = ("email", "push", "in_app")
 
 @bp.post("/send")
 @server_call("send_notifications")
-@doc(body=SendRequestSchema, response=SendResponseSchema, status=202, tag="Notifications")
+@doc(
+    body=SendRequestSchema,
+    response=SendResponseSchema,
+    status=(202, 200),
+    tag="Notifications",
+    errors=(404, 422),
+)
 def send_notification() -> Any:
     """Send a templated notification: realtime to one user (200) or a batch (202)."""
     from workers.delivery import after_fan_out, dispatch_notification
+    from workers.handoff import hand_off
 
     request = load_body(SendRequestSchema)
     principal = current_principal()
@@ -45,7 +52,7 @@ def send_notification() -> Any:
     [view] = service.describe(session, [accepted.notification])
     session.commit()
     if accepted.fanned is None:
-        dispatch_notification.send(accepted.notification.id)
+        hand_off([dispatch_notification.message(accepted.notification.id)])
         return _send_response(view), 202
     after_fan_out(principal.app.id, accepted.fanned, realtime=True)
     return _send_response(view), 200

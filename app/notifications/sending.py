@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import select
 
 from app.channels.base import PermanentFailure, TransientFailure
+from app.channels.destinations import BlockedDestination
 from app.channels.email import OutgoingEmail, SmtpConfig, SmtpSender, format_sender
 from app.channels.webpush import SubscriptionGone, send_web_push
 from app.notifications import states
@@ -100,9 +101,10 @@ def send_push_delivery(runtime: Runtime, *, delivery_id: str) -> Outcome:
                 vapid_private_key=private_key,
                 vapid_subject=runtime.settings.vapid_subject,
                 timeout=runtime.settings.push_timeout_s,
+                http=runtime.push_http,
             )
             reached.add(target.subscription_id)
-        except SubscriptionGone as failure:
+        except (SubscriptionGone, BlockedDestination) as failure:
             gone.append(target.subscription_id)
             permanent.append(failure.reason)
         except TransientFailure as failure:
@@ -145,10 +147,19 @@ def _released_on_error(runtime: Runtime, delivery: ClaimedDelivery) -> Iterator[
         raise
 
 
+BACKOFF_JITTER = 0.2
+
+
 def backoff_ms(base_ms: int, attempts: int) -> int:
     """Exponential backoff with jitter: base, 2x, 4x, ... capped at five minutes."""
     delay = min(base_ms * 2 ** max(attempts - 1, 0), MAX_BACKOFF_MS)
-    return int(delay * random.uniform(0.8, 1.2))
+    return int(delay * random.uniform(1 - BACKOFF_JITTER, 1 + BACKOFF_JITTER))
+
+
+def longest_backoff_ms(base_ms: int, max_attempts: int) -> int:
+    """The longest wait `backoff_ms` can schedule before the last allowed attempt."""
+    longest = min(base_ms * 2 ** max(max_attempts - 2, 0), MAX_BACKOFF_MS)
+    return int(longest * (1 + BACKOFF_JITTER))
 
 
 def _after_transient(
@@ -171,7 +182,9 @@ def _record(
     reason: str | None = None,
     payload: dict | None = None,
 ) -> Outcome:
-    runtime.deliveries.record(states.Result(delivery.id, status, reason, payload))
+    runtime.deliveries.record(
+        states.Result(delivery.id, status, reason, payload, delivery.notification_id)
+    )
     return Outcome(status)
 
 

@@ -10,8 +10,9 @@ from sqlalchemy.orm import Session
 
 from app.allowlist.service import screen_targets
 from app.errors import ErrorDetail, HeraldError, InvalidRequest, NotFound, Unprocessable
-from app.notifications import pipeline, states
+from app.notifications import lifecycle, pipeline, states
 from app.notifications.fanout import FanOut
+from app.notifications.lifecycle import NotificationStatus
 from app.notifications.models import Delivery, Notification
 from app.notifications.progress import derived_status, snapshot
 from app.notifications.schemas import MODES
@@ -65,7 +66,7 @@ def accept_templated_send(
         app_id=app.id,
         kind="template",
         mode=mode,
-        status="queued" if mode == "batch" else pipeline.SENDING,
+        status=NotificationStatus.QUEUED if mode == "batch" else NotificationStatus.SENDING,
         channels=version.channel_names,
         template_id=version.template_id,
         template_version_id=version.id,
@@ -86,6 +87,7 @@ def accept_templated_send(
     if mode == "batch":
         return Accepted(notification)
     fanned = pipeline.deliver_to_targets(session, notification=notification, targets=accepted)
+    lifecycle.advance_fanned_out(session, notification)
     return Accepted(notification, fanned)
 
 
@@ -138,7 +140,7 @@ def cancel_notification(session: Session, *, app_id: str, notification_id: str) 
     [view] = describe(session, [notification])
     if view["status"] in ("completed", "completed_with_errors"):
         raise HeraldError("The notification has completed.", code="ERR_NOT_CANCELLABLE", status=409)
-    notification.status = "cancelled"
+    notification.status = NotificationStatus.CANCELLED
     states.cancel_queued(session, notification_id=notification.id)
     session.flush()
     return notification

@@ -110,12 +110,21 @@ def claim_many(connection: Connection, *, delivery_ids: Collection[str]) -> list
 
 @dataclass(frozen=True)
 class Result:
-    """What happened to one claimed (`sending`) delivery; `payload` replaces the stored one."""
+    """What happened to one claimed (`sending`) delivery; `payload` replaces the stored one.
+
+    `notification_id`, when given, lets the ledger move the notification on after a final
+    outcome (`app.notifications.lifecycle`).
+    """
 
     delivery_id: str
     status: str
     reason: str | None = None
     payload: dict[str, Any] | None = None
+    notification_id: str | None = None
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in (SENT, FAILED)
 
 
 def check_outcome(result: Result) -> None:

@@ -136,7 +136,7 @@ class Hub:
                 assert self._pubsub is not None
                 message = self._pubsub.get_message(timeout=1.0)
                 backoff = 0.5
-            except RedisError:
+            except Exception:  # RedisError mostly; nothing may end the listener
                 log.warning("realtime subscription lost; reconnecting", exc_info=True)
                 self._stopping.wait(backoff)
                 backoff = min(backoff * 2, 5.0)
