@@ -39,6 +39,12 @@ class Settings:
     reconcile_stale_after_s: int = 120
     push_timeout_s: float = 10.0
     vapid_subject: str = "mailto:admin@localhost"
+    # User-supplied Web Push endpoints (docs/operations.md): ports besides 443 and host patterns
+    # to admit (comma-separated; no patterns: any public host); private addresses and plain
+    # http only for development and tests with a push service on loopback.
+    webpush_allowed_ports: str = ""
+    webpush_allowed_hosts: str = ""
+    webpush_allow_private: bool = False
     realtime_ping_interval_s: float = 25.0
     realtime_presence_ttl_s: float = 6.0
     realtime_redis_connections: int = 32

@@ -8,6 +8,8 @@ from typing import Protocol
 
 from redis import Redis
 
+from app.channels.destinations import DestinationGuard, DestinationPolicy
+from app.channels.guarded_http import GuardedHttp
 from app.config import Settings
 from app.db import Database
 from app.notifications.ledger import DeliveryLedger
@@ -35,8 +37,11 @@ class Runtime:
     credentials: CredentialCache = field(init=False)
     # Set while this process holds WebSockets (a web process's hub); None in workers.
     local_sockets: LocalSockets | None = field(default=None, init=False)
+    # Web Push endpoints are chosen by end users: registered and pushed to through one guard.
+    push_http: GuardedHttp = field(init=False)
 
     def __post_init__(self) -> None:
+        self.push_http = GuardedHttp(DestinationGuard(web_push_policy(self.settings)))
         generation_key = self.key("auth", "generation")
         self.credentials = new_cache(self.redis, generation_key)
         install_invalidation(self.database.sessionmaker, self.redis, generation_key)
@@ -68,3 +73,12 @@ class Runtime:
     def close(self) -> None:
         self.database.dispose()
         self.redis.close()
+
+
+def web_push_policy(settings: Settings) -> DestinationPolicy:
+    """Where end users' Web Push endpoints may lead (ValueError names a malformed setting)."""
+    return DestinationPolicy.from_lists(
+        ports=settings.webpush_allowed_ports,
+        hosts=settings.webpush_allowed_hosts,
+        allow_private=settings.webpush_allow_private,
+    )

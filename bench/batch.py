@@ -30,6 +30,8 @@ os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
 os.environ["REDIS_PREFIX"] = f"herald-bench-{uuid.uuid4().hex[:8]}:"
 os.environ.setdefault("SECRET_KEY", "bench-secret-key")
 os.environ["LOG_LEVEL"] = "WARNING"
+# The push sink listens on loopback, where user-supplied endpoints may not otherwise lead.
+os.environ["WEBPUSH_ALLOW_PRIVATE"] = "true"
 
 from sqlalchemy import insert
 

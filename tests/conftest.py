@@ -29,9 +29,13 @@ os.environ["DEFAULT_SENDER"] = "Herald Test <herald@test.example>"
 # Tests run reconciliation passes themselves; retries wait milliseconds, not seconds.
 os.environ["RECONCILE_INTERVAL_S"] = "0"
 os.environ["RETRY_BACKOFF_MS"] = "20"
+# The push service sinks listen on loopback; tests of the destination rules install a strict
+# guard themselves (tests/test_push_destinations.py).
+os.environ["WEBPUSH_ALLOW_PRIVATE"] = "true"
 
 import dramatiq  # noqa: E402
 import pytest  # noqa: E402
+import trustme  # noqa: E402
 from flask import Flask  # noqa: E402
 from flask.testing import FlaskClient  # noqa: E402
 from sqlalchemy import text  # noqa: E402
@@ -175,5 +179,28 @@ def smtp_sink(_smtp_server: SmtpSink) -> SmtpSink:
 def push_service() -> Iterator[PushService]:
     """A real HTTP Web Push service that decrypts what it receives."""
     service = PushService().start()
+    yield service
+    service.stop()
+
+
+@pytest.fixture(scope="session")
+def tls_ca() -> trustme.CA:
+    """A certificate authority that the tests' https push services and clients trust."""
+    return trustme.CA()
+
+
+@pytest.fixture
+def tls_ca_file(tls_ca: trustme.CA, tmp_path: Path) -> str:
+    """The authority's certificate as a PEM file (a client's `ca_certs`)."""
+    path = tmp_path / "test-ca.pem"
+    tls_ca.cert_pem.write_to_path(str(path))
+    return str(path)
+
+
+@pytest.fixture
+def https_push_service(tls_ca: trustme.CA) -> Iterator[PushService]:
+    """A real https Web Push service on loopback whose certificate names push.example.net; its
+    endpoints name that host, which only a test's resolver maps to 127.0.0.1."""
+    service = PushService(tls_ca=tls_ca, hostname="push.example.net").start()
     yield service
     service.stop()

@@ -6,12 +6,15 @@ The benchmarks use them too.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import os
+import ssl
+import sys
 import threading
 import time
-from collections import defaultdict, deque
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
@@ -48,6 +51,8 @@ class _SmtpHandler:
         self.sink = sink
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        with self.sink._lock:
+            self.sink._attempts[address.lower()] += 1
         scripted = self.sink._next_failure(address)
         if scripted:
             return scripted
@@ -55,6 +60,8 @@ class _SmtpHandler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if self.sink.delay_s:  # a relay's time per message, without blocking other sessions
+            await asyncio.sleep(self.sink.delay_s)
         with self.sink._lock:
             for recipient in envelope.rcpt_tos:
                 self.sink._raw.append((recipient, envelope.content))
@@ -63,7 +70,8 @@ class _SmtpHandler:
 
 
 class SmtpSink:
-    """aiosmtpd on a free port. `fail(address, "451 ...", times=2)` refuses that recipient."""
+    """aiosmtpd on a free port. `fail(address, "451 ...", times=2)` refuses that recipient;
+    `delay_s` makes each message take that long, as a real relay does."""
 
     def __init__(self, port: int | None = None) -> None:
         self.port = port or free_port()
@@ -71,6 +79,8 @@ class SmtpSink:
         self._raw: list[tuple[str, bytes]] = []
         self._parsed: list[tuple[str, EmailMessage]] = []
         self.last_received_at = 0.0
+        self.delay_s = 0.0
+        self._attempts: Counter[str] = Counter()
         self._failures: dict[str, deque[str]] = defaultdict(deque)
         self._lock = threading.Lock()
         self._controller = Controller(_SmtpHandler(self), hostname="127.0.0.1", port=self.port)
@@ -91,6 +101,13 @@ class SmtpSink:
             self._raw.clear()
             self._parsed.clear()
             self._failures.clear()
+            self._attempts.clear()
+        self.delay_s = 0.0
+
+    def attempts(self, address: str) -> int:
+        """How often a sender offered a message to this recipient (refused ones included)."""
+        with self._lock:
+            return self._attempts[address.lower()]
 
     def fail(self, address: str, reply: str, *, times: int = 1) -> None:
         with self._lock:
@@ -146,20 +163,71 @@ class FakeBrowser:
         return {"endpoint": self.endpoint, "keys": {"p256dh": self.p256dh, "auth": self.auth}}
 
 
-class PushService:
-    """An HTTP push service on a free port that decrypts every payload it is given."""
+@dataclass(frozen=True)
+class PushReply:
+    """A scripted answer of the push service instead of accepting the push."""
 
-    def __init__(self) -> None:
+    status: int
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+
+
+class _PushServer(ThreadingHTTPServer):
+    """Counts the connections it accepts and, given a TLS context, speaks https on them."""
+
+    request_queue_size = 1024  # many concurrent senders in benchmarks
+    daemon_threads = True
+
+    def __init__(self, port: int, handler: type[BaseHTTPRequestHandler], tls: Any) -> None:
+        super().__init__(("127.0.0.1", port), handler)
+        self.tls = tls
+        self.connections = 0
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hung up mid-reply (a sender reading only part of a long one) is no
+        error of the service's; anything else still is."""
+        if not isinstance(sys.exc_info()[1], OSError):
+            super().handle_error(request, client_address)
+
+    def get_request(self) -> tuple[Any, Any]:
+        connection, address = self.socket.accept()
+        self.connections += 1
+        if self.tls is not None:  # a failed handshake is an OSError, which socketserver drops
+            connection = self.tls.wrap_socket(connection, server_side=True)
+        return connection, address
+
+
+class PushService:
+    """An HTTP push service on a free port that decrypts every payload it is given.
+
+    Given a trustme certificate authority it speaks https instead, with a certificate for
+    `hostname`; its endpoints then name that host, which a test's resolver maps to loopback.
+    """
+
+    def __init__(self, *, tls_ca: Any = None, hostname: str = "push.example.net") -> None:
         self.port = free_port()
         self.browsers: dict[str, FakeBrowser] = {}
         self.vapid_headers: list[str] = []
+        self.host_headers: list[str] = []
         self.last_received_at = 0.0
-        self._replies: dict[str, deque[int]] = defaultdict(deque)
+        self._replies: dict[str, deque[PushReply]] = defaultdict(deque)
+        self._requests: Counter[str] = Counter()
+        self.delay_s = 0.0  # a push service's time per request
         self._lock = threading.Lock()
-        ThreadingHTTPServer.request_queue_size = 1024  # many concurrent senders in benchmarks
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), self._handler_class())
-        self._server.daemon_threads = True
+        context = None
+        if tls_ca is not None:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            tls_ca.issue_cert(hostname).configure_cert(context)
+        self.origin = (
+            f"https://{hostname}:{self.port}" if context else f"http://127.0.0.1:{self.port}"
+        )
+        self._server = _PushServer(self.port, self._handler_class(), context)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def connections(self) -> int:
+        """TCP connections accepted so far (a refused destination must open none)."""
+        return self._server.connections
 
     def start(self) -> PushService:
         self._thread.start()
@@ -172,7 +240,7 @@ class PushService:
     def new_browser(self) -> FakeBrowser:
         token = _b64url(os.urandom(12))
         browser = FakeBrowser(
-            endpoint=f"http://127.0.0.1:{self.port}/push/{token}",
+            endpoint=f"{self.origin}/push/{token}",
             private_key=ec.generate_private_key(ec.SECP256R1()),
             auth_secret=os.urandom(16),
         )
@@ -180,13 +248,27 @@ class PushService:
             self.browsers[token] = browser
         return browser
 
-    def reply(self, browser: FakeBrowser, status: int, *, times: int = 1) -> None:
+    def reply(
+        self,
+        browser: FakeBrowser,
+        status: int,
+        *,
+        times: int = 1,
+        headers: dict[str, str] | None = None,
+        body: bytes = b"",
+    ) -> None:
+        scripted = PushReply(status, headers or {}, body)
         with self._lock:
-            self._replies[browser.endpoint.rsplit("/", 1)[1]].extend([status] * times)
+            self._replies[browser.endpoint.rsplit("/", 1)[1]].extend([scripted] * times)
 
     def total_received(self) -> int:
         with self._lock:
             return sum(len(b.received) for b in self.browsers.values())
+
+    def requests_to(self, browser: FakeBrowser) -> int:
+        """How many pushes were posted to this subscription (refused ones included)."""
+        with self._lock:
+            return self._requests[browser.endpoint.rsplit("/", 1)[1]]
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         service = self
@@ -197,14 +279,18 @@ class PushService:
             def do_POST(self) -> None:
                 token = self.path.rsplit("/", 1)[1]
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if service.delay_s:
+                    time.sleep(service.delay_s)
                 with service._lock:
+                    service._requests[token] += 1
                     browser = service.browsers.get(token)
                     scripted = service._replies[token]
-                    status = scripted.popleft() if scripted else None
+                    reply = scripted.popleft() if scripted else None
                     service.vapid_headers.append(self.headers.get("Authorization", ""))
+                    service.host_headers.append(self.headers.get("Host", ""))
                 if browser is None:
-                    status = 404
-                if status is None:
+                    reply = PushReply(404)
+                if reply is None:
                     payload = http_ece.decrypt(
                         body,
                         private_key=browser.private_key,
@@ -214,10 +300,13 @@ class PushService:
                     with service._lock:
                         browser.received.append(json.loads(payload))
                         service.last_received_at = time.monotonic()
-                    status = 201
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
+                    reply = PushReply(201)
+                self.send_response(reply.status)
+                for name, value in reply.headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(reply.body)))
                 self.end_headers()
+                self.wfile.write(reply.body)
 
             def log_message(self, *args: Any) -> None:
                 return None

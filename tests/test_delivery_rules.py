@@ -177,6 +177,7 @@ def test_active_subscriptions_skip_discarded_ones_and_other_apps(
     with runtime.database.transaction() as session:
         web, _ = push.register_subscription(
             session=session,
+            destinations=runtime.push_http.guard,
             app_id=tenant.app_id,
             user_id=ann,
             platform="web",
@@ -184,10 +185,16 @@ def test_active_subscriptions_skip_discarded_ones_and_other_apps(
             **WEB_KEYS,
         )
         phone, _ = push.register_subscription(
-            session=session, app_id=tenant.app_id, user_id=ann, platform="ios", device_token="d1"
+            session=session,
+            destinations=runtime.push_http.guard,
+            app_id=tenant.app_id,
+            user_id=ann,
+            platform="ios",
+            device_token="d1",
         )
         gone, _ = push.register_subscription(
             session=session,
+            destinations=runtime.push_http.guard,
             app_id=tenant.app_id,
             user_id=bob,
             platform="android",
@@ -195,6 +202,7 @@ def test_active_subscriptions_skip_discarded_ones_and_other_apps(
         )
         push.register_subscription(
             session=session,
+            destinations=runtime.push_http.guard,
             app_id=other_tenant.app_id,
             user_id=theirs,
             platform="ios",
@@ -225,7 +233,12 @@ def test_discarding_twice_keeps_the_first_time(runtime: Runtime, tenant: Tenant)
     ann = make_user(runtime, tenant, external_id="ann")
     with runtime.database.transaction() as session:
         subscription, _ = push.register_subscription(
-            session=session, app_id=tenant.app_id, user_id=ann, platform="ios", device_token="d"
+            session=session,
+            destinations=runtime.push_http.guard,
+            app_id=tenant.app_id,
+            user_id=ann,
+            platform="ios",
+            device_token="d",
         )
         push.discard_subscription(session, subscription_id=subscription.id)
         first = subscription.discarded_at
@@ -252,6 +265,7 @@ def test_each_pipeline_question_is_one_query_for_a_whole_chunk(runtime: Runtime,
         for user_id in user_ids[::2]:
             push.register_subscription(
                 session=session,
+                destinations=runtime.push_http.guard,
                 app_id=tenant.app_id,
                 user_id=user_id,
                 platform="ios",

@@ -10,12 +10,16 @@ import pytest
 
 from app.channels import webpush
 from app.channels.base import PermanentFailure, TransientFailure
+from app.channels.destinations import DestinationGuard, DestinationPolicy
+from app.channels.guarded_http import GuardedHttp
 from app.channels.webpush import SubscriptionGone, send_web_push
 from app.security import generate_vapid_key_pair
 from tests.processes import free_port
 from tests.sinks import FakeBrowser, PushService
 
 SUBJECT = "mailto:ops@example.com"
+# The push service listens on loopback, which only a policy allowing private addresses reaches.
+LOOPBACK = GuardedHttp(DestinationGuard(DestinationPolicy(allow_private=True)))
 
 
 def push(browser: FakeBrowser, private_key: str, payload: dict | None = None, **overrides) -> None:
@@ -27,6 +31,7 @@ def push(browser: FakeBrowser, private_key: str, payload: dict | None = None, **
         "vapid_private_key": private_key,
         "vapid_subject": SUBJECT,
         "timeout": 5,
+        "http": LOOPBACK,
         **overrides,
     }
     send_web_push(**arguments)
@@ -121,12 +126,10 @@ def test_pushes_go_through_the_proxy_the_environment_names(
     monkeypatch.setenv("http_proxy", f"http://127.0.0.1:{push_service.port}")
     monkeypatch.delenv("no_proxy", raising=False)
     monkeypatch.delenv("NO_PROXY", raising=False)
-    webpush._proxy_pool.cache_clear()
+    proxied = GuardedHttp(DestinationGuard(DestinationPolicy(allow_private=True)))
     _, private_key = generate_vapid_key_pair()
-    try:
-        push(browser, private_key, {"title": "via proxy"}, endpoint=unresolvable)
-    finally:
-        webpush._proxy_pool.cache_clear()
+
+    push(browser, private_key, {"title": "via proxy"}, endpoint=unresolvable, http=proxied)
 
     assert browser.received == [{"title": "via proxy"}]
     assert jwt_claims(push_service.vapid_headers[0])["aud"] == "http://push.invalid"

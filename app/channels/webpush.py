@@ -5,9 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-import urllib.request
 from collections.abc import Mapping
-from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -16,6 +14,7 @@ from py_vapid import Vapid
 from pywebpush import WebPusher, WebPushException
 
 from app.channels.base import PermanentFailure, TransientFailure
+from app.channels.guarded_http import GuardedHttp
 
 
 class SubscriptionGone(PermanentFailure):
@@ -24,9 +23,6 @@ class SubscriptionGone(PermanentFailure):
 
 DEFAULT_TTL_S = 24 * 60 * 60
 CONTENT_ENCODING = "aes128gcm"
-# urllib3 rather than requests: a quarter of the client CPU per push. Connections are kept alive
-# per push service and shared by the process's threads; retries are the pipeline's business.
-_direct = urllib3.PoolManager(num_pools=64, maxsize=32, retries=False)
 
 
 def send_web_push(
@@ -38,8 +34,10 @@ def send_web_push(
     vapid_private_key: str,
     vapid_subject: str,
     timeout: float,
+    http: GuardedHttp,
 ) -> None:
-    """Encrypt and post one payload; raise a classified failure when the push service refuses."""
+    """Encrypt and post one payload through `http`, which refuses endpoints leading inside the
+    network (BlockedDestination); raise a classified failure when the push service refuses."""
     subscription = {"endpoint": endpoint, "keys": {"p256dh": p256dh, "auth": auth}}
     data = json.dumps(payload, separators=(",", ":")).encode()
     try:
@@ -53,32 +51,11 @@ def send_web_push(
         "TTL": str(DEFAULT_TTL_S),
     }
     try:
-        response = _pool_for(endpoint).request(
-            "POST", endpoint, body=body, headers=headers, timeout=timeout
-        )
-    except urllib3.exceptions.HTTPError as exc:
+        reply = http.post(endpoint, body=body, headers=headers, timeout=timeout)
+    except (urllib3.exceptions.HTTPError, OSError) as exc:  # OSError: the name did not resolve
         raise TransientFailure(f"push service unreachable: {exc.__class__.__name__}") from exc
-    if response.status > 202:
-        raise _classified(response.status)
-
-
-def _pool_for(endpoint: str) -> urllib3.PoolManager:
-    """The direct pool, or a proxy's when HTTPS_PROXY / HTTP_PROXY (minus NO_PROXY) says so."""
-    parts = urlsplit(endpoint)
-    return _proxy_pool(parts.scheme, parts.hostname or "")
-
-
-@lru_cache(maxsize=1024)
-def _proxy_pool(scheme: str, host: str) -> urllib3.PoolManager:
-    proxy = urllib.request.getproxies().get(scheme)
-    if not proxy or urllib.request.proxy_bypass(host):
-        return _direct
-    return _proxy_manager(proxy)
-
-
-@lru_cache(maxsize=8)
-def _proxy_manager(proxy: str) -> urllib3.ProxyManager:
-    return urllib3.ProxyManager(proxy, num_pools=64, maxsize=32, retries=False)
+    if reply.status > 202:
+        raise _classified(reply.status)
 
 
 VAPID_LIFETIME_S = 12 * 60 * 60

@@ -8,7 +8,7 @@ from flask import Blueprint
 from sqlalchemy.orm import Session
 
 from app.auth import current_principal, server_call, user_call
-from app.extensions import db_session
+from app.extensions import db_session, runtime
 from app.http import doc, load_body, page_from_query
 from app.push import service
 from app.push.schemas import (
@@ -43,6 +43,7 @@ def register_push_subscription() -> Any:
         user_id=principal.user.id,
         platform=fields["platform"],
         device_token=fields["device_token"],
+        destinations=runtime().push_http.guard,
         app_bundle_id=fields.get("app_bundle_id"),
         p256dh=keys.get("p256dh"),
         auth=keys.get("auth"),

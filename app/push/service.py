@@ -13,7 +13,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.errors import NotFound
+from app.channels.destinations import DestinationGuard
+from app.errors import InvalidRequest, NotFound
 from app.orm import utcnow
 from app.pagination import fetch_page
 from app.push.models import MOBILE_PLATFORMS, PushSubscription
@@ -40,6 +41,7 @@ def register_subscription(
     user_id: str,
     platform: str,
     device_token: str,
+    destinations: DestinationGuard,
     app_bundle_id: str | None = None,
     p256dh: str | None = None,
     auth: str | None = None,
@@ -47,8 +49,11 @@ def register_subscription(
     """The user's subscription for this token, created or refreshed (and undiscarded).
 
     Returns it with True when it is new. The same token held by another user of the app (a
-    device that changed hands) is discarded there, so it only reaches its current user.
+    device that changed hands) is discarded there, so it only reaches its current user. A web
+    endpoint must be one `destinations` lets Herald push to (end users choose it).
     """
+    if platform == "web":
+        _require_safe_endpoint(device_token, destinations)
     digest = token_hash(device_token)
     details = {
         "platform": platform,
@@ -79,6 +84,15 @@ def register_subscription(
     )
     session.flush()
     return subscription, created
+
+
+def _require_safe_endpoint(endpoint: str, destinations: DestinationGuard) -> None:
+    refusal = destinations.registration_refusal(endpoint)
+    if refusal is not None:
+        raise InvalidRequest(
+            f"{refusal} Web Push endpoints must lead to a public push service.",
+            field="push_subscription.device_token",
+        )
 
 
 def page_subscriptions(
