@@ -82,5 +82,10 @@ def init_app(app: Flask, rt: Runtime) -> None:
     @app.teardown_appcontext
     def _close_session(_exc: BaseException | None) -> None:
         session = g.pop("db_session", None)
-        if session is not None:
-            session.close()
+        if session is None:
+            return
+        try:
+            session.close()  # rolls back what was not committed
+        except DBAPIError:  # the connection died with the request's work: nothing to undo
+            log.warning("database connection lost while closing a request's session")
+            session.invalidate()

@@ -8,9 +8,11 @@ import sys
 import time
 import uuid
 from contextvars import ContextVar
+from typing import Any
 
 from flask import Flask, Response, g, request
 from pythonjsonlogger.json import JsonFormatter
+from sqlalchemy import inspect as sa_inspect
 
 _request_id: ContextVar[str] = ContextVar("request_id", default="-")
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
@@ -78,7 +80,16 @@ def init_app(app: Flask) -> None:
                 "duration_ms": round((time.perf_counter() - started) * 1000, 2)
                 if started
                 else None,
-                "app_id": principal.app.id if principal else None,
+                "app_id": _app_id(principal),
             },
         )
         return response
+
+
+def _app_id(principal: Any) -> str | None:
+    """The caller's app id from its identity, never a load: the request's session may have
+    lost its connection (the app's attributes then expired with the rollback)."""
+    if principal is None:
+        return None
+    identity = sa_inspect(principal.app).identity
+    return str(identity[0]) if identity else None

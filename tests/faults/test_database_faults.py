@@ -1,0 +1,80 @@
+"""PostgreSQL connections cut again and again mid-batch, as a failover or an administrator does."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+
+from tests.faults.cluster import (
+    Answer,
+    Audience,
+    Cluster,
+    assert_consistent,
+    audience,
+    outcome,
+    send_batch,
+    terminate_backends,
+    wait_for_share_sent,
+    wait_until_completed,
+)
+
+RECIPIENTS = 150
+CUT_EVERY_S = 0.25
+CUTTING_FOR_S = 6
+
+
+def test_a_batch_completes_and_no_call_fails_with_500_while_connections_are_cut(
+    cluster: Cluster,
+):
+    recipients = audience(cluster, "pgcut", RECIPIENTS)
+    status, sent = send_batch(cluster, recipients)
+    assert status == 202, sent
+    wait_for_share_sent(cluster, recipients, 0.2)
+
+    answers: list[Answer] = []
+    stop = threading.Event()
+    callers = [
+        threading.Thread(target=_keep_calling, args=(cluster, recipients, sent, stop, answers))
+        for _ in range(2)
+    ]
+    for caller in callers:
+        caller.start()
+    cuts = 0
+    deadline = time.monotonic() + CUTTING_FOR_S
+    while time.monotonic() < deadline:
+        cuts += terminate_backends(cluster.database_url)
+        time.sleep(CUT_EVERY_S)
+    stop.set()
+    for caller in callers:
+        caller.join()
+    views = wait_until_completed(cluster, recipients.tenant, [sent["notificationId"]])
+
+    statuses = Counter(a.status for a in answers)
+    assert cuts > 0
+    assert not [s for s in statuses if s >= 500 and s != 503], statuses
+    assert all("Retry-After" in a.headers for a in answers if a.status == 503)
+    assert statuses[200] > 0, statuses
+    result = outcome(cluster, recipients, views)
+    assert_consistent(result, recipients)
+    assert result.doubled == 0, result
+
+
+def _keep_calling(
+    cluster: Cluster, recipients: Audience, sent: dict, stop: threading.Event, answers: list
+) -> None:
+    """Reads of the batch's progress and new sends (to someone outside the audience)."""
+    progress = f"/api/notifications/{sent['notificationId']}"
+    another = {
+        "template": {"key": "order", "variables": {"customerName": "Ed", "orderId": "P-1"}},
+        "targets": [{"external_id": "bystander", "email": "bystander@faults.example.com"}],
+        "mode": "batch",
+    }
+    while not stop.is_set():
+        for method, path, body in (
+            ("GET", progress, None),
+            ("GET", f"{progress}/deliveries?perPage=5", None),
+            ("GET", "/api/notifications?perPage=5", None),
+            ("POST", "/api/notifications/send", another),
+        ):
+            answers.append(cluster.request(method, path, recipients.tenant, body))

@@ -1,0 +1,63 @@
+"""Worker processes stopped mid-batch: killed outright, or stopped as a platform stops them."""
+
+from __future__ import annotations
+
+import signal
+import time
+
+from tests.faults.cluster import (
+    Cluster,
+    assert_consistent,
+    audience,
+    outcome,
+    send_batch,
+    sending_now,
+    wait_for_share_sent,
+    wait_until_completed,
+)
+
+RECIPIENTS = 150
+# A Procfile platform's grace period between SIGTERM and SIGKILL (honcho's and Heroku's: 10 s).
+GRACE_PERIOD_S = 10
+
+
+def test_a_worker_group_killed_mid_batch_loses_nothing_and_repeats_only_sends_in_flight(
+    cluster: Cluster,
+):
+    recipients = audience(cluster, "kill9", RECIPIENTS)
+    status, sent = send_batch(cluster, recipients)
+    assert status == 202, sent
+    wait_for_share_sent(cluster, recipients, 0.3)
+
+    assert cluster.worker is not None
+    cluster.worker.kill(signal.SIGKILL)
+    in_flight = sending_now(cluster, [sent["notificationId"]])
+    cluster.start_worker()
+    views = wait_until_completed(cluster, recipients.tenant, [sent["notificationId"]])
+
+    result = outcome(cluster, recipients, views)
+    assert_consistent(result, recipients)
+    assert result.doubled <= in_flight, (result, in_flight)
+
+
+def test_sigterm_to_the_whole_worker_group_drains_in_flight_sends_and_exits_cleanly(
+    cluster: Cluster,
+):
+    recipients = audience(cluster, "sigterm", RECIPIENTS)
+    status, sent = send_batch(cluster, recipients)
+    assert status == 202, sent
+    wait_for_share_sent(cluster, recipients, 0.3)
+
+    stopped = cluster.worker
+    assert stopped is not None
+    stopping = time.monotonic()
+    stopped.kill(signal.SIGTERM)  # the group: the dramatiq parent and every child
+    stopped_after = time.monotonic() - stopping
+    cluster.start_worker()
+    views = wait_until_completed(cluster, recipients.tenant, [sent["notificationId"]])
+
+    assert stopped.process.returncode == 0, stopped.log()
+    assert stopped_after < GRACE_PERIOD_S
+    result = outcome(cluster, recipients, views)
+    assert_consistent(result, recipients)
+    assert result.doubled == 0, result
