@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint
+from marshmallow import Schema, fields
 from sqlalchemy import text
 
 from app.extensions import runtime
@@ -13,15 +14,28 @@ from app.http import doc
 bp = Blueprint("health", __name__)
 
 
+class HealthView(Schema):
+    status = fields.String(required=True)
+
+
+class ReadinessChecksView(Schema):
+    database = fields.Boolean(required=True)
+    redis = fields.Boolean(required=True)
+
+
+class ReadinessView(HealthView):
+    checks = fields.Nested(ReadinessChecksView, required=True)
+
+
 @bp.get("/healthz")
-@doc(tag="Health", auth="none")
+@doc(response=HealthView, tag="Health", auth="none")
 def healthz() -> Any:
     """The process is up."""
     return {"status": "ok"}
 
 
 @bp.get("/readyz")
-@doc(tag="Health", auth="none")
+@doc(response=ReadinessView, status=(200, 503), tag="Health", auth="none")
 def readyz() -> Any:
     """The database and Redis are reachable (503 otherwise)."""
     checks = {"database": _database_ok(), "redis": _redis_ok()}

@@ -75,14 +75,25 @@ class Page:
 
 # Far beyond any real list, and small enough that its offset fits every database's integers.
 MAX_PAGE = 1_000_000
+MAX_PER_PAGE = 100
 
 
 def page_from_query(*, default_per_page: int = 20) -> Page:
     """`page` (from 1) and `per_page` / `perPage` (1-100); out of range is an error, not clamped."""
     per_page_name = "perPage" if is_herald_api(request.path) else "per_page"
     number = _int_query("page", 1, minimum=1, maximum=MAX_PAGE)
-    per_page = _int_query(per_page_name, default_per_page, minimum=1, maximum=100)
+    per_page = _int_query(per_page_name, default_per_page, minimum=1, maximum=MAX_PER_PAGE)
     return Page(number, per_page)
+
+
+def query_schema(name: str) -> dict[str, Any]:
+    """A query parameter's JSON Schema for the OpenAPI document: pagination's bounds are known
+    here; other parameters are strings that their route parses."""
+    if name == "page":
+        return {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}
+    if name in {"per_page", "perPage"}:
+        return {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE}
+    return {"type": "string"}
 
 
 def _int_query(name: str, default: int, *, minimum: int, maximum: int | None) -> int:
@@ -126,21 +137,29 @@ def doc(
     *,
     body: type[Schema] | Schema | None = None,
     response: type[Schema] | Schema | None = None,
-    status: int = 200,
+    status: int | tuple[int, ...] = 200,
     tag: str | None = None,
-    auth: str = "server",
+    auth: str | None = None,
     query: list[str] | None = None,
+    errors: tuple[int, ...] = (),
 ) -> Callable[[F], F]:
-    """Attach OpenAPI metadata to a view; `app.openapi` reads it when building the document."""
+    """Attach OpenAPI metadata to a view; `app.openapi` reads it when building the document.
+
+    `status`: the statuses answered with `response` (the first is the usual one). `errors`: the
+    error statuses only this route's services give; those that follow from its credentials,
+    body and parameters are derived (`app.openapi_responses`). `auth` names how a view is
+    authenticated when no `server_call` / `user_call` decorator says so ("socket", "none").
+    """
 
     def decorate(view: F) -> F:
         view.__openapi__ = {  # type: ignore[attr-defined]
             "body": body,
             "response": response,
-            "status": status,
+            "statuses": status if isinstance(status, tuple) else (status,),
             "tag": tag,
             "auth": auth,
             "query": query or [],
+            "errors": errors,
         }
         return view
 

@@ -1,4 +1,9 @@
-"""The OpenAPI 3 document, built from the routes' marshmallow schemas, and a readable /docs page."""
+"""The OpenAPI 3 document, built from the routes' marshmallow schemas, and a readable /docs page.
+
+Each operation documents every status it can answer (`app.openapi_responses`), its credentials
+as security schemes, and the request headers it reads, so that a client generator or a fuzzer
+(tests/test_openapi_fuzz.py) can hold the API to it.
+"""
 
 from __future__ import annotations
 
@@ -9,26 +14,61 @@ from typing import Any
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Blueprint, Flask, current_app
+from marshmallow import Schema
+from werkzeug.routing import Rule
+
+from app.auth import MAX_IDENTITY
+from app.http import query_schema
+from app.idempotency.guard import WRITE_METHODS
+from app.idempotency.models import MAX_KEY_LENGTH
+from app.openapi_responses import (
+    DECORATED,
+    Reach,
+    error_response_refs,
+    error_statuses,
+    response_components,
+)
+from app.wire import EpochSeconds
 
 bp = Blueprint("openapi", __name__)
 
-_PATH_PARAM = re.compile(r"<(?:[a-z_]+:)?([a-zA-Z_]+)>")
+_PATH_PARAM = re.compile(r"<(?:([a-z_]+):)?([a-zA-Z_]+)>")
+_CONVERTER_SCHEMAS = {"int": {"type": "integer", "minimum": 0}}
+
+
+def _header_key(name: str, description: str) -> dict[str, str]:
+    return {"type": "apiKey", "in": "header", "name": name, "description": description}
+
 
 SECURITY_SCHEMES = {
-    "apiKeyAndSecret": {"type": "apiKey", "in": "header", "name": "X-API-Secret"},
-    "bearer": {"type": "http", "scheme": "bearer"},
-    "appIdAndKey": {"type": "apiKey", "in": "header", "name": "apikey"},
-    "userHmac": {"type": "apiKey", "in": "header", "name": "X-User-HMAC"},
+    "apiKey": _header_key("X-API-Key", "The app's public API key (or X-MAGICBELL-API-KEY)."),
+    "apiSecret": _header_key("X-API-Secret", "A secret of the app (or X-MAGICBELL-API-SECRET)."),
+    "bearer": {"type": "http", "scheme": "bearer", "description": "A secret, or an OAuth2 JWT."},
+    "appId": _header_key("appid", "The app's id, with its secret in `apikey`."),
+    "appSecret": _header_key("apikey", "A secret of the app, with its id in `appid`."),
+    "userHmac": _header_key(
+        "X-User-HMAC", "base64(HMAC-SHA256(primary secret, the user's external id or email))."
+    ),
 }
+# Alternatives (any one entry), each naming headers that go together.
+SECURITY = {
+    "server": [{"apiKey": [], "apiSecret": []}, {"bearer": []}, {"appId": [], "appSecret": []}],
+    # A server may send a secret in place of the HMAC; an app may make the HMAC optional.
+    "user": [{"apiKey": [], "userHmac": []}, {"apiKey": [], "apiSecret": []}, {"apiKey": []}],
+}
+SECURITY["socket"] = SECURITY["user"]
 
 ERROR_SCHEMA = {
     "type": "object",
+    "required": ["errors"],
     "properties": {
         "errors": {
             "type": "array",
+            "minItems": 1,
             "items": {
                 "type": "object",
                 "required": ["code", "message"],
+                "additionalProperties": False,
                 "properties": {
                     "code": {"type": "string"},
                     "message": {"type": "string"},
@@ -41,14 +81,18 @@ ERROR_SCHEMA = {
 
 
 def build_spec(app: Flask) -> dict[str, Any]:
+    marshmallow = MarshmallowPlugin(schema_name_resolver=schema_name)
     spec = APISpec(
         title="Herald",
         version="0.1.0",
         openapi_version="3.0.3",
-        plugins=[MarshmallowPlugin(schema_name_resolver=schema_name)],
+        plugins=[marshmallow],
         info={"description": "Self-hosted notification delivery: email, web push, in-app inbox."},
     )
+    marshmallow.map_to_openapi_type(EpochSeconds, "integer", None)
     spec.components.schema("Errors", ERROR_SCHEMA)
+    for name, response in response_components().items():
+        spec.components.response(name, response)
     for name, scheme in SECURITY_SCHEMES.items():
         spec.components.security_scheme(name, scheme)
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
@@ -56,9 +100,9 @@ def build_spec(app: Flask) -> dict[str, Any]:
         meta = getattr(view, "__openapi__", None)
         if meta is None:
             continue
-        path = _PATH_PARAM.sub(r"{\1}", rule.rule)
+        path = _PATH_PARAM.sub(r"{\2}", rule.rule)
         operations = {
-            method.lower(): _operation(view, meta, rule.arguments)
+            method.lower(): _operation(view, meta, rule, path, method)
             for method in sorted(rule.methods or ())
             if method not in {"HEAD", "OPTIONS"}
         }
@@ -74,43 +118,102 @@ def schema_name(schema: Any) -> str:
     return f"{package}.{base}"
 
 
-def _operation(view: Any, meta: dict[str, Any], path_args: set[str]) -> dict[str, Any]:
-    summary = (view.__doc__ or "").strip().splitlines()[0] if view.__doc__ else view.__name__
-    responses: dict[str, Any] = {
-        str(meta["status"]): {"description": "Success"},
-        "default": {
-            "description": "Error",
-            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Errors"}}},
-        },
-    }
-    if meta["response"] is not None:
-        responses[str(meta["status"])]["content"] = {
-            "application/json": {"schema": meta["response"]}
-        }
+def auth_kind(view: Any, meta: dict[str, Any]) -> tuple[str, tuple[str, ...]]:
+    """How the view is authenticated and the scopes it needs: the decorator says so when there
+    is one (`app.auth` marks its wrappers), else the view's `doc(auth=...)`."""
+    decorated: tuple[str, tuple[str, ...]] | None = getattr(view, "__auth__", None)
+    if decorated is None:
+        return meta["auth"] or "none", ()
+    if meta["auth"] not in (None, decorated[0]):
+        raise ValueError(f"{view.__name__}: doc(auth={meta['auth']!r}) but {decorated[0]} call")
+    return decorated
+
+
+def _operation(
+    view: Any, meta: dict[str, Any], rule: Rule, path: str, method: str
+) -> dict[str, Any]:
+    kind, scopes = auth_kind(view, meta)
+    body = meta["body"]
+    reach = Reach(
+        path=path,
+        method=method,
+        auth=kind,
+        has_body=body is not None,
+        has_query=bool(meta["query"]),
+        has_path_params=bool(rule.arguments),
+    )
     operation: dict[str, Any] = {
-        "summary": summary,
+        "summary": _summary(view),
         "operationId": view.__name__,
         "tags": [meta["tag"]] if meta["tag"] else [],
-        "responses": responses,
+        "responses": {
+            **_success_responses(meta, rule),
+            **error_response_refs(error_statuses(reach, meta["errors"])),
+        },
         "parameters": [
-            {"name": arg, "in": "path", "required": True, "schema": {"type": "string"}}
-            for arg in sorted(path_args)
-        ]
-        + [
-            {"name": name, "in": "query", "required": False, "schema": {"type": "string"}}
-            for name in meta["query"]
+            *_path_parameters(rule),
+            *({"name": n, "in": "query", "schema": query_schema(n)} for n in meta["query"]),
+            *_header_parameters(kind, method),
         ],
     }
-    if meta["body"] is not None:
+    if scopes:
+        operation["description"] = "Scopes: " + ", ".join(f"`{s}`" for s in scopes) + "."
+    if body is not None:
         operation["requestBody"] = {
-            "required": True,
-            "content": {"application/json": {"schema": meta["body"]}},
+            "required": _requires_a_body(body),
+            "content": {"application/json": {"schema": body}},
         }
-    if meta["auth"] == "server":
-        operation["security"] = [{"apiKeyAndSecret": []}, {"bearer": []}, {"appIdAndKey": []}]
-    elif meta["auth"] == "user":
-        operation["security"] = [{"userHmac": []}]
+    if kind in SECURITY:
+        operation["security"] = SECURITY[kind]
     return operation
+
+
+def _summary(view: Any) -> str:
+    return (view.__doc__ or "").strip().splitlines()[0] if view.__doc__ else view.__name__
+
+
+def _success_responses(meta: dict[str, Any], rule: Rule) -> dict[str, Any]:
+    if rule.websocket:
+        return {"101": {"description": "Switching Protocols: the WebSocket is open."}}
+    responses: dict[str, Any] = {}
+    for status in meta["statuses"]:
+        response: dict[str, Any] = {"description": "Success"}
+        if meta["response"] is not None and status != 204:
+            response["content"] = {"application/json": {"schema": meta["response"]}}
+        responses[str(status)] = response
+    return responses
+
+
+def _path_parameters(rule: Rule) -> list[dict[str, Any]]:
+    converters = {name: converter for converter, name in _PATH_PARAM.findall(rule.rule)}
+    return [
+        {
+            "name": name,
+            "in": "path",
+            "required": True,
+            "schema": _CONVERTER_SCHEMAS.get(converters.get(name, ""), {"type": "string"}),
+        }
+        for name in sorted(rule.arguments)
+    ]
+
+
+def _header_parameters(kind: str, method: str) -> list[dict[str, Any]]:
+    """The request headers besides credentials: who a user call is for, and Idempotency-Key."""
+    headers = []
+    if kind in {"user", "socket"}:
+        identity = {"type": "string", "maxLength": MAX_IDENTITY}
+        for name in ("X-User-External-ID", "X-User-Email"):
+            headers.append({"name": name, "in": "header", "schema": identity})
+    if kind in DECORATED and method in WRITE_METHODS:
+        key = {"type": "string", "maxLength": MAX_KEY_LENGTH}
+        headers.append({"name": "Idempotency-Key", "in": "header", "schema": key})
+    return headers
+
+
+def _requires_a_body(body: type[Schema] | Schema) -> bool:
+    """An empty body reads as `{}`: only a schema with a required field needs one."""
+    instance = body() if isinstance(body, type) else body
+    return any(field.required for field in instance.fields.values())
 
 
 @bp.get("/openapi.json")

@@ -12,6 +12,7 @@ from app.orm import Base, IdMixin, TimestampMixin
 
 CHANNEL_ORDER = ("in_app", "email", "push")
 STATUSES = ("draft", "pending", "approved", "rejected")
+MAX_VERSION = 2**31 - 1  # the range of the `version` column (a 32-bit integer)
 
 
 class Template(Base, IdMixin, TimestampMixin):

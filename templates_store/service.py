@@ -26,7 +26,7 @@ from templates_store.errors import (
     TemplateNotFound,
     VersionNotFound,
 )
-from templates_store.models import Template, TemplateVersion
+from templates_store.models import MAX_VERSION, Template, TemplateVersion
 from templates_store.rendering import Rendered, render
 from templates_store.variables import check_variable_schema, check_variables
 
@@ -272,11 +272,14 @@ def _writable(session: Session, *, app_id: str, ref: str) -> Template:
 
 
 def _version(session: Session, template: Template, number: int) -> TemplateVersion:
-    version = session.scalar(
-        select(TemplateVersion)
-        .options(joinedload(TemplateVersion.template))  # usable once the session has ended
-        .where(TemplateVersion.template_id == template.id, TemplateVersion.version == number)
-    )
+    # A number beyond the column's range names no version (PostgreSQL refuses to compare it).
+    version = None
+    if 1 <= number <= MAX_VERSION:
+        version = session.scalar(
+            select(TemplateVersion)
+            .options(joinedload(TemplateVersion.template))  # usable once the session has ended
+            .where(TemplateVersion.template_id == template.id, TemplateVersion.version == number)
+        )
     if version is None:
         raise VersionNotFound(f"Template {template.key!r} has no version {number}.")
     return version

@@ -237,6 +237,17 @@ def test_an_unknown_version_is_404(client: FlaskClient, tenant: Tenant):
     assert errors(response)[0]["code"] == "ERR_VERSION_NOT_FOUND"
 
 
+def test_a_version_number_beyond_what_the_database_holds_is_404(
+    client: FlaskClient, tenant: Tenant
+):
+    create(client, tenant)
+
+    response = client.get(f"{URL}/order-confirmation/versions/{2**47}", headers=tenant.headers())
+
+    assert response.status_code == 404
+    assert errors(response)[0]["code"] == "ERR_VERSION_NOT_FOUND"
+
+
 def test_the_key_of_a_template_cannot_change(client: FlaskClient, tenant: Tenant):
     create(client, tenant)
 

@@ -18,7 +18,13 @@ bp = Blueprint("direct", __name__, url_prefix="/api/v1/notifications")
 
 @bp.post("/send")
 @server_call("send_notifications")
-@doc(body=DirectSendSchema, response=DirectSendResponse, status=202, tag="Notifications")
+@doc(
+    body=DirectSendSchema,
+    response=DirectSendResponse,
+    status=202,
+    tag="Notifications",
+    errors=(422,),
+)
 def send_direct() -> Any:
     """Queue a plain message to up to 50 recipients per channel, screened by the allow-list."""
     from workers.delivery import after_fan_out

@@ -73,7 +73,7 @@ def delete_group(group_id: str) -> Any:
 
 @bp.post("/<group_id>/members/<user_id>")
 @server_call("manage_users")
-@doc(status=201, response=GroupSchema, tag="Groups")
+@doc(status=(201, 200), response=GroupSchema, tag="Groups")
 def add_group_member(group_id: str, user_id: str) -> Any:
     """Add a user to a group, creating either if needed (200 when already a member)."""
     session = db_session()

@@ -78,7 +78,7 @@ class SendRequestSchema(Schema):
 
 class SendResponseSchema(Schema):
     notificationId = fields.String()
-    templateKey = fields.String()
+    templateKey = fields.String(allow_none=True)  # none for broadcasts and direct sends
     channels = fields.List(fields.String())
     mode = fields.String()
     title = fields.String(allow_none=True)

@@ -28,7 +28,7 @@ bp = Blueprint("push", __name__)
 @doc(
     body=PushSubscriptionBody,
     response=PushSubscriptionEnvelope,
-    status=201,
+    status=(201, 200),
     tag="Push",
     auth="user",
 )

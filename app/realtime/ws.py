@@ -59,7 +59,7 @@ def _detach(_exc: BaseException | None) -> None:
 
 
 @sock.route("/ws", bp=bp)
-@doc(tag="Realtime", auth="user", query=["api_key", "user_id", "user_email", "user_hmac"])
+@doc(tag="Realtime", auth="socket", query=["api_key", "user_id", "user_email", "user_hmac"])
 def realtime_socket(ws: Server) -> None:
     """Open the realtime WebSocket (see docs/realtime.md for frames)."""
     g.socket_connection.serve(ws)

@@ -59,7 +59,7 @@ def _status_filter() -> list[str] | None:
 
 @bp.post("")
 @server_call("manage_templates")
-@doc(body=TemplateCreateBody, response=TemplateVersionView, status=201, tag=TAG)
+@doc(body=TemplateCreateBody, response=TemplateVersionView, status=201, tag=TAG, errors=(409,))
 def create_template() -> Any:
     """Create a template; its version 1 is a draft."""
     data = load_body(TemplateCreateBody)
@@ -201,7 +201,7 @@ def reject_template(key: str) -> Any:
 
 @bp.post("/<key>/preview")
 @server_call("read")
-@doc(body=PreviewBody, response=PreviewView, tag=TAG)
+@doc(body=PreviewBody, response=PreviewView, tag=TAG, errors=(422,))
 def preview_template(key: str) -> Any:
     """Render a version for given variables and user, or answer a send's validation errors."""
     data = load_body(PreviewBody)

@@ -6,9 +6,7 @@ from marshmallow import Schema, fields, validate
 
 from app.wire import HeraldPageView
 from templates_store.content import KeyedTemplateDocumentSchema, TemplateDocumentSchema
-from templates_store.models import STATUSES
-
-MAX_VERSION = 2**31 - 1  # the column's range
+from templates_store.models import MAX_VERSION, STATUSES
 
 
 class TemplateCreateBody(KeyedTemplateDocumentSchema):

@@ -32,7 +32,13 @@ def _caller() -> dict[str, str]:
 
 @bp.post("/subscriptions")
 @user_call
-@doc(body=SubscribeBody, response=SubscriptionEnvelope, status=201, tag="Topics", auth="user")
+@doc(
+    body=SubscribeBody,
+    response=SubscriptionEnvelope,
+    status=(201, 200),
+    tag="Topics",
+    auth="user",
+)
 def subscribe() -> Any:
     """Subscribe the calling user to a topic and categories (resubscribing: 200)."""
     fields = load_body(SubscribeBody)["subscription"]
