@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -70,6 +70,12 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def is_connection_lost(error: DBAPIError) -> bool:
+    """The connection died or could not be made (a restart, a failover, an administrator's
+    kill), rather than the statement being wrong: worth another try on a fresh connection."""
+    return bool(error.connection_invalidated) or isinstance(error, OperationalError)
 
 
 def _build_engine(url: str) -> Engine:

@@ -13,10 +13,11 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, request
 from redis import RedisError
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from werkzeug.exceptions import HTTPException
 
+from app.db import is_connection_lost
 from templates_store.errors import TemplateStoreError
 
 log = logging.getLogger(__name__)
@@ -192,15 +193,10 @@ def _redis_unreachable(error: RedisError) -> Response:
 def _database_unavailable(error: DBAPIError | SQLAlchemyTimeoutError) -> Response:
     """A lost database connection (a restart, a failover, an administrator's kill) or a full
     pool: 503 with `Retry-After`. Reads were already tried once more (`app.extensions`)."""
-    if isinstance(error, DBAPIError) and not is_unavailable(error):
+    if isinstance(error, DBAPIError) and not is_connection_lost(error):
         return _unexpected_error(error)
     log.warning("database unavailable: %s", type(error.__cause__ or error).__name__)
     return service_unavailable("The database is unavailable; retry later.")
-
-
-def is_unavailable(error: DBAPIError) -> bool:
-    """The connection was lost or refused, rather than the statement being wrong."""
-    return bool(error.connection_invalidated) or isinstance(error, OperationalError)
 
 
 def init_app(app: Flask) -> None:

@@ -12,6 +12,7 @@ its claim has committed, nor returns before its outcome has, so the guarantees o
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,12 +20,15 @@ from typing import Any
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
-from app.db import Database
+from app.db import Database, is_connection_lost
 from app.group_commit import GroupCommit
 from app.notifications import lifecycle, states
 from app.push.service import WebPushTarget, web_push_targets
 
 log = logging.getLogger(__name__)
+
+# Pauses before each new attempt at a batch whose database connection was lost.
+LOST_CONNECTION_PAUSES_S = (0.0, 0.25, 1.0, 2.0)
 
 
 @dataclass(frozen=True)
@@ -49,8 +53,14 @@ class DeliveryLedger:
     of another thread's next delivery then cost one transaction between them.
     """
 
-    def __init__(self, database: Database) -> None:
+    def __init__(
+        self,
+        database: Database,
+        *,
+        lost_connection_pauses_s: Sequence[float] = LOST_CONNECTION_PAUSES_S,
+    ) -> None:
         self._database = database
+        self._pauses = tuple(lost_connection_pauses_s)
         self._batches: GroupCommit[str | states.Result, ClaimedDelivery | None] = GroupCommit(
             self._commit_batch
         )
@@ -75,20 +85,30 @@ class DeliveryLedger:
             push_rows = [row for row in claimed_rows if row.channel == "push"]
             return claimed_rows, _web_push_targets(connection, push_rows)
 
+    def _write_persistently(
+        self, results: Sequence[states.Result], claims: Sequence[str]
+    ) -> tuple[list[Any], dict[tuple[str, str | None], list[WebPushTarget]]]:
+        """`_write`, tried again on fresh connections while the database connection is lost.
+
+        An outcome lost here would mean a second send later, so a restart, a failover or an
+        administrator's kill is waited out for a few seconds. Every statement is conditional:
+        should an attempt have committed after all, the next writes nothing, and its claims
+        then come back unclaimed (the reconciler requeues them later).
+        """
+        for pause in (*self._pauses, None):
+            try:
+                return self._write(results, claims)
+            except DBAPIError as exc:
+                if pause is None or not is_connection_lost(exc):
+                    raise
+                log.warning("delivery ledger lost its database connection; again in %s s", pause)
+                time.sleep(pause)
+        raise AssertionError("unreachable")
+
     def _commit_batch(self, items: Sequence[str | states.Result]) -> list[ClaimedDelivery | None]:
         results = [item for item in items if isinstance(item, states.Result)]
         claims = [item for item in items if isinstance(item, str)]
-        try:
-            claimed_rows, targets = self._write(results, claims)
-        except DBAPIError as exc:
-            if not exc.connection_invalidated:
-                raise
-            # The pooled connection had died (a database restart while it sat idle for less
-            # than the pool's ping interval, see app.db): once more on a fresh one, since an
-            # outcome lost here would mean a second send later. Every statement is conditional:
-            # should the first attempt have committed after all, the second writes nothing, and
-            # its claims then come back unclaimed (the reconciler requeues them later).
-            claimed_rows, targets = self._write(results, claims)
+        claimed_rows, targets = self._write_persistently(results, claims)
         self._advance({r.notification_id for r in results if r.is_final and r.notification_id})
         rows = {row.id: row for row in claimed_rows}
         answers: list[ClaimedDelivery | None] = []

@@ -381,6 +381,14 @@ def assert_consistent(result: Outcome, audience: Audience, notifications: int = 
     assert sum(result.ledger.values()) == 3 * recipients, result
 
 
+def report(fault: str, injected: int, result: Outcome) -> None:
+    """One line per faulted run (shown with `pytest -s`), the figures docs/operations.md quotes."""
+    print(
+        f"\nfault report | {fault} | faults injected: {injected} | deliveries checked at the "
+        f"sinks: {result.expected} | lost: {result.lost} | doubled: {result.doubled}"
+    )
+
+
 def terminate_backends(database_url: str) -> int:
     """Terminate every other connection to the database, as an administrator or a failover does."""
     libpq = database_url.replace("postgresql+psycopg://", "postgresql://")

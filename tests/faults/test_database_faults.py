@@ -13,6 +13,7 @@ from tests.faults.cluster import (
     assert_consistent,
     audience,
     outcome,
+    report,
     send_batch,
     terminate_backends,
     wait_for_share_sent,
@@ -56,6 +57,7 @@ def test_a_batch_completes_and_no_call_fails_with_500_while_connections_are_cut(
     assert all("Retry-After" in a.headers for a in answers if a.status == 503)
     assert statuses[200] > 0, statuses
     result = outcome(cluster, recipients, views)
+    report(f"database connections cut ({len(answers)} API calls meanwhile)", cuts, result)
     assert_consistent(result, recipients)
     assert result.doubled == 0, result
 

@@ -11,6 +11,7 @@ from tests.faults.cluster import (
     audience,
     outcome,
     received,
+    report,
     send_batch,
     wait_for_share_sent,
     wait_until_completed,
@@ -34,6 +35,7 @@ def test_a_batch_completes_without_a_restart_after_redis_comes_back_empty(cluste
     completed_after = time.monotonic() - back
 
     result = outcome(cluster, recipients, views)
+    report(f"Redis killed for {OUTAGE_S} s, back empty", 1, result)
     assert_consistent(result, recipients)
     assert result.doubled == 0, result
     # The reconciler's interval and staleness bound, plus the time the rest takes to send.

@@ -10,6 +10,7 @@ from tests.faults.cluster import (
     assert_consistent,
     audience,
     outcome,
+    report,
     send_batch,
     sending_now,
     wait_for_share_sent,
@@ -36,6 +37,7 @@ def test_a_worker_group_killed_mid_batch_loses_nothing_and_repeats_only_sends_in
     views = wait_until_completed(cluster, recipients.tenant, [sent["notificationId"]])
 
     result = outcome(cluster, recipients, views)
+    report(f"kill -9 of the worker group ({in_flight} sending)", 1, result)
     assert_consistent(result, recipients)
     assert result.doubled <= in_flight, (result, in_flight)
 
@@ -59,5 +61,6 @@ def test_sigterm_to_the_whole_worker_group_drains_in_flight_sends_and_exits_clea
     assert stopped.process.returncode == 0, stopped.log()
     assert stopped_after < GRACE_PERIOD_S
     result = outcome(cluster, recipients, views)
+    report(f"SIGTERM to the worker group (stopped in {stopped_after:.1f} s)", 1, result)
     assert_consistent(result, recipients)
     assert result.doubled == 0, result
