@@ -3,6 +3,8 @@ kill): a read is answered from a fresh connection, a write is refused with 503 a
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+
 import psycopg
 import pytest
 from flask.testing import FlaskClient
@@ -14,8 +16,15 @@ from tests.factories import Tenant
 pytestmark = pytest.mark.parametrize("engine_name", ["postgresql"])
 
 
-def cut_pooled_connections(runtime: Runtime) -> int:
-    """Terminate, server side, every connection waiting in the pool; returns how many."""
+@pytest.fixture
+def cut_pooled_connections(runtime: Runtime) -> Iterator[Callable[[], int]]:
+    """Terminates, server side, every connection waiting in the pool; returns how many. The
+    pool is emptied afterwards: connections left dead in it would fail the next test."""
+    yield lambda: _cut(runtime)
+    runtime.database.engine.dispose()
+
+
+def _cut(runtime: Runtime) -> int:
     engine = runtime.database.engine
     waiting = engine.pool.checkedin()  # type: ignore[attr-defined]
     connections = [engine.connect() for _ in range(waiting)]
@@ -30,10 +39,10 @@ def cut_pooled_connections(runtime: Runtime) -> int:
 
 
 def test_a_read_on_a_cut_connection_is_answered_from_a_fresh_one(
-    client: FlaskClient, runtime: Runtime, tenant: Tenant
+    client: FlaskClient, tenant: Tenant, cut_pooled_connections: Callable[[], int]
 ):
     assert client.get("/api/apps/current", headers=tenant.headers()).status_code == 200
-    assert cut_pooled_connections(runtime) > 0
+    assert cut_pooled_connections() > 0
 
     response = client.get("/api/apps/current", headers=tenant.headers())
 
@@ -42,11 +51,11 @@ def test_a_read_on_a_cut_connection_is_answered_from_a_fresh_one(
 
 
 def test_a_write_on_a_cut_connection_is_refused_with_retry_after_and_changes_nothing(
-    client: FlaskClient, runtime: Runtime, tenant: Tenant
+    client: FlaskClient, tenant: Tenant, cut_pooled_connections: Callable[[], int]
 ):
     template = {"key": "welcome", "name": "Welcome", "channels": {"in_app": {"title": "Hi"}}}
     assert client.get("/api/apps/current", headers=tenant.headers()).status_code == 200
-    assert cut_pooled_connections(runtime) > 0
+    assert cut_pooled_connections() > 0
 
     refused = client.post("/api/templates", json=template, headers=tenant.headers())
     retried = client.post("/api/templates", json=template, headers=tenant.headers())
