@@ -14,7 +14,7 @@ from marshmallow import ValidationError
 from sqlalchemy.orm import Session
 
 from app.config import Settings
-from app.errors import HeraldError
+from app.refusals import HeraldError
 from app.runtime import Runtime
 from app.tenants import service as tenants
 from app.tenants.schemas import AppSettingsSchema, AppView

@@ -8,7 +8,7 @@ from flask import Flask, Response, request
 
 from app import errors, extensions, logs, ratelimit
 from app.config import Settings
-from app.errors import HeraldError
+from app.refusals import HeraldError
 from app.runtime import Runtime
 from app.wire import has_nul
 

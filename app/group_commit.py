@@ -1,7 +1,7 @@
 """Group commit: concurrent threads (or greenlets) share one transaction for their writes.
 
 Used where many threads of a process each make one small write and must wait until it is
-durable: delivery claims and outcomes in a worker (app.notifications.ledger), WebSocket
+durable: delivery claims and outcomes in a worker (app.engine.ledger), WebSocket
 handshakes' `last_seen_at` in a web process (app.users.last_seen). The same batching serves a
 read that must not predate the request: the credential generation (app.tenants.credentials),
 since every flush starts after each of its items was submitted.

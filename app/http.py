@@ -10,7 +10,8 @@ from typing import Any, TypeVar
 from flask import request
 from marshmallow import Schema, ValidationError
 
-from app.errors import ErrorDetail, HeraldError, invalid, is_herald_api, marshmallow_details
+from app.errors import is_herald_api
+from app.refusals import ErrorDetail, HeraldError, invalid, marshmallow_details
 from app.wire import has_nul, parse_json
 
 F = TypeVar("F", bound=Callable[..., Any])

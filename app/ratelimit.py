@@ -20,8 +20,8 @@ from flask import Flask, Response, g, request
 from redis import Redis, RedisError
 from redis.commands.core import Script
 
-from app.errors import HeraldError
 from app.extensions import runtime
+from app.refusals import HeraldError
 from app.tenants.credentials import Credentials, generation_lua
 from app.tenants.models import App
 from app.users.models import User

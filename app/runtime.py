@@ -8,11 +8,12 @@ from typing import Protocol
 
 from redis import Redis
 
-from app.channels.destinations import DestinationGuard, DestinationPolicy
-from app.channels.guarded_http import GuardedHttp
 from app.config import Settings
 from app.db import Database
-from app.notifications.ledger import DeliveryLedger
+from app.engine.channels.destinations import DestinationGuard, DestinationPolicy
+from app.engine.channels.guarded_http import GuardedHttp
+from app.engine.ledger import DeliveryLedger
+from app.engine.retry import RetryPolicy
 from app.security import Encryptor
 from app.tenants.credentials import CredentialCache, install_invalidation, new_cache
 from app.users import statistics as user_statistics
@@ -60,6 +61,11 @@ class Runtime:
     def deliveries(self) -> DeliveryLedger:
         """Delivery claims and outcomes, group-committed across this process's threads."""
         return DeliveryLedger(self.database)
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        """When deliveries that failed for now are tried again (`app.engine.retry`)."""
+        return RetryPolicy.from_settings(self.settings)
 
     @cached_property
     def last_seen(self) -> LastSeenWriter:

@@ -7,8 +7,8 @@ import json
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from app.engine.models import Delivery
 from app.inbox.models import InboxNotification
-from app.notifications.models import Delivery
 from app.runtime import Runtime
 from tests.factories import Tenant, approved_template
 from tests.sinks import PushService, SmtpSink, wait_until

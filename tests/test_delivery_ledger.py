@@ -14,9 +14,9 @@ from sqlalchemy.exc import OperationalError
 
 from app import db
 from app.db import Database
-from app.notifications import sending, states
-from app.notifications.ledger import DeliveryLedger
-from app.notifications.models import Delivery, Notification
+from app.engine import sending, states
+from app.engine.ledger import DeliveryLedger
+from app.engine.models import Delivery, Notification
 from app.orm import utcnow
 from app.push.models import PushSubscription
 from app.runtime import Runtime

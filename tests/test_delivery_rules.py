@@ -297,7 +297,7 @@ def test_each_pipeline_question_is_one_query_for_a_whole_chunk(runtime: Runtime,
 
 def test_tokens_no_provider_sends_to_answer_to_their_own_preference_channel():
     """Legacy Safari tokens belong to `web_push` preferences, ios/android ones to `mobile_push`."""
-    from app.notifications.fanout import _decide_push
+    from app.engine.fanout import _decide_push
     from app.push.models import PushSubscription
 
     safari = [PushSubscription(platform="safari", device_token="t")]

@@ -7,13 +7,13 @@ import ipaddress
 
 import pytest
 
-from app.channels.destinations import (
+from app.config import Settings
+from app.engine.channels.destinations import (
     BlockedDestination,
     DestinationGuard,
     DestinationPolicy,
     non_public_range,
 )
-from app.config import Settings
 from app.runtime import web_push_policy
 from tests.resolvers import StubResolver
 

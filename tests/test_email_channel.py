@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from app.channels import email as channel
-from app.channels.base import TransientFailure
-from app.channels.email import OutgoingEmail, SmtpConfig, SmtpSender
+from app.engine.channels import email as channel
+from app.engine.channels.base import TransientFailure
+from app.engine.channels.email import OutgoingEmail, SmtpConfig, SmtpSender
 from tests.processes import free_port
 from tests.sinks import SmtpSink
 

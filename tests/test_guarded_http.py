@@ -9,9 +9,9 @@ import socket
 import pytest
 import urllib3
 
-from app.channels.destinations import BlockedDestination, DestinationGuard, DestinationPolicy
-from app.channels.guarded_http import MAX_REPLY_BYTES, GuardedHttp
-from app.channels.webpush import send_web_push
+from app.engine.channels.destinations import BlockedDestination, DestinationGuard, DestinationPolicy
+from app.engine.channels.guarded_http import MAX_REPLY_BYTES, GuardedHttp
+from app.engine.channels.webpush import send_web_push
 from app.security import generate_vapid_key_pair
 from tests.resolvers import StubResolver
 from tests.sinks import PushService

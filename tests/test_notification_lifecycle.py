@@ -6,8 +6,8 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import update
 
-from app.notifications import lifecycle
-from app.notifications.models import Delivery, Notification, NotificationChunk
+from app.engine import lifecycle
+from app.engine.models import Delivery, Notification, NotificationChunk
 from app.runtime import Runtime
 from tests.factories import Tenant, approved_template
 

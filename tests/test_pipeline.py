@@ -10,8 +10,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import update
 
 import workers
-from app.notifications.models import Delivery
-from app.notifications.sending import longest_backoff_ms
+from app.engine.models import Delivery
 from app.orm import utcnow
 from app.push.service import register_subscription
 from app.runtime import Runtime
@@ -321,10 +320,7 @@ def test_the_reconciler_leaves_a_delivery_waiting_for_its_retry_until_the_backof
     _run_queued_chunks()
     workers.broker.flush_all()
     email = Delivery.notification_id == sent["notificationId"], Delivery.channel == "email"
-    settings = runtime.settings
-    longest_wait = timedelta(
-        milliseconds=longest_backoff_ms(settings.retry_backoff_ms, settings.max_delivery_attempts)
-    )
+    longest_wait = timedelta(milliseconds=runtime.retry_policy.longest_wait_ms())
     stale_after = timedelta(minutes=2)
 
     def reconcile_after_failed_attempt_ago(ago: timedelta) -> int:
@@ -453,7 +449,7 @@ def test_dispatch_moves_the_targets_into_chunks(
 ):
     from sqlalchemy import select
 
-    from app.notifications.models import Notification, NotificationChunk
+    from app.engine.models import Notification, NotificationChunk
 
     sent = batch(client, tenant, people(90))
     dispatch_notification(sent["notificationId"])

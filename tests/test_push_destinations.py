@@ -14,8 +14,8 @@ from dataclasses import replace
 import pytest
 from flask.testing import FlaskClient
 
-from app.channels.destinations import DestinationGuard
-from app.channels.guarded_http import GuardedHttp
+from app.engine.channels.destinations import DestinationGuard
+from app.engine.channels.guarded_http import GuardedHttp
 from app.runtime import Runtime, web_push_policy
 from tests.factories import ORDER_CHANNELS, Tenant, approved_template
 from tests.recipients import WEB_KEYS

@@ -6,8 +6,8 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
+from app.engine.models import Delivery, Notification
 from app.inbox.models import InboxNotification
-from app.notifications.models import Delivery, Notification
 from app.runtime import Runtime
 from tests.factories import Tenant, approved_template, make_key
 

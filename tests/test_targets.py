@@ -6,8 +6,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from app.notifications import targets as targets_module
-from app.notifications.targets import Target, resolve_users
+from app.engine import targets as targets_module
+from app.engine.targets import Target, resolve_users
 from app.runtime import Runtime
 from app.users.service import find_or_create_user, match_names
 from tests.factories import Tenant

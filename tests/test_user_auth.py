@@ -6,7 +6,7 @@ import pytest
 from flask import Flask
 
 from app.auth import current_principal, user_call
-from app.errors import HeraldError
+from app.refusals import HeraldError
 from app.runtime import Runtime
 from app.security import user_hmac
 from app.users import service as users

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from app.notifications.targets import Target, resolve_users
+from app.engine.targets import Target, resolve_users
 from app.runtime import Runtime
 from app.users import statistics
 from tests.factories import Tenant

@@ -8,11 +8,11 @@ import time
 
 import pytest
 
-from app.channels import webpush
-from app.channels.base import PermanentFailure, TransientFailure
-from app.channels.destinations import DestinationGuard, DestinationPolicy
-from app.channels.guarded_http import GuardedHttp
-from app.channels.webpush import SubscriptionGone, send_web_push
+from app.engine.channels import webpush
+from app.engine.channels.base import PermanentFailure, TransientFailure
+from app.engine.channels.destinations import DestinationGuard, DestinationPolicy
+from app.engine.channels.guarded_http import GuardedHttp
+from app.engine.channels.webpush import SubscriptionGone, send_web_push
 from app.security import generate_vapid_key_pair
 from tests.processes import free_port
 from tests.sinks import FakeBrowser, PushService

@@ -12,9 +12,10 @@ from collections.abc import Sequence
 import dramatiq
 from dramatiq import Message
 
-from app.notifications import lifecycle, pipeline
-from app.notifications.fanout import FanOut
-from app.notifications.sending import Outcome, send_email_delivery, send_push_delivery
+from app.engine import lifecycle, pipeline
+from app.engine.fanout import FanOut
+from app.engine.retry import TASK_RETRIES
+from app.engine.sending import Outcome, send_email_delivery, send_push_delivery
 from app.realtime.frames import NOTIFICATION_NEW
 from app.realtime.publisher import publish_events
 from app.runtime import Runtime
@@ -27,7 +28,7 @@ REALTIME_QUEUE = "realtime"
 DELIVERY_TIME_LIMIT_MS = 120_000
 
 
-@dramatiq.actor(max_retries=5, time_limit=300_000)
+@dramatiq.actor(max_retries=TASK_RETRIES, time_limit=300_000)
 def dispatch_notification(notification_id: str) -> None:
     """Split a batch's targets into chunks and enqueue one chunk task each, pipelined."""
     runtime = get_runtime()
@@ -40,7 +41,7 @@ def dispatch_notification(notification_id: str) -> None:
         advance_after_commit(runtime, [notification_id])
 
 
-@dramatiq.actor(max_retries=5, time_limit=300_000)
+@dramatiq.actor(max_retries=TASK_RETRIES, time_limit=300_000)
 def process_chunk(chunk_id: str) -> None:
     """Render and record one chunk's deliveries, publish its inbox rows, enqueue its sends."""
     runtime = get_runtime()
@@ -54,7 +55,7 @@ def process_chunk(chunk_id: str) -> None:
 
 def advance_after_commit(runtime: Runtime, notification_ids: list[str]) -> None:
     """Move the notifications on once what may have finished them committed (see
-    `app.notifications.lifecycle`); the reconciler does it later should this fail."""
+    `app.engine.lifecycle`); the reconciler does it later should this fail."""
     with runtime.database.autocommit_connection() as connection:
         lifecycle.advance(connection, notification_ids)
 
@@ -103,7 +104,7 @@ def _schedule_retry(actor: dramatiq.Actor, delivery_id: str, outcome: Outcome) -
 
 # Delivery retries are scheduled by `_schedule_retry` (the database counts attempts); Dramatiq's own
 # retries only cover unexpected errors such as a database outage.
-_delivery_options = {"max_retries": 3, "time_limit": DELIVERY_TIME_LIMIT_MS}
+_delivery_options = {"max_retries": TASK_RETRIES, "time_limit": DELIVERY_TIME_LIMIT_MS}
 deliver_email = dramatiq.actor(_send_email, actor_name="deliver_email", **_delivery_options)
 deliver_push = dramatiq.actor(_send_push, actor_name="deliver_push", **_delivery_options)
 deliver_email_now = dramatiq.actor(

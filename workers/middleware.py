@@ -9,7 +9,7 @@ from types import FrameType
 
 import dramatiq
 
-from app.notifications.sending import close_thread_connections
+from app.engine.sending import close_thread_connections
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ The database says what is unfinished; this finds what has made no progress for
 `RECONCILE_STALE_AFTER_S` and sends it again, unless it may still wait behind a backlog (see
 `oldest_waiting_message`). Claims make the re-sent messages harmless if the original turns up
 after all. It also moves on notifications whose last piece finished in a process that died
-before it could (`app.notifications.lifecycle`). One worker process in the cluster runs it per
+before it could (`app.engine.lifecycle`). One worker process in the cluster runs it per
 interval (Redis lock); whatever fails in a pass, the next interval tries again.
 """
 
@@ -22,12 +22,11 @@ from dramatiq.errors import DecodeError
 from sqlalchemy import ColumnElement, and_, select, update
 from sqlalchemy.orm import InstrumentedAttribute
 
-from app.idempotency.guard import purge_expired
+from app.engine import lifecycle, states
+from app.engine.lifecycle import NotificationStatus
+from app.engine.models import Delivery, Notification, NotificationChunk
+from app.idempotency.models import purge_expired
 from app.imports.models import PROCESSED, Import
-from app.notifications import lifecycle, states
-from app.notifications.lifecycle import NotificationStatus
-from app.notifications.models import Delivery, Notification, NotificationChunk
-from app.notifications.sending import longest_backoff_ms
 from app.orm import utcnow
 from app.runtime import Runtime
 from workers.broker import broker
@@ -62,9 +61,7 @@ def reconcile_once(runtime: Runtime, *, stale_after: timedelta | None = None) ->
     waiting_since = oldest_waiting_message(broker)
     queued_before = None if waiting_since is None else waiting_since - stale_after
     # A delivery waiting for its retry was last touched up to the longest backoff ago.
-    retry_grace = timedelta(
-        milliseconds=longest_backoff_ms(settings.retry_backoff_ms, settings.max_delivery_attempts)
-    )
+    retry_grace = timedelta(milliseconds=runtime.retry_policy.longest_wait_ms())
     with runtime.database.transaction() as session:
         notification_ids = list(
             session.scalars(

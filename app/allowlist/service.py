@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from app.allowlist.addresses import Address, ascii_domain_pattern, domain_matches, parse_address
 from app.allowlist.models import AllowList
-from app.notifications.targets import Target
+from app.engine.targets import Target
 from app.tenants.models import App
 from app.users.models import User
 

@@ -8,8 +8,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.broadcasts.service import get_broadcast
+from app.engine.models import Delivery
 from app.inbox.models import InboxNotification
-from app.notifications.models import Delivery
 from app.notifications.service import delivery_state
 from app.pagination import fetch_page
 from app.users.models import User

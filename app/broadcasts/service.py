@@ -18,11 +18,11 @@ from sqlalchemy.orm import Session
 
 from app.allowlist.service import screen_targets
 from app.broadcasts.content import literal_content
-from app.errors import HeraldError, NotFound, Unprocessable
-from app.notifications.models import Notification
-from app.notifications.progress import derived_status, snapshot
+from app.engine.models import Notification
+from app.engine.progress import derived_status, snapshot
+from app.engine.targets import Target, resolve_users, unique_targets
 from app.notifications.service import list_notifications
-from app.notifications.targets import Target, resolve_users, unique_targets
+from app.refusals import HeraldError, NotFound, Unprocessable
 from app.tenants.models import App
 from app.topics.service import subscriber_user_ids
 from app.users.models import User

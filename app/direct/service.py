@@ -12,12 +12,12 @@ from sqlalchemy.orm import Session
 
 from app.allowlist.addresses import parse_address
 from app.allowlist.service import AllowListCheck
-from app.errors import ErrorDetail, Unprocessable
-from app.notifications import lifecycle, pipeline
-from app.notifications.fanout import FanOut, fan_out
-from app.notifications.lifecycle import NotificationStatus
-from app.notifications.models import Notification
-from app.notifications.targets import Target, resolve_users
+from app.engine import lifecycle, pipeline
+from app.engine.fanout import FanOut, fan_out
+from app.engine.lifecycle import NotificationStatus
+from app.engine.models import Notification
+from app.engine.targets import Target, resolve_users
+from app.refusals import ErrorDetail, Unprocessable
 from app.tenants.models import App
 from app.users.models import User
 from app.users.service import mark_notified, match_names

@@ -7,11 +7,11 @@ from typing import Any
 from flask import Blueprint
 
 from app.auth import current_principal, server_call
-from app.errors import ErrorDetail, invalid
 from app.extensions import db_session
 from app.groups import service
 from app.groups.schemas import GroupListSchema, GroupMembersSchema, GroupSchema
 from app.http import doc, load_body, page_from_query
+from app.refusals import ErrorDetail, invalid
 from app.wire import page_body
 
 bp = Blueprint("groups", __name__, url_prefix="/api/groups")

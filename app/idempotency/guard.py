@@ -19,14 +19,14 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.errors import Conflict, HeraldError, InvalidRequest, response_for
+from app.errors import response_for
 from app.extensions import db_session
-from app.idempotency.models import MAX_KEY_LENGTH, IdempotencyRecord
+from app.idempotency.models import MAX_KEY_LENGTH, RETENTION, IdempotencyRecord
 from app.orm import utcnow
+from app.refusals import Conflict, HeraldError, InvalidRequest
 from templates_store.errors import TemplateStoreError
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-RETENTION = timedelta(hours=24)
 # A request that has not finished after this long is taken to have died with its process.
 ABANDONED_AFTER = timedelta(minutes=5)
 
@@ -146,11 +146,3 @@ def _forget(session: Session, scope: str, key: str) -> None:
         )
     )
     session.commit()
-
-
-def purge_expired(session: Session) -> int:
-    """Delete records past the 24 h replay window (the reconciler calls this)."""
-    result = session.execute(
-        delete(IdempotencyRecord).where(IdempotencyRecord.created_at < utcnow() - RETENTION)
-    )
-    return result.rowcount

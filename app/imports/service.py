@@ -9,7 +9,6 @@ from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
 
 from app.db import Database
-from app.errors import NotFound
 from app.imports.models import (
     PROCESSED,
     PROCESSING,
@@ -19,6 +18,7 @@ from app.imports.models import (
 )
 from app.imports.upsert import upsert_users
 from app.orm import utcnow
+from app.refusals import NotFound
 from app.users import statistics as user_statistics
 
 CHUNK_SIZE = 500

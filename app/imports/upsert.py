@@ -14,8 +14,8 @@ from marshmallow import ValidationError
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from app.errors import marshmallow_details
 from app.orm import new_id, utcnow
+from app.refusals import marshmallow_details
 from app.users.models import User
 from app.users.schemas import NewUserFieldsSchema
 from app.users.service import normalized

@@ -14,12 +14,12 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, case, func, literal, or_, select, update
 from sqlalchemy.orm import Session
 
-from app.errors import NotFound
 from app.inbox.models import InboxNotification
 from app.orm import utcnow
 from app.pagination import fetch_page
 from app.realtime import frames
 from app.realtime.publisher import publish_to_users
+from app.refusals import NotFound
 from app.runtime import Runtime
 
 UNCATEGORIZED = "uncategorized"

@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.engine.models import Notification
 from app.inbox.models import InboxNotification
-from app.notifications.models import Notification
 from app.wire import epoch
 
 

@@ -8,12 +8,12 @@ from typing import Any
 from flask import Blueprint, request
 
 from app.auth import current_principal, server_call
-from app.errors import ErrorDetail, invalid
 from app.extensions import db_session
 from app.http import doc
 from app.metrics import service
 from app.metrics.schemas import MetricsView
 from app.orm import utcnow
+from app.refusals import ErrorDetail, invalid
 from app.wire import parse_timestamp
 
 bp = Blueprint("metrics", __name__)

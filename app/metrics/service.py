@@ -25,9 +25,9 @@ from typing import Any
 from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.orm import Session
 
+from app.engine.models import Delivery, Notification
 from app.inbox.models import InboxNotification
 from app.inbox.service import UNCATEGORIZED
-from app.notifications.models import Delivery, Notification
 from app.wire import epoch
 
 COLUMNS = (

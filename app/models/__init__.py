@@ -1,11 +1,11 @@
 """Every model, imported in one place so that metadata (and Alembic) sees the whole schema."""
 
 from app.allowlist.models import AllowList
+from app.engine.models import Delivery, Notification, NotificationChunk
 from app.groups.models import Group, GroupMember
 from app.idempotency.models import IdempotencyRecord
 from app.imports.models import Import, ImportChunk, ImportFailure
 from app.inbox.models import InboxNotification
-from app.notifications.models import Delivery, Notification, NotificationChunk
 from app.orm import Base
 from app.preferences.models import NotificationPreference
 from app.push.models import PushSubscription

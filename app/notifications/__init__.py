@@ -1,1 +1,4 @@
-"""Sends: a notification, its recipients' deliveries per channel, and their progress."""
+"""The send API (`/api/notifications`): accepting templated sends, progress, deliveries, cancel.
+
+The delivery work itself is the engine's (`app.engine`).
+"""

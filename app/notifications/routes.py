@@ -7,10 +7,10 @@ from typing import Any
 from flask import Blueprint
 
 from app.auth import current_principal, server_call
-from app.errors import ErrorDetail, invalid
+from app.engine import states
 from app.extensions import db_session
 from app.http import doc, list_query, load_body, page_from_query
-from app.notifications import service, states
+from app.notifications import service
 from app.notifications.schemas import (
     DeliveryListSchema,
     NotificationListSchema,
@@ -18,6 +18,7 @@ from app.notifications.schemas import (
     SendRequestSchema,
     SendResponseSchema,
 )
+from app.refusals import ErrorDetail, invalid
 from app.wire import page_body
 
 bp = Blueprint("notifications", __name__, url_prefix="/api/notifications")

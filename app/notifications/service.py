@@ -9,15 +9,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.allowlist.service import screen_targets
-from app.errors import ErrorDetail, HeraldError, InvalidRequest, NotFound, Unprocessable
-from app.notifications import lifecycle, pipeline, states
-from app.notifications.fanout import FanOut
-from app.notifications.lifecycle import NotificationStatus
-from app.notifications.models import Delivery, Notification
-from app.notifications.progress import derived_status, snapshot
+from app.engine import lifecycle, pipeline, states
+from app.engine.fanout import FanOut
+from app.engine.lifecycle import NotificationStatus
+from app.engine.models import Delivery, Notification
+from app.engine.progress import derived_status, snapshot
+from app.engine.targets import Target, unique_targets
 from app.notifications.schemas import MODES
-from app.notifications.targets import Target, unique_targets
 from app.pagination import fetch_page
+from app.refusals import ErrorDetail, HeraldError, InvalidRequest, NotFound, Unprocessable
 from app.tenants.models import App
 from app.wire import epoch
 from templates_store.errors import InvalidVariables

@@ -10,8 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.errors import ErrorDetail, invalid
 from app.preferences.models import NotificationPreference
+from app.refusals import ErrorDetail, invalid
 from app.tenants.models import App
 
 CHANNELS = ("in_app", "email", "web_push", "mobile_push")

@@ -13,11 +13,11 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.channels.destinations import DestinationGuard
-from app.errors import InvalidRequest, NotFound
+from app.engine.channels.destinations import DestinationGuard
 from app.orm import utcnow
 from app.pagination import fetch_page
 from app.push.models import MOBILE_PLATFORMS, PushSubscription
+from app.refusals import InvalidRequest, NotFound
 
 
 class PushSubscriptionNotFound(NotFound):

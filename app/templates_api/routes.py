@@ -7,9 +7,9 @@ from typing import Any
 from flask import Blueprint
 
 from app.auth import current_principal, server_call
-from app.errors import ErrorDetail, invalid
 from app.extensions import db_session
 from app.http import Page, bool_query, doc, list_query, load_body, page_from_query
+from app.refusals import ErrorDetail, invalid
 from app.templates_api.schemas import (
     PreviewBody,
     PreviewView,

@@ -8,9 +8,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
-from app.errors import InvalidRequest, NotFound
 from app.oauth2 import validate_jwks_file
 from app.orm import utcnow
+from app.refusals import InvalidRequest, NotFound
 from app.security import (
     Encryptor,
     generate_api_key,

@@ -9,9 +9,9 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.errors import InvalidRequest, NotFound
 from app.orm import utcnow
 from app.pagination import fetch_page
+from app.refusals import InvalidRequest, NotFound
 from app.topics.models import (
     SUBSCRIBED,
     UNSUBSCRIBED,

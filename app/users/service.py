@@ -11,9 +11,9 @@ from sqlalchemy import ColumnElement, Select, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.errors import ErrorDetail, NotFound, invalid
 from app.orm import utcnow
 from app.pagination import fetch_page
+from app.refusals import ErrorDetail, NotFound, invalid
 from app.users.models import User
 
 IDENTIFIERS = ("external_id", "email")

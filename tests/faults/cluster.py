@@ -24,7 +24,7 @@ import psycopg
 import redis
 from sqlalchemy import func, select
 
-from app.notifications.models import Delivery, Notification
+from app.engine.models import Delivery, Notification
 from app.push.service import register_subscription
 from app.runtime import Runtime
 from app.users.service import find_or_create_user

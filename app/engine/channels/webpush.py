@@ -13,8 +13,9 @@ import urllib3
 from py_vapid import Vapid
 from pywebpush import WebPusher, WebPushException
 
-from app.channels.base import PermanentFailure, TransientFailure
-from app.channels.guarded_http import GuardedHttp
+from app.engine.channels.base import PermanentFailure, TransientFailure
+from app.engine.channels.guarded_http import GuardedHttp, HttpReply
+from app.engine.retry import Verdict, http_verdict, retry_after_s
 
 
 class SubscriptionGone(PermanentFailure):
@@ -55,7 +56,7 @@ def send_web_push(
     except (urllib3.exceptions.HTTPError, OSError) as exc:  # OSError: the name did not resolve
         raise TransientFailure(f"push service unreachable: {exc.__class__.__name__}") from exc
     if reply.status > 202:
-        raise _classified(reply.status)
+        raise _classified(reply)
 
 
 VAPID_LIFETIME_S = 12 * 60 * 60
@@ -86,9 +87,12 @@ def _vapid_headers(private_key: str, subject: str, endpoint: str) -> dict[str, s
     return headers
 
 
-def _classified(status: int) -> TransientFailure | PermanentFailure:
-    if status in (404, 410):
-        return SubscriptionGone(f"push subscription gone ({status})")
-    if status == 429 or status >= 500:
-        return TransientFailure(f"push service answered {status}")
-    return PermanentFailure(f"push service answered {status}")
+def _classified(reply: HttpReply) -> TransientFailure | PermanentFailure:
+    verdict = http_verdict(reply.status)
+    if verdict is Verdict.GONE:
+        return SubscriptionGone(f"push subscription gone ({reply.status})")
+    if verdict is Verdict.TRANSIENT:
+        return TransientFailure(
+            f"push service answered {reply.status}", retry_after=retry_after_s(reply.retry_after)
+        )
+    return PermanentFailure(f"push service answered {reply.status}")

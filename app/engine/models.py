@@ -14,8 +14,8 @@ from app.orm import Base, IdMixin, TimestampMixin
 class Notification(Base, IdMixin, TimestampMixin):
     """One accepted send: templated (seed 004), direct (seed 003) or a broadcast (seed 002).
 
-    `status` follows `app.notifications.lifecycle`; it may lag a moment behind the chunks and
-    deliveries, from which readers derive the current state (`app.notifications.progress`).
+    `status` follows `app.engine.lifecycle`; it may lag a moment behind the chunks and
+    deliveries, from which readers derive the current state (`app.engine.progress`).
     """
 
     __tablename__ = "notifications"
@@ -68,7 +68,7 @@ class NotificationChunk(Base, IdMixin, TimestampMixin):
 
 
 class Delivery(Base, IdMixin, TimestampMixin):
-    """One recipient on one channel; its status follows `app.notifications.states`."""
+    """One recipient on one channel; its status follows `app.engine.states`."""
 
     __tablename__ = "deliveries"
     __table_args__ = (

@@ -1,6 +1,6 @@
 """The one delivery state machine: every status change is a function here, checked against
 `ALLOWED`. `transition` serves the rare changes (cancelling); `claim_many` and `record_many` are
-the workers' hot path, prebuilt statements that `app.notifications.ledger` batches.
+the workers' hot path, prebuilt statements that `app.engine.ledger` batches.
 
     queued ──claim──► sending ──► sent
       │  ▲               │ ├────► failed      (permanent, or attempts used up)
@@ -23,7 +23,7 @@ from sqlalchemy import ColumnElement, bindparam, or_, select, true, update
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from app.notifications.models import Delivery
+from app.engine.models import Delivery
 from app.orm import utcnow
 
 QUEUED, SENDING, SENT, FAILED, SKIPPED, CANCELLED = (
@@ -113,7 +113,7 @@ class Result:
     """What happened to one claimed (`sending`) delivery; `payload` replaces the stored one.
 
     `notification_id`, when given, lets the ledger move the notification on after a final
-    outcome (`app.notifications.lifecycle`).
+    outcome (`app.engine.lifecycle`).
     """
 
     delivery_id: str

@@ -8,7 +8,6 @@ The claim commits before the network call and the outcome after it (both through
 from __future__ import annotations
 
 import logging
-import random
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,14 +16,14 @@ from typing import Any
 
 from sqlalchemy import select
 
-from app.channels.base import PermanentFailure, TransientFailure
-from app.channels.destinations import BlockedDestination
-from app.channels.email import OutgoingEmail, SmtpConfig, SmtpSender, format_sender
-from app.channels.webpush import SubscriptionGone, send_web_push
-from app.notifications import states
-from app.notifications.fanout import SHARED_EMAIL
-from app.notifications.ledger import ClaimedDelivery
-from app.notifications.models import Notification
+from app.engine import states
+from app.engine.channels.base import PermanentFailure, TransientFailure
+from app.engine.channels.destinations import BlockedDestination
+from app.engine.channels.email import OutgoingEmail, SmtpConfig, SmtpSender, format_sender
+from app.engine.channels.webpush import SubscriptionGone, send_web_push
+from app.engine.fanout import SHARED_EMAIL
+from app.engine.ledger import ClaimedDelivery
+from app.engine.models import Notification
 from app.push.service import discard_subscription
 from app.runtime import Runtime
 from app.tenants.models import App
@@ -32,8 +31,6 @@ from app.tenants.service import vapid_private_key
 from templates_store.cache import BoundedCache
 
 log = logging.getLogger(__name__)
-
-MAX_BACKOFF_MS = 5 * 60 * 1000
 
 
 @dataclass(frozen=True)
@@ -74,7 +71,7 @@ def send_email_delivery(runtime: Runtime, *, delivery_id: str) -> Outcome:
     try:
         smtp_sender(runtime.settings.smtp_url).send(email)
     except TransientFailure as failure:
-        return _after_transient(runtime, delivery, failure.reason)
+        return _after_transient(runtime, delivery, failure.reason, failure.retry_after)
     except PermanentFailure as failure:
         return _record(runtime, delivery, states.FAILED, reason=failure.reason)
     return _record(runtime, delivery, states.SENT)
@@ -89,6 +86,7 @@ def send_push_delivery(runtime: Runtime, *, delivery_id: str) -> Outcome:
         private_key = _sending_identity(runtime, delivery.app_id).vapid_private_key
     reached = set(delivery.payload.get("sent_to", []))
     transient, permanent, gone = [], [], []
+    retry_after: float | None = None
     for target in delivery.web_push_targets:
         if target.subscription_id in reached:
             continue
@@ -109,11 +107,14 @@ def send_push_delivery(runtime: Runtime, *, delivery_id: str) -> Outcome:
             permanent.append(failure.reason)
         except TransientFailure as failure:
             transient.append(failure.reason)
+            retry_after = max(retry_after or 0.0, failure.retry_after or 0.0) or None
         except PermanentFailure as failure:
             permanent.append(failure.reason)
     payload = {**delivery.payload, "sent_to": sorted(reached)}
     if transient:
-        outcome = _after_transient(runtime, delivery, "; ".join(transient), payload=payload)
+        outcome = _after_transient(
+            runtime, delivery, "; ".join(transient), retry_after, payload=payload
+        )
     elif reached:  # `sent_to` only matters to a later attempt, and a sent delivery has none
         outcome = _record(runtime, delivery, states.SENT)
     else:
@@ -147,31 +148,22 @@ def _released_on_error(runtime: Runtime, delivery: ClaimedDelivery) -> Iterator[
         raise
 
 
-BACKOFF_JITTER = 0.2
-
-
-def backoff_ms(base_ms: int, attempts: int) -> int:
-    """Exponential backoff with jitter: base, 2x, 4x, ... capped at five minutes."""
-    delay = min(base_ms * 2 ** max(attempts - 1, 0), MAX_BACKOFF_MS)
-    return int(delay * random.uniform(1 - BACKOFF_JITTER, 1 + BACKOFF_JITTER))
-
-
-def longest_backoff_ms(base_ms: int, max_attempts: int) -> int:
-    """The longest wait `backoff_ms` can schedule before the last allowed attempt."""
-    longest = min(base_ms * 2 ** max(max_attempts - 2, 0), MAX_BACKOFF_MS)
-    return int(longest * (1 + BACKOFF_JITTER))
-
-
 def _after_transient(
-    runtime: Runtime, delivery: ClaimedDelivery, reason: str, *, payload: dict | None = None
+    runtime: Runtime,
+    delivery: ClaimedDelivery,
+    reason: str,
+    retry_after: float | None = None,
+    *,
+    payload: dict | None = None,
 ) -> Outcome:
-    if delivery.attempts >= runtime.settings.max_delivery_attempts:
+    """Back to `queued` for another attempt when the retry policy allows one, else `failed`."""
+    policy = runtime.retry_policy
+    if policy.gives_up_after(delivery.attempts):
         final = f"gave up after {delivery.attempts} attempts: {reason}"
         return _record(runtime, delivery, states.FAILED, reason=final, payload=payload)
     _record(runtime, delivery, states.QUEUED, reason=reason, payload=payload)
-    return Outcome(
-        states.QUEUED, retry_in_ms=backoff_ms(runtime.settings.retry_backoff_ms, delivery.attempts)
-    )
+    delay = policy.delay_ms(delivery.attempts, retry_after=retry_after)
+    return Outcome(states.QUEUED, retry_in_ms=delay)
 
 
 def _record(

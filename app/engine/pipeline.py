@@ -12,10 +12,10 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from app.notifications.fanout import ContentFor, FanOut, fan_out
-from app.notifications.lifecycle import NotificationStatus
-from app.notifications.models import Notification, NotificationChunk
-from app.notifications.targets import Target, resolve_users
+from app.engine.fanout import ContentFor, FanOut, fan_out
+from app.engine.lifecycle import NotificationStatus
+from app.engine.models import Notification, NotificationChunk
+from app.engine.targets import Target, resolve_users
 from app.orm import utcnow
 from app.users.models import User
 from app.users.service import mark_notified

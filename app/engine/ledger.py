@@ -6,7 +6,7 @@ those transactions cost more than the sends themselves. Here a thread adds its c
 to the next batch and waits for that batch to commit; whichever waiting thread finds no batch in
 flight commits everything queued so far in one transaction. A thread still never sends before
 its claim has committed, nor returns before its outcome has, so the guarantees of
-`app.notifications.states` hold unchanged; under load a batch simply holds many deliveries.
+`app.engine.states` hold unchanged; under load a batch simply holds many deliveries.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
 from app.db import Database, is_connection_lost
+from app.engine import lifecycle, states
 from app.group_commit import GroupCommit
-from app.notifications import lifecycle, states
 from app.push.service import WebPushTarget, web_push_targets
 
 log = logging.getLogger(__name__)

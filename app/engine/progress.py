@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.notifications import states
-from app.notifications.lifecycle import FINAL, NotificationStatus
-from app.notifications.models import Delivery, Notification, NotificationChunk
+from app.engine import states
+from app.engine.lifecycle import FINAL, NotificationStatus
+from app.engine.models import Delivery, Notification, NotificationChunk
 
 Progress = dict[str, dict[str, int]]
 COUNTED = ("queued", "sent", "failed", "skipped", "cancelled")
@@ -65,7 +65,7 @@ def snapshot(
 
 def derived_status(notification: Notification, progress: Progress, chunks_pending: bool) -> str:
     """What the pipeline has reached. The stored status may lag by a moment behind the chunks
-    and deliveries (`app.notifications.lifecycle`), so the rest is read off them."""
+    and deliveries (`app.engine.lifecycle`), so the rest is read off them."""
     if notification.status in FINAL or notification.status == NotificationStatus.QUEUED:
         return notification.status
     if chunks_pending:

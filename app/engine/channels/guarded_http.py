@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 import urllib3
 
-from app.channels.destinations import Destination, DestinationGuard
+from app.engine.channels.destinations import Destination, DestinationGuard
 
 MAX_REPLY_BYTES = 16 * 1024
 # A name's checked addresses are tried in the resolver's order when one cannot be connected to
@@ -34,6 +34,7 @@ MAX_REMEMBERED_HOSTS = 1024
 class HttpReply:
     status: int
     body: bytes  # at most MAX_REPLY_BYTES
+    retry_after: str | None = None  # the `Retry-After` header, when the service sent one
 
 
 class GuardedHttp:
@@ -140,4 +141,4 @@ def _bounded_reply(response: urllib3.BaseHTTPResponse) -> HttpReply:
     if len(body) > MAX_REPLY_BYTES:
         response.close()
     response.release_conn()
-    return HttpReply(response.status, body[:MAX_REPLY_BYTES])
+    return HttpReply(response.status, body[:MAX_REPLY_BYTES], response.headers.get("Retry-After"))

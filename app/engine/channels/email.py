@@ -14,7 +14,8 @@ from email.mime.text import MIMEText
 from email.utils import formataddr, make_msgid, parseaddr
 from urllib.parse import parse_qs, unquote, urlparse
 
-from app.channels.base import PermanentFailure, TransientFailure
+from app.engine.channels.base import PermanentFailure, TransientFailure
+from app.engine.retry import Verdict, smtp_verdict
 
 
 @dataclass(frozen=True)
@@ -152,7 +153,9 @@ class SmtpSender:
 def _classified(code: int, text: bytes | str) -> TransientFailure | PermanentFailure:
     detail = text.decode(errors="replace") if isinstance(text, bytes) else str(text)
     reason = f"smtp {code}: {detail}"[:500]
-    return TransientFailure(reason) if 400 <= code < 500 else PermanentFailure(reason)
+    if smtp_verdict(code) is Verdict.TRANSIENT:
+        return TransientFailure(reason)
+    return PermanentFailure(reason)
 
 
 def _alive(connection: smtplib.SMTP) -> bool:

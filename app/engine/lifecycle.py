@@ -24,7 +24,7 @@ from sqlalchemy import and_, case, exists, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from app.notifications.models import Delivery, Notification, NotificationChunk
+from app.engine.models import Delivery, Notification, NotificationChunk
 from app.orm import utcnow
 
 

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from app.channels.base import PermanentFailure
+from app.engine.channels.base import PermanentFailure
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,12 @@ class DeliveryFailure(Exception):
 
 
 class TransientFailure(DeliveryFailure):
-    """Might succeed later (connection trouble, SMTP 4xx, push 429/5xx): retry with backoff."""
+    """Might succeed later (connection trouble, SMTP 4xx, push 429/5xx): retry with backoff,
+    no sooner than `retry_after` seconds when the provider said so."""
+
+    def __init__(self, reason: str, *, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
 
 
 class PermanentFailure(DeliveryFailure):

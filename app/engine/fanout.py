@@ -13,10 +13,10 @@ from typing import Any, Protocol
 from sqlalchemy import insert, inspect
 from sqlalchemy.orm import Session
 
+from app.engine import states
+from app.engine.models import Delivery, Notification
 from app.inbox.models import InboxNotification
 from app.inbox.views import in_app_content, inbox_view
-from app.notifications import states
-from app.notifications.models import Delivery, Notification
 from app.orm import new_id, utcnow
 from app.preferences.service import disabled_channels
 from app.push.models import PushSubscription
