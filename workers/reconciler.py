@@ -23,8 +23,13 @@ from sqlalchemy import ColumnElement, and_, select, update
 from sqlalchemy.orm import InstrumentedAttribute
 
 from app.engine import lifecycle, states
-from app.engine.lifecycle import NotificationStatus
-from app.engine.models import Delivery, Notification, NotificationChunk
+from app.engine.models import (
+    ChunkStatus,
+    Delivery,
+    Notification,
+    NotificationChunk,
+    NotificationStatus,
+)
 from app.idempotency.models import purge_expired
 from app.imports.models import PROCESSED, Import
 from app.orm import utcnow
@@ -76,7 +81,7 @@ def reconcile_once(runtime: Runtime, *, stale_after: timedelta | None = None) ->
         chunk_ids = list(
             session.scalars(
                 select(NotificationChunk.id)
-                .where(NotificationChunk.status == "queued")
+                .where(NotificationChunk.status == ChunkStatus.QUEUED)
                 .where(_enqueued_before(NotificationChunk.updated_at, cutoff, queued_before))
                 .limit(BATCH_LIMIT)
             )

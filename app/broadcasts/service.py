@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from app.allowlist.service import screen_targets
 from app.broadcasts.content import literal_content
-from app.engine.models import Notification
+from app.engine.models import Notification, NotificationStatus
 from app.engine.progress import derived_status, snapshot
 from app.engine.targets import Target, resolve_users, unique_targets
 from app.notifications.service import list_notifications
@@ -59,7 +59,7 @@ def accept_broadcast(
         app_id=app.id,
         kind=KIND,
         mode="batch",
-        status="queued",
+        status=NotificationStatus.QUEUED,
         channels=CHANNELS,
         title=broadcast["title"],
         category=broadcast.get("category"),

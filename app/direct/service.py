@@ -14,8 +14,7 @@ from app.allowlist.addresses import parse_address
 from app.allowlist.service import AllowListCheck
 from app.engine import lifecycle, pipeline
 from app.engine.fanout import FanOut, fan_out
-from app.engine.lifecycle import NotificationStatus
-from app.engine.models import Notification
+from app.engine.models import Notification, NotificationStatus
 from app.engine.targets import Target, resolve_users
 from app.refusals import ErrorDetail, Unprocessable
 from app.tenants.models import App

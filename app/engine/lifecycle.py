@@ -18,24 +18,20 @@ died between the two.
 from __future__ import annotations
 
 from collections.abc import Collection
-from enum import StrEnum
 
 from sqlalchemy import and_, case, exists, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from app.engine.models import Delivery, Notification, NotificationChunk
+from app.engine.models import (
+    ChunkStatus,
+    Delivery,
+    DeliveryStatus,
+    Notification,
+    NotificationChunk,
+    NotificationStatus,
+)
 from app.orm import utcnow
-
-
-class NotificationStatus(StrEnum):
-    QUEUED = "queued"
-    DISPATCHING = "dispatching"
-    SENDING = "sending"
-    COMPLETED = "completed"
-    COMPLETED_WITH_ERRORS = "completed_with_errors"
-    CANCELLED = "cancelled"
-
 
 FINAL = frozenset(
     {
@@ -46,7 +42,7 @@ FINAL = frozenset(
 )
 # Listed in full so that the (notification_id, channel, status) index answers with a few probes.
 _CHANNELS = ("email", "push", "in_app")
-_PENDING = ("queued", "sending")
+_PENDING = (DeliveryStatus.QUEUED, DeliveryStatus.SENDING)
 
 _chunks = NotificationChunk.__table__
 _deliveries = Delivery.__table__
@@ -67,7 +63,10 @@ _ALL_CHUNKS_TAKEN = update(_notifications).where(
     _notifications.c.status == NotificationStatus.DISPATCHING,
     ~exists(
         select(1).where(
-            and_(_chunks.c.notification_id == _notifications.c.id, _chunks.c.status == "queued")
+            and_(
+                _chunks.c.notification_id == _notifications.c.id,
+                _chunks.c.status == ChunkStatus.QUEUED,
+            )
         )
     ),
 )
@@ -75,7 +74,7 @@ _ALL_DELIVERIES_DONE = update(_notifications).where(
     _notifications.c.status == NotificationStatus.SENDING, ~_has_delivery(_PENDING)
 )
 _FINAL_STATUS = case(
-    (_has_delivery(("failed",)), NotificationStatus.COMPLETED_WITH_ERRORS.value),
+    (_has_delivery((DeliveryStatus.FAILED,)), NotificationStatus.COMPLETED_WITH_ERRORS.value),
     else_=NotificationStatus.COMPLETED.value,
 )
 

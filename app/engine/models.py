@@ -3,12 +3,42 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.orm import Base, IdMixin, TimestampMixin
+
+
+class NotificationStatus(StrEnum):
+    """A notification's stored status; its transitions are `app.engine.lifecycle`'s."""
+
+    QUEUED = "queued"
+    DISPATCHING = "dispatching"
+    SENDING = "sending"
+    COMPLETED = "completed"
+    COMPLETED_WITH_ERRORS = "completed_with_errors"
+    CANCELLED = "cancelled"
+
+
+class ChunkStatus(StrEnum):
+    """A chunk is queued until one chunk task claims it (`app.engine.pipeline`)."""
+
+    QUEUED = "queued"
+    DONE = "done"
+
+
+class DeliveryStatus(StrEnum):
+    """One delivery's status; its transitions are `app.engine.states`'s."""
+
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    CANCELLED = "cancelled"
 
 
 class Notification(Base, IdMixin, TimestampMixin):
@@ -28,7 +58,7 @@ class Notification(Base, IdMixin, TimestampMixin):
     app_id: Mapped[str] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(16))
     mode: Mapped[str] = mapped_column(String(16))
-    status: Mapped[str] = mapped_column(String(32), default="queued")
+    status: Mapped[str] = mapped_column(String(32), default=NotificationStatus.QUEUED.value)
     channels: Mapped[list[str]] = mapped_column()
     template_id: Mapped[str | None] = mapped_column(String(36))
     template_version_id: Mapped[str | None] = mapped_column(String(36))
@@ -64,7 +94,7 @@ class NotificationChunk(Base, IdMixin, TimestampMixin):
     )
     position: Mapped[int] = mapped_column(Integer)
     targets: Mapped[list[Any]] = mapped_column()
-    status: Mapped[str] = mapped_column(String(16), default="queued", index=True)
+    status: Mapped[str] = mapped_column(String(16), default=ChunkStatus.QUEUED.value, index=True)
 
 
 class Delivery(Base, IdMixin, TimestampMixin):

@@ -13,8 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.engine.fanout import ContentFor, FanOut, fan_out
-from app.engine.lifecycle import NotificationStatus
-from app.engine.models import Notification, NotificationChunk
+from app.engine.models import ChunkStatus, Notification, NotificationChunk, NotificationStatus
 from app.engine.targets import Target, resolve_users
 from app.orm import utcnow
 from app.users.models import User
@@ -56,7 +55,7 @@ def split_into_chunks(session: Session, *, notification_id: str, chunk_size: int
             select(NotificationChunk.id)
             .where(
                 NotificationChunk.notification_id == notification_id,
-                NotificationChunk.status == "queued",
+                NotificationChunk.status == ChunkStatus.QUEUED,
             )
             .order_by(NotificationChunk.position)
         )
@@ -67,8 +66,8 @@ def process_chunk(session: Session, *, chunk_id: str) -> tuple[Notification, Fan
     """Resolve the chunk's users and fan out; None when the chunk was already taken or done."""
     claimed = session.execute(
         update(NotificationChunk)
-        .where(NotificationChunk.id == chunk_id, NotificationChunk.status == "queued")
-        .values(status="done", updated_at=utcnow())
+        .where(NotificationChunk.id == chunk_id, NotificationChunk.status == ChunkStatus.QUEUED)
+        .values(status=ChunkStatus.DONE, updated_at=utcnow())
         .execution_options(synchronize_session=False)
     ).rowcount
     if not claimed:

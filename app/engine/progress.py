@@ -8,11 +8,18 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.engine import states
-from app.engine.lifecycle import FINAL, NotificationStatus
-from app.engine.models import Delivery, Notification, NotificationChunk
+from app.engine.lifecycle import FINAL
+from app.engine.models import (
+    ChunkStatus,
+    Delivery,
+    DeliveryStatus,
+    Notification,
+    NotificationChunk,
+    NotificationStatus,
+)
 
 Progress = dict[str, dict[str, int]]
-COUNTED = ("queued", "sent", "failed", "skipped", "cancelled")
+COUNTED = tuple(s.value for s in DeliveryStatus if s is not DeliveryStatus.SENDING)
 
 
 def progress_for(session: Session, notifications: Sequence[Notification]) -> dict[str, Progress]:
@@ -44,7 +51,7 @@ def with_pending_chunks(session: Session, notification_ids: Sequence[str]) -> se
             select(NotificationChunk.notification_id)
             .where(
                 NotificationChunk.notification_id.in_(list(notification_ids)),
-                NotificationChunk.status == "queued",
+                NotificationChunk.status == ChunkStatus.QUEUED,
             )
             .distinct()
         )
@@ -70,7 +77,7 @@ def derived_status(notification: Notification, progress: Progress, chunks_pendin
         return notification.status
     if chunks_pending:
         return "dispatching"
-    if any(counts["queued"] for counts in progress.values()):
+    if any(counts[states.QUEUED] for counts in progress.values()):
         return "sending"
     if any(counts["failed"] for counts in progress.values()):
         return "completed_with_errors"

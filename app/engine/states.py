@@ -23,18 +23,12 @@ from sqlalchemy import ColumnElement, bindparam, or_, select, true, update
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from app.engine.models import Delivery
+from app.engine.models import Delivery, DeliveryStatus
 from app.orm import utcnow
 
-QUEUED, SENDING, SENT, FAILED, SKIPPED, CANCELLED = (
-    "queued",
-    "sending",
-    "sent",
-    "failed",
-    "skipped",
-    "cancelled",
-)
-STATUSES = (QUEUED, SENDING, SENT, FAILED, SKIPPED, CANCELLED)
+QUEUED, SENDING, SENT = DeliveryStatus.QUEUED, DeliveryStatus.SENDING, DeliveryStatus.SENT
+FAILED, SKIPPED, CANCELLED = DeliveryStatus.FAILED, DeliveryStatus.SKIPPED, DeliveryStatus.CANCELLED
+STATUSES = tuple(DeliveryStatus)
 
 ALLOWED = {
     QUEUED: frozenset({SENDING, CANCELLED}),

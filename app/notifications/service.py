@@ -11,8 +11,7 @@ from sqlalchemy.orm import Session
 from app.allowlist.service import screen_targets
 from app.engine import lifecycle, pipeline, states
 from app.engine.fanout import FanOut
-from app.engine.lifecycle import NotificationStatus
-from app.engine.models import Delivery, Notification
+from app.engine.models import Delivery, Notification, NotificationStatus
 from app.engine.progress import derived_status, snapshot
 from app.engine.targets import Target, unique_targets
 from app.notifications.schemas import MODES
