@@ -1,8 +1,9 @@
-"""Accepting templated sends (seed 004), and reading, listing and cancelling notifications."""
+"""The send API's service: accepting templated sends, and reading, listing and cancelling
+notifications."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
@@ -20,15 +21,98 @@ from app.refusals import ErrorDetail, HeraldError, InvalidRequest, NotFound, Unp
 from app.tenants.models import App
 from app.wire import epoch
 from templates_store.errors import InvalidVariables
+from templates_store.models import TemplateVersion
 from templates_store.rendering import check_push_overrides
 from templates_store.service import sendable_version
 from templates_store.variables import check_variables
+
+
+class InvalidMode(HeraldError):
+    code = "ERR_INVALID_MODE"
+
+
+class TargetLimitExceeded(HeraldError):
+    code = "ERR_TARGET_LIMIT_EXCEEDED"
+
+
+class NotCancellable(HeraldError):
+    status = 409
+    code = "ERR_NOT_CANCELLABLE"
 
 
 @dataclass(frozen=True)
 class Accepted:
     notification: Notification
     fanned: FanOut | None = None
+
+
+@dataclass
+class TemplatedSend:
+    """A send under check: each check reads the request and records what it established."""
+
+    app: App
+    request: dict[str, Any]
+    caller_email: str | None
+    mode: str = ""
+    targets: list[Target] = field(default_factory=list)
+    version: TemplateVersion | None = None
+    accepted: list[Target] = field(default_factory=list)
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def template(self) -> dict[str, Any]:
+        return self.request["template"]
+
+
+def _push_overrides(send: TemplatedSend, session: Session) -> None:
+    problems = check_push_overrides(send.template.get("notificationPushData"))
+    if problems:
+        raise InvalidRequest(details=[ErrorDetail(p.code, p.message, p.field) for p in problems])
+
+
+def _mode(send: TemplatedSend, session: Session) -> None:
+    if send.request["mode"] not in MODES:
+        raise InvalidMode("mode must be realtime or batch.", field="mode")
+    send.mode = send.request["mode"]
+
+
+def _target_limit(send: TemplatedSend, session: Session) -> None:
+    send.targets = unique_targets([Target.from_json(raw) for raw in send.request["targets"]])
+    realtime = send.mode == "realtime"
+    limit = send.app.realtime_target_limit if realtime else send.app.batch_target_limit
+    if len(send.targets) > limit:
+        raise TargetLimitExceeded(
+            f"{send.mode} mode allows at most {limit} target(s); got {len(send.targets)}.",
+            field="targets",
+        )
+
+
+def _template(send: TemplatedSend, session: Session) -> None:
+    ref = send.template
+    send.version = sendable_version(
+        session, app_id=send.app.id, key=ref.get("key"), template_id=ref.get("id")
+    )
+
+
+def _variables(send: TemplatedSend, session: Session) -> None:
+    assert send.version is not None
+    problems = check_variables(send.version, send.template["variables"])
+    if problems:
+        raise InvalidVariables(problems=problems)
+
+
+def _allow_list(send: TemplatedSend, session: Session) -> None:
+    send.accepted, send.rejected = screen_targets(
+        session, app=send.app, targets=send.targets, caller_email=send.caller_email
+    )
+    if not send.accepted:
+        raise Unprocessable(
+            "No target passed the allow-list.", code="ERR_NO_ALLOWED_TARGETS", field="targets"
+        )
+
+
+# The send API's checks, in the order it documents them (docs/api.md): the first refusal wins.
+SEND_CHECKS = (_push_overrides, _mode, _target_limit, _template, _variables, _allow_list)
 
 
 def accept_templated_send(
@@ -39,33 +123,19 @@ def accept_templated_send(
     caller_email: str | None,
     request: dict[str, Any],
 ) -> Accepted:
-    """Validate a seed 004 send stage by stage, store it, and for realtime fan it out now."""
-    ref = request["template"]
-    overrides = check_push_overrides(ref.get("notificationPushData"))
-    if overrides:
-        raise InvalidRequest(details=[ErrorDetail(p.code, p.message, p.field) for p in overrides])
-    mode = _valid_mode(request["mode"])
-    targets = unique_targets([Target.from_json(raw) for raw in request["targets"]])
-    _check_target_limit(app, mode, len(targets))
-    version = sendable_version(
-        session, app_id=app.id, key=ref.get("key"), template_id=ref.get("id")
-    )
-    problems = check_variables(version, ref["variables"])
-    if problems:
-        raise InvalidVariables(problems=problems)
-    accepted, rejected = screen_targets(
-        session, app=app, targets=targets, caller_email=caller_email
-    )
-    if not accepted:
-        raise Unprocessable(
-            "No target passed the allow-list.", code="ERR_NO_ALLOWED_TARGETS", field="targets"
-        )
+    """Run `SEND_CHECKS`, store the send, and for realtime fan it out now."""
+    send = TemplatedSend(app=app, request=request, caller_email=caller_email)
+    for check in SEND_CHECKS:
+        check(send, session)
+    version, ref = send.version, send.template
+    assert version is not None
     in_app = version.channels.get("in_app") or {}
+    batch = send.mode == "batch"
     notification = Notification(
         app_id=app.id,
         kind="template",
-        mode=mode,
-        status=NotificationStatus.QUEUED if mode == "batch" else NotificationStatus.SENDING,
+        mode=send.mode,
+        status=NotificationStatus.QUEUED if batch else NotificationStatus.SENDING,
         channels=version.channel_names,
         template_id=version.template_id,
         template_version_id=version.id,
@@ -76,16 +146,16 @@ def accept_templated_send(
         topic=in_app.get("topic") or None,
         variables=ref["variables"],
         content={"notificationPushData": ref.get("notificationPushData")},
-        targets=[t.as_json() for t in accepted] if mode == "batch" else [],
-        target_count=len(accepted),
-        rejected=rejected,
+        targets=[t.as_json() for t in send.accepted] if batch else [],
+        target_count=len(send.accepted),
+        rejected=send.rejected,
         created_by=created_by,
     )
     session.add(notification)
     session.flush()
-    if mode == "batch":
+    if batch:
         return Accepted(notification)
-    fanned = pipeline.deliver_to_targets(session, notification=notification, targets=accepted)
+    fanned = pipeline.deliver_to_targets(session, notification=notification, targets=send.accepted)
     lifecycle.advance_fanned_out(session, notification)
     return Accepted(notification, fanned)
 
@@ -138,7 +208,7 @@ def cancel_notification(session: Session, *, app_id: str, notification_id: str) 
     notification = get_notification(session, app_id=app_id, notification_id=notification_id)
     [view] = describe(session, [notification])
     if view["status"] in ("completed", "completed_with_errors"):
-        raise HeraldError("The notification has completed.", code="ERR_NOT_CANCELLABLE", status=409)
+        raise NotCancellable("The notification has completed.")
     notification.status = NotificationStatus.CANCELLED
     states.cancel_queued(session, notification_id=notification.id)
     session.flush()
@@ -190,25 +260,6 @@ def delivery_state(delivery: Delivery) -> dict[str, Any]:
 
 def iso(value: Any) -> str:
     return value.isoformat().replace("+00:00", "Z")
-
-
-def _valid_mode(mode: Any) -> str:
-    if mode not in MODES:
-        raise HeraldError(
-            "mode must be realtime or batch.", code="ERR_INVALID_MODE", status=400, field="mode"
-        )
-    return mode
-
-
-def _check_target_limit(app: App, mode: str, count: int) -> None:
-    limit = app.realtime_target_limit if mode == "realtime" else app.batch_target_limit
-    if count > limit:
-        raise HeraldError(
-            f"{mode} mode allows at most {limit} target(s); got {count}.",
-            code="ERR_TARGET_LIMIT_EXCEEDED",
-            status=400,
-            field="targets",
-        )
 
 
 def user_history(
