@@ -31,19 +31,19 @@ DEMO_APP_NAME = "demo"
 
 def run_dev(*, port: int) -> None:
     """Start Redis when REDIS_URL is unset, migrate, prepare the demo app, run web + worker."""
-    redis_process = None if os.environ.get("REDIS_URL") else _start_local_redis()
-    smtp_process = None if os.environ.get("SMTP_URL") else _start_local_smtp()
-    os.environ.setdefault("PUBLIC_URL", f"http://127.0.0.1:{port}")
-    os.environ.setdefault("LOG_JSON", "false")
-    settings = Settings.from_env()
-    upgrade(settings.database_url)
-    credentials = _prepare_demo_app(Runtime.from_settings(settings))
-    _print_welcome(credentials, port)
-    env = dict(os.environ, PORT=str(port), PATH=_path_with_this_python())
     # SIGTERM (a process manager, `kill`) must clean up like Ctrl-C does.
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    processes = None
-    try:
+    redis_process = smtp_process = processes = None
+    try:  # whatever fails, everything started here is stopped again
+        redis_process = None if os.environ.get("REDIS_URL") else _start_local_redis()
+        smtp_process = None if os.environ.get("SMTP_URL") else _start_local_smtp()
+        os.environ.setdefault("PUBLIC_URL", f"http://127.0.0.1:{port}")
+        os.environ.setdefault("LOG_JSON", "false")
+        settings = Settings.from_env()
+        upgrade(settings.database_url)
+        credentials = _prepare_demo_app(Runtime.from_settings(settings))
+        _print_welcome(credentials, port)
+        env = dict(os.environ, PORT=str(port), PATH=_path_with_this_python())
         processes = subprocess.Popen(
             [
                 sys.executable,
@@ -141,11 +141,13 @@ def _prepare_demo_app(rt: Runtime) -> dict[str, str]:
 
 
 def _approve_examples(session: Session, app_id: str) -> None:
-    """Import the shipped example templates and approve whatever is new, so sends work at once."""
+    """Import the shipped example templates and approve whatever is not approved yet, so sends
+    work at once; a later start finds them approved and changes nothing."""
     results = import_directory(session, app_id=app_id, directory=EXAMPLES, actor="herald dev")
     for result in results:
-        if result.status != "unchanged":
+        if result.status == "draft":
             submit(session, app_id=app_id, ref=result.key, actor="herald dev")
+        if result.status in ("draft", "pending"):
             approve(session, app_id=app_id, ref=result.key, actor="herald dev")
 
 
@@ -164,7 +166,10 @@ def _print_welcome(credentials: dict[str, str], port: int) -> None:
         "title": "Order Confirmed",
         "tag": "orders",
     }
-    print("\nSend seed 004's example (templates order-confirmation and newsletter are approved):")
+    print(
+        "\nSend a notification with the send API (templates order-confirmation and newsletter"
+        " are approved):"
+    )
     print(
         f"  curl -s {base}/api/notifications/send {auth} "
         f"-H 'Content-Type: application/json' -d '{json.dumps(send)}'"

@@ -26,7 +26,7 @@ def _group_alive(pgid: int) -> bool:
 
 
 def _printed_send_body(log: Path) -> dict:
-    """The body of the `curl` the command prints for seed 004's example."""
+    """The body of the send API `curl` the command prints."""
     found = re.search(r"/api/notifications/send .* -d '(\{.*\})'", log.read_text())
     assert found, log.read_text()
     return json.loads(found.group(1))
@@ -52,18 +52,26 @@ def _healthy(port: int) -> bool:
         return False
 
 
-def test_herald_dev_starts_everything_it_needs_and_stops_it_all_on_sigterm(tmp_path: Path):
+def test_herald_dev_starts_everything_it_needs_and_stops_it_all_on_sigterm_every_time(
+    tmp_path: Path,
+):
+    database = f"sqlite:///{tmp_path / 'dev.db'}"
+
+    first = _start_send_read_and_stop(tmp_path / "first.log", database)
+    again = _start_send_read_and_stop(tmp_path / "again.log", database)
+
+    assert again["app_id"] == first["app_id"]  # the same demo app, with a new secret
+
+
+def _start_send_read_and_stop(log: Path, database: str) -> dict[str, str]:
+    """Run `herald dev`, use the two curls it prints, stop it; its printed credentials."""
     port = free_port()
     env = {
         key: value
         for key, value in os.environ.items()
         if key not in {"REDIS_URL", "SMTP_URL", "DATABASE_URL", "REDIS_PREFIX"}
     }
-    env.update(
-        DATABASE_URL=f"sqlite:///{tmp_path / 'dev.db'}",
-        PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}",
-    )
-    log = tmp_path / "dev.log"
+    env.update(DATABASE_URL=database, PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}")
     with log.open("wb") as out:
         process = subprocess.Popen(
             [str(BIN / "herald"), "dev", "--port", str(port)],
@@ -96,11 +104,12 @@ def test_herald_dev_starts_everything_it_needs_and_stops_it_all_on_sigterm(tmp_p
         )
         with urllib.request.urlopen(inbox, timeout=10) as response:
             notifications = json.load(response)["notifications"]
-        assert [n["title"] for n in notifications] == ["Order ORD-12345 confirmed"]
+        assert notifications[0]["title"] == "Order ORD-12345 confirmed"
 
         process.send_signal(signal.SIGTERM)  # to `herald dev` alone, as a process manager would
         process.wait(timeout=60)
         wait_until(lambda: not _group_alive(process.pid), timeout=30)
+        return credentials
     finally:
         if _group_alive(process.pid):  # the test failed early: let it stop its children first
             process.send_signal(signal.SIGTERM)
