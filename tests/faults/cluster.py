@@ -265,6 +265,19 @@ def wait_for_share_sent(cluster: Cluster, audience: Audience, share: float) -> N
     poll(lambda: received(cluster, audience).total() >= share * total, timeout=60, interval=0.02)
 
 
+# Each fault test's batch: large enough that the fault lands while it is being sent.
+RECIPIENTS = 150
+
+
+def batch_under_way(cluster: Cluster, name: str, share: float = 0.3) -> tuple[Audience, str]:
+    """A batch to a new audience, accepted and `share` delivered; (audience, notification id)."""
+    recipients = audience(cluster, name, RECIPIENTS)
+    status, sent = send_batch(cluster, recipients)
+    assert status == 202, sent
+    wait_for_share_sent(cluster, recipients, share)
+    return recipients, sent["notificationId"]
+
+
 def sending_now(cluster: Cluster, notification_ids: list[str]) -> int:
     """Deliveries the ledger shows in flight: at a kill -9, the ones that may go twice."""
     with cluster.runtime.database.transaction() as session:

@@ -11,16 +11,13 @@ from tests.faults.cluster import (
     Audience,
     Cluster,
     assert_consistent,
-    audience,
+    batch_under_way,
     outcome,
     report,
-    send_batch,
     terminate_backends,
-    wait_for_share_sent,
     wait_until_completed,
 )
 
-RECIPIENTS = 150
 CUT_EVERY_S = 0.25
 CUTTING_FOR_S = 6
 
@@ -28,15 +25,14 @@ CUTTING_FOR_S = 6
 def test_a_batch_completes_and_no_call_fails_with_500_while_connections_are_cut(
     cluster: Cluster,
 ):
-    recipients = audience(cluster, "pgcut", RECIPIENTS)
-    status, sent = send_batch(cluster, recipients)
-    assert status == 202, sent
-    wait_for_share_sent(cluster, recipients, 0.2)
+    recipients, notification_id = batch_under_way(cluster, "pgcut", share=0.2)
 
     answers: list[Answer] = []
     stop = threading.Event()
     callers = [
-        threading.Thread(target=_keep_calling, args=(cluster, recipients, sent, stop, answers))
+        threading.Thread(
+            target=_keep_calling, args=(cluster, recipients, notification_id, stop, answers)
+        )
         for _ in range(2)
     ]
     for caller in callers:
@@ -49,7 +45,7 @@ def test_a_batch_completes_and_no_call_fails_with_500_while_connections_are_cut(
     stop.set()
     for caller in callers:
         caller.join()
-    views = wait_until_completed(cluster, recipients.tenant, [sent["notificationId"]])
+    views = wait_until_completed(cluster, recipients.tenant, [notification_id])
 
     statuses = Counter(a.status for a in answers)
     assert cuts > 0
@@ -63,10 +59,14 @@ def test_a_batch_completes_and_no_call_fails_with_500_while_connections_are_cut(
 
 
 def _keep_calling(
-    cluster: Cluster, recipients: Audience, sent: dict, stop: threading.Event, answers: list
+    cluster: Cluster,
+    recipients: Audience,
+    notification_id: str,
+    stop: threading.Event,
+    answers: list,
 ) -> None:
     """Reads of the batch's progress and new sends (to someone outside the audience)."""
-    progress = f"/api/notifications/{sent['notificationId']}"
+    progress = f"/api/notifications/{notification_id}"
     another = {
         "template": {"key": "order", "variables": {"customerName": "Ed", "orderId": "P-1"}},
         "targets": [{"external_id": "bystander", "email": "bystander@faults.example.com"}],

@@ -9,29 +9,25 @@ from tests.faults.cluster import (
     Cluster,
     assert_consistent,
     audience,
+    batch_under_way,
     outcome,
     received,
     report,
     send_batch,
-    wait_for_share_sent,
     wait_until_completed,
 )
 
-RECIPIENTS = 150
 OUTAGE_S = 4
 
 
 def test_a_batch_completes_without_a_restart_after_redis_comes_back_empty(cluster: Cluster):
-    recipients = audience(cluster, "redis", RECIPIENTS)
-    status, sent = send_batch(cluster, recipients)
-    assert status == 202, sent
-    wait_for_share_sent(cluster, recipients, 0.3)
+    recipients, notification_id = batch_under_way(cluster, "redis")
 
     cluster.redis.kill()
     time.sleep(OUTAGE_S)
     cluster.redis.restart_empty()
     back = time.monotonic()
-    views = wait_until_completed(cluster, recipients.tenant, [sent["notificationId"]])
+    views = wait_until_completed(cluster, recipients.tenant, [notification_id])
     completed_after = time.monotonic() - back
 
     result = outcome(cluster, recipients, views)

@@ -8,16 +8,13 @@ import time
 from tests.faults.cluster import (
     Cluster,
     assert_consistent,
-    audience,
+    batch_under_way,
     outcome,
     report,
-    send_batch,
     sending_now,
-    wait_for_share_sent,
     wait_until_completed,
 )
 
-RECIPIENTS = 150
 # A Procfile platform's grace period between SIGTERM and SIGKILL (honcho's and Heroku's: 10 s).
 GRACE_PERIOD_S = 10
 
@@ -25,16 +22,13 @@ GRACE_PERIOD_S = 10
 def test_a_worker_group_killed_mid_batch_loses_nothing_and_repeats_only_sends_in_flight(
     cluster: Cluster,
 ):
-    recipients = audience(cluster, "kill9", RECIPIENTS)
-    status, sent = send_batch(cluster, recipients)
-    assert status == 202, sent
-    wait_for_share_sent(cluster, recipients, 0.3)
+    recipients, notification_id = batch_under_way(cluster, "kill9")
 
     assert cluster.worker is not None
     cluster.worker.kill(signal.SIGKILL)
-    in_flight = sending_now(cluster, [sent["notificationId"]])
+    in_flight = sending_now(cluster, [notification_id])
     cluster.start_worker()
-    views = wait_until_completed(cluster, recipients.tenant, [sent["notificationId"]])
+    views = wait_until_completed(cluster, recipients.tenant, [notification_id])
 
     result = outcome(cluster, recipients, views)
     report(f"kill -9 of the worker group ({in_flight} sending)", 1, result)
@@ -45,10 +39,7 @@ def test_a_worker_group_killed_mid_batch_loses_nothing_and_repeats_only_sends_in
 def test_sigterm_to_the_whole_worker_group_drains_in_flight_sends_and_exits_cleanly(
     cluster: Cluster,
 ):
-    recipients = audience(cluster, "sigterm", RECIPIENTS)
-    status, sent = send_batch(cluster, recipients)
-    assert status == 202, sent
-    wait_for_share_sent(cluster, recipients, 0.3)
+    recipients, notification_id = batch_under_way(cluster, "sigterm")
 
     stopped = cluster.worker
     assert stopped is not None
@@ -56,7 +47,7 @@ def test_sigterm_to_the_whole_worker_group_drains_in_flight_sends_and_exits_clea
     stopped.kill(signal.SIGTERM)  # the group: the dramatiq parent and every child
     stopped_after = time.monotonic() - stopping
     cluster.start_worker()
-    views = wait_until_completed(cluster, recipients.tenant, [sent["notificationId"]])
+    views = wait_until_completed(cluster, recipients.tenant, [notification_id])
 
     assert stopped.process.returncode == 0, stopped.log()
     assert stopped_after < GRACE_PERIOD_S
