@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import re
+from http import HTTPStatus
 from typing import Any
 
 from apispec import APISpec
@@ -177,7 +178,7 @@ def _success_responses(meta: dict[str, Any], rule: Rule) -> dict[str, Any]:
         return {"101": {"description": "Switching Protocols: the WebSocket is open."}}
     responses: dict[str, Any] = {}
     for status in meta["statuses"]:
-        response: dict[str, Any] = {"description": "Success"}
+        response: dict[str, Any] = {"description": HTTPStatus(status).phrase}
         if meta["response"] is not None and status != 204:
             response["content"] = {"application/json": {"schema": meta["response"]}}
         responses[str(status)] = response

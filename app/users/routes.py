@@ -18,6 +18,7 @@ from app.users.schemas import (
     UserEnvelope,
     UserListQuery,
     UserListView,
+    UserNotificationListView,
     UserView,
 )
 from app.wire import list_body
@@ -81,7 +82,7 @@ def show_user(user_id: str) -> Any:
 
 @bp.get(f"{USER_PATH}/notifications", merge_slashes=False)
 @server_call("read")
-@doc(tag="Users", query=["page", "per_page"])
+@doc(response=UserNotificationListView, tag="Users", query=["page", "per_page"])
 def list_user_notifications(user_id: str) -> Any:
     """The notifications sent to a user, with the delivery state on each channel."""
     from app.notifications.service import user_history

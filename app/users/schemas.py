@@ -6,6 +6,7 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
+from app.broadcasts.schemas import DeliveryStateView
 from app.wire import EpochSeconds, ListPageView
 
 ORDER_BY = (
@@ -88,3 +89,19 @@ class UserEnvelope(Schema):
 
 class UserListView(ListPageView):
     users = fields.List(fields.Nested(UserView))
+
+
+class UserNotificationView(Schema):
+    """A notification sent to the user, with its delivery on each channel."""
+
+    id = fields.String()
+    title = fields.String(allow_none=True)  # a templated send may have none
+    category = fields.String(allow_none=True)
+    topic = fields.String(allow_none=True)
+    template_key = fields.String(allow_none=True)
+    sent_at = fields.Integer()
+    deliveries = fields.List(fields.Nested(DeliveryStateView))
+
+
+class UserNotificationListView(ListPageView):
+    notifications = fields.List(fields.Nested(UserNotificationView))
