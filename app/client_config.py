@@ -10,9 +10,10 @@ from marshmallow import Schema, fields
 
 from app.auth import current_principal, user_call
 from app.extensions import runtime
+from app.families import INBOX_API, serving
 from app.http import doc
 
-bp = Blueprint("client_config", __name__)
+bp = serving(INBOX_API, Blueprint("client_config", __name__))
 
 
 class ClientConfigView(Schema):

@@ -9,13 +9,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, jsonify
 from redis import RedisError
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from werkzeug.exceptions import HTTPException
 
 from app.db import is_connection_lost
+from app.families import current_family
 from app.refusals import ErrorDetail, HeraldError, InvalidRequest
 from templates_store.errors import TemplateStoreError
 
@@ -34,19 +35,6 @@ HTTP_CODES = {
 }
 
 
-def is_herald_api(path: str) -> bool:
-    """Herald's own endpoints (`/send`, `/api/...`) versus the seed 001/002 REST family."""
-    return path == "/send" or path.startswith("/api/")
-
-
-def validation_status() -> int:
-    return 400 if is_herald_api(request.path) else 422
-
-
-def validation_code() -> str:
-    return "ERR_BAD_REQUEST" if is_herald_api(request.path) else "ERR_VALIDATION"
-
-
 def error_response(
     status: int, details: Iterable[ErrorDetail], headers: Mapping[str, str] | None = None
 ) -> Response:
@@ -62,10 +50,13 @@ def response_for(error: HeraldError | TemplateStoreError) -> Response:
 
 
 def _herald_error(error: HeraldError) -> Response:
-    status = error.status or validation_status()
+    """A refusal as the request's API family answers it: invalid input takes the family's
+    status and code (`app.families`); every other refusal carries its own."""
+    family = current_family()
+    status = error.status or family.validation_status
     details = error.details
     if isinstance(error, InvalidRequest):
-        family_code = validation_code()
+        family_code = family.validation_code
         details = [
             ErrorDetail(family_code if d.code == "ERR_BAD_REQUEST" else d.code, d.message, d.field)
             for d in details

@@ -9,9 +9,10 @@ from marshmallow import Schema, fields
 from sqlalchemy import text
 
 from app.extensions import runtime
+from app.families import INBOX_API, serving
 from app.http import doc
 
-bp = Blueprint("health", __name__)
+bp = serving(INBOX_API, Blueprint("health", __name__))
 
 
 class HealthView(Schema):

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 from flask import request
 from marshmallow import Schema, ValidationError
 
-from app.errors import is_herald_api
+from app.families import current_family
 from app.refusals import ErrorDetail, HeraldError, invalid, marshmallow_details
 from app.wire import has_nul, parse_json
 
@@ -81,7 +81,7 @@ MAX_PER_PAGE = 100
 
 def page_from_query(*, default_per_page: int = 20) -> Page:
     """`page` (from 1) and `per_page` / `perPage` (1-100); out of range is an error, not clamped."""
-    per_page_name = "perPage" if is_herald_api(request.path) else "per_page"
+    per_page_name = current_family().per_page_param
     number = _int_query("page", 1, minimum=1, maximum=MAX_PAGE)
     per_page = _int_query(per_page_name, default_per_page, minimum=1, maximum=MAX_PER_PAGE)
     return Page(number, per_page)

@@ -19,6 +19,7 @@ from marshmallow import Schema
 from werkzeug.routing import Rule
 
 from app.auth import MAX_IDENTITY
+from app.families import INBOX_API, family_of, serving
 from app.http import query_schema
 from app.idempotency.guard import WRITE_METHODS
 from app.idempotency.models import MAX_KEY_LENGTH
@@ -31,7 +32,7 @@ from app.openapi_responses import (
 )
 from app.wire import EpochSeconds
 
-bp = Blueprint("openapi", __name__)
+bp = serving(INBOX_API, Blueprint("openapi", __name__))
 
 _PATH_PARAM = re.compile(r"<(?:([a-z_]+):)?([a-zA-Z_]+)>")
 _CONVERTER_SCHEMAS = {"int": {"type": "integer", "minimum": 0}}
@@ -62,6 +63,7 @@ SECURITY["socket"] = SECURITY["user"]
 ERROR_SCHEMA = {
     "type": "object",
     "required": ["errors"],
+    "additionalProperties": False,
     "properties": {
         "errors": {
             "type": "array",
@@ -137,6 +139,7 @@ def _operation(
     body = meta["body"]
     reach = Reach(
         path=path,
+        family=family_of(rule.endpoint.partition(".")[0]),
         method=method,
         auth=kind,
         has_body=body is not None,

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from app.errors import is_herald_api
+from app.families import ApiFamily
 from app.idempotency.guard import WRITE_METHODS
 
 ERRORS_REF = {"$ref": "#/components/schemas/Errors"}
@@ -28,6 +28,7 @@ class Reach:
     """What the document knows about how a request reaches one operation."""
 
     path: str
+    family: ApiFamily
     method: str
     auth: str
     has_body: bool
@@ -37,7 +38,7 @@ class Reach:
 
 def error_statuses(reach: Reach, extra: Iterable[int] = ()) -> list[int]:
     """Every error status the operation can answer, in ascending order."""
-    validation = 400 if is_herald_api(reach.path) else 422
+    validation = reach.family.validation_status
     # A NUL (%00) anywhere in the URL is refused before routing (app.factory): 400 everywhere.
     found = {400, *extra}
     if reach.auth in AUTHENTICATED:

@@ -10,9 +10,12 @@ from app.allowlist import service
 from app.allowlist.schemas import AllowListSchema, AllowListView
 from app.auth import current_principal, server_call
 from app.extensions import db_session
+from app.families import HERALD_API, serving
 from app.http import doc, load_body
 
-bp = Blueprint("allowlist", __name__, url_prefix="/api/apps/current/allow_list")
+bp = serving(
+    HERALD_API, Blueprint("allowlist", __name__, url_prefix="/api/apps/current/allow_list")
+)
 
 
 @bp.get("")

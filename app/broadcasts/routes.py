@@ -18,10 +18,11 @@ from app.broadcasts.schemas import (
     RecipientNotificationListView,
 )
 from app.extensions import db_session
+from app.families import INBOX_API, serving
 from app.http import doc, load_body, page_from_query
 from app.wire import list_body
 
-bp = Blueprint("broadcasts", __name__)
+bp = serving(INBOX_API, Blueprint("broadcasts", __name__))
 
 
 def _accept(name: str, schema: type[BroadcastBody] | type[NotificationBody]) -> dict[str, Any]:

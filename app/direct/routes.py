@@ -10,10 +10,11 @@ from app.auth import current_principal, server_call
 from app.direct import service
 from app.direct.schemas import DirectSendResponse, DirectSendSchema
 from app.extensions import db_session
+from app.families import HERALD_API, serving
 from app.http import doc, load_body
 from app.notifications.service import iso
 
-bp = Blueprint("direct", __name__, url_prefix="/api/v1/notifications")
+bp = serving(HERALD_API, Blueprint("direct", __name__, url_prefix="/api/v1/notifications"))
 
 
 @bp.post("/send")

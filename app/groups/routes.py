@@ -8,13 +8,14 @@ from flask import Blueprint
 
 from app.auth import current_principal, server_call
 from app.extensions import db_session
+from app.families import HERALD_API, serving
 from app.groups import service
 from app.groups.schemas import GroupListSchema, GroupMembersSchema, GroupSchema
 from app.http import doc, load_body, page_from_query
 from app.refusals import ErrorDetail, invalid
 from app.wire import page_body
 
-bp = Blueprint("groups", __name__, url_prefix="/api/groups")
+bp = serving(HERALD_API, Blueprint("groups", __name__, url_prefix="/api/groups"))
 
 MAX_ID_LENGTH = 255
 

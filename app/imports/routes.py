@@ -8,13 +8,14 @@ from flask import Blueprint
 
 from app.auth import current_principal, server_call
 from app.extensions import db_session
+from app.families import INBOX_API, serving
 from app.http import doc, load_body
 from app.imports import service
 from app.imports.schemas import ImportBody, ImportCreatedEnvelope, ImportEnvelope, import_body
 from workers.handoff import hand_off
 from workers.imports import import_users
 
-bp = Blueprint("imports", __name__)
+bp = serving(INBOX_API, Blueprint("imports", __name__))
 
 
 @bp.post("/imports")

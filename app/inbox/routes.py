@@ -8,6 +8,7 @@ from flask import Blueprint
 
 from app.auth import current_principal, user_call
 from app.extensions import db_session, runtime
+from app.families import INBOX_API, serving
 from app.http import bool_query, doc, list_query, page_from_query
 from app.inbox import service
 from app.inbox.schemas import FILTER_QUERY, InboxListView, InboxNotificationEnvelope
@@ -15,7 +16,7 @@ from app.inbox.service import InboxChange, InboxFilters
 from app.inbox.views import inbox_views
 from app.wire import list_body
 
-bp = Blueprint("inbox", __name__)
+bp = serving(INBOX_API, Blueprint("inbox", __name__))
 
 ONE = "/notifications/<notification_id>"
 DEFAULT_PER_PAGE = 15

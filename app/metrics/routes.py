@@ -9,6 +9,7 @@ from flask import Blueprint, request
 
 from app.auth import current_principal, server_call
 from app.extensions import db_session
+from app.families import INBOX_API, serving
 from app.http import doc
 from app.metrics import service
 from app.metrics.schemas import MetricsView
@@ -16,7 +17,7 @@ from app.orm import utcnow
 from app.refusals import ErrorDetail, invalid
 from app.wire import parse_timestamp
 
-bp = Blueprint("metrics", __name__)
+bp = serving(INBOX_API, Blueprint("metrics", __name__))
 
 DEFAULT_PERIOD = timedelta(days=30)
 MAX_PERIOD = timedelta(days=366)

@@ -9,6 +9,7 @@ from flask import Blueprint
 from app.auth import current_principal, server_call
 from app.engine import states
 from app.extensions import db_session
+from app.families import HERALD_API, serving
 from app.http import doc, list_query, load_body, page_from_query
 from app.notifications import service
 from app.notifications.schemas import (
@@ -21,7 +22,7 @@ from app.notifications.schemas import (
 from app.refusals import ErrorDetail, invalid
 from app.wire import page_body
 
-bp = Blueprint("notifications", __name__, url_prefix="/api/notifications")
+bp = serving(HERALD_API, Blueprint("notifications", __name__, url_prefix="/api/notifications"))
 
 CHANNELS = ("email", "push", "in_app")
 

@@ -8,11 +8,12 @@ from flask import Blueprint
 
 from app.auth import current_principal, user_call
 from app.extensions import db_session
+from app.families import INBOX_API, serving
 from app.http import doc, load_body
 from app.preferences import service
 from app.preferences.schemas import PreferencesBody, PreferencesEnvelope, preferences_body
 
-bp = Blueprint("preferences", __name__)
+bp = serving(INBOX_API, Blueprint("preferences", __name__))
 
 
 @bp.get("/notification_preferences")

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from app.auth import current_principal, server_call, user_call
 from app.extensions import db_session, runtime
+from app.families import INBOX_API, serving
 from app.http import doc, load_body, page_from_query
 from app.push import service
 from app.push.schemas import (
@@ -20,7 +21,7 @@ from app.push.schemas import (
 from app.users.service import get_user
 from app.wire import list_body
 
-bp = Blueprint("push", __name__)
+bp = serving(INBOX_API, Blueprint("push", __name__))
 
 
 @bp.post("/push_subscriptions")

@@ -8,11 +8,12 @@ from flask import Blueprint
 
 from app.auth import current_app_id, current_credentials, server_call
 from app.extensions import autocommit_session, runtime
+from app.families import HERALD_API, serving
 from app.http import doc, load_body
 from app.realtime.schemas import SendResponseSchema, SendSchema
 from app.realtime.service import send_message
 
-bp = Blueprint("realtime_send", __name__)
+bp = serving(HERALD_API, Blueprint("realtime_send", __name__))
 
 
 @bp.post("/send")

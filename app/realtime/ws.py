@@ -11,11 +11,12 @@ from simple_websocket import Server
 
 from app.auth import authenticate_socket
 from app.extensions import db_session, runtime
+from app.families import INBOX_API, serving
 from app.http import doc
 from app.realtime.connection import Connection
 from app.realtime.hub import hub_for
 
-bp = Blueprint("realtime_ws", __name__)
+bp = serving(INBOX_API, Blueprint("realtime_ws", __name__))
 sock = Sock()
 
 MAX_CLIENT_FRAME_BYTES = 4096  # clients only ever send pings

@@ -8,6 +8,7 @@ from flask import Blueprint
 
 from app.auth import current_principal, server_call
 from app.extensions import db_session
+from app.families import HERALD_API, serving
 from app.http import Page, bool_query, doc, list_query, load_body, page_from_query
 from app.refusals import ErrorDetail, invalid
 from app.templates_api.schemas import (
@@ -26,7 +27,7 @@ from templates_store import service
 from templates_store.content import TemplateContent
 from templates_store.models import STATUSES
 
-bp = Blueprint("templates", __name__, url_prefix="/api/templates")
+bp = serving(HERALD_API, Blueprint("templates", __name__, url_prefix="/api/templates"))
 TAG = "Templates"
 
 

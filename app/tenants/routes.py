@@ -8,11 +8,12 @@ from flask import Blueprint
 
 from app.auth import current_principal, server_call
 from app.extensions import db_session, runtime
+from app.families import HERALD_API, serving
 from app.http import doc, load_body
 from app.tenants import service
 from app.tenants.schemas import AppSettingsSchema, AppView
 
-bp = Blueprint("tenants", __name__, url_prefix="/api/apps")
+bp = serving(HERALD_API, Blueprint("tenants", __name__, url_prefix="/api/apps"))
 
 
 @bp.get("/current")

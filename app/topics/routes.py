@@ -8,6 +8,7 @@ from flask import Blueprint
 
 from app.auth import current_principal, user_call
 from app.extensions import db_session
+from app.families import INBOX_API, serving
 from app.http import doc, load_body, page_from_query
 from app.topics import service
 from app.topics.schemas import (
@@ -20,7 +21,7 @@ from app.topics.schemas import (
 )
 from app.wire import list_body
 
-bp = Blueprint("topics", __name__)
+bp = serving(INBOX_API, Blueprint("topics", __name__))
 
 TOPIC_PATH = "/subscriptions/<path:topic>"
 

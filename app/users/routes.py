@@ -8,6 +8,7 @@ from flask import Blueprint, request
 
 from app.auth import current_principal, server_call
 from app.extensions import db_session
+from app.families import INBOX_API, serving
 from app.groups.service import group_ids_by_user
 from app.http import doc, load_body, page_from_query
 from app.users import service
@@ -23,7 +24,7 @@ from app.users.schemas import (
 )
 from app.wire import list_body
 
-bp = Blueprint("users", __name__)
+bp = serving(INBOX_API, Blueprint("users", __name__))
 
 USER_PATH = "/users/<path:user_id>"
 LIST_QUERY = [
