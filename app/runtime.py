@@ -14,6 +14,7 @@ from app.engine.channels.destinations import DestinationGuard, DestinationPolicy
 from app.engine.channels.guarded_http import GuardedHttp
 from app.engine.ledger import DeliveryLedger
 from app.engine.retry import RetryPolicy
+from app.engine.senders import Senders
 from app.security import Encryptor
 from app.tenants.credentials import CredentialCache, install_invalidation, new_cache
 from app.users import statistics as user_statistics
@@ -61,6 +62,16 @@ class Runtime:
     def deliveries(self) -> DeliveryLedger:
         """Delivery claims and outcomes, group-committed across this process's threads."""
         return DeliveryLedger(self.database)
+
+    @cached_property
+    def senders(self) -> Senders:
+        """SMTP connections and sending identities of this process (`app.engine.senders`)."""
+        return Senders(
+            database=self.database,
+            encryptor=self.encryptor,
+            smtp_url=self.settings.smtp_url,
+            default_sender=self.settings.default_sender,
+        )
 
     @property
     def retry_policy(self) -> RetryPolicy:

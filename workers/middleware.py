@@ -9,7 +9,7 @@ from types import FrameType
 
 import dramatiq
 
-from app.engine.sending import close_thread_connections
+from workers.runtime import get_runtime
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +20,9 @@ class ThreadConnections(dramatiq.Middleware):
     def before_worker_thread_shutdown(
         self, broker: dramatiq.Broker, thread: threading.Thread
     ) -> None:
-        close_thread_connections()
+        runtime = get_runtime()
+        if "senders" in vars(runtime):  # this process has sent email
+            runtime.senders.close_thread_connections()
 
 
 class StopOnce(dramatiq.Middleware):

@@ -8,27 +8,19 @@ The claim commits before the network call and the outcome after it (both through
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
-
-from sqlalchemy import select
 
 from app.engine import states
 from app.engine.channels.base import PermanentFailure, TransientFailure
 from app.engine.channels.destinations import BlockedDestination
-from app.engine.channels.email import OutgoingEmail, SmtpConfig, SmtpSender, format_sender
+from app.engine.channels.email import OutgoingEmail
 from app.engine.channels.webpush import SubscriptionGone, send_web_push
 from app.engine.fanout import SHARED_EMAIL
 from app.engine.ledger import ClaimedDelivery
-from app.engine.models import Notification
 from app.push.service import discard_subscription
 from app.runtime import Runtime
-from app.tenants.models import App
-from app.tenants.service import vapid_private_key
-from templates_store.cache import BoundedCache
 
 log = logging.getLogger(__name__)
 
@@ -44,23 +36,6 @@ class Outcome:
 NOT_CLAIMED = Outcome("not_claimed")
 
 
-_SENDERS: dict[str, SmtpSender] = {}
-
-
-def smtp_sender(smtp_url: str) -> SmtpSender:
-    """One sender per SMTP URL per process (each keeps one connection per thread)."""
-    sender = _SENDERS.get(smtp_url)
-    if sender is None:
-        sender = _SENDERS.setdefault(smtp_url, SmtpSender(SmtpConfig.from_url(smtp_url)))
-    return sender
-
-
-def close_thread_connections() -> None:
-    """Close this thread's SMTP connections (a worker thread is shutting down)."""
-    for sender in list(_SENDERS.values()):
-        sender.close()
-
-
 def send_email_delivery(runtime: Runtime, *, delivery_id: str) -> Outcome:
     """Claim, send by SMTP, record sent / failed / queued-for-retry."""
     delivery = runtime.deliveries.claim(delivery_id)
@@ -69,7 +44,7 @@ def send_email_delivery(runtime: Runtime, *, delivery_id: str) -> Outcome:
     with _released_on_error(runtime, delivery):
         email = _outgoing_email(runtime, delivery)
     try:
-        smtp_sender(runtime.settings.smtp_url).send(email)
+        runtime.senders.smtp.send(email)
     except TransientFailure as failure:
         return _after_transient(runtime, delivery, failure.reason, failure.retry_after)
     except PermanentFailure as failure:
@@ -83,7 +58,7 @@ def send_push_delivery(runtime: Runtime, *, delivery_id: str) -> Outcome:
     if delivery is None:
         return NOT_CLAIMED
     with _released_on_error(runtime, delivery):
-        private_key = _sending_identity(runtime, delivery.app_id).vapid_private_key
+        private_key = runtime.senders.identity(delivery.app_id).vapid_private_key
     reached = set(delivery.payload.get("sent_to", []))
     transient, permanent, gone = [], [], []
     retry_after: float | None = None
@@ -180,65 +155,15 @@ def _record(
     return Outcome(status)
 
 
-@dataclass(frozen=True)
-class SendingIdentity:
-    """What an app's deliveries are sent as: its From address and its VAPID key."""
-
-    sender: str
-    vapid_private_key: str
-    loaded_at: float
-
-
-_identities: dict[str, SendingIdentity] = {}
-IDENTITY_TTL_S = 30.0
-
-
-def _sending_identity(runtime: Runtime, app_id: str) -> SendingIdentity:
-    """Per app, cached for a few seconds: a batch would otherwise read the app once per send."""
-    cached = _identities.get(app_id)
-    if cached is not None and time.monotonic() - cached.loaded_at < IDENTITY_TTL_S:
-        return cached
-    with runtime.database.transaction() as session:
-        app = session.get(App, app_id)
-        if app is None:
-            raise LookupError(f"app {app_id} no longer exists")
-        sender = (
-            format_sender(app.sender_email, app.sender_name)
-            if app.sender_email
-            else runtime.settings.default_sender
-        )
-        private_key = vapid_private_key(app=app, encryptor=runtime.encryptor)
-    identity = SendingIdentity(sender, private_key, time.monotonic())
-    _identities[app_id] = identity
-    return identity
-
-
 def _outgoing_email(runtime: Runtime, delivery: ClaimedDelivery) -> OutgoingEmail:
     payload = delivery.payload
     if payload.get("content") == SHARED_EMAIL["content"]:
-        payload = {**payload, **_shared_email(runtime, delivery.notification_id)}
+        payload = {**payload, **runtime.senders.shared_email(delivery.notification_id)}
     return OutgoingEmail(
-        sender=_sending_identity(runtime, delivery.app_id).sender,
+        sender=runtime.senders.identity(delivery.app_id).sender,
         recipient=payload["to"],
         subject=payload.get("subject") or "",
         text=payload.get("text") or "",
         html=payload.get("html"),
         notification_id=delivery.notification_id,
     )
-
-
-# Each may hold megabytes; a worker is rarely sending more literal notifications at once.
-_shared_emails: BoundedCache[dict[str, Any]] = BoundedCache(maxsize=16)
-
-
-def _shared_email(runtime: Runtime, notification_id: str) -> dict[str, Any]:
-    """A literal notification's email content, read once per process (it never changes)."""
-
-    def load() -> dict[str, Any]:
-        with runtime.database.transaction() as session:
-            email = session.scalar(
-                select(Notification.content["email"]).where(Notification.id == notification_id)
-            )
-        return dict(email or {})
-
-    return _shared_emails.get_or_build(notification_id, load)
