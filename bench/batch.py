@@ -42,10 +42,10 @@ from app.push.models import PushSubscription
 from app.runtime import Runtime
 from app.security import hash_secret
 from app.users.models import User
-from tests import services
-from tests.factories import ORDER_CHANNELS, ORDER_SCHEMA, make_tenant
-from tests.processes import free_port, procfile_process, wait_for_log
-from tests.sinks import PushService, SmtpSink
+from tests.support import services
+from tests.support.factories import ORDER_CHANNELS, ORDER_SCHEMA, make_tenant
+from tests.support.processes import free_port, procfile_process, wait_for_log
+from tests.support.sinks import PushService, SmtpSink
 
 WORKER_PROCESSES, WORKER_THREADS = 2, 16  # the Procfile's defaults
 

@@ -12,7 +12,13 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-from tests.processes import free_port
+import pytest
+
+# Before any of them is imported: the shared helpers' asserts report their operands, as the
+# tests' own asserts do.
+pytest.register_assert_rewrite("tests.support")
+
+from tests.support.processes import free_port  # noqa: E402
 
 _SESSION_TAG = uuid.uuid4().hex[:10]
 _SMTP_PORT = free_port()
@@ -30,26 +36,24 @@ os.environ["DEFAULT_SENDER"] = "Herald Test <herald@test.example>"
 os.environ["RECONCILE_INTERVAL_S"] = "0"
 os.environ["RETRY_BACKOFF_MS"] = "20"
 # The push service sinks listen on loopback; tests of the destination rules install a strict
-# guard themselves (tests/test_push_destinations.py).
+# guard themselves (tests/engine/test_push_destinations.py).
 os.environ["WEBPUSH_ALLOW_PRIVATE"] = "true"
 
 import dramatiq  # noqa: E402
-import pytest  # noqa: E402
 import trustme  # noqa: E402
 from flask import Flask  # noqa: E402
 from flask.testing import FlaskClient  # noqa: E402
-from sqlalchemy import text  # noqa: E402
 
 from app import create_app  # noqa: E402
 from app.migrate import upgrade  # noqa: E402
-from app.models import Base  # noqa: E402
 from app.runtime import Runtime  # noqa: E402
-from tests import services  # noqa: E402
-from tests.factories import Tenant, make_tenant  # noqa: E402
-from tests.sinks import PushService, SmtpSink  # noqa: E402
+from tests.support import services  # noqa: E402
+from tests.support.cleanup import wipe  # noqa: E402
+from tests.support.factories import Tenant, make_tenant  # noqa: E402
+from tests.support.sinks import PushService, SmtpSink  # noqa: E402
 
 ENGINES = ("sqlite", "postgresql")
-pytest_plugins = ["tests.process_fixtures"]
+pytest_plugins = ["tests.support.process_fixtures"]
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -98,7 +102,7 @@ def app(database_url: str, engine_name: str, _apps_by_engine: dict[str, Flask]) 
         _apps_by_engine[engine_name] = create_app({"database_url": database_url})
     flask_app = _apps_by_engine[engine_name]
     yield flask_app
-    _wipe(flask_app.extensions["herald"])
+    wipe(flask_app.extensions["herald"])
 
 
 @pytest.fixture
@@ -119,20 +123,6 @@ def tenant(runtime: Runtime) -> Tenant:
 @pytest.fixture
 def other_tenant(runtime: Runtime) -> Tenant:
     return make_tenant(runtime, "globex")
-
-
-def _wipe(runtime: Runtime) -> None:
-    """Empty every table and this session's Redis keys, so the next test starts clean."""
-    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
-    with runtime.database.engine.begin() as connection:
-        if runtime.database.is_sqlite:
-            for table in tables:
-                connection.execute(text(f'DELETE FROM "{table}"'))
-        else:
-            connection.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " CASCADE"))
-    keys = list(runtime.redis.scan_iter(match=runtime.settings.redis_prefix + "*", count=1000))
-    if keys:
-        runtime.redis.delete(*keys)
 
 
 @pytest.fixture

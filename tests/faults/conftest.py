@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults.cluster import Cluster, running_cluster
-from tests.sinks import PushService, SmtpSink
+from tests.support.cluster import Cluster, running_cluster
+from tests.support.sinks import PushService, SmtpSink
 
 # Each delivery takes this long at the sinks, so that a batch lasts seconds.
 SINK_DELAY_S = 0.05

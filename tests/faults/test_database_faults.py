@@ -6,7 +6,7 @@ import threading
 import time
 from collections import Counter
 
-from tests.faults.cluster import (
+from tests.support.cluster import (
     Answer,
     Audience,
     Cluster,

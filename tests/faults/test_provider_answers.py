@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.faults.cluster import Cluster, audience, send_batch, wait_until_completed
-from tests.realtime import call, poll
+from tests.support.cluster import Cluster, audience, send_batch, wait_until_completed
+from tests.support.realtime import call, poll
 
 
 def test_deferred_refused_and_gone_destinations_end_as_the_provider_said(cluster: Cluster):

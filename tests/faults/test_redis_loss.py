@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from tests.faults.cluster import (
+from tests.support.cluster import (
     SETTINGS,
     Cluster,
     assert_consistent,

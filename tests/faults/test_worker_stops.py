@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 import time
 
-from tests.faults.cluster import (
+from tests.support.cluster import (
     Cluster,
     assert_consistent,
     batch_under_way,

@@ -1,0 +1,1 @@
+"""The HTTP API through the Flask test client: routes, credentials, errors, limits, wire format."""

@@ -1,0 +1,1 @@
+"""The database layer: migrations, the pool, lost connections and planner statistics."""

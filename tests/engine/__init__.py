@@ -1,0 +1,1 @@
+"""The delivery engine and its workers: pipeline, ledger, channels, destinations, retries."""

@@ -1,0 +1,67 @@
+"""Resolving send targets to users in bulk, also when another process creates them at once."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from app.engine import targets as targets_module
+from app.engine.targets import Target, resolve_users
+from app.runtime import Runtime
+from app.users.service import find_or_create_user, match_names
+from tests.support.factories import Tenant
+
+
+def test_targets_resolve_to_existing_and_new_users_in_order(runtime: Runtime, tenant: Tenant):
+    with runtime.database.transaction() as session:
+        known = find_or_create_user(session=session, app_id=tenant.app_id, external_id="known")
+        known_id = known.id
+
+    with runtime.database.transaction() as session:
+        users = resolve_users(
+            session,
+            app_id=tenant.app_id,
+            targets=[
+                Target(external_id="new", email="new@example.com"),
+                Target(external_id="known"),
+            ],
+        )
+        resolved = [(u.external_id, u.email, u.id == known_id) for u in users]
+
+    assert resolved == [("new", "new@example.com", False), ("known", None, True)]
+
+
+def test_a_user_created_concurrently_is_found_instead_of_failing(
+    runtime: Runtime, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+):
+    real_lookup = targets_module._existing_users
+    calls = []
+
+    def stale_lookup(session, *, app_id, targets):
+        calls.append(1)
+        if len(calls) == 1:
+            # Another process commits the same user after our lookup, before our insert.
+            with runtime.database.transaction() as other:
+                find_or_create_user(session=other, app_id=app_id, external_id="raced")
+            return {}
+        return real_lookup(session, app_id=app_id, targets=targets)
+
+    monkeypatch.setattr(targets_module, "_existing_users", stale_lookup)
+    with runtime.database.transaction() as session:
+        [user] = resolve_users(session, app_id=tenant.app_id, targets=[Target(external_id="raced")])
+        external_id = user.external_id
+
+    assert (external_id, len(calls)) == ("raced", 2)
+
+
+def test_a_name_means_the_user_with_that_external_id_before_one_with_that_email():
+    owner = SimpleNamespace(external_id="ann@example.com", email=None)
+    other = SimpleNamespace(external_id="u-2", email="ann@example.com")
+    by_email = SimpleNamespace(external_id="u-3", email="bob@example.com")
+
+    matched = match_names(
+        ["ann@example.com", "bob@example.com", "nobody"], [other, owner, by_email]
+    )
+
+    assert matched == {"ann@example.com": owner, "bob@example.com": by_email}

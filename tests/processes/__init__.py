@@ -1,0 +1,1 @@
+"""The `herald` command and real Procfile processes, alone or several sharing Redis."""

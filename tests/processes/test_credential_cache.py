@@ -1,0 +1,418 @@
+"""The per-process credential cache: changes made by another process apply at once."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from datetime import UTC, datetime
+
+from flask.testing import FlaskClient
+from sqlalchemy import event, select, update
+from sqlalchemy.orm import Session
+
+from app.runtime import Runtime
+from app.security import hash_secret
+from app.tenants import service as tenants
+from app.tenants.credentials import USER_TTL_S, CredentialCache, new_cache, new_generation
+from app.users import service as users
+from app.users.models import User
+from tests.support.factories import Tenant, make_key, make_tenant
+from tests.support.processes import RunningProcess
+from tests.support.realtime import Sockets, call, handshake_refusal, socket_url
+from tests.support.sinks import wait_until
+
+TO_NOBODY = {"to": [{"type": "user", "id": "nobody"}], "message": "hi"}
+LONG_AGO = datetime(2020, 1, 1, tzinfo=UTC)
+
+
+def _generation(runtime: Runtime) -> bytes | None:
+    return runtime.redis.get(runtime.key("auth", "generation"))
+
+
+def _last_seen(runtime: Runtime, tenant: Tenant, external_id: str) -> datetime | None:
+    with runtime.database.session() as session:
+        query = select(User.last_seen_at).where(
+            User.app_id == tenant.app_id, User.external_id == external_id
+        )
+        seen = session.scalar(query)
+    return seen.replace(tzinfo=UTC) if seen is not None and seen.tzinfo is None else seen
+
+
+def test_a_key_revoked_by_another_process_is_refused_on_the_next_call(
+    web: RunningProcess, acme: Tenant, pg_runtime: Runtime
+):
+    secret = make_key(pg_runtime, acme, ["send_notifications"])
+    keyed = replace(acme, secret=secret)
+    for _ in range(2):  # the first call learns the generation, the second fills the cache
+        assert call(web.base_url, "POST", "/send", keyed.headers(), TO_NOBODY)[0] == 200
+    with pg_runtime.database.transaction() as session:
+        key = tenants.find_active_key(session=session, secret=secret)
+        assert key is not None
+        tenants.revoke_secret_key(session=session, app_id=acme.app_id, key_id=key.id)
+
+    status, body = call(web.base_url, "POST", "/send", keyed.headers(), TO_NOBODY)
+
+    assert (status, body["errors"][0]["code"]) == (401, "api_secret_is_incorrect")
+
+
+def test_a_rotated_primary_secret_changes_the_hmac_sockets_need_at_once(
+    web: RunningProcess, acme: Tenant, pg_runtime: Runtime, clients: Sockets
+):
+    clients.connect(web.base_url, acme, "u-1")
+    with pg_runtime.database.transaction() as session:
+        issued = tenants.rotate_primary_secret(
+            session=session, app_id=acme.app_id, encryptor=pg_runtime.encryptor
+        )
+        new_secret = issued.secret
+
+    status, _ = handshake_refusal(socket_url(web.base_url, acme, "u-1"))
+    clients.connect(web.base_url, replace(acme, secret=new_secret), "u-1")
+    assert status == 401
+    assert call(web.base_url, "POST", "/send", acme.headers(), TO_NOBODY)[0] == 401
+
+
+def test_turning_hmac_on_applies_to_the_next_handshake(
+    web: RunningProcess, pg_runtime: Runtime, clients: Sockets
+):
+    relaxed = make_tenant(pg_runtime, "relaxed", hmac_required=False)
+    clients.connect(web.base_url, relaxed, "u-1", user_hmac=None)
+    with pg_runtime.database.transaction() as session:
+        tenants.get_tenant(session=session, app_id=relaxed.app_id).hmac_required = True
+
+    status, _ = handshake_refusal(socket_url(web.base_url, relaxed, "u-1", user_hmac=None))
+
+    assert status == 401
+
+
+def test_a_handshake_writes_last_seen_at_most_once_a_minute_per_process(
+    web: RunningProcess, acme: Tenant, pg_runtime: Runtime, clients: Sockets
+):
+    clients.connect(web.base_url, acme, "u-1")
+    assert _last_seen(pg_runtime, acme, "u-1") is not None
+    with pg_runtime.database.transaction() as session:
+        seen_long_ago = update(User).values(last_seen_at=LONG_AGO)
+        session.execute(seen_long_ago.where(User.app_id == acme.app_id))
+
+    clients.connect(web.base_url, acme, "u-1")
+
+    assert _last_seen(pg_runtime, acme, "u-1") == LONG_AGO
+
+
+def test_a_deleted_user_is_created_again_by_its_next_handshake(
+    web: RunningProcess, acme: Tenant, pg_runtime: Runtime, clients: Sockets
+):
+    clients.connect(web.base_url, acme, "u-1")
+    with pg_runtime.database.transaction() as session:
+        users.delete_user(session=session, app_id=acme.app_id, user_ref="external_id:u-1")
+
+    clients.connect(web.base_url, acme, "u-1")
+
+    assert _last_seen(pg_runtime, acme, "u-1") is not None
+
+
+def test_a_send_follows_an_external_id_renamed_by_another_process(
+    web: RunningProcess, acme: Tenant, pg_runtime: Runtime, clients: Sockets
+):
+    clients.connect(web.base_url, acme, "u-1")  # the web process now knows u-1's user id
+    to_u1 = {"to": [{"type": "user", "id": "u-1"}], "message": "hi"}
+    assert call(web.base_url, "POST", "/send", acme.headers(), to_u1)[1]["delivered"] == 1
+    with pg_runtime.database.transaction() as session:
+        user = users.find_user(session=session, app_id=acme.app_id, external_id="u-1")
+        assert user is not None
+        user.external_id = "u-2"
+
+    to_u2 = {"to": [{"type": "user", "id": "u-2"}], "message": "hi"}
+    assert call(web.base_url, "POST", "/send", acme.headers(), to_u1)[1]["delivered"] == 0
+    assert call(web.base_url, "POST", "/send", acme.headers(), to_u2)[1]["delivered"] == 1
+
+
+def test_a_send_to_a_user_deleted_by_another_process_reaches_nobody(
+    web: RunningProcess, acme: Tenant, pg_runtime: Runtime, clients: Sockets
+):
+    clients.connect(web.base_url, acme, "u-1")
+    to_u1 = {"to": [{"type": "user", "id": "u-1"}], "message": "hi"}
+    assert call(web.base_url, "POST", "/send", acme.headers(), to_u1)[1]["delivered"] == 1
+    with pg_runtime.database.transaction() as session:
+        users.delete_user(session=session, app_id=acme.app_id, user_ref="external_id:u-1")
+
+    _, body = call(web.base_url, "POST", "/send", acme.headers(), to_u1)
+
+    assert body["delivered"] == 0
+
+
+# The tests below use the in-process `runtime`, whose teardown empties this session's Redis
+# keys, the module's web process's presence among them: they come after its tests.
+
+
+def test_a_handshake_writes_last_seen_again_once_its_minute_is_over(
+    runtime: Runtime, tenant: Tenant
+):
+    now = [1000.0]
+    cache = CredentialCache(runtime.redis, runtime.key("auth", "generation"), lambda: now[0])
+    with runtime.database.transaction() as session:
+        _new_user(session, tenant)
+
+    def handshake_after(seconds: float) -> datetime | None:
+        with runtime.database.transaction() as session:
+            seen_long_ago = update(User).values(last_seen_at=LONG_AGO)
+            session.execute(seen_long_ago.where(User.app_id == tenant.app_id))
+        now[0] += seconds
+        cache.view().handshake_user(
+            runtime.last_seen, app_id=tenant.app_id, external_id="u-1", email=None
+        )
+        return _last_seen(runtime, tenant, "u-1")
+
+    assert handshake_after(0) != LONG_AGO
+    assert handshake_after(USER_TTL_S - 1) == LONG_AGO
+    assert handshake_after(2) != LONG_AGO
+
+
+def test_credential_changes_advance_the_generation(runtime: Runtime, tenant: Tenant):
+    seen = [_generation(runtime)]
+    make_key(runtime, tenant, ["read"])
+    seen.append(_generation(runtime))
+    with runtime.database.transaction() as session:
+        users.update_user(
+            session=session,
+            app_id=tenant.app_id,
+            user_ref=_new_user(session, tenant).id,
+            changes={"email": "new@example.com"},
+        )
+    seen.append(_generation(runtime))
+    with runtime.database.transaction() as session:  # a bulk import's update by primary key
+        user_id = _new_user(session, tenant).id
+        session.execute(update(User), [{"id": user_id, "email": "other@example.com"}])
+    seen.append(_generation(runtime))
+    with runtime.database.transaction() as session:  # a Core statement on the table
+        users_table = User.__table__
+        session.execute(
+            update(users_table).where(users_table.c.id == user_id).values(external_id="renamed")
+        )
+    seen.append(_generation(runtime))
+
+    assert len(set(seen)) == 5
+
+
+def test_a_change_inside_a_savepoint_advances_the_generation_when_the_transaction_commits(
+    runtime: Runtime, tenant: Tenant
+):
+    with runtime.database.transaction() as session:
+        user_id = _new_user(session, tenant).id
+    with runtime.database.transaction() as session:
+        with session.begin_nested():
+            session.get_one(User, user_id).email = "moved@example.com"
+        # Until the outer commit other processes still read the old email: a generation
+        # advanced now would let them cache it as current.
+        before_commit = _generation(runtime)
+    after_commit = _generation(runtime)
+
+    assert after_commit != before_commit
+
+
+def test_a_view_begun_while_a_read_is_under_way_waits_for_a_read_of_its_own(runtime: Runtime):
+    generation_key = runtime.key("auth", "generation-under-test")
+    runtime.redis.set(generation_key, "before")
+    first_read_sent, release_first_read = threading.Event(), threading.Event()
+
+    class SlowFirstRead:
+        """Redis whose first GET answers only once the test lets it (it was sent before)."""
+
+        def __init__(self) -> None:
+            self.gets = 0
+
+        def get(self, key: str) -> bytes | None:
+            self.gets += 1
+            answer = runtime.redis.get(key)
+            if self.gets == 1:
+                first_read_sent.set()
+                release_first_read.wait(timeout=10)
+            return answer
+
+    redis = SlowFirstRead()
+    cache = CredentialCache(redis, generation_key, time.monotonic)  # type: ignore[arg-type]
+    with ThreadPoolExecutor(2) as pool:
+        early = pool.submit(cache.view)
+        first_read_sent.wait(timeout=10)
+        runtime.redis.set(generation_key, "after")  # another process revoked a key
+        late = pool.submit(cache.view)
+        wait_until(lambda: len(cache._reads._pending) == 1)
+        release_first_read.set()
+        seen = (early.result(timeout=10)._generation, late.result(timeout=10)._generation)
+
+    assert seen == (b"before", b"after")
+    assert redis.gets == 2
+
+
+def test_views_arriving_together_share_one_read(runtime: Runtime):
+    generation_key = runtime.key("auth", "generation-under-test")
+    runtime.redis.set(generation_key, "current")
+    first_read_sent, release_first_read = threading.Event(), threading.Event()
+    gets = []
+
+    class SlowFirstRead:
+        def get(self, key: str) -> bytes | None:
+            gets.append(key)
+            if len(gets) == 1:
+                first_read_sent.set()
+                release_first_read.wait(timeout=10)
+            return runtime.redis.get(key)
+
+    cache = CredentialCache(SlowFirstRead(), generation_key, time.monotonic)  # type: ignore[arg-type]
+    with ThreadPoolExecutor(6) as pool:
+        first = pool.submit(cache.view)
+        first_read_sent.wait(timeout=10)
+        together = [pool.submit(cache.view) for _ in range(5)]
+        wait_until(lambda: len(cache._reads._pending) == 5)
+        release_first_read.set()
+        views = [first.result(timeout=10)] + [view.result(timeout=10) for view in together]
+
+    assert {view._generation for view in views} == {b"current"}
+    assert len(gets) == 2  # the first view's, then one for the five that came meanwhile
+
+
+def test_cached_entries_do_not_outlive_redis_losing_the_generation(runtime: Runtime):
+    generation_key = runtime.key("auth", "generation-under-test")
+    cache = new_cache(runtime.redis, generation_key)
+    cache.view()
+    held = runtime.redis.get(generation_key)
+    cache.put("app", "app-1", "cached before the restart", held)
+    runtime.redis.delete(generation_key)  # Redis restarted without its data ...
+    other_process = new_cache(runtime.redis, generation_key)
+    other_process.view()  # ... and another process started a generation since
+
+    cache.view()
+
+    assert runtime.redis.get(generation_key) != held
+    assert cache.get("app", "app-1", runtime.redis.get(generation_key)) is None
+
+
+def test_activity_leaves_the_generation_alone(runtime: Runtime, tenant: Tenant):
+    with runtime.database.transaction() as session:
+        user = _new_user(session, tenant)
+    before = _generation(runtime)
+    with runtime.database.transaction() as session:
+        users.touch_user_for_call(
+            session=session, app_id=tenant.app_id, external_id="u-1", email=None
+        )
+        users.mark_notified(session, app_id=tenant.app_id, user_ids=[user.id])
+    with runtime.database.transaction() as session:  # a bulk import's update by primary key
+        session.execute(update(User), [{"id": user.id, "first_name": "Ada"}])
+    runtime.last_seen.touch(app_id=tenant.app_id, external_id="u-1", email=None)
+    assert _generation(runtime) == before
+
+
+def test_cached_keys_and_apps_stay_with_their_own_app(
+    runtime: Runtime, tenant: Tenant, other_tenant: Tenant
+):
+    credentials = runtime.credentials.view()
+    with runtime.database.session() as session:
+        assert credentials.find_key(session, tenant.secret) is not None
+        key = credentials.find_key(session, other_tenant.secret)
+        app = credentials.find_app(session, api_key=other_tenant.api_key)
+    assert key is not None and key.app_id == other_tenant.app_id
+    assert app is not None and app.id == other_tenant.app_id
+
+
+def _new_user(session: Session, tenant: Tenant) -> User:
+    return users.find_or_create_user(session=session, app_id=tenant.app_id, external_id="u-1")
+
+
+def _redis_commands(runtime: Runtime, monkeypatch) -> list[str]:
+    """The commands this process sends Redis from now on, by name."""
+    sent: list[str] = []
+    execute = runtime.redis.execute_command
+
+    def counting(*args, **options):
+        sent.append(str(args[0]))
+        return execute(*args, **options)
+
+    monkeypatch.setattr(runtime.redis, "execute_command", counting)
+    return sent
+
+
+def test_a_server_call_answered_from_the_cache_costs_one_redis_round_trip(
+    client: FlaskClient, runtime: Runtime, tenant: Tenant, monkeypatch
+):
+    assert client.get("/broadcasts", headers=tenant.headers()).status_code == 200
+    sent = _redis_commands(runtime, monkeypatch)
+
+    response = client.get("/broadcasts", headers=tenant.headers())
+
+    assert response.status_code == 200
+    assert sent == ["EVALSHA"]  # the generation's confirmation and the budget, together
+
+
+def test_a_refusal_answered_by_an_outdated_cache_is_checked_again(
+    client: FlaskClient, runtime: Runtime, tenant: Tenant, other_tenant: Tenant
+):
+    assert client.get("/broadcasts", headers=tenant.headers()).status_code == 200
+    generation = runtime.redis.get(runtime.key("auth", "generation"))
+    # What this process would hold had another process changed the API key's app since.
+    runtime.credentials.put("api_key", tenant.api_key, other_tenant.app_id, generation)
+    runtime.redis.set(runtime.key("auth", "generation"), new_generation())
+
+    response = client.get("/broadcasts", headers=tenant.headers())
+
+    assert response.status_code == 200
+    assert response.headers["X-RateLimit-Remaining"] == "98"  # the retry spent nothing more
+
+
+def test_an_acceptance_by_an_outdated_cache_is_undone_before_any_work(
+    client: FlaskClient, runtime: Runtime, tenant: Tenant, other_tenant: Tenant
+):
+    for _ in range(2):  # the first call learns the generation, the second fills the cache
+        assert client.get("/broadcasts", headers=other_tenant.headers()).status_code == 200
+    generation = runtime.redis.get(runtime.key("auth", "generation"))
+    assert runtime.credentials.get("key", hash_secret(other_tenant.secret), generation)
+    # The cache still maps the other app's key to its secret; the database no longer does.
+    with runtime.database.transaction() as session:
+        key = tenants.find_active_key(session=session, secret=other_tenant.secret)
+        assert key is not None
+        tenants.revoke_secret_key(session=session, app_id=other_tenant.app_id, key_id=key.id)
+    runtime.credentials.adopt(generation)  # as if this process had not seen the change yet
+    assert runtime.credentials.last_known().generation == generation
+
+    response = client.get("/broadcasts", headers=other_tenant.headers())
+
+    assert response.status_code == 401
+    assert response.get_json()["errors"][0]["code"] == "api_secret_is_incorrect"
+
+
+def test_a_send_to_users_the_process_knows_asks_the_database_nothing(
+    client: FlaskClient, runtime: Runtime, tenant: Tenant
+):
+    with runtime.database.transaction() as session:
+        _new_user(session, tenant)
+    to_u1 = {"to": [{"type": "user", "id": "u-1"}], "message": "hi"}
+    for _ in range(2):  # the first call learns the generation, the second fills the cache
+        assert client.post("/send", json=to_u1, headers=tenant.headers()).status_code == 200
+    statements: list[str] = []
+    record = lambda *args: statements.append(args[2])  # noqa: E731 (conn, cursor, statement, ...)
+    engines = {runtime.database.engine, runtime.database._autocommit_engine}
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", record)
+    try:
+        response = client.post("/send", json=to_u1, headers=tenant.headers())
+    finally:
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", record)
+
+    assert response.status_code == 200
+    assert statements == []
+
+
+def test_a_server_call_starts_a_generation_redis_lost(
+    client: FlaskClient, runtime: Runtime, tenant: Tenant
+):
+    for _ in range(2):  # the first call learns the generation, the second fills the cache
+        assert client.get("/broadcasts", headers=tenant.headers()).status_code == 200
+    held = _generation(runtime)
+    runtime.redis.delete(runtime.key("auth", "generation"))  # Redis restarted without its data
+
+    response = client.get("/broadcasts", headers=tenant.headers())
+
+    assert response.status_code == 200
+    assert _generation(runtime) not in (None, held)
+    assert runtime.credentials.last_known().generation == _generation(runtime)

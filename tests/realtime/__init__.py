@@ -1,0 +1,1 @@
+"""The WebSocket API: hub, frames, sockets, presence, publishing, and its HTTP `POST /send`."""

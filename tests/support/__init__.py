@@ -1,0 +1,1 @@
+"""What the tests share: test data, real sinks and processes, clients, fixtures. No tests here."""

@@ -1,0 +1,67 @@
+"""Templated sends through the send API and what became of them: the batch pipeline's tests and
+the tests building on it (broadcasts, recipient rules) send and wait with these."""
+
+from __future__ import annotations
+
+from flask.testing import FlaskClient
+
+from app.push.service import register_subscription
+from app.runtime import Runtime
+from app.users.service import find_or_create_user
+from tests.support.factories import Tenant
+from tests.support.sinks import PushService, wait_until
+
+SEND = "/api/notifications/send"
+VARIABLES = {"customerName": "Jane", "orderId": "ORD-1"}
+
+
+def batch(client: FlaskClient, tenant: Tenant, targets: list, **extra) -> dict:
+    request = {
+        "template": {"key": "order-confirmation", "variables": VARIABLES},
+        "targets": targets,
+        "mode": "batch",
+        **extra,
+    }
+    response = client.post(SEND, json=request, headers=tenant.headers())
+    assert response.status_code == 202, response.get_json()
+    return response.get_json()
+
+
+def subscribe(runtime: Runtime, tenant: Tenant, push_service: PushService, external_id: str):
+    """A browser subscription (registered through the service: the API admits https only, and
+    the test session's WEBPUSH_ALLOW_PRIVATE lets the service admit the loopback push service)."""
+    browser = push_service.new_browser()
+    with runtime.database.transaction() as session:
+        user = find_or_create_user(session=session, app_id=tenant.app_id, external_id=external_id)
+        register_subscription(
+            session=session,
+            app_id=tenant.app_id,
+            user_id=user.id,
+            platform="web",
+            device_token=browser.endpoint,
+            destinations=runtime.push_http.guard,
+            p256dh=browser.p256dh,
+            auth=browser.auth,
+        )
+    return browser
+
+
+def status_of(client: FlaskClient, tenant: Tenant, notification_id: str) -> dict:
+    return client.get(f"/api/notifications/{notification_id}", headers=tenant.headers()).get_json()
+
+
+def finished(client: FlaskClient, tenant: Tenant, notification_id: str) -> dict:
+    return wait_until(
+        lambda: (
+            (body := status_of(client, tenant, notification_id))["status"].startswith("completed")
+            and body
+        ),
+        timeout=60,
+    )
+
+
+def deliveries(
+    client: FlaskClient, tenant: Tenant, notification_id: str, query: str = ""
+) -> list[dict]:
+    url = f"/api/notifications/{notification_id}/deliveries?perPage=100{query}"
+    return client.get(url, headers=tenant.headers()).get_json()["deliveries"]

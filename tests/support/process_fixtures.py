@@ -1,0 +1,44 @@
+"""Fixtures for tests against real web processes: one process per module, on PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from app.runtime import Runtime
+from tests.support.cleanup import wipe
+from tests.support.factories import Tenant, make_tenant
+from tests.support.processes import RunningProcess, procfile_process
+from tests.support.realtime import Sockets, runtime_for, sockets
+
+
+@pytest.fixture(scope="module")
+def pg_runtime(postgresql_url: str) -> Iterator[Runtime]:
+    """A runtime of this process on the PostgreSQL test database the web processes use."""
+    runtime = runtime_for(postgresql_url)
+    yield runtime
+    # What the module's tests made here: the next module starts clean, as after `app`'s tests.
+    wipe(runtime)
+    runtime.close()
+
+
+@pytest.fixture(scope="module")
+def web(postgresql_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningProcess]:
+    """The Procfile's web process, shared by the tests of one module."""
+    log_dir: Path = tmp_path_factory.mktemp("web")
+    with procfile_process("web", database_url=postgresql_url, log_dir=log_dir) as process:
+        yield process
+
+
+@pytest.fixture
+def acme(pg_runtime: Runtime) -> Tenant:
+    return make_tenant(pg_runtime, "acme")
+
+
+@pytest.fixture
+def clients() -> Iterator[Sockets]:
+    """WebSocket clients opened by the test, all closed at its end."""
+    with sockets() as opened:
+        yield opened

@@ -1,0 +1,314 @@
+"""Real endpoints that deliveries land in: an SMTP server and a Web Push service.
+
+Both run in this process on loopback ports, record what arrives, and can be told to fail.
+The benchmarks use them too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import ssl
+import sys
+import threading
+import time
+from collections import Counter, defaultdict, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import http_ece
+from aiosmtpd.controller import Controller
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from tests.support.processes import free_port
+
+
+def _b64url(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def wait_until(condition: Callable[[], Any], timeout: float = 30.0, interval: float = 0.05) -> Any:
+    """Poll until `condition()` is truthy; fail with a clear message after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s: {condition}")
+        time.sleep(interval)
+
+
+class _SmtpHandler:
+    def __init__(self, sink: SmtpSink) -> None:
+        self.sink = sink
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        with self.sink._lock:
+            self.sink._attempts[address.lower()] += 1
+        scripted = self.sink._next_failure(address)
+        if scripted:
+            return scripted
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.sink.delay_s:  # a relay's time per message, without blocking other sessions
+            await asyncio.sleep(self.sink.delay_s)
+        with self.sink._lock:
+            for recipient in envelope.rcpt_tos:
+                self.sink._raw.append((recipient, envelope.content))
+            self.sink.last_received_at = time.monotonic()
+        return "250 Message accepted"
+
+
+class SmtpSink:
+    """aiosmtpd on a free port. `fail(address, "451 ...", times=2)` refuses that recipient;
+    `delay_s` makes each message take that long, as a real relay does."""
+
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
+        # Parsed on first read: parsing on arrival cost the benchmarks more CPU than sending.
+        self._raw: list[tuple[str, bytes]] = []
+        self._parsed: list[tuple[str, EmailMessage]] = []
+        self.last_received_at = 0.0
+        self.delay_s = 0.0
+        self._attempts: Counter[str] = Counter()
+        self._failures: dict[str, deque[str]] = defaultdict(deque)
+        self._lock = threading.Lock()
+        self._controller = Controller(_SmtpHandler(self), hostname="127.0.0.1", port=self.port)
+
+    @property
+    def url(self) -> str:
+        return f"smtp://127.0.0.1:{self.port}"
+
+    def start(self) -> SmtpSink:
+        self._controller.start()
+        return self
+
+    def stop(self) -> None:
+        self._controller.stop()
+
+    def reset(self) -> None:
+        with self._lock:
+            self._raw.clear()
+            self._parsed.clear()
+            self._failures.clear()
+            self._attempts.clear()
+        self.delay_s = 0.0
+
+    def attempts(self, address: str) -> int:
+        """How often a sender offered a message to this recipient (refused ones included)."""
+        with self._lock:
+            return self._attempts[address.lower()]
+
+    def fail(self, address: str, reply: str, *, times: int = 1) -> None:
+        with self._lock:
+            self._failures[address.lower()].extend([reply] * times)
+
+    def _next_failure(self, address: str) -> str | None:
+        with self._lock:
+            queue = self._failures.get(address.lower())
+            return queue.popleft() if queue else None
+
+    @property
+    def messages(self) -> list[tuple[str, EmailMessage]]:
+        """(recipient, message) for every message received, in order of arrival."""
+        with self._lock:
+            for recipient, raw in self._raw[len(self._parsed) :]:
+                self._parsed.append((recipient, message_from_bytes(raw, policy=policy.default)))
+            return list(self._parsed)
+
+    def received_by(self, address: str) -> list[EmailMessage]:
+        return [m for r, m in self.messages if r.lower() == address.lower()]
+
+    def recipients(self) -> list[str]:
+        with self._lock:
+            return [r for r, _ in self._raw]
+
+    def count(self) -> int:
+        with self._lock:
+            return len(self._raw)
+
+
+@dataclass
+class FakeBrowser:
+    """A browser's push subscription: the key pair and auth secret the push payload targets."""
+
+    endpoint: str
+    private_key: ec.EllipticCurvePrivateKey
+    auth_secret: bytes
+    received: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def p256dh(self) -> str:
+        public = self.private_key.public_key().public_bytes(
+            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+        )
+        return _b64url(public)
+
+    @property
+    def auth(self) -> str:
+        return _b64url(self.auth_secret)
+
+    def subscription_json(self) -> dict[str, Any]:
+        """What `PushSubscription.toJSON()` gives in a browser."""
+        return {"endpoint": self.endpoint, "keys": {"p256dh": self.p256dh, "auth": self.auth}}
+
+
+@dataclass(frozen=True)
+class PushReply:
+    """A scripted answer of the push service instead of accepting the push."""
+
+    status: int
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+
+
+class _PushServer(ThreadingHTTPServer):
+    """Counts the connections it accepts and, given a TLS context, speaks https on them."""
+
+    request_queue_size = 1024  # many concurrent senders in benchmarks
+    daemon_threads = True
+
+    def __init__(self, port: int, handler: type[BaseHTTPRequestHandler], tls: Any) -> None:
+        super().__init__(("127.0.0.1", port), handler)
+        self.tls = tls
+        self.connections = 0
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hung up mid-reply (a sender reading only part of a long one) is no
+        error of the service's; anything else still is."""
+        if not isinstance(sys.exc_info()[1], OSError):
+            super().handle_error(request, client_address)
+
+    def get_request(self) -> tuple[Any, Any]:
+        connection, address = self.socket.accept()
+        self.connections += 1
+        if self.tls is not None:  # a failed handshake is an OSError, which socketserver drops
+            connection = self.tls.wrap_socket(connection, server_side=True)
+        return connection, address
+
+
+class PushService:
+    """An HTTP push service on a free port that decrypts every payload it is given.
+
+    Given a trustme certificate authority it speaks https instead, with a certificate for
+    `hostname`; its endpoints then name that host, which a test's resolver maps to loopback.
+    """
+
+    def __init__(self, *, tls_ca: Any = None, hostname: str = "push.example.net") -> None:
+        self.port = free_port()
+        self.browsers: dict[str, FakeBrowser] = {}
+        self.vapid_headers: list[str] = []
+        self.host_headers: list[str] = []
+        self.last_received_at = 0.0
+        self._replies: dict[str, deque[PushReply]] = defaultdict(deque)
+        self._requests: Counter[str] = Counter()
+        self.delay_s = 0.0  # a push service's time per request
+        self._lock = threading.Lock()
+        context = None
+        if tls_ca is not None:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            tls_ca.issue_cert(hostname).configure_cert(context)
+        self.origin = (
+            f"https://{hostname}:{self.port}" if context else f"http://127.0.0.1:{self.port}"
+        )
+        self._server = _PushServer(self.port, self._handler_class(), context)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def connections(self) -> int:
+        """TCP connections accepted so far (a refused destination must open none)."""
+        return self._server.connections
+
+    def start(self) -> PushService:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def new_browser(self) -> FakeBrowser:
+        token = _b64url(os.urandom(12))
+        browser = FakeBrowser(
+            endpoint=f"{self.origin}/push/{token}",
+            private_key=ec.generate_private_key(ec.SECP256R1()),
+            auth_secret=os.urandom(16),
+        )
+        with self._lock:
+            self.browsers[token] = browser
+        return browser
+
+    def reply(
+        self,
+        browser: FakeBrowser,
+        status: int,
+        *,
+        times: int = 1,
+        headers: dict[str, str] | None = None,
+        body: bytes = b"",
+    ) -> None:
+        scripted = PushReply(status, headers or {}, body)
+        with self._lock:
+            self._replies[browser.endpoint.rsplit("/", 1)[1]].extend([scripted] * times)
+
+    def total_received(self) -> int:
+        with self._lock:
+            return sum(len(b.received) for b in self.browsers.values())
+
+    def requests_to(self, browser: FakeBrowser) -> int:
+        """How many pushes were posted to this subscription (refused ones included)."""
+        with self._lock:
+            return self._requests[browser.endpoint.rsplit("/", 1)[1]]
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        service = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as real push services offer
+
+            def do_POST(self) -> None:
+                token = self.path.rsplit("/", 1)[1]
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if service.delay_s:
+                    time.sleep(service.delay_s)
+                with service._lock:
+                    service._requests[token] += 1
+                    browser = service.browsers.get(token)
+                    scripted = service._replies[token]
+                    reply = scripted.popleft() if scripted else None
+                    service.vapid_headers.append(self.headers.get("Authorization", ""))
+                    service.host_headers.append(self.headers.get("Host", ""))
+                if browser is None:
+                    reply = PushReply(404)
+                if reply is None:
+                    payload = http_ece.decrypt(
+                        body,
+                        private_key=browser.private_key,
+                        auth_secret=browser.auth_secret,
+                        version="aes128gcm",
+                    )
+                    with service._lock:
+                        browser.received.append(json.loads(payload))
+                        service.last_received_at = time.monotonic()
+                    reply = PushReply(201)
+                self.send_response(reply.status)
+                for name, value in reply.headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(reply.body)))
+                self.end_headers()
+                self.wfile.write(reply.body)
+
+            def log_message(self, *args: Any) -> None:
+                return None
+
+        return Handler

@@ -1,0 +1,1 @@
+"""The template store: rendering, variable schemas, files and the review workflow."""
