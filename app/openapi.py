@@ -2,7 +2,7 @@
 
 Each operation documents every status it can answer (`app.openapi_responses`), its credentials
 as security schemes, and the request headers it reads, so that a client generator or a fuzzer
-(tests/test_openapi_fuzz.py) can hold the API to it.
+(tests/api/test_openapi_fuzz.py) can hold the API to it.
 """
 
 from __future__ import annotations

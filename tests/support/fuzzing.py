@@ -15,8 +15,8 @@ from app.idempotency.models import MAX_KEY_LENGTH
 from app.runtime import Runtime
 from app.security import user_hmac
 from app.tenants.models import App
-from tests.factories import Tenant, approved_template
-from tests.inbox import put_in_inbox
+from tests.support.factories import Tenant, approved_template
+from tests.support.inbox import put_in_inbox
 
 # Fixed: every run sends the same requests, so a failure reproduces and CI never flakes.
 SEED = 20_240_601

@@ -2,7 +2,7 @@
 
 No request may meet a server error, and every response must be one the document promises:
 its status, its content type and its body's schema. One test per operation, each on an empty
-database holding one of everything (`tests.fuzzing.populate`) for a tenant whose rate limits
+database holding one of everything (`tests.support.fuzzing.populate`) for a tenant whose rate limits
 the fuzzer cannot exhaust.
 """
 
@@ -20,8 +20,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from app.runtime import Runtime
-from tests.factories import Tenant, make_tenant
-from tests.fuzzing import load_schema, populate, request_headers, unlimit
+from tests.support.factories import Tenant, make_tenant
+from tests.support.fuzzing import load_schema, populate, request_headers, unlimit
 
 schema = load_schema()
 
