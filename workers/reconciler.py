@@ -14,13 +14,14 @@ import logging
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import dramatiq
 from dramatiq import Message
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.errors import DecodeError
 from sqlalchemy import ColumnElement, and_, select, update
-from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from app.engine import lifecycle, states
 from app.engine.models import (
@@ -57,68 +58,89 @@ class Reconciled:
 def reconcile_once(runtime: Runtime, *, stale_after: timedelta | None = None) -> Reconciled:
     """One pass: re-enqueue stale dispatches, chunks, deliveries and imports; move on finished
     notifications; drop idempotency records past their 24 h replay window."""
-    settings = runtime.settings
     if stale_after is None:
-        stale_after = timedelta(seconds=settings.reconcile_stale_after_s)
+        stale_after = timedelta(seconds=runtime.settings.reconcile_stale_after_s)
+    with runtime.database.transaction() as session:
+        lost = _find_lost_work(session, runtime, stale_after)
+        _take_back(session, lost)
+    emails = [d.id for d in lost.deliveries if d.channel == "email"]
+    pushes = [d.id for d in lost.deliveries if d.channel == "push"]
+    enqueue_many(broker, [dispatch_notification.message(i) for i in lost.notification_ids])
+    enqueue_many(broker, [process_chunk.message(i) for i in lost.chunk_ids])
+    enqueue_many(broker, delivery_messages(emails, pushes))
+    enqueue_many(broker, [import_users.message(i) for i in lost.import_ids])
+    _advance_unfinished(runtime, utcnow() - stale_after)
+    with runtime.database.transaction() as session:
+        expired = purge_expired(session)
+    result = Reconciled(
+        len(lost.notification_ids),
+        len(lost.chunk_ids),
+        len(lost.deliveries),
+        len(lost.import_ids),
+        expired,
+    )
+    if any((result.notifications, result.chunks, result.deliveries, result.imports)):
+        log.warning("reconciler re-enqueued %s", result)
+    return result
+
+
+@dataclass(frozen=True)
+class LostWork:
+    notification_ids: list[str]
+    chunk_ids: list[str]
+    deliveries: list[Delivery]
+    import_ids: list[str]
+
+
+def _find_lost_work(session: Session, runtime: Runtime, stale_after: timedelta) -> LostWork:
+    """What made no progress for `stale_after` and is not merely waiting: its message is gone."""
     cutoff = utcnow() - stale_after
     # Queued work may simply wait behind a backlog: stale means `stale_after` older than the
     # oldest message still waiting too (a row commits just before its message is enqueued).
     waiting_since = oldest_waiting_message(broker)
     queued_before = None if waiting_since is None else waiting_since - stale_after
-    # A delivery waiting for its retry was last touched up to the longest backoff ago.
-    retry_grace = timedelta(milliseconds=runtime.retry_policy.longest_wait_ms())
-    with runtime.database.transaction() as session:
-        notification_ids = list(
-            session.scalars(
-                select(Notification.id)
-                .where(
-                    Notification.status == NotificationStatus.QUEUED, Notification.mode == "batch"
-                )
-                .where(_enqueued_before(Notification.updated_at, cutoff, queued_before))
-                .limit(BATCH_LIMIT)
-            )
-        )
-        chunk_ids = list(
-            session.scalars(
-                select(NotificationChunk.id)
-                .where(NotificationChunk.status == ChunkStatus.QUEUED)
-                .where(_enqueued_before(NotificationChunk.updated_at, cutoff, queued_before))
-                .limit(BATCH_LIMIT)
-            )
-        )
-        stale = states.stale_deliveries(
+
+    def stale_ids(model: Any, *conditions: ColumnElement[bool]) -> list[str]:
+        enqueued_before = _enqueued_before(model.updated_at, cutoff, queued_before)
+        query = select(model.id).where(*conditions, enqueued_before).limit(BATCH_LIMIT)
+        return list(session.scalars(query))
+
+    return LostWork(
+        notification_ids=stale_ids(
+            Notification,
+            Notification.status == NotificationStatus.QUEUED,
+            Notification.mode == "batch",
+        ),
+        chunk_ids=stale_ids(NotificationChunk, NotificationChunk.status == ChunkStatus.QUEUED),
+        deliveries=states.stale_deliveries(
             session,
             older_than=stale_after,
-            retry_grace=retry_grace,
+            # A delivery waiting for its retry was last touched up to the longest wait ago.
+            retry_grace=timedelta(milliseconds=runtime.retry_policy.longest_wait_ms()),
             queued_before=queued_before,
             limit=BATCH_LIMIT,
-        )
-        import_ids = list(
-            session.scalars(
-                select(Import.id)
-                .where(Import.status != PROCESSED)
-                .where(_enqueued_before(Import.updated_at, cutoff, queued_before))
-                .limit(BATCH_LIMIT)
-            )
-        )
-        lost = [d for d in stale if d.status == states.SENDING]
-        states.record_many(
-            session.connection(),
-            [states.Result(d.id, states.QUEUED, "requeued: worker lost") for d in lost],
-        )
-        _touch(session, notification_ids, chunk_ids, [d.id for d in stale], import_ids)
-    enqueue_many(broker, [dispatch_notification.message(i) for i in notification_ids])
-    enqueue_many(broker, [process_chunk.message(i) for i in chunk_ids])
-    emails = [d.id for d in stale if d.channel == "email"]
-    enqueue_many(broker, delivery_messages(emails, [d.id for d in stale if d.channel == "push"]))
-    enqueue_many(broker, [import_users.message(i) for i in import_ids])
-    _advance_unfinished(runtime, cutoff)
-    with runtime.database.transaction() as session:
-        expired = purge_expired(session)
-    result = Reconciled(len(notification_ids), len(chunk_ids), len(stale), len(import_ids), expired)
-    if any((result.notifications, result.chunks, result.deliveries, result.imports)):
-        log.warning("reconciler re-enqueued %s", result)
-    return result
+        ),
+        import_ids=stale_ids(Import, Import.status != PROCESSED),
+    )
+
+
+def _take_back(session: Session, lost: LostWork) -> None:
+    """Deliveries a dead worker held go back to `queued`; everything found restarts its clock."""
+    states.record_many(
+        session.connection(),
+        [
+            states.Result(d.id, states.QUEUED, "requeued: worker lost")
+            for d in lost.deliveries
+            if d.status == states.SENDING
+        ],
+    )
+    _touch(
+        session,
+        lost.notification_ids,
+        lost.chunk_ids,
+        [d.id for d in lost.deliveries],
+        lost.import_ids,
+    )
 
 
 def _advance_unfinished(runtime: Runtime, cutoff: datetime) -> None:

@@ -6,17 +6,8 @@ import threading
 import time
 from collections import Counter
 
-from tests.support.cluster import (
-    Answer,
-    Audience,
-    Cluster,
-    assert_consistent,
-    batch_under_way,
-    outcome,
-    report,
-    terminate_backends,
-    wait_until_completed,
-)
+from tests.support.cluster import Answer, Audience, Cluster, batch_under_way, terminate_backends
+from tests.support.fault_outcome import assert_consistent, outcome, report, wait_until_completed
 
 CUT_EVERY_S = 0.25
 CUTTING_FOR_S = 6

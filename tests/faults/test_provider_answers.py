@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.support.cluster import Cluster, audience, send_batch, wait_until_completed
+from tests.support.cluster import Cluster, audience, send_batch
+from tests.support.fault_outcome import wait_until_completed
 from tests.support.realtime import call, poll
 
 

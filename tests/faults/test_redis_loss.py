@@ -4,18 +4,8 @@ from __future__ import annotations
 
 import time
 
-from tests.support.cluster import (
-    SETTINGS,
-    Cluster,
-    assert_consistent,
-    audience,
-    batch_under_way,
-    outcome,
-    received,
-    report,
-    send_batch,
-    wait_until_completed,
-)
+from tests.support.cluster import SETTINGS, Cluster, audience, batch_under_way, received, send_batch
+from tests.support.fault_outcome import assert_consistent, outcome, report, wait_until_completed
 
 OUTAGE_S = 4
 

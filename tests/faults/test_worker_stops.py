@@ -5,10 +5,9 @@ from __future__ import annotations
 import signal
 import time
 
-from tests.support.cluster import (
-    Cluster,
+from tests.support.cluster import Cluster, batch_under_way
+from tests.support.fault_outcome import (
     assert_consistent,
-    batch_under_way,
     outcome,
     report,
     sending_now,

@@ -10,7 +10,6 @@ import json
 import shutil
 import signal
 import subprocess
-import time
 import urllib.error
 import urllib.request
 from collections import Counter
@@ -22,14 +21,11 @@ from typing import Any
 
 import psycopg
 import redis
-from sqlalchemy import func, select
 
-from app.engine.models import Delivery, Notification
-from app.push.service import register_subscription
 from app.runtime import Runtime
-from app.users.service import find_or_create_user
 from tests.support.cleanup import wipe
 from tests.support.factories import ORDER_CHANNELS, ORDER_SCHEMA, Tenant, make_tenant
+from tests.support.pipeline import subscribe
 from tests.support.processes import RunningProcess, free_port, procfile_process
 from tests.support.realtime import poll, runtime_for
 from tests.support.sinks import FakeBrowser, PushService, SmtpSink
@@ -226,29 +222,11 @@ def audience(cluster: Cluster, name: str, size: int) -> Audience:
     for action in ("submit", "approve"):
         status, body = cluster.api("POST", f"/api/templates/order/{action}", tenant, {})
         assert status == 200, body
-    browsers = {f"{name}-{index}": cluster.push.new_browser() for index in range(size)}
-    _subscribe(cluster.runtime, tenant, browsers)
+    browsers = {
+        f"{name}-{index}": subscribe(cluster.runtime, tenant, cluster.push, f"{name}-{index}")
+        for index in range(size)
+    }
     return Audience(tenant, browsers)
-
-
-def _subscribe(runtime: Runtime, tenant: Tenant, browsers: dict[str, FakeBrowser]) -> None:
-    """Register each user's browser. Through the service: the API admits only https endpoints,
-    and the sink is a plain-http push service on loopback (WEBPUSH_ALLOW_PRIVATE)."""
-    with runtime.database.transaction() as session:
-        for external_id, browser in browsers.items():
-            user = find_or_create_user(
-                session=session, app_id=tenant.app_id, external_id=external_id
-            )
-            register_subscription(
-                session=session,
-                app_id=tenant.app_id,
-                user_id=user.id,
-                platform="web",
-                device_token=browser.endpoint,
-                destinations=runtime.push_http.guard,
-                p256dh=browser.p256dh,
-                auth=browser.auth,
-            )
 
 
 def send_batch(
@@ -260,6 +238,22 @@ def send_batch(
         "mode": "batch",
     }
     return cluster.api("POST", SEND, audience.tenant, body, **headers)
+
+
+@dataclass(frozen=True)
+class Received:
+    emails: Counter[str]
+    pushes: Counter[str]
+
+    def total(self) -> int:
+        return sum(self.emails.values()) + sum(self.pushes.values())
+
+
+def received(cluster: Cluster, audience: Audience) -> Received:
+    addresses = {audience.email(e): e for e in audience.browsers}
+    emails = Counter(addresses[r] for r in cluster.smtp.recipients() if r in addresses)
+    pushes = Counter({e: len(b.received) for e, b in audience.browsers.items() if b.received})
+    return Received(emails, pushes)
 
 
 def wait_for_share_sent(cluster: Cluster, audience: Audience, share: float) -> None:
@@ -281,130 +275,6 @@ def batch_under_way(cluster: Cluster, name: str, share: float = 0.3) -> tuple[Au
     return recipients, sent["notificationId"]
 
 
-def sending_now(cluster: Cluster, notification_ids: list[str]) -> int:
-    """Deliveries the ledger shows in flight: at a kill -9, the ones that may go twice."""
-    with cluster.runtime.database.transaction() as session:
-        return session.scalar(
-            select(func.count())
-            .select_from(Delivery)
-            .where(Delivery.notification_id.in_(notification_ids), Delivery.status == "sending")
-        )
-
-
-@dataclass(frozen=True)
-class Received:
-    emails: Counter[str]
-    pushes: Counter[str]
-
-    def total(self) -> int:
-        return sum(self.emails.values()) + sum(self.pushes.values())
-
-
-def received(cluster: Cluster, audience: Audience) -> Received:
-    addresses = {audience.email(e): e for e in audience.browsers}
-    emails = Counter(addresses[r] for r in cluster.smtp.recipients() if r in addresses)
-    pushes = Counter({e: len(b.received) for e, b in audience.browsers.items() if b.received})
-    return Received(emails, pushes)
-
-
-def wait_until_completed(
-    cluster: Cluster, tenant: Tenant, notification_ids: list[str], timeout: float = 90
-) -> dict[str, dict[str, Any]]:
-    """Until the API reports every notification completed (with errors or not) and the stored
-    status says the same."""
-
-    def views() -> dict[str, dict[str, Any]] | None:
-        found = {}
-        for notification_id in notification_ids:
-            status, view = cluster.api("GET", f"/api/notifications/{notification_id}", tenant)
-            if status != 200 or view["status"] not in ("completed", "completed_with_errors"):
-                return None
-            found[notification_id] = view
-        stored = stored_statuses(cluster, notification_ids)
-        return found if all(stored[i] == found[i]["status"] for i in found) else None
-
-    return poll(views, timeout=timeout, interval=0.25)
-
-
-def stored_statuses(cluster: Cluster, notification_ids: list[str]) -> dict[str, str]:
-    """What `notifications.status` holds, which listing, filtering and metrics read."""
-    with cluster.runtime.database.transaction() as session:
-        rows = session.execute(
-            select(Notification.id, Notification.status).where(
-                Notification.id.in_(notification_ids)
-            )
-        )
-        return {notification_id: status for notification_id, status in rows}
-
-
-def ledger(cluster: Cluster, notification_ids: list[str]) -> Counter[tuple[str, str]]:
-    """(channel, status) -> deliveries, over these notifications."""
-    with cluster.runtime.database.transaction() as session:
-        rows = session.execute(
-            select(Delivery.channel, Delivery.status, func.count())
-            .where(Delivery.notification_id.in_(notification_ids))
-            .group_by(Delivery.channel, Delivery.status)
-        )
-        return Counter({(channel, status): count for channel, status, count in rows})
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What the sinks, the ledger and the API say once a faulted run is over."""
-
-    expected: int
-    lost: int
-    doubled: int
-    ledger: Counter[tuple[str, str]]
-    progress_sent: dict[str, int]
-
-
-def outcome(
-    cluster: Cluster,
-    audience: Audience,
-    views: dict[str, dict[str, Any]],
-    sends_per_recipient: int = 1,
-) -> Outcome:
-    """Every recipient should have one email and one push per notification sent to them."""
-    got = received(cluster, audience)
-    expected_each = sends_per_recipient
-    lost = doubled = 0
-    for external_id in audience.browsers:
-        for counts in (got.emails, got.pushes):
-            n = counts[external_id]
-            lost += max(expected_each - n, 0)
-            doubled += max(n - expected_each, 0)
-    progress_sent = {
-        channel: sum(view["progress"][channel]["sent"] for view in views.values())
-        for channel in ("email", "push", "in_app")
-    }
-    return Outcome(
-        expected=2 * len(audience.browsers) * expected_each,
-        lost=lost,
-        doubled=doubled,
-        ledger=ledger(cluster, list(views)),
-        progress_sent=progress_sent,
-    )
-
-
-def assert_consistent(result: Outcome, audience: Audience, notifications: int = 1) -> None:
-    """The ledger, the API's progress and the sinks agree: everything sent, once."""
-    recipients = len(audience.browsers) * notifications
-    assert result.lost == 0, result
-    sent = {channel: result.ledger[(channel, "sent")] for channel in ("email", "push", "in_app")}
-    assert sent == {"email": recipients, "push": recipients, "in_app": recipients}, result
-    assert result.progress_sent == sent, result
-    assert sum(result.ledger.values()) == 3 * recipients, result
-
-
-def report(fault: str, injected: int, result: Outcome) -> None:
-    """One line per faulted run (shown with `pytest -s`), the figures docs/operations.md quotes."""
-    print(
-        f"\nfault report | {fault} | faults injected: {injected} | deliveries checked at the "
-        f"sinks: {result.expected} | lost: {result.lost} | doubled: {result.doubled}"
-    )
-
-
 def terminate_backends(database_url: str) -> int:
     """Terminate every other connection to the database, as an administrator or a failover does."""
     libpq = database_url.replace("postgresql+psycopg://", "postgresql://")
@@ -414,7 +284,3 @@ def terminate_backends(database_url: str) -> int:
             "WHERE datname = current_database() AND pid <> pg_backend_pid()"
         ).fetchall()
     return len(rows)
-
-
-def elapsed_since(start: float) -> float:
-    return time.monotonic() - start
