@@ -21,7 +21,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
 from app.db import Database, is_connection_lost
-from app.engine import lifecycle, states
+from app.engine import states
+from app.engine.advancer import Advancer
 from app.group_commit import GroupCommit
 from app.push.service import WebPushTarget, web_push_targets
 
@@ -64,6 +65,8 @@ class DeliveryLedger:
         self._batches: GroupCommit[str | states.Result, ClaimedDelivery | None] = GroupCommit(
             self._commit_batch
         )
+        # Notifications whose outcomes this ledger committed are moved on in the background.
+        self.advancer = Advancer(database)
 
     def claim(self, delivery_id: str) -> ClaimedDelivery | None:
         """Take a queued delivery for sending, or None if it is not queued (someone has it)."""
@@ -109,7 +112,7 @@ class DeliveryLedger:
         results = [item for item in items if isinstance(item, states.Result)]
         claims = [item for item in items if isinstance(item, str)]
         claimed_rows, targets = self._write_persistently(results, claims)
-        self._advance({r.notification_id for r in results if r.is_final and r.notification_id})
+        self.advancer.note(r.notification_id for r in results if r.is_final and r.notification_id)
         rows = {row.id: row for row in claimed_rows}
         answers: list[ClaimedDelivery | None] = []
         for item in items:
@@ -129,16 +132,6 @@ class DeliveryLedger:
                 )
             )
         return answers
-
-    def _advance(self, notification_ids: set[str]) -> None:
-        """After the outcomes committed: complete the notifications they may have finished."""
-        if not notification_ids:
-            return
-        try:
-            with self._database.autocommit_connection() as connection:
-                lifecycle.advance(connection, notification_ids)
-        except DBAPIError:  # the outcomes are safe; the reconciler completes them later
-            log.warning("notification status not advanced", exc_info=True)
 
 
 def _web_push_targets(
