@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -18,6 +17,7 @@ from app.config import Settings
 from app.runtime import Runtime
 from app.security import user_hmac
 from tests.support.factories import Tenant
+from tests.support.sinks import wait_until
 
 TIMEOUT = 10.0
 
@@ -118,12 +118,5 @@ def send(base_url: str, tenant: Tenant, body: dict[str, Any]) -> dict[str, Any]:
 
 
 def poll(check: Any, *, timeout: float = 30.0, interval: float = 0.2) -> Any:
-    """Call `check` until it returns something truthy; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s: last result {result!r}")
-        time.sleep(interval)
+    """`wait_until` at a pace for calls over the network."""
+    return wait_until(check, timeout, interval)

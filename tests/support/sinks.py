@@ -42,7 +42,7 @@ def wait_until(condition: Callable[[], Any], timeout: float = 30.0, interval: fl
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s: {condition}")
+            raise AssertionError(f"condition not met within {timeout}s: last result {value!r}")
         time.sleep(interval)
 
 
