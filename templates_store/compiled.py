@@ -19,8 +19,9 @@ from templates_store.cache import BoundedCache
 from templates_store.checks import JINJA_MARKERS, environment_for, iter_sources
 from templates_store.errors import RenderFailed
 from templates_store.html_text import html_to_text, text_template_source, tidy_text
+from templates_store.limits import render_budget
 from templates_store.models import TemplateVersion
-from templates_store.sandbox import TEXT, TEXT_FROM_HTML, render_budget
+from templates_store.sandbox import TEXT, TEXT_FROM_HTML
 
 HTML_FIELD = "channels.email.html"
 TEXT_FIELD = "channels.email.text"

@@ -11,114 +11,32 @@ iterating filters may go through together (one `RenderBudget` per render).
 from __future__ import annotations
 
 import functools
-import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sized
-from contextlib import contextmanager
-from contextvars import ContextVar
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from jinja2 import ChainableUndefined, StrictUndefined, Undefined, nodes, pass_eval_context
+from jinja2 import ChainableUndefined, StrictUndefined, Undefined, nodes
 from jinja2.compiler import CodeGenerator, Frame
-from jinja2.filters import (
-    do_batch,
-    do_center,
-    do_format,
-    do_indent,
-    do_replace,
-    do_round,
-    do_wordwrap,
-    make_attrgetter,
-    pass_environment,
-    sync_do_join,
-    sync_do_slice,
-)
-from jinja2.nodes import EvalContext
 from jinja2.runtime import Context, LoopContext
-from jinja2.sandbox import SandboxedEnvironment, SecurityError, safe_range
+from jinja2.sandbox import SandboxedEnvironment, SecurityError
 from jinja2.utils import _PassArg
 
 from templates_store.html_text import html_to_text
-
-MAX_POWER = 100
-MAX_REPEAT = 100_000
-# Numbers `range` may produce in one render, all calls together: Jinja caps each call at 100,000,
-# but two nested loops would still be 10^10 steps, and a render cannot be interrupted.
-MAX_RANGE_STEPS = 1_000_000
-# Items one render may iterate over: every `{% for %}` step, plus each item an iterating filter
-# (`map`, `join`, `sort`, ...) goes through. Nested loops over a long string or list hit it.
-MAX_ITERATIONS = 1_000_000
-# Integers `*` and `**` may produce (about 3,000 digits), so a chain of powers fails at once.
-MAX_NUMBER_BITS = 10_000
-
-
-# Characters one render may join into text, all parts and every captured block together
-# (`{% set %}...{% endset %}`, macro and call bodies, the output itself). Each join is bounded by
-# what went into it, so nesting blocks that repeat a long value multiplies it: this caps that.
-MAX_OUTPUT = 10_000_000
-
-
-@dataclass
-class RenderBudget:
-    range_steps: int = MAX_RANGE_STEPS
-    iterations: int = MAX_ITERATIONS
-    output: int = MAX_OUTPUT
-
-
-_budget: ContextVar[RenderBudget | None] = ContextVar("herald_render_budget", default=None)
-
-
-@contextmanager
-def render_budget() -> Iterator[None]:
-    """One render's budget: a version's every part together, for one recipient."""
-    token = _budget.set(RenderBudget())
-    try:
-        yield
-    finally:
-        _budget.reset(token)
-
-
-def budgeted_range(*args: int) -> range:
-    """Jinja's safe `range`, charged to the current render's budget."""
-    numbers = safe_range(*args)
-    _charge("range_steps", len(numbers), f"loop over at most {MAX_RANGE_STEPS} numbers")
-    return numbers
-
-
-def charge_iterations(count: int) -> None:
-    """Charge `count` items to the current render's iteration budget (none outside a render)."""
-    _charge("iterations", count, f"iterate over at most {MAX_ITERATIONS} items")
-
-
-def charge_output(size: int) -> None:
-    """Charge `size` characters of joined text to the current render's output budget."""
-    _charge("output", size, f"produce at most {MAX_OUTPUT} characters of text")
-
-
-def _charge(kind: str, amount: int, limit: str) -> None:
-    """Spend `amount` of one of the current render's budgets; none is kept outside a render."""
-    budget = _budget.get()
-    if budget is None:
-        return
-    left = getattr(budget, kind) - amount
-    setattr(budget, kind, left)
-    if left < 0:
-        raise SecurityError(f"A render may {limit}.")
-
-
-def budgeted(iterable: Any) -> Any:
-    """`iterable`, its items charged to the render's budget: all at once when it has a length
-    (no cost per item, and the loop still knows `loop.length`), else one by one."""
-    if isinstance(iterable, Sized):
-        charge_iterations(len(iterable))
-        return iterable
-    return _counted(iterable)
-
-
-def _counted(iterable: Iterable[Any]) -> Iterator[Any]:
-    for item in iterable:
-        charge_iterations(1)
-        yield item
+from templates_store.limits import (
+    BOUNDED_FILTERS,
+    MAX_ITERATIONS,
+    MAX_REPEAT,
+    budgeted,
+    budgeted_range,
+    charge_output,
+    check_bits,
+    check_grown,
+    check_power,
+    check_sum,
+    check_width,
+    checked_method_args,
+    format_width,
+    padded_size,
+)
 
 
 class HeraldCodeGenerator(CodeGenerator):
@@ -206,31 +124,31 @@ class HeraldSandbox(SandboxedEnvironment):
 
     def call(self, context: Context, obj: Any, /, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
         # Positional-only, like Jinja's own `__context, __obj`: kwargs may use any name.
-        _check_width(_padded_size(obj, args, kwargs))
+        check_width(padded_size(obj, args, kwargs))
         if isinstance(obj, LoopContext) and args:  # `loop(children)` in a recursive loop
             args = (budgeted(args[0]), *args[1:])
-        args = _checked_method_args(obj, args)
+        args = checked_method_args(obj, args)
         result = super().call(context, obj, *args, **kwargs)
         owner = getattr(obj, "__self__", None)
         if isinstance(owner, str) and isinstance(result, str):
-            _check_grown(len(result), len(owner))
+            check_grown(len(result), len(owner))
         return result
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
         if operator == "+":
-            _check_sum(left, right)
+            check_sum(left, right)
         elif operator == "**":
-            _check_power(left, right)
+            check_power(left, right)
         elif operator == "*":
             if _repeat_size(left, right) > MAX_REPEAT:
                 raise SecurityError(f"Repetitions longer than {MAX_REPEAT} are not allowed.")
             if isinstance(left, int) and isinstance(right, int):
-                _check_bits(abs(left).bit_length() + abs(right).bit_length())
+                check_bits(abs(left).bit_length() + abs(right).bit_length())
         elif operator == "%" and isinstance(left, str):
-            _check_width(_format_width(left, right))
+            check_width(format_width(left, right))
         result = super().call_binop(context, operator, left, right)
         if isinstance(left, str) and isinstance(result, str):  # `%` formatting's actual size
-            _check_grown(len(result), len(left))
+            check_grown(len(result), len(left))
         return result
 
     # Called by the code HeraldCodeGenerator writes.
@@ -250,7 +168,7 @@ class HeraldSandbox(SandboxedEnvironment):
     @staticmethod
     def bounded_concat(value: str) -> str:
         """The result of `a ~ b ~ ...`, refused when longer than the limit."""
-        _check_grown(len(value), 0)
+        check_grown(len(value), 0)
         return value
 
 
@@ -260,195 +178,6 @@ def _lenient(obj: Any, name: Any, value: Any) -> Any:
     return value
 
 
-def _check_width(width: int) -> None:
-    if width > MAX_REPEAT:
-        raise SecurityError(f"Padding to more than {MAX_REPEAT} characters is not allowed.")
-
-
-def _check_grown(size: int, previous: int) -> None:
-    """Refuse a string or list longer than the limit, unless it is no longer than before
-    (a long variable may still be passed through a filter, or shortened)."""
-    if size > MAX_REPEAT and size > previous:
-        message = f"Results longer than {MAX_REPEAT} characters or items are not allowed."
-        raise SecurityError(message)
-
-
-def _check_bits(bits: int) -> None:
-    if bits > MAX_NUMBER_BITS:
-        raise SecurityError(f"Numbers larger than {MAX_NUMBER_BITS} bits are not allowed.")
-
-
-def _check_power(base: Any, exponent: Any) -> None:
-    if isinstance(exponent, int | float) and abs(exponent) > MAX_POWER:
-        raise SecurityError(f"Exponents above {MAX_POWER} are not allowed.")
-    if isinstance(base, int) and isinstance(exponent, int) and exponent > 0:
-        # Checked before computing: the result has at most this many bits.
-        _check_bits(abs(base).bit_length() * exponent)
-
-
-def _check_sum(left: Any, right: Any) -> None:
-    for kind in (str, list, tuple):
-        if isinstance(left, kind) and isinstance(right, kind):
-            _check_grown(len(left) + len(right), max(len(left), len(right)))
-
-
-# str methods whose first argument is the width of the string they return.
-_WIDTH_METHODS = frozenset({"center", "ljust", "rjust", "zfill"})
-
-
-def _padded_size(method: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> int:
-    """How long a padding call like `'x'.center(n)` makes its string at least; else 0."""
-    text = getattr(method, "__self__", None)
-    name = getattr(method, "__name__", None)
-    if not isinstance(text, str) or name not in (*_WIDTH_METHODS, "expandtabs"):
-        return 0
-    width = args[0] if args else next(iter(kwargs.values()), 0)
-    if not isinstance(width, int):
-        return 0
-    return text.count("\t") * width if name == "expandtabs" else width
-
-
-def _checked_method_args(method: Any, args: tuple[Any, ...]) -> tuple[Any, ...]:
-    """Refuse a method call that would build a huge string, list or bytes before it runs; the
-    arguments to call it with (an iterable argument is read once, here)."""
-    owner, name = getattr(method, "__self__", None), getattr(method, "__name__", None)
-    if isinstance(owner, str) and name == "replace" and len(args) >= 2:
-        _check_grown(_replaced_size(owner, *args[:3]), len(owner))
-    elif isinstance(owner, str) and name == "translate" and args:
-        _check_grown(len(owner) * _longest_value(args[0]), len(owner))
-    elif isinstance(owner, str) and name == "join" and args:
-        items = list(budgeted(args[0]))
-        _check_grown(_joined_size(owner, items), _longest(items))
-        return (items, *args[1:])
-    elif isinstance(owner, list) and name == "extend" and args:
-        items = list(budgeted(args[0]))
-        _check_grown(len(owner) + len(items), len(owner))
-        return (items, *args[1:])
-    elif isinstance(owner, int) and name == "to_bytes" and args and isinstance(args[0], int):
-        _check_grown(args[0], 0)
-    return args
-
-
-def _replaced_size(text: str, old: Any, new: Any, count: Any = None) -> int:
-    """How long `text.replace(old, new, count)` is (an empty `old` matches len(text) + 1 times)."""
-    found = text.count(str(old))
-    if isinstance(count, int) and count >= 0:
-        found = min(found, count)
-    return len(text) + found * (len(str(new)) - len(str(old)))
-
-
-def _longest_value(table: Any) -> int:
-    if not isinstance(table, Mapping):
-        return 1
-    return max([1, *(len(v) for v in table.values() if isinstance(v, str))])
-
-
-def _joined_size(separator: str, items: list[Any]) -> int:
-    return sum(len(i) for i in items if isinstance(i, str)) + len(separator) * (len(items) - 1)
-
-
-def _longest(items: list[Any]) -> int:
-    return max([0, *(len(i) for i in items if isinstance(i, str))])
-
-
-# A printf-style conversion's width and precision: `%-10s`, `%08.3f`, `%*d`.
-_CONVERSION = re.compile(r"%(?:\([^)]*\))?[#0\- +]*(\*|\d+)?(?:\.(\*|\d+))?")
-
-
-def _format_width(template: str, values: Any) -> int:
-    """The largest width or precision `template % values` asks for (`*` takes it from values)."""
-    widest = 0
-    for match in _CONVERSION.finditer(template):
-        for part in match.groups():
-            if part == "*":
-                given = values if isinstance(values, tuple) else (values,)
-                widest = max([widest, *(v for v in given if isinstance(v, int))])
-            elif part:
-                widest = max(widest, int(part))
-    return widest
-
-
-def _bounded_center(value: Any, width: int = 80) -> str:
-    _check_width(width if isinstance(width, int) else 0)
-    return do_center(value, width)  # keeps Markup safe, as Jinja's own filter does
-
-
-def _bounded_indent(value: Any, width: int | str = 4, *args: Any, **kwargs: Any) -> str:
-    _check_width(width if isinstance(width, int) else len(width))
-    text = str(value)
-    indent = width if isinstance(width, int) else len(width)
-    _check_grown(len(text) + (text.count("\n") + 1) * indent, len(text))
-    return do_indent(value, width, *args, **kwargs)
-
-
-def _bounded_format(value: str, *args: Any, **kwargs: Any) -> str:
-    _check_width(_format_width(str(value), args))
-    return do_format(value, *args, **kwargs)
-
-
-@pass_eval_context
-def _bounded_replace(
-    eval_ctx: EvalContext, s: Any, old: Any, new: Any, count: int | None = None
-) -> str:
-    text = str(s)
-    _check_grown(_replaced_size(text, old, new, count), len(text))
-    return do_replace(eval_ctx, s, old, new, count)
-
-
-@pass_eval_context
-def _bounded_join(
-    eval_ctx: EvalContext, value: Iterable[Any], d: str = "", attribute: Any = None
-) -> str:
-    items = list(value)
-    if attribute is not None:
-        items = list(map(make_attrgetter(eval_ctx.environment, attribute), items))
-    _check_grown(_joined_size(str(d), items), _longest(items))
-    return sync_do_join(eval_ctx, items, d)
-
-
-@pass_environment
-def _bounded_wordwrap(environment: Any, s: str, width: int = 79, *args: Any, **kwargs: Any) -> str:
-    text = str(s)
-    wrapstring = kwargs.get("wrapstring", args[1] if len(args) > 1 else None)
-    joiner = len(str(wrapstring)) if wrapstring is not None else len(environment.newline_sequence)
-    # A wrapped line holds at least half of `width`, but for a paragraph's last line.
-    lines = 2 * len(text) // max(width, 1) + text.count("\n") + 1 if isinstance(width, int) else 0
-    _check_grown(len(text) + lines * joiner, len(text))
-    return do_wordwrap(environment, s, width, *args, **kwargs)
-
-
-MAX_ROUND_DIGITS = 100  # `round(5, -10**9)` computes 10 ** (10 ** 9) first
-
-
-def _bounded_round(value: Any, precision: Any = 0, method: str = "common") -> float:
-    if isinstance(precision, int) and abs(precision) > MAX_ROUND_DIGITS:
-        raise SecurityError(f"round takes at most {MAX_ROUND_DIGITS} digits of precision.")
-    return do_round(value, precision, method)  # type: ignore[arg-type]
-
-
-def _bounded_batch(value: Any, linecount: int, fill_with: Any = None) -> Iterator[list[Any]]:
-    if fill_with is not None and isinstance(linecount, int):
-        _check_grown(linecount, 0)  # the last batch is padded to `linecount` items
-    return do_batch(value, linecount, fill_with)
-
-
-def _bounded_slice(value: Any, slices: int, fill_with: Any = None) -> Iterator[list[Any]]:
-    if isinstance(slices, int):
-        charge_iterations(slices)  # one step per slice, however short the input
-    return sync_do_slice(value, slices, fill_with)
-
-
-_BOUNDED_FILTERS: dict[str, Callable[..., Any]] = {
-    "center": _bounded_center,
-    "indent": _bounded_indent,
-    "format": _bounded_format,
-    "replace": _bounded_replace,
-    "join": _bounded_join,
-    "wordwrap": _bounded_wordwrap,
-    "batch": _bounded_batch,
-    "round": _bounded_round,
-    "slice": _bounded_slice,
-}
 # Filters that go through every item of their input.
 _ITERATING_FILTERS = frozenset(
     {
@@ -489,7 +218,7 @@ def _guarded(
         result = filter_func(*args, **kwargs)
         if isinstance(result, str | list | tuple):
             before = len(value) if isinstance(value, str | list | tuple) else 0
-            _check_grown(len(result), before)
+            check_grown(len(result), before)
         return result
 
     return guarded
@@ -543,7 +272,7 @@ def build_environment(*, autoescape: bool) -> HeraldSandbox:
     )
     env.globals.pop("lipsum", None)
     env.globals["range"] = budgeted_range
-    env.filters.update(_BOUNDED_FILTERS)
+    env.filters.update(BOUNDED_FILTERS)
     for name, filter_func in env.filters.items():
         if name not in _PLAIN_FILTERS:
             env.filters[name] = _guarded(
