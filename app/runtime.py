@@ -16,7 +16,8 @@ from app.engine.ledger import DeliveryLedger
 from app.engine.retry import RetryPolicy
 from app.engine.senders import Senders
 from app.security import Encryptor
-from app.tenants.credentials import CredentialCache, install_invalidation, new_cache
+from app.tenants.credentials import CredentialCache, new_cache
+from app.tenants.invalidation import install_invalidation
 from app.users import statistics as user_statistics
 from app.users.last_seen import LastSeenWriter
 

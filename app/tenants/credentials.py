@@ -37,24 +37,18 @@ from typing import Any
 
 from redis import Redis, RedisError
 from redis.commands.core import Script
-from sqlalchemy import event, inspect
-from sqlalchemy.engine import Connection
+from sqlalchemy import inspect
 from sqlalchemy.orm import (
-    Mapper,
-    ORMExecuteState,
     Session,
     make_transient_to_detached,
-    object_session,
-    sessionmaker,
 )
 from sqlalchemy.orm.util import identity_key
 
 from app.group_commit import GroupCommit
 from app.security import Encryptor, hash_secret
 from app.tenants import service as tenants
-from app.tenants.models import App, SecretKey
+from app.tenants.models import App
 from app.users.last_seen import LastSeenWriter
-from app.users.models import User
 from app.users.service import LAST_SEEN_RESOLUTION
 
 log = logging.getLogger(__name__)
@@ -63,8 +57,6 @@ CREDENTIALS_TTL_S = 5.0  # apps and keys: the staleness bound when Redis missed 
 # Handshake users: also the interval between a process's `last_seen_at` writes.
 USER_TTL_S = LAST_SEEN_RESOLUTION.total_seconds()
 MAX_ENTRIES = 50_000  # per kind; beyond it the kind is emptied (a burst of misses, no growth)
-_IDENTITY_COLUMNS = frozenset({"external_id", "email"})
-_CHANGED = "herald_credentials_changed"
 
 
 @dataclass(frozen=True)
@@ -328,82 +320,6 @@ def detached_app(cached: CachedApp) -> App:
     app.__dict__.update(_copied(cached.columns))
     make_transient_to_detached(app)
     return app
-
-
-def install_invalidation(factory: sessionmaker[Session], redis: Redis, generation_key: str) -> None:
-    """Bump the generation after each commit that changed an app, a key or a user's identity.
-
-    Row changes are noticed by mapper events of those three classes only (see below), so the
-    flushes of everything else (a batch's notifications, deliveries) cost nothing extra.
-    """
-
-    @event.listens_for(factory, "do_orm_execute")
-    def _note_bulk(state: ORMExecuteState) -> None:
-        if (state.is_update or state.is_delete) and _bulk_changes_credentials(state):
-            state.session.info[_CHANGED] = True
-
-    @event.listens_for(factory, "after_commit")
-    def _bump(session: Session) -> None:
-        # Releasing a savepoint fires this too, before other processes can see the change:
-        # bumping then would let them cache the old rows under the new generation.
-        if session.in_nested_transaction():
-            return
-        if session.info.pop(_CHANGED, False):
-            try:
-                redis.set(generation_key, new_generation())
-            except RedisError:
-                log.warning(
-                    "credential change not announced; caches expire it within %d s",
-                    USER_TTL_S,
-                )
-
-
-def _note_change(_mapper: Mapper[Any], _connection: Connection, target: object) -> None:
-    session = object_session(target)
-    if session is not None:
-        session.info[_CHANGED] = True
-
-
-def _note_user_update(mapper: Mapper[Any], connection: Connection, target: User) -> None:
-    state = inspect(target)
-    if any(state.attrs[name].history.has_changes() for name in _IDENTITY_COLUMNS):
-        _note_change(mapper, connection, target)
-
-
-for _credential_class in (App, SecretKey):
-    for _when in ("after_insert", "after_update", "after_delete"):
-        event.listen(_credential_class, _when, _note_change)
-event.listen(User, "after_delete", _note_change)
-event.listen(User, "after_update", _note_user_update)
-
-
-_CREDENTIAL_TABLES = frozenset({App.__tablename__, SecretKey.__tablename__})
-
-
-def _bulk_changes_credentials(state: ORMExecuteState) -> bool:
-    """Judged by the table written, so Core statements (`update(User.__table__)`) count too.
-
-    An UPDATE of users counts when it writes an identity column, the rule the ORM events
-    follow; one whose columns cannot be told counts too. A bulk import's other columns don't:
-    every chunk would otherwise empty every process's cache.
-    """
-    table = getattr(getattr(state.statement, "table", None), "name", None)
-    if table in _CREDENTIAL_TABLES:
-        return True
-    if table != User.__tablename__:
-        return False
-    if state.is_delete:
-        return True
-    params = state.parameters
-    rows = params if isinstance(params, list) else [params or {}]
-    # Statement-level `.values(...)` (e.g. `last_notified_at`) carry their columns here.
-    values = getattr(state.statement, "_values", None) or {}
-    # Parameters name columns (a bulk update by primary key) or bound values of the statement.
-    columns = User.__table__.c
-    named = {getattr(k, "key", k) for k in values} | {
-        k for row in rows for k in row if k in columns
-    }
-    return not named or bool(named & _IDENTITY_COLUMNS)
 
 
 def new_generation() -> str:
