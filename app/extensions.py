@@ -12,6 +12,7 @@ from flask import Flask, current_app, g, request
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from app.db import is_connection_lost
 from app.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -65,7 +66,7 @@ def retry_reads_once(view: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return view(*args, **kwargs)
         except DBAPIError as exc:
-            if not exc.connection_invalidated:
+            if not is_connection_lost(exc):
                 raise
             log.warning("database connection lost during a read; once more on a fresh one")
             stale = g.pop("db_session", None)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterable
 
 from app.db import Database
@@ -62,5 +63,5 @@ class Advancer:
         while True:
             self._noted.wait()
             self._noted.clear()
-            threading.Event().wait(self._interval_s)  # let more commits join this pass
+            time.sleep(self._interval_s)  # let more commits join this pass
             self.flush()
