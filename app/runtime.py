@@ -10,6 +10,7 @@ from redis import Redis
 
 from app.config import Settings
 from app.db import Database
+from app.engine.advancer import Advancer
 from app.engine.channels.destinations import DestinationGuard, DestinationPolicy
 from app.engine.channels.guarded_http import GuardedHttp
 from app.engine.ledger import DeliveryLedger
@@ -62,7 +63,12 @@ class Runtime:
     @cached_property
     def deliveries(self) -> DeliveryLedger:
         """Delivery claims and outcomes, group-committed across this process's threads."""
-        return DeliveryLedger(self.database)
+        return DeliveryLedger(self.database, advancer=self.advancer)
+
+    @cached_property
+    def advancer(self) -> Advancer:
+        """Moves notifications on once their chunks and deliveries commit (app.engine.advancer)."""
+        return Advancer(self.database)
 
     @cached_property
     def senders(self) -> Senders:

@@ -12,13 +12,12 @@ from collections.abc import Sequence
 import dramatiq
 from dramatiq import Message
 
-from app.engine import lifecycle, pipeline
+from app.engine import pipeline
 from app.engine.fanout import FanOut
 from app.engine.retry import TASK_RETRIES
 from app.engine.sending import Outcome, send_email_delivery, send_push_delivery
 from app.realtime.frames import NOTIFICATION_NEW
 from app.realtime.publisher import publish_events
-from app.runtime import Runtime
 from workers.handoff import hand_off
 from workers.runtime import get_runtime
 
@@ -38,7 +37,7 @@ def dispatch_notification(notification_id: str) -> None:
         )
     hand_off([process_chunk.message(chunk_id) for chunk_id in chunk_ids])
     if not chunk_ids:  # no targets left to split (an empty broadcast): nothing else moves it on
-        advance_after_commit(runtime, [notification_id])
+        runtime.advancer.note([notification_id])
 
 
 @dramatiq.actor(max_retries=TASK_RETRIES, time_limit=300_000)
@@ -50,14 +49,7 @@ def process_chunk(chunk_id: str) -> None:
     if processed is not None:
         notification, fanned = processed
         after_fan_out(notification.app_id, fanned, realtime=False)
-        advance_after_commit(runtime, [notification.id])
-
-
-def advance_after_commit(runtime: Runtime, notification_ids: list[str]) -> None:
-    """Move the notifications on once what may have finished them committed (see
-    `app.engine.lifecycle`); the reconciler does it later should this fail."""
-    with runtime.database.autocommit_connection() as connection:
-        lifecycle.advance(connection, notification_ids)
+        runtime.advancer.note([notification.id])
 
 
 def after_fan_out(app_id: str, fanned: FanOut, *, realtime: bool) -> None:

@@ -1,4 +1,4 @@
-"""Moving notifications on in the background, for the delivery ledger.
+"""Moving notifications on in the background, for the delivery ledger and the chunk tasks.
 
 Every committed batch of outcomes may have finished a notification, so each would have to run
 `lifecycle.advance` after its commit: one more statement per batch, on the path of the threads

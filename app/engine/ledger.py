@@ -59,6 +59,7 @@ class DeliveryLedger:
         database: Database,
         *,
         lost_connection_pauses_s: Sequence[float] = LOST_CONNECTION_PAUSES_S,
+        advancer: Advancer | None = None,
     ) -> None:
         self._database = database
         self._pauses = tuple(lost_connection_pauses_s)
@@ -66,7 +67,7 @@ class DeliveryLedger:
             self._commit_batch
         )
         # Notifications whose outcomes this ledger committed are moved on in the background.
-        self.advancer = Advancer(database)
+        self._advancer = advancer or Advancer(database)
 
     def claim(self, delivery_id: str) -> ClaimedDelivery | None:
         """Take a queued delivery for sending, or None if it is not queued (someone has it)."""
@@ -112,7 +113,7 @@ class DeliveryLedger:
         results = [item for item in items if isinstance(item, states.Result)]
         claims = [item for item in items if isinstance(item, str)]
         claimed_rows, targets = self._write_persistently(results, claims)
-        self.advancer.note(r.notification_id for r in results if r.is_final and r.notification_id)
+        self._advancer.note(r.notification_id for r in results if r.is_final and r.notification_id)
         rows = {row.id: row for row in claimed_rows}
         answers: list[ClaimedDelivery | None] = []
         for item in items:

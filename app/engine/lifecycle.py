@@ -10,8 +10,9 @@ left at its stage: no chunk still queued, then no delivery still queued or sendi
 
 Concurrent transactions each finishing the last pieces of one notification cannot see each
 other's work, so each would find the other's piece unfinished and leave the status behind.
-`advance` therefore runs after the finishing change has committed, in its own statement: the
-change committed last then sees every other one. The reconciler runs it too, for a process that
+`advance` therefore runs after the finishing change has committed, in its own statement (the
+process's `Advancer` runs it for chunks and outcomes): the change committed last then sees
+every other one. The reconciler runs it too, for a process that
 died between the two.
 """
 
