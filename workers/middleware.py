@@ -52,3 +52,13 @@ class StopOnce(dramatiq.Middleware):
             drain(signum, frame)
 
         signal.signal(signal.SIGTERM, on_sigterm)
+
+
+class FlushOnStop(dramatiq.Middleware):
+    """A stopping worker moves on the notifications it noted in its last moments, rather than
+    leaving them to the reconciler's sweep."""
+
+    def after_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        runtime = get_runtime()
+        if "advancer" in vars(runtime):
+            runtime.advancer.flush()
