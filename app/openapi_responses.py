@@ -82,11 +82,16 @@ ERROR_RESPONSES: dict[int, tuple[str, str]] = {
     415: ("UnsupportedMediaType", "ERR_UNSUPPORTED_MEDIA_TYPE: the body is not JSON."),
     422: (
         "Unprocessable",
-        "ERR_VALIDATION: invalid input in the seed 001/002 API (root paths); or a request the "
-        "resource cannot carry out (ERR_TEMPLATE_NOT_APPROVED, ERR_RENDER_FAILED, ...).",
+        "ERR_VALIDATION: invalid input in the MagicBell-compatible inbox API (root paths); or a "
+        "request the resource cannot carry out (ERR_TEMPLATE_NOT_APPROVED, ERR_RENDER_FAILED, "
+        "...).",
     ),
     429: ("TooManyRequests", "rate_limit_exceeded: the app's (or user's) budget is spent."),
-    503: ("ServiceUnavailable", "ERR_SERVICE_UNAVAILABLE: Redis is unreachable; retry later."),
+    503: (
+        "ServiceUnavailable",
+        "ERR_SERVICE_UNAVAILABLE: Redis or the database is unreachable; nothing was changed, "
+        "retry after Retry-After seconds.",
+    ),
 }
 
 _RATE_LIMIT_HEADERS = {
