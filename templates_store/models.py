@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.orm import Base, IdMixin, TimestampMixin
+from templates_store.orm import Base, IdMixin, TimestampMixin
 
 CHANNEL_ORDER = ("in_app", "email", "push")
 STATUSES = ("draft", "pending", "approved", "rejected")

@@ -13,7 +13,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, contains_eager, joinedload
 
-from app.orm import utcnow
+from templates_store.orm import utcnow
 from templates_store.checks import check_channels
 from templates_store.content import TemplateContent
 from templates_store.errors import (
