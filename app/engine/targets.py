@@ -51,6 +51,38 @@ def unique_targets(targets: Sequence[Target]) -> list[Target]:
     return kept
 
 
+def email_taken(session: Session, *, app_id: str, targets: Sequence[Target]) -> set[Target]:
+    """The targets whose email another user of the app owns: sending would mean stealing it.
+
+    A target object is an upsert of the profile it carries, its email included; the address
+    is taken when a user with a different external id owns it (in the database, or an earlier
+    target of the same list). A user known by email alone is adopted instead by a target whose
+    external id no user has yet.
+    """
+    owners = _existing_users(session, app_id=app_id, targets=targets)
+    claimed: dict[str, str] = {}  # address -> the external id of the target that keeps it
+    taken: set[Target] = set()
+    for target in targets:
+        if not target.email or not target.external_id:
+            continue  # a target named by email alone is that address's owner
+        if _may_hold(target, owners, claimed.get(target.email)):
+            claimed[target.email] = target.external_id
+        else:
+            taken.add(target)
+    return taken
+
+
+def _may_hold(target: Target, owners: dict[tuple[str, str], User], claimant: str | None) -> bool:
+    assert target.email and target.external_id
+    if claimant is not None:
+        return claimant == target.external_id
+    owner = owners.get(("email", target.email))
+    if owner is None or owner.external_id == target.external_id:
+        return True
+    # An email-only user is adopted by a target whose external id no user has yet.
+    return owner.external_id is None and ("id", target.external_id) not in owners
+
+
 def resolve_users(session: Session, *, app_id: str, targets: Sequence[Target]) -> list[User]:
     """The users for these targets, in order: found in one query, missing ones created in bulk.
 
@@ -136,10 +168,19 @@ def _match(index: dict[tuple[str, str], User], target: Target) -> User | None:
 
 
 def _apply_profile(user: User, target: Target, index: dict[tuple[str, str], User]) -> None:
-    """Fill in an email the user lacks (unless another user owns it) and profile fields."""
-    if target.email and user.email is None and ("email", target.email) not in index:
-        user.email = target.email
-        index[("email", target.email)] = user
+    """Store the target's email and profile fields on the user.
+
+    The email replaces the stored one unless another user owns it: `email_taken` refuses such
+    targets when the send is accepted, so only a concurrent change can get here, and then the
+    stored address stays rather than moving to a second user.
+    """
+    if target.email and user.email != target.email:
+        owner = index.get(("email", target.email))
+        if owner is None or owner is user:
+            if user.email and index.get(("email", user.email)) is user:
+                del index[("email", user.email)]
+            user.email = target.email
+            index[("email", target.email)] = user
     for name, value in target.profile.items():
         if name == "custom_attributes":
             user.custom_attributes = {**(user.custom_attributes or {}), **value}

@@ -14,7 +14,7 @@ from app.engine import lifecycle, pipeline, states
 from app.engine.fanout import FanOut
 from app.engine.models import Delivery, Notification, NotificationStatus
 from app.engine.progress import derived_status, snapshot
-from app.engine.targets import Target, unique_targets
+from app.engine.targets import Target, email_taken, unique_targets
 from app.notifications.schemas import MODES
 from app.pagination import fetch_page
 from app.refusals import ErrorDetail, HeraldError, InvalidRequest, NotFound, Unprocessable
@@ -101,18 +101,36 @@ def _variables(send: TemplatedSend, session: Session) -> None:
         raise InvalidVariables(problems=problems)
 
 
+def _email_owners(send: TemplatedSend, session: Session) -> None:
+    taken = email_taken(session, app_id=send.app.id, targets=send.targets)
+    send.targets = [t for t in send.targets if t not in taken]
+    send.rejected += [{"target": t.identity, "reason": "email_taken"} for t in taken]
+
+
 def _allow_list(send: TemplatedSend, session: Session) -> None:
-    send.accepted, send.rejected = screen_targets(
+    send.accepted, refused = screen_targets(
         session, app=send.app, targets=send.targets, caller_email=send.caller_email
     )
+    send.rejected += refused
     if not send.accepted:
         raise Unprocessable(
-            "No target passed the allow-list.", code="ERR_NO_ALLOWED_TARGETS", field="targets"
+            "No target can be sent to: each was refused by the allow-list or names an email "
+            "address another user owns.",
+            code="ERR_NO_ALLOWED_TARGETS",
+            field="targets",
         )
 
 
 # The send API's checks, in the order it documents them (docs/api.md): the first refusal wins.
-SEND_CHECKS = (_push_overrides, _mode, _target_limit, _template, _variables, _allow_list)
+SEND_CHECKS = (
+    _push_overrides,
+    _mode,
+    _target_limit,
+    _template,
+    _variables,
+    _email_owners,
+    _allow_list,
+)
 
 
 def accept_templated_send(
