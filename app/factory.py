@@ -74,7 +74,7 @@ def _body_limit(settings: Settings) -> int:
 
 
 def _register_blueprints(flask_app: Flask) -> None:
-    from app import client_config, health, openapi
+    from app import apidocs, client_config, health, openapi
     from app.allowlist import routes as allowlist_routes
     from app.broadcasts import routes as broadcast_routes
     from app.direct import routes as direct_routes
@@ -95,6 +95,7 @@ def _register_blueprints(flask_app: Flask) -> None:
     for blueprint in (
         health.bp,
         openapi.bp,
+        apidocs.bp,
         tenant_routes.bp,
         template_routes.bp,
         user_routes.bp,

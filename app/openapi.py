@@ -1,4 +1,4 @@
-"""The OpenAPI 3 document, built from the routes' marshmallow schemas, and a readable /docs page.
+"""The OpenAPI 3 document, built from the routes' marshmallow schemas (browsable at /docs).
 
 Each operation documents every status it can answer (`app.openapi_responses`), its credentials
 as security schemes, and the request headers it reads, so that a client generator or a fuzzer
@@ -7,7 +7,6 @@ as security schemes, and the request headers it reads, so that a client generato
 
 from __future__ import annotations
 
-import html
 import re
 from http import HTTPStatus
 from typing import Any
@@ -226,25 +225,3 @@ def openapi_json() -> Any:
     if "openapi" not in current_app.extensions:
         current_app.extensions["openapi"] = build_spec(current_app)
     return current_app.extensions["openapi"]
-
-
-@bp.get("/docs")
-def docs_page() -> Any:
-    """A plain HTML index of the API, generated from the OpenAPI document."""
-    spec = openapi_json()
-    rows = []
-    for path, operations in spec["paths"].items():
-        for method, op in operations.items():
-            rows.append(
-                f"<tr><td><code>{method.upper()}</code></td><td><code>{html.escape(path)}</code>"
-                f"</td><td>{html.escape(op.get('summary', ''))}</td></tr>"
-            )
-    body = (
-        "<!doctype html><html><head><meta charset='utf-8'><title>Herald API</title>"
-        "<style>body{font-family:system-ui;margin:2rem}td{padding:.2rem .8rem}</style></head>"
-        "<body><h1>Herald API</h1><p>Machine-readable: <a href='/openapi.json'>/openapi.json"
-        "</a>. Guides: docs/ in the repository.</p><table>"
-        + "".join(rows)
-        + "</table></body></html>"
-    )
-    return body, 200, {"Content-Type": "text/html; charset=utf-8"}

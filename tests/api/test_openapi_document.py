@@ -15,8 +15,14 @@ from app.http import doc
 from app.openapi import auth_kind
 
 WRITE_METHODS = {"post", "put", "patch", "delete"}
-# The document itself, and Flask's static files route (Herald serves none).
-UNDOCUMENTED_ENDPOINTS = {"openapi.openapi_json", "openapi.docs_page", "static"}
+# The document itself, the pages that show it, and Flask's static files route (Herald serves none).
+UNDOCUMENTED_ENDPOINTS = {
+    "openapi.openapi_json",
+    "apidocs.docs_page",
+    "apidocs.docs_start_script",
+    "apidocs.docs_asset",
+    "static",
+}
 ERROR_ENVELOPE = {"$ref": "#/components/schemas/Errors"}
 PATH_PARAMETER = re.compile(r"<(?:[^:>]+:)?([^>]+)>")  # Flask's `<path:user_id>` is `{user_id}`
 
