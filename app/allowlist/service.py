@@ -10,9 +10,9 @@ from sqlalchemy.orm import Session
 
 from app.allowlist.addresses import Address, ascii_domain_pattern, domain_matches, parse_address
 from app.allowlist.models import AllowList
-from app.engine.targets import Target
 from app.tenants.models import App
 from app.users.models import User
+from app.users.targets import Target
 
 INVALID_EMAIL = "invalid_email"
 NOT_IN_ALLOW_LIST = "not_in_allow_list"

@@ -20,12 +20,12 @@ from app.allowlist.service import screen_targets
 from app.broadcasts.content import literal_content
 from app.engine.models import Notification, NotificationStatus
 from app.engine.progress import derived_status, snapshot
-from app.engine.targets import Target, resolve_users, unique_targets
 from app.notifications.service import list_notifications
 from app.refusals import HeraldError, NotFound, Unprocessable
 from app.tenants.models import App
 from app.topics.service import subscriber_user_ids
 from app.users.models import User
+from app.users.targets import Target, resolve_users, unique_targets
 from app.wire import epoch
 
 KIND = "broadcast"

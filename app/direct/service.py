@@ -15,11 +15,11 @@ from app.allowlist.service import AllowListCheck
 from app.engine import lifecycle, pipeline
 from app.engine.fanout import FanOut, fan_out
 from app.engine.models import Notification, NotificationStatus
-from app.engine.targets import Target, resolve_users
 from app.refusals import ErrorDetail, Unprocessable
 from app.tenants.models import App
 from app.users.models import User
 from app.users.service import mark_notified, match_names
+from app.users.targets import Target, resolve_users
 
 MAX_RECIPIENTS_PER_CHANNEL = 50
 

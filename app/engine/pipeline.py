@@ -14,10 +14,10 @@ from sqlalchemy.orm import Session
 
 from app.engine.fanout import ContentFor, FanOut, fan_out
 from app.engine.models import ChunkStatus, Notification, NotificationChunk, NotificationStatus
-from app.engine.targets import Target, resolve_users
 from app.orm import utcnow
 from app.users.models import User
 from app.users.service import mark_notified
+from app.users.targets import Target, resolve_users
 from templates_store.models import TemplateVersion
 from templates_store.rendering import render
 

@@ -13,13 +13,13 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.engine.targets import Target, resolve_users
 from app.groups.models import Group, GroupMember
 from app.orm import utcnow
 from app.pagination import fetch_page
 from app.refusals import NotFound
 from app.users.models import User, identity_of
 from app.users.service import find_user
+from app.users.targets import Target, resolve_users
 
 
 @dataclass(frozen=True)

@@ -14,11 +14,11 @@ from app.engine import lifecycle, pipeline, states
 from app.engine.fanout import FanOut
 from app.engine.models import Delivery, Notification, NotificationStatus
 from app.engine.progress import derived_status, snapshot
-from app.engine.targets import Target, email_taken, unique_targets
 from app.notifications.schemas import MODES
 from app.pagination import fetch_page
 from app.refusals import ErrorDetail, HeraldError, InvalidRequest, NotFound, Unprocessable
 from app.tenants.models import App
+from app.users.targets import Target, email_taken, unique_targets
 from app.wire import epoch
 from templates_store.errors import InvalidVariables
 from templates_store.models import TemplateVersion

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from app.engine.targets import Target, resolve_users
 from app.runtime import Runtime
 from app.users import statistics
+from app.users.targets import Target, resolve_users
 from tests.support.factories import Tenant
 from tests.support.realtime import runtime_for
 from tests.support.recipients import counting_statements

@@ -5,11 +5,12 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
+from sqlalchemy import event, select
 
-from app.engine import targets as targets_module
-from app.engine.targets import Target, resolve_users
 from app.runtime import Runtime
+from app.users.models import User
 from app.users.service import find_or_create_user, match_names
+from app.users.targets import Target, resolve_users
 from tests.support.factories import Tenant
 
 
@@ -32,27 +33,29 @@ def test_targets_resolve_to_existing_and_new_users_in_order(runtime: Runtime, te
     assert resolved == [("new", "new@example.com", False), ("known", None, True)]
 
 
-def test_a_user_created_concurrently_is_found_instead_of_failing(
-    runtime: Runtime, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
-):
-    real_lookup = targets_module._existing_users
-    calls = []
+# SQLite lets one writer in at a time, so only PostgreSQL can interleave another process here.
+@pytest.mark.parametrize("engine_name", ["postgresql"])
+def test_a_user_created_concurrently_is_found_instead_of_failing(runtime: Runtime, tenant: Tenant):
+    flushes = []
 
-    def stale_lookup(session, *, app_id, targets):
-        calls.append(1)
-        if len(calls) == 1:
-            # Another process commits the same user after our lookup, before our insert.
+    def another_process_creates_the_user_first(session, flush_context, instances):  # type: ignore[no-untyped-def]
+        flushes.append(1)
+        if len(flushes) == 1:
+            # After our lookup found nobody, before our insert: another process commits.
             with runtime.database.transaction() as other:
-                find_or_create_user(session=other, app_id=app_id, external_id="raced")
-            return {}
-        return real_lookup(session, app_id=app_id, targets=targets)
+                find_or_create_user(session=other, app_id=tenant.app_id, external_id="raced")
 
-    monkeypatch.setattr(targets_module, "_existing_users", stale_lookup)
     with runtime.database.transaction() as session:
+        event.listen(session, "before_flush", another_process_creates_the_user_first)
         [user] = resolve_users(session, app_id=tenant.app_id, targets=[Target(external_id="raced")])
-        external_id = user.external_id
+        external_id, user_id = user.external_id, user.id
+    with runtime.database.transaction() as session:
+        stored = session.scalars(
+            select(User.id).where(User.app_id == tenant.app_id, User.external_id == "raced")
+        ).all()
 
-    assert (external_id, len(calls)) == ("raced", 2)
+    assert external_id == "raced"
+    assert stored == [user_id]
 
 
 def test_a_name_means_the_user_with_that_external_id_before_one_with_that_email():
