@@ -1,8 +1,8 @@
 """The one authentication module: server calls, user calls and scopes.
 
-Server calls carry a secret in any of the seeds' header forms; user calls carry the public API
-key, the user's external id or email, and an HMAC of it keyed with the app's primary secret.
-Codes and statuses follow API_CONVENTIONS.md.
+Server calls carry a secret in any of the accepted header forms; user calls carry the public
+API key, the user's external id or email, and an HMAC of it keyed with the app's primary secret.
+Codes and statuses are those of docs/api.md ("Credentials and scopes").
 """
 
 from __future__ import annotations
@@ -323,8 +323,8 @@ def _verify_user(
 
 
 class WrongUserHmac(Forbidden):
-    """403 on user calls (API conventions); a WebSocket handshake answers 401 instead while
-    the app requires HMACs."""
+    """403 on user calls, whether or not the app requires HMACs; a WebSocket handshake answers
+    401 instead while it does."""
 
     def __init__(self, message: str, *, hmac_required: bool) -> None:
         super().__init__(message)
@@ -352,8 +352,9 @@ def authenticate_socket(
     try:
         app = _verify_user(session, creds, credentials, attach=False)  # read, never changed
     except WrongUserHmac as exc:
-        # Issue 5: while the app requires HMACs, a handshake whose HMAC is missing *or* wrong
-        # is refused with 401; with HMACs optional a wrong one stays 403 (API conventions).
+        # While the app requires HMACs, a handshake whose HMAC is missing *or* wrong is refused
+        # with 401 (one status for a client to act on); with HMACs optional a wrong one stays
+        # 403, as on the HTTP user calls (docs/realtime.md).
         if not exc.hmac_required:
             raise
         raise Unauthorized(str(exc), code="user_hmac_is_incorrect") from exc

@@ -50,7 +50,7 @@ class HeraldError(Exception):
 
 
 class InvalidRequest(HeraldError):
-    """Input that fails validation: 400 ERR_BAD_REQUEST (Herald API) or 422 (seed 001/002 API)."""
+    """Input that fails validation: 400 ERR_BAD_REQUEST (Herald API) or 422 (the inbox API)."""
 
     status = None
 

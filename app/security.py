@@ -32,7 +32,7 @@ def hash_secret(secret: str) -> str:
 
 
 def user_hmac(primary_secret: str, identity: str) -> str:
-    """base64(HMAC-SHA256(primary secret, user external id or email)), as seed 001 defines."""
+    """base64(HMAC-SHA256(primary secret, user external id or email)): a user call's HMAC."""
     digest = hmac.new(primary_secret.encode(), identity.encode(), hashlib.sha256).digest()
     return base64.b64encode(digest).decode()
 

@@ -29,7 +29,7 @@ class InAppContentSchema(Schema):
     title = fields.String(required=True, validate=validate.Length(min=1, max=1000))
     body = fields.String(validate=validate.Length(max=50_000))
     action_url = fields.String(validate=URL)
-    # As a notification's category and topic columns (seed 002 limits both to 100).
+    # As a notification's category and topic columns (the inbox API limits both to 100).
     category = fields.String(validate=validate.Length(max=100))
     topic = fields.String(validate=validate.Length(max=100))
 

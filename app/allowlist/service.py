@@ -80,7 +80,7 @@ class AllowListCheck:
 def screen_targets(
     session: Session, *, app: App, targets: Sequence[Target], caller_email: str | None = None
 ) -> tuple[list[Target], list[dict[str, str]]]:
-    """Split seed 004 targets into accepted and rejected (`{"target", "reason"}`).
+    """Split a send's targets into accepted and rejected (`{"target", "reason"}`).
 
     Only targets that carry an email address are checked: a bare user id names a user, whom
     push and in-app reach by definition.

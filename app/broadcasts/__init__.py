@@ -1,1 +1,1 @@
-"""Broadcasts (seed 002): literal content for many recipients, on the batch pipeline."""
+"""Broadcasts (the inbox API's): literal content for many recipients, on the batch pipeline."""

@@ -1,8 +1,9 @@
 """A broadcast's literal content per channel: the broadcast's fields with each channel's overrides.
 
-Title and content are plain text or HTML (seed 002: "If you provide HTML content, the
-notification inbox will render it correctly"), never templates. The email subject is the title;
-email gets an HTML and a text part; push gets plain text, cut to fit a Web Push message.
+Title and content are plain text or HTML (MagicBell's reference: "If you provide HTML
+content, the notification inbox will render it correctly"), never templates. The email subject
+is the title; email gets an HTML and a text part; push gets plain text, cut to fit a Web Push
+message.
 """
 
 from __future__ import annotations

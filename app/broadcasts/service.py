@@ -1,4 +1,4 @@
-"""Broadcasts (seed 002): literal content for up to 1,000 recipients or topics' subscribers.
+"""Broadcasts: literal content for up to 1,000 recipients or topics' subscribers.
 
 A broadcast is a batch `Notification(kind="broadcast")` on the templated batches' pipeline:
 stored queued with its recipients resolved to users, then `dispatch_notification` splits it into

@@ -1,1 +1,1 @@
-"""Direct (non-templated) multi-channel sends, seed 003's `POST /api/v1/notifications/send`."""
+"""Direct (non-templated) multi-channel sends: `POST /api/v1/notifications/send`."""

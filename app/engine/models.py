@@ -42,7 +42,8 @@ class DeliveryStatus(StrEnum):
 
 
 class Notification(Base, IdMixin, TimestampMixin):
-    """One accepted send: templated (seed 004), direct (seed 003) or a broadcast (seed 002).
+    """One accepted send: templated (the send API), direct (`POST /api/v1/notifications/send`)
+    or a broadcast (the inbox API's `POST /broadcasts`).
 
     `status` follows `app.engine.lifecycle`; it may lag a moment behind the chunks and
     deliveries, from which readers derive the current state (`app.engine.progress`).

@@ -1,1 +1,1 @@
-"""The per-user in-app inbox (seed 002 notifications): read, seen and archived state."""
+"""The per-user in-app inbox (the MagicBell-compatible inbox API): read, seen, archived."""

@@ -32,7 +32,7 @@ class InboxNotificationNotFound(NotFound):
 
 @dataclass(frozen=True)
 class InboxFilters:
-    """Seed 002's filters: None means "either"; `uncategorized` names a missing category."""
+    """The inbox's filters: None means "either"; `uncategorized` names a missing category."""
 
     read: bool | None = None
     seen: bool | None = None

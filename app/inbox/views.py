@@ -1,4 +1,4 @@
-"""The inbox notification's wire shape (seed 002), shared by the API and realtime events."""
+"""The inbox notification's wire shape, shared by the inbox API and realtime events."""
 
 from __future__ import annotations
 

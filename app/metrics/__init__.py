@@ -1,1 +1,1 @@
-"""Notification metrics (seed 002), aggregated in SQL."""
+"""Notification metrics (the MagicBell-compatible inbox API's), aggregated in SQL."""

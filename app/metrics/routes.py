@@ -1,4 +1,4 @@
-"""`/metrics`: counts of notifications and their recipients' outcomes over a period (seed 002)."""
+"""`/metrics`: counts of notifications and their recipients' outcomes over a period."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Notification metrics (seed 002), aggregated in SQL: per day, per category or per topic.
+"""Notification metrics (the inbox API's), aggregated in SQL: per day, category or topic.
 
 Every figure is attributed to its notification's send time and grouping (so a notification
 read today that was sent last week counts for last week). Rows are groups, columns measures:
@@ -65,7 +65,7 @@ class Period:
 
 
 def metrics(session: Session, *, app_id: str, period: Period, grouping: str) -> dict[str, Any]:
-    """The seed's metric object: `metrics` (one row per label), `labels` and `schema`."""
+    """MagicBell's metric object: `metrics` (one row per label), `labels` and `schema`."""
     group = _group_expression(session, grouping)
     scope = [
         Notification.app_id == app_id,

@@ -121,7 +121,7 @@ def _allow_list(send: TemplatedSend, session: Session) -> None:
         )
 
 
-# The send API's checks, in the order it documents them (docs/api.md): the first refusal wins.
+# The send API's checks, in the order it documents them (docs/sending.md): the first refusal wins.
 SEND_CHECKS = (
     _push_overrides,
     _mode,
@@ -266,7 +266,7 @@ def delivery_view(delivery: Delivery) -> dict[str, Any]:
 
 
 def delivery_state(delivery: Delivery) -> dict[str, Any]:
-    """One channel's delivery to one recipient, as the REST family (seed 001/002) shows it."""
+    """One channel's delivery to one recipient, as the MagicBell-compatible inbox API shows it."""
     return {
         "channel": delivery.channel,
         "status": delivery.status,

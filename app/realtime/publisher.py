@@ -2,8 +2,9 @@
 
 User ids here are Herald user ids (`users.id`), the ids sockets register under. Publishing is
 one Redis round trip however many users: a Lua script reads presence and publishes each web
-process one message naming its connected users (see `app.realtime.presence`); for seed 000
-messages, the sockets of the calling process itself are written to first, before that trip.
+process one message naming its connected users (see `app.realtime.presence`); for messages
+of the WebSocket API's `POST /send`, the calling process's own sockets are written to first,
+before that trip.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ log = logging.getLogger(__name__)
 def deliver_to_users(
     runtime: Runtime, *, app_id: str, user_ids: Iterable[str], event: str, data: Mapping[str, Any]
 ) -> int:
-    """Send one stateless frame (a seed 000 message) to every connected socket of these users;
+    """Send one stateless frame (a `POST /send` message) to every connected socket of these users;
     returns how many sockets.
 
     Each socket counts once however often its user is named. The calling process's own sockets

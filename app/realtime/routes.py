@@ -1,4 +1,4 @@
-"""Seed 000's `POST /send`: a realtime message to users and groups, answered with `delivered`."""
+"""The WebSocket API's `POST /send`: a message to users and groups, answered with `delivered`."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ bp = serving(HERALD_API, Blueprint("realtime_send", __name__))
 @server_call("send_notifications")
 @doc(body=SendSchema, response=SendResponseSchema, tag="Realtime")
 def send() -> Any:
-    """Send a message to the connected sockets of users and groups (seed 000)."""
+    """Send a message to the connected sockets of users and groups."""
     body = load_body(SendSchema)
     app_id = current_app_id()
     delivered = send_message(

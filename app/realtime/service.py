@@ -1,4 +1,4 @@
-"""Seed 000's realtime message: resolve users and groups, deliver to connected sockets."""
+"""The WebSocket API's message: resolve users and groups, deliver to connected sockets."""
 
 from __future__ import annotations
 

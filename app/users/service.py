@@ -26,7 +26,7 @@ class UserNotFound(NotFound):
 
 @dataclass(frozen=True)
 class UserFilters:
-    """`GET /users` filters; `order_by` is one of seed 002's `column,DIRECTION` values."""
+    """`GET /users` filters; `order_by` is one of the inbox API's `column,DIRECTION` values."""
 
     last_seen_before: datetime | None = None
     last_seen_after: datetime | None = None

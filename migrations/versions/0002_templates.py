@@ -1,4 +1,4 @@
-"""template store: templates and template_versions (issue 3)
+"""template store: templates and template_versions
 
 Revision ID: 0002
 Revises: 0001

@@ -1,4 +1,4 @@
-"""realtime groups (issue 5)
+"""realtime groups
 
 Revision ID: 0003
 Revises: 0002

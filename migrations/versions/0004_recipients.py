@@ -1,4 +1,4 @@
-"""recipients: preferences, topic subscriptions, imports (issue 6)
+"""recipients: preferences, topic subscriptions, imports
 
 Revision ID: 0004
 Revises: 0003

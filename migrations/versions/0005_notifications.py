@@ -1,4 +1,4 @@
-"""notifications, chunks, deliveries, inbox, allow-lists and idempotency records (issue 4)
+"""notifications, chunks, deliveries, inbox, allow-lists and idempotency records
 
 Revision ID: 0005
 Revises: 0004

@@ -1,4 +1,4 @@
-"""inbox, broadcasts and metrics: an index for listing one kind of notification (issue 7)
+"""inbox, broadcasts and metrics: an index for listing one kind of notification
 
 Revision ID: 0006
 Revises: 0005

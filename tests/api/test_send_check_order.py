@@ -1,4 +1,4 @@
-"""The send API checks a request in the order docs/api.md lists, and the first refusal wins."""
+"""The send API checks a request in the order docs/sending.md lists, and the first refusal wins."""
 
 from __future__ import annotations
 
