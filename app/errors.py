@@ -16,7 +16,7 @@ from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from werkzeug.exceptions import HTTPException
 
 from app.db import is_connection_lost
-from app.families import current_family
+from app.families import ApiFamily, current_family
 from app.refusals import ErrorDetail, HeraldError, InvalidRequest
 from templates_store.errors import TemplateStoreError
 
@@ -35,24 +35,19 @@ HTTP_CODES = {
 }
 
 
-def error_response(
-    status: int, details: Iterable[ErrorDetail], headers: Mapping[str, str] | None = None
-) -> Response:
-    response = jsonify({"errors": [detail.as_dict() for detail in details]})
-    response.status_code = status
-    response.headers.update(dict(headers or {}))
-    return response
+def envelope(details: Iterable[ErrorDetail]) -> dict[str, list[dict[str, str]]]:
+    """The one error body: `{"errors": [{"code", "message", "field"}]}`."""
+    return {"errors": [detail.as_dict() for detail in details]}
 
 
-def response_for(error: HeraldError | TemplateStoreError) -> Response:
-    """The response the error handlers give a refused request (for whoever must keep it)."""
-    return _herald_error(error) if isinstance(error, HeraldError) else _template_store_error(error)
-
-
-def _herald_error(error: HeraldError) -> Response:
-    """A refusal as the request's API family answers it: invalid input takes the family's
-    status and code (`app.families`); every other refusal carries its own."""
-    family = current_family()
+def refusal(
+    error: HeraldError | TemplateStoreError, family: ApiFamily
+) -> tuple[int, list[ErrorDetail]]:
+    """A refusal as an API family answers it, its status and details: invalid input takes the
+    family's status and code (`app.families`); every other refusal carries its own. The
+    command line answers as the Herald API does."""
+    if isinstance(error, TemplateStoreError):
+        return error.status, [ErrorDetail(d.code, d.message, d.field) for d in error.details]
     status = error.status or family.validation_status
     details = error.details
     if isinstance(error, InvalidRequest):
@@ -61,12 +56,23 @@ def _herald_error(error: HeraldError) -> Response:
             ErrorDetail(family_code if d.code == "ERR_BAD_REQUEST" else d.code, d.message, d.field)
             for d in details
         ]
-    return error_response(status, details, error.headers)
+    return status, details
 
 
-def _template_store_error(error: TemplateStoreError) -> Response:
-    details = [ErrorDetail(d.code, d.message, d.field) for d in error.details]
-    return error_response(error.status, details)
+def error_response(
+    status: int, details: Iterable[ErrorDetail], headers: Mapping[str, str] | None = None
+) -> Response:
+    response = jsonify(envelope(details))
+    response.status_code = status
+    response.headers.update(dict(headers or {}))
+    return response
+
+
+def response_for(error: HeraldError | TemplateStoreError) -> Response:
+    """The response the error handlers give a refused request (for whoever must keep it)."""
+    status, details = refusal(error, current_family())
+    headers = error.headers if isinstance(error, HeraldError) else None
+    return error_response(status, details, headers)
 
 
 def _http_error(error: HTTPException) -> Response:
@@ -120,7 +126,7 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(RedisError, _redis_unreachable)
     app.register_error_handler(DBAPIError, _database_unavailable)
     app.register_error_handler(SQLAlchemyTimeoutError, _database_unavailable)
-    app.register_error_handler(HeraldError, _herald_error)
-    app.register_error_handler(TemplateStoreError, _template_store_error)
+    app.register_error_handler(HeraldError, response_for)
+    app.register_error_handler(TemplateStoreError, response_for)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected_error)

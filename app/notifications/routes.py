@@ -12,6 +12,7 @@ from app.extensions import db_session
 from app.families import HERALD_API, serving
 from app.http import doc, list_query, load_body, page_from_query
 from app.notifications import service
+from app.notifications.dispatch import send_answer, start_delivery
 from app.notifications.schemas import (
     DeliveryListSchema,
     NotificationListSchema,
@@ -38,9 +39,6 @@ CHANNELS = ("email", "push", "in_app")
 )
 def send_notification() -> Any:
     """Send a templated notification: realtime to one user (200) or a batch (202)."""
-    from workers.delivery import after_fan_out, dispatch_notification
-    from workers.handoff import hand_off
-
     request = load_body(SendRequestSchema)
     principal = current_principal()
     session = db_session()
@@ -53,11 +51,8 @@ def send_notification() -> Any:
     )
     [view] = service.describe(session, [accepted.notification])
     session.commit()
-    if accepted.fanned is None:
-        hand_off([dispatch_notification.message(accepted.notification.id)])
-        return _send_response(view), 202
-    after_fan_out(principal.app.id, accepted.fanned, realtime=True)
-    return _send_response(view), 200
+    start_delivery(principal.app.id, accepted)
+    return send_answer(accepted, view)
 
 
 @bp.get("")
@@ -121,10 +116,6 @@ def cancel_notification(notification_id: str) -> Any:
     [view] = service.describe(session, [notification])
     session.commit()
     return view
-
-
-def _send_response(view: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in view.items() if k != "progress"}
 
 
 def _enum_query(name: str, allowed: tuple[str, ...]) -> list[str] | None:

@@ -108,6 +108,18 @@ def create_secret_key(
     return IssuedSecret(key, secret)
 
 
+def list_secret_keys(*, session: Session, app_id: str) -> list[SecretKey]:
+    """The app's secret keys, revoked ones included, oldest first (hashes only: no secret)."""
+    get_tenant(session=session, app_id=app_id)
+    return list(
+        session.scalars(
+            select(SecretKey)
+            .where(SecretKey.app_id == app_id)
+            .order_by(SecretKey.created_at, SecretKey.id)
+        )
+    )
+
+
 def revoke_secret_key(*, session: Session, app_id: str, key_id: str) -> SecretKey:
     key = session.scalar(
         select(SecretKey).where(SecretKey.id == key_id, SecretKey.app_id == app_id)

@@ -1,4 +1,5 @@
-"""Fixtures for tests against real web processes: one process per module, on PostgreSQL."""
+"""Fixtures for tests of Herald's processes: the `herald` command, and real web processes (one
+per module, on PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from app.runtime import Runtime
 from tests.support.cleanup import wipe
+from tests.support.cli import Herald
 from tests.support.factories import Tenant, make_tenant
 from tests.support.processes import RunningProcess, procfile_process
 from tests.support.realtime import Sockets, runtime_for, sockets
@@ -42,3 +45,10 @@ def clients() -> Iterator[Sockets]:
     """WebSocket clients opened by the test, all closed at its end."""
     with sockets() as opened:
         yield opened
+
+
+@pytest.fixture
+def cli(runtime: Runtime, database_url: str, monkeypatch: pytest.MonkeyPatch) -> Herald:
+    """The `herald` command on the test's database (each test runs on SQLite and PostgreSQL)."""
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    return Herald(CliRunner())

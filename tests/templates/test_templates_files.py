@@ -7,10 +7,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from click.testing import CliRunner
 from flask.testing import FlaskClient
 
-from app.cli import main
 from app.config import PROJECT_ROOT
 from app.runtime import Runtime
 from templates_store import service
@@ -148,24 +146,11 @@ def test_shipped_examples_import_and_render_for_the_seed_example(
     assert "Unsubscribe (https://n.test/unsubscribe?u=1)" in email["text"]
 
 
-@pytest.fixture
-def cli(runtime: Runtime, database_url: str, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    runner = CliRunner()
-
-    def run(*args: str, ok: bool = True):
-        result = runner.invoke(main, list(args))
-        assert (result.exit_code == 0) is ok, result.output + str(result.stderr)
-        return json.loads(result.stdout) if ok else result
-
-    return run
-
-
 def test_cli_imports_and_exports_as_json(cli, tenant: Tenant, tmp_path: Path):
     imported = cli("templates", "import", "--app", tenant.app_id, str(EXAMPLES))
     exported = cli("templates", "export", "--app", tenant.app_id, str(tmp_path / "out"))
 
-    assert imported["app_id"] == tenant.app_id
+    assert imported["appId"] == tenant.app_id
     assert [(t["key"], t["outcome"], t["status"]) for t in imported["templates"]] == [
         ("newsletter", "created", "draft"),
         ("order-confirmation", "created", "draft"),
@@ -178,16 +163,17 @@ def test_cli_imports_and_exports_as_json(cli, tenant: Tenant, tmp_path: Path):
     assert {t["outcome"] for t in again["templates"]} == {"unchanged"}
 
 
-def test_cli_reports_invalid_files_on_stderr(cli, tenant: Tenant, tmp_path: Path):
+def test_cli_reports_invalid_files_with_the_error_envelope(cli, tenant: Tenant, tmp_path: Path):
     (tmp_path / "bad.yaml").write_text("key: bad\nname: Bad\nchannels: {in_app: {title: '{{ x'}}\n")
 
-    result = cli("templates", "import", "--app", tenant.app_id, str(tmp_path), ok=False)
+    refused = cli.refusal("templates", "import", "--app", tenant.app_id, str(tmp_path))
 
-    assert "bad.yaml: Template syntax error on line 1" in result.stderr
-    assert "channels.in_app.title" in result.stderr
+    [error] = refused["errors"]
+    assert error["message"].startswith("bad.yaml: Template syntax error on line 1")
+    assert error["field"] == "channels.in_app.title"
 
 
 def test_cli_refuses_an_unknown_app(cli, tmp_path: Path):
-    result = cli("templates", "export", "--app", "nope", str(tmp_path), ok=False)
+    refused = cli.refusal("templates", "export", "--app", "nope", str(tmp_path))
 
-    assert "nope" in result.stderr
+    assert refused["errors"][0]["code"] == "ERR_APP_NOT_FOUND"

@@ -1,0 +1,106 @@
+"""`herald templates`: templates as files (one YAML file per template) and their review."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from app.cli.output import emit, transaction
+from app.http import load_body
+from app.templates_api.schemas import RejectBody, TemplateVersionView, TransitionBody
+from app.tenants import service as tenants
+from templates_store import service
+from templates_store.files import export_directory, import_directory
+
+# Who acts, in a version's createdBy / submittedBy / reviewedBy.
+ACTOR = "cli"
+
+
+@click.group()
+def templates() -> None:
+    """Templates as files, for version control, and their review (submit, approve, reject)."""
+
+
+@templates.command("export")
+@click.option("--app", "app_id", required=True)
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+def templates_export(app_id: str, directory: Path) -> None:
+    """Write every live template's latest version into DIRECTORY."""
+    with transaction() as (_rt, session):
+        tenants.get_tenant(session=session, app_id=app_id)
+        results = export_directory(session, app_id=app_id, directory=directory)
+        emit({"appId": app_id, "templates": [r.as_dict() for r in results]})
+
+
+@templates.command("import")
+@click.option("--app", "app_id", required=True)
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+def templates_import(app_id: str, directory: Path) -> None:
+    """Create or update templates from DIRECTORY; a new draft version only where content changed."""
+    with transaction() as (_rt, session):
+        tenants.get_tenant(session=session, app_id=app_id)
+        results = import_directory(session, app_id=app_id, directory=directory, actor=ACTOR)
+        emit({"appId": app_id, "templates": [r.as_dict() for r in results]})
+
+
+VERSION = click.option(
+    "--version", "version", type=int, default=None, help="The version (default: the latest)."
+)
+
+
+@templates.command("submit")
+@click.argument("key")
+@click.option("--app", "app_id", required=True)
+@VERSION
+def templates_submit(key: str, app_id: str, version: int | None) -> None:
+    """Submit a draft version for review, as POST /api/templates/KEY/submit does."""
+    data = load_body(TransitionBody, document=_body(version=version))
+    with transaction() as (_rt, session):
+        tenants.get_tenant(session=session, app_id=app_id)
+        submitted = service.submit(
+            session, app_id=app_id, ref=key, actor=ACTOR, version=data.get("version")
+        )
+        emit(TemplateVersionView().dump(submitted))
+
+
+@templates.command("approve")
+@click.argument("key")
+@click.option("--app", "app_id", required=True)
+@VERSION
+def templates_approve(key: str, app_id: str, version: int | None) -> None:
+    """Approve a pending version; sends use it from now on."""
+    data = load_body(TransitionBody, document=_body(version=version))
+    with transaction() as (_rt, session):
+        tenants.get_tenant(session=session, app_id=app_id)
+        approved = service.approve(
+            session, app_id=app_id, ref=key, actor=ACTOR, version=data.get("version")
+        )
+        emit(TemplateVersionView().dump(approved))
+
+
+@templates.command("reject")
+@click.argument("key")
+@click.option("--app", "app_id", required=True)
+@click.option("--reason", default=None, help="Why (required, as the API requires it).")
+@VERSION
+def templates_reject(key: str, app_id: str, reason: str | None, version: int | None) -> None:
+    """Reject a pending version with a reason."""
+    data = load_body(RejectBody, document=_body(version=version, reason=reason))
+    with transaction() as (_rt, session):
+        tenants.get_tenant(session=session, app_id=app_id)
+        rejected = service.reject(
+            session,
+            app_id=app_id,
+            ref=key,
+            actor=ACTOR,
+            reason=data["reason"],
+            version=data.get("version"),
+        )
+        emit(TemplateVersionView().dump(rejected))
+
+
+def _body(**fields: Any) -> dict[str, Any]:
+    """The request body the API would get: only the options given."""
+    return {name: value for name, value in fields.items() if value is not None}

@@ -1,0 +1,31 @@
+"""After a templated send commits: handing it to the workers, and the send API's answer.
+
+`POST /api/notifications/send` and `herald send` both end here, after
+`service.accept_templated_send` accepted the send and the caller committed it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.notifications.service import Accepted
+
+
+def start_delivery(app_id: str, accepted: Accepted) -> None:
+    """Hand a committed send to the workers: a batch to the dispatcher; a realtime send, fanned
+    out already, has its inbox rows published and its emails and pushes enqueued."""
+    # Imported here: the worker side (its broker) loads on a process's first send.
+    from workers.delivery import after_fan_out, dispatch_notification
+    from workers.handoff import hand_off
+
+    if accepted.fanned is None:
+        hand_off([dispatch_notification.message(accepted.notification.id)])
+    else:
+        after_fan_out(app_id, accepted.fanned, realtime=True)
+
+
+def send_answer(accepted: Accepted, view: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    """The send API's body and status: the notification without its progress, 202 for a batch
+    (delivered later) and 200 for a realtime send (fanned out already)."""
+    body = {name: value for name, value in view.items() if name != "progress"}
+    return body, 202 if accepted.fanned is None else 200
