@@ -138,9 +138,7 @@ def main() -> None:
     root = Path(sys.argv[1] if len(sys.argv) > 1 else ".").resolve()
     known = modules(root)
     edges = {(m, t) for m, p in known.items() for t in module_level_imports(p, known) if t != m}
-    against = [
-        (m, t) for m, t in edges if LAYERS.index(layer_of(t)) < LAYERS.index(layer_of(m))
-    ]
+    against = [(m, t) for m, t in edges if LAYERS.index(layer_of(t)) < LAYERS.index(layer_of(m))]
     packages: dict[str, set[str]] = defaultdict(set)
     for m, t in edges:
         if package_of(m) != package_of(t):

@@ -13,7 +13,6 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, contains_eager, joinedload
 
-from templates_store.orm import utcnow
 from templates_store.checks import check_channels
 from templates_store.content import TemplateContent
 from templates_store.errors import (
@@ -27,6 +26,7 @@ from templates_store.errors import (
     VersionNotFound,
 )
 from templates_store.models import MAX_VERSION, Template, TemplateVersion
+from templates_store.orm import utcnow
 from templates_store.rendering import Rendered, render
 from templates_store.variables import check_variable_schema, check_variables
 
