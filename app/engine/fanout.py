@@ -13,7 +13,7 @@ from typing import Any, Protocol
 from sqlalchemy import insert, inspect
 from sqlalchemy.orm import Session
 
-from app.engine import states
+from app.engine import outcome_log, states
 from app.engine.models import Delivery, Notification
 from app.inbox.models import InboxNotification
 from app.inbox.views import in_app_content, inbox_view
@@ -113,6 +113,7 @@ def fan_out(
                     result.inbox_events.append((user.id, view))
             deliveries.append(delivery)
     _insert(session, deliveries, inbox_rows)
+    outcome_log.fanned_out(deliveries)
     queued = [d for d in deliveries if d["status"] == states.QUEUED]
     result.email_delivery_ids = [d["id"] for d in queued if d["channel"] == "email"]
     result.push_delivery_ids = [d["id"] for d in queued if d["channel"] == "push"]

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from app.engine import states
+from app.engine import outcome_log, states
 from app.engine.channels.base import PermanentFailure, TransientFailure
 from app.engine.channels.destinations import BlockedDestination
 from app.engine.channels.email import OutgoingEmail
@@ -48,8 +48,8 @@ def send_email_delivery(runtime: Runtime, *, delivery_id: str) -> Outcome:
     except TransientFailure as failure:
         return _after_transient(runtime, delivery, failure.reason, failure.retry_after)
     except PermanentFailure as failure:
-        return _record(runtime, delivery, states.FAILED, reason=failure.reason)
-    return _record(runtime, delivery, states.SENT)
+        return _failed(runtime, delivery, reason=failure.reason)
+    return _sent(runtime, delivery)
 
 
 def send_push_delivery(runtime: Runtime, *, delivery_id: str) -> Outcome:
@@ -91,10 +91,10 @@ def send_push_delivery(runtime: Runtime, *, delivery_id: str) -> Outcome:
             runtime, delivery, "; ".join(transient), retry_after, payload=payload
         )
     elif reached:  # `sent_to` only matters to a later attempt, and a sent delivery has none
-        outcome = _record(runtime, delivery, states.SENT)
+        outcome = _sent(runtime, delivery)
     else:
         reason = "; ".join(permanent) or "no active web push subscription"
-        outcome = _record(runtime, delivery, states.FAILED, reason=reason, payload=payload)
+        outcome = _failed(runtime, delivery, reason=reason, payload=payload)
     _discard_gone(runtime, gone)  # after the outcome: what was sent is recorded first
     return outcome
 
@@ -135,10 +135,27 @@ def _after_transient(
     policy = runtime.retry_policy
     if policy.gives_up_after(delivery.attempts):
         final = f"gave up after {delivery.attempts} attempts: {reason}"
-        return _record(runtime, delivery, states.FAILED, reason=final, payload=payload)
+        outcome = _record(runtime, delivery, states.FAILED, reason=final, payload=payload)
+        outcome_log.gave_up(delivery, reason=reason)
+        return outcome
     _record(runtime, delivery, states.QUEUED, reason=reason, payload=payload)
     delay = policy.delay_ms(delivery.attempts, retry_after=retry_after)
+    outcome_log.retry(delivery, reason=reason, max_attempts=policy.max_attempts, retry_in_ms=delay)
     return Outcome(states.QUEUED, retry_in_ms=delay)
+
+
+def _sent(runtime: Runtime, delivery: ClaimedDelivery) -> Outcome:
+    outcome = _record(runtime, delivery, states.SENT)
+    outcome_log.sent(delivery)
+    return outcome
+
+
+def _failed(
+    runtime: Runtime, delivery: ClaimedDelivery, *, reason: str, payload: dict | None = None
+) -> Outcome:
+    outcome = _record(runtime, delivery, states.FAILED, reason=reason, payload=payload)
+    outcome_log.failed(delivery, reason=reason)
+    return outcome
 
 
 def _record(

@@ -1,0 +1,104 @@
+"""One log line per delivery outcome (sent, retry, gave up, failed, skipped): readable on its own,
+and carrying the same facts as fields, which JSON logs show as keys."""
+
+from __future__ import annotations
+
+import logging
+
+import dramatiq
+import pytest
+from flask.testing import FlaskClient
+
+from app.runtime import Runtime
+from tests.support.factories import Tenant, approved_template
+from tests.support.pipeline import batch, finished
+from tests.support.sinks import SmtpSink
+
+PEOPLE = [
+    {"external_id": "u0", "email": "u0@example.com"},
+    {"external_id": "u1", "email": "u1@example.com"},
+    {"external_id": "u2"},
+]
+
+
+def outcome_lines(
+    caplog: pytest.LogCaptureFixture, notification_id: str
+) -> list[logging.LogRecord]:
+    return [
+        record
+        for record in caplog.records
+        if record.name == "herald.delivery" and record.notification_id == notification_id
+    ]
+
+
+def test_each_outcome_of_a_batch_is_one_line_naming_channel_recipient_and_notification(
+    client: FlaskClient,
+    tenant: Tenant,
+    smtp_sink: SmtpSink,
+    worker: dramatiq.Worker,
+    caplog: pytest.LogCaptureFixture,
+):
+    approved_template(client, tenant)
+    smtp_sink.fail("u1@example.com", "550 5.1.1 No such user", times=5)
+
+    with caplog.at_level(logging.INFO, logger="herald.delivery"):
+        sent = batch(client, tenant, PEOPLE)
+        finished(client, tenant, sent["notificationId"])
+
+    lines = outcome_lines(caplog, sent["notificationId"])
+    outcomes = sorted((r.channel, r.event, getattr(r, "reason", None)) for r in lines)
+    assert outcomes == [
+        ("email", "failed", "smtp 550: 5.1.1 No such user"),
+        ("email", "sent", None),
+        ("email", "skipped", "no_email_address"),
+        ("in_app", "sent", None),
+        ("in_app", "sent", None),
+        ("in_app", "sent", None),
+        ("push", "skipped", "no_push_subscription"),
+        ("push", "skipped", "no_push_subscription"),
+        ("push", "skipped", "no_push_subscription"),
+    ]
+    [email_sent] = [r for r in lines if (r.channel, r.event) == ("email", "sent")]
+    assert email_sent.getMessage() == (
+        f"email to user {email_sent.user_id}: sent (notification {sent['notificationId']})"
+    )
+    [skipped] = [r for r in lines if (r.channel, r.event) == ("email", "skipped")]
+    assert skipped.getMessage().endswith(
+        f": skipped: no_email_address (notification {sent['notificationId']})"
+    )
+
+
+def test_a_transient_failure_logs_every_retry_with_its_reason_then_the_give_up(
+    client: FlaskClient,
+    tenant: Tenant,
+    smtp_sink: SmtpSink,
+    runtime: Runtime,
+    worker: dramatiq.Worker,
+    caplog: pytest.LogCaptureFixture,
+):
+    approved_template(client, tenant)
+    smtp_sink.fail("u0@example.com", "421 4.7.0 Busy", times=50)
+    attempts = runtime.settings.max_delivery_attempts
+
+    with caplog.at_level(logging.INFO, logger="herald.delivery"):
+        sent = batch(client, tenant, PEOPLE[:1])
+        finished(client, tenant, sent["notificationId"])
+
+    email = [r for r in outcome_lines(caplog, sent["notificationId"]) if r.channel == "email"]
+    assert [(r.event, r.attempt) for r in email] == [
+        *(("retry", attempt) for attempt in range(1, attempts)),
+        ("gave_up", attempts),
+    ]
+    first, gave_up = email[0], email[-1]
+    assert (first.reason, first.max_attempts) == ("smtp 421: 4.7.0 Busy", attempts)
+    assert first.retry_in_ms > 0
+    assert first.getMessage().startswith(
+        f"email to user {first.user_id}: attempt 1/{attempts} failed, retry in "
+    )
+    assert first.getMessage().endswith(
+        f"s: smtp 421: 4.7.0 Busy (notification {sent['notificationId']})"
+    )
+    assert gave_up.getMessage() == (
+        f"email to user {gave_up.user_id}: gave up after {attempts} attempts: smtp 421: 4.7.0 Busy"
+        f" (notification {sent['notificationId']})"
+    )
