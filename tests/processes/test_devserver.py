@@ -1,120 +1,85 @@
-"""`herald dev`, the README's first command: a fresh machine with only Python gets a running
-Herald (its own Redis and SMTP server, SQLite, a demo app), and stopping it leaves nothing."""
+"""`herald dev`, the README's first command: on a fresh machine with only Python it runs Herald
+(its own Redis and printing SMTP server, SQLite, a demo app), prints working credentials and
+curls once the web process answers, starts again as often as it is run, after a clean stop or
+a killed one, and stopping it (or a failed start) leaves nothing running."""
 
 from __future__ import annotations
 
-import json
-import os
-import re
 import signal
-import subprocess
-import time
-import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
-from app.config import PROJECT_ROOT
-from tests.support.processes import BIN, free_port
+import pytest
+
+from tests.support.devserver import DevRun, DevRuns, send
 from tests.support.sinks import wait_until
 
 
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
+@pytest.fixture
+def herald_dev(tmp_path: Path) -> Iterator[DevRuns]:
+    """`herald dev` runs on a fresh instance directory; whatever they leave is killed at the end."""
+    runs = DevRuns(tmp_path / "instance")
+    yield runs
+    runs.kill_all()
 
 
-def _printed_send_body(log: Path) -> dict:
-    """The body of the send API `curl` the command prints."""
-    found = re.search(r"/api/notifications/send .* -d '(\{.*\})'", log.read_text())
-    assert found, log.read_text()
-    return json.loads(found.group(1))
-
-
-def _printed_inbox_headers(log: Path) -> dict[str, str]:
-    """The headers of the inbox `curl` the command prints (its user HMAC included)."""
-    found = re.search(r"curl -s \S+/notifications (.*)", log.read_text())
-    assert found, log.read_text()
-    return dict(re.findall(r"-H '([^:]+): ([^']*)'", found.group(1)))
-
-
-def _demo_credentials(log: Path) -> dict[str, str] | None:
-    found = re.search(r"Herald demo app[^\n]*\n(\{.*?\})", log.read_text(), re.S)
-    return json.loads(found.group(1)) if found else None
-
-
-def _healthy(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
-
-
-def test_herald_dev_starts_everything_it_needs_and_stops_it_all_on_sigterm_every_time(
-    tmp_path: Path,
+def test_herald_dev_starts_twice_on_one_instance_with_the_same_working_credentials(
+    herald_dev: DevRuns,
 ):
-    database = f"sqlite:///{tmp_path / 'dev.db'}"
+    first = herald_dev.start()  # on PORT, as a platform would set it
+    credentials = first.wait_until_ready()
+    assert "Started a local Redis" in first.output()
+    assert_printed_sends_work(first)
+    wait_until(lambda: "Subject: Herald News" in first.output(), timeout=60)
+    assert "To: jane@example.com" in first.output()  # the newsletter, printed decoded
+    assert "herald.access: POST /api/notifications/send 200 " in first.output()
+    assert first.stop() == 0
+    herald_dev.wait_until_none_running()
 
-    first = _start_send_read_and_stop(tmp_path / "first.log", database)
-    again = _start_send_read_and_stop(tmp_path / "again.log", database)
+    again = herald_dev.start()
 
-    assert again["app_id"] == first["app_id"]  # the same demo app, with a new secret
+    assert again.wait_until_ready() == credentials
+    assert_printed_sends_work(again)
+    assert again.stop() == 0
+    herald_dev.wait_until_none_running()
 
 
-def _start_send_read_and_stop(log: Path, database: str) -> dict[str, str]:
-    """Run `herald dev`, use the two curls it prints, stop it; its printed credentials."""
-    port = free_port()
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in {"REDIS_URL", "SMTP_URL", "DATABASE_URL", "REDIS_PREFIX"}
-    }
-    env.update(DATABASE_URL=database, PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}")
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [str(BIN / "herald"), "dev", "--port", str(port)],
-            cwd=PROJECT_ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        credentials = wait_until(lambda: _demo_credentials(log), timeout=60)
-        wait_until(lambda: _healthy(port), timeout=60)
-        assert "Started a local Redis" in log.read_text()
+def test_herald_dev_starts_again_after_a_start_killed_halfway(herald_dev: DevRuns):
+    killed = herald_dev.start()
+    wait_until(lambda: "web.1 started" in killed.output(), timeout=120)
+    killed.stop(signal.SIGKILL)  # herald dev alone: what it started must not outlive it
+    herald_dev.wait_until_none_running()
 
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{port}/api/notifications/send",
-            data=json.dumps(_printed_send_body(log)).encode(),
-            headers={
-                "appid": credentials["app_id"],
-                "apikey": credentials["api_secret"],
-                "Content-Type": "application/json",
-            },
-        )
-        with urllib.request.urlopen(request, timeout=10) as response:
-            answer = json.load(response)
-        assert (answer["templateKey"], answer["mode"]) == ("order-confirmation", "realtime")
-        assert answer["status"] == "completed"
-        inbox = urllib.request.Request(
-            f"http://127.0.0.1:{port}/notifications", headers=_printed_inbox_headers(log)
-        )
-        with urllib.request.urlopen(inbox, timeout=10) as response:
-            notifications = json.load(response)["notifications"]
-        assert notifications[0]["title"] == "Order ORD-12345 confirmed"
+    again = herald_dev.start(port_option=True)  # --port, which beats PORT
 
-        process.send_signal(signal.SIGTERM)  # to `herald dev` alone, as a process manager would
-        process.wait(timeout=60)
-        wait_until(lambda: not _group_alive(process.pid), timeout=30)
-        return credentials
-    finally:
-        if _group_alive(process.pid):  # the test failed early: let it stop its children first
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                time.sleep(0.5)
+    again.wait_until_ready()
+    assert_printed_sends_work(again)
+    assert again.stop() == 0
+    herald_dev.wait_until_none_running()
+
+
+def test_herald_dev_says_so_and_stops_everything_when_the_web_process_never_answers(
+    herald_dev: DevRuns,
+):
+    # A web process without workers listens but never answers.
+    run = herald_dev.start(WEB_CONCURRENCY="0", HERALD_DEV_READY_TIMEOUT_S="5")
+
+    assert run.process.wait(timeout=120) == 1
+    assert "did not answer" in run.output() and "/healthz within 5 s" in run.output()
+    assert run.credentials() is None
+    herald_dev.wait_until_none_running()
+
+
+def assert_printed_sends_work(run: DevRun) -> None:
+    """Each printed send API curl is answered 2xx; the printed inbox curl then shows a send."""
+    curls = {request.full_url: request for request in run.printed_curls()}
+    base = f"http://127.0.0.1:{run.port}"
+    sends = [r for r in run.printed_curls() if r.full_url == f"{base}/api/notifications/send"]
+    answers = [send(request) for request in sends]
+    assert [(status // 100, body.get("templateKey")) for status, body in answers] == [
+        (2, "order-confirmation"),
+        (2, "newsletter"),
+    ], answers
+    status, inbox = send(curls[f"{base}/notifications"])
+    assert status == 200, inbox
+    assert "Order ORD-12345 confirmed" in [n["title"] for n in inbox["notifications"]]
