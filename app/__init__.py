@@ -13,7 +13,10 @@ if TYPE_CHECKING:
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
-    """Build the WSGI app; `test_config` overrides settings fields (tests only)."""
+    """Build the web process's dependencies from the environment (`test_config` overrides
+    settings fields) and the WSGI app on them."""
+    from app.composition import compose
+    from app.config import Settings
     from app.factory import build_app
 
-    return build_app(test_config)
+    return build_app(compose(Settings.from_env(**(test_config or {}))))

@@ -1,4 +1,4 @@
-"""Access to the process runtime from inside a Flask request."""
+"""Access to the process's runtime and actors from inside a Flask request."""
 
 from __future__ import annotations
 
@@ -12,8 +12,10 @@ from flask import Flask, current_app, g, request
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from app.composition import Process
 from app.db import is_connection_lost
 from app.runtime import Runtime
+from workers.actors import Actors
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +24,11 @@ READ_METHODS = frozenset({"GET", "HEAD"})
 
 def runtime() -> Runtime:
     return current_app.extensions["herald"]
+
+
+def actors() -> Actors:
+    """The process's actors: what a route enqueues committed work with."""
+    return current_app.extensions["herald_actors"]
 
 
 def db_session() -> Session:
@@ -77,8 +84,9 @@ def retry_reads_once(view: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def init_app(app: Flask, rt: Runtime) -> None:
-    app.extensions["herald"] = rt
+def init_app(app: Flask, process: Process) -> None:
+    app.extensions["herald"] = process.runtime
+    app.extensions["herald_actors"] = process.actors
 
     @app.teardown_appcontext
     def _close_session(_exc: BaseException | None) -> None:

@@ -1,27 +1,26 @@
-"""The Flask application factory: settings, runtime, error handling, blueprints."""
+"""The Flask application factory: a composed process's runtime and actors, error handling,
+blueprints."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from flask import Flask, Response, request
 
 from app import errors, extensions, logs, ratelimit
+from app.composition import Process
 from app.config import Settings
 from app.refusals import HeraldError
-from app.runtime import Runtime
 from app.wire import has_nul
 
 
-def build_app(test_config: dict[str, Any] | None = None) -> Flask:
-    """Build the WSGI app from the environment plus `test_config` overrides."""
-    settings = Settings.from_env(**(test_config or {}))
+def build_app(process: Process) -> Flask:
+    """Build the WSGI app on a process's dependencies (`app.composition.compose`)."""
+    settings = process.runtime.settings
     logs.configure_logging(settings.log_level, json=settings.log_json)
     flask_app = Flask(__name__, instance_relative_config=False)
     flask_app.config.update(MAX_CONTENT_LENGTH=settings.max_body_bytes, JSON_SORT_KEYS=False)
     flask_app.json.sort_keys = False  # type: ignore[attr-defined]
     flask_app.json.compact = True  # type: ignore[attr-defined]
-    extensions.init_app(flask_app, Runtime.from_settings(settings))
+    extensions.init_app(flask_app, process)
     logs.init_app(flask_app)
     errors.init_app(flask_app)
     ratelimit.init_app(flask_app)

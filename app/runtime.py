@@ -1,4 +1,5 @@
-"""The per-process resources every layer needs: settings, database, Redis and the encryptor."""
+"""The per-process resources every layer needs: settings, database, Redis, the encryptor and the
+senders, built once per process by `Runtime.from_settings` (see `app.composition`)."""
 
 from __future__ import annotations
 
@@ -37,6 +38,8 @@ class Runtime:
     database: Database
     redis: Redis
     encryptor: Encryptor
+    # SMTP connections and sending identities of this process (`app.engine.senders`).
+    senders: Senders
     # Verified credentials of this process (see app.tenants.credentials).
     credentials: CredentialCache = field(init=False)
     # Set while this process holds WebSockets (a web process's hub); None in workers.
@@ -48,17 +51,27 @@ class Runtime:
         self.push_http = GuardedHttp(DestinationGuard(web_push_policy(self.settings)))
         generation_key = self.key("auth", "generation")
         self.credentials = new_cache(self.redis, generation_key)
-        install_invalidation(self.database.sessionmaker, self.redis, generation_key)
-        user_statistics.install(self.database, self.redis, self.key("users", "analyzed", ""))
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:
-        return cls(
+        """Build a process's resources from its settings, then have its database's commits
+        heard (`listen_for_commits`): the one way every process gets its runtime."""
+        database = Database(settings.database_url)
+        encryptor = Encryptor(settings.secret_key)
+        runtime = cls(
             settings=settings,
-            database=Database(settings.database_url),
+            database=database,
             redis=Redis.from_url(settings.redis_url, health_check_interval=30),
-            encryptor=Encryptor(settings.secret_key),
+            encryptor=encryptor,
+            senders=Senders(
+                database=database,
+                encryptor=encryptor,
+                smtp_url=settings.smtp_url,
+                default_sender=settings.default_sender,
+            ),
         )
+        listen_for_commits(runtime)
+        return runtime
 
     @cached_property
     def deliveries(self) -> DeliveryLedger:
@@ -69,16 +82,6 @@ class Runtime:
     def advancer(self) -> Advancer:
         """Moves notifications on once their chunks and deliveries commit (app.engine.advancer)."""
         return Advancer(self.database)
-
-    @cached_property
-    def senders(self) -> Senders:
-        """SMTP connections and sending identities of this process (`app.engine.senders`)."""
-        return Senders(
-            database=self.database,
-            encryptor=self.encryptor,
-            smtp_url=self.settings.smtp_url,
-            default_sender=self.settings.default_sender,
-        )
 
     @property
     def retry_policy(self) -> RetryPolicy:
@@ -97,6 +100,16 @@ class Runtime:
     def close(self) -> None:
         self.database.dispose()
         self.redis.close()
+
+
+def listen_for_commits(runtime: Runtime) -> None:
+    """After each commit on the runtime's database, announce credential changes to every
+    process's credential cache and refresh `users` statistics after a bulk creation (listeners
+    on its session factory: other databases of the process are not heard)."""
+    install_invalidation(
+        runtime.database.sessionmaker, runtime.redis, runtime.key("auth", "generation")
+    )
+    user_statistics.install(runtime.database, runtime.redis, runtime.key("users", "analyzed", ""))
 
 
 def web_push_policy(settings: Settings) -> DestinationPolicy:

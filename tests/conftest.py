@@ -10,47 +10,55 @@ import os
 import tempfile
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
+import dramatiq
 import pytest
+import trustme
+from flask import Flask
+from flask.testing import FlaskClient
+
+from app.composition import Process, compose
+from app.config import Settings
+from app.factory import build_app
+from app.migrate import upgrade
+from app.runtime import Runtime
+from workers.actors import Actors
 
 # Before any of them is imported: the shared helpers' asserts report their operands, as the
 # tests' own asserts do.
 pytest.register_assert_rewrite("tests.support")
 
+from tests.support import services  # noqa: E402
+from tests.support.cleanup import wipe  # noqa: E402
+from tests.support.factories import Tenant, make_tenant  # noqa: E402
 from tests.support.processes import free_port  # noqa: E402
+from tests.support.sinks import PushService, SmtpSink  # noqa: E402
 
 _SESSION_TAG = uuid.uuid4().hex[:10]
 _SMTP_PORT = free_port()
 _INSTANCE_DIR = Path(tempfile.mkdtemp(prefix=f"herald-test-{_SESSION_TAG}-"))
-# Before any Herald import: the broker and worker runtime read these at import time.
-os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
-os.environ["REDIS_PREFIX"] = f"herald-test-{_SESSION_TAG}:"
-os.environ["SECRET_KEY"] = "test-secret-key-" + _SESSION_TAG
-os.environ["HERALD_INSTANCE_DIR"] = str(_INSTANCE_DIR)
-os.environ["LOG_LEVEL"] = os.environ.get("TEST_LOG_LEVEL", "WARNING")
-os.environ["DATABASE_URL"] = f"sqlite:///{_INSTANCE_DIR / 'default.db'}"
-os.environ["SMTP_URL"] = f"smtp://127.0.0.1:{_SMTP_PORT}"
-os.environ["DEFAULT_SENDER"] = "Herald Test <herald@test.example>"
-# Tests run reconciliation passes themselves; retries wait milliseconds, not seconds.
-os.environ["RECONCILE_INTERVAL_S"] = "0"
-os.environ["RETRY_BACKOFF_MS"] = "20"
-# The push service sinks listen on loopback; tests of the destination rules install a strict
-# guard themselves (tests/engine/test_push_destinations.py).
-os.environ["WEBPUSH_ALLOW_PRIVATE"] = "true"
-
-import dramatiq  # noqa: E402
-import trustme  # noqa: E402
-from flask import Flask  # noqa: E402
-from flask.testing import FlaskClient  # noqa: E402
-
-from app import create_app  # noqa: E402
-from app.migrate import upgrade  # noqa: E402
-from app.runtime import Runtime  # noqa: E402
-from tests.support import services  # noqa: E402
-from tests.support.cleanup import wipe  # noqa: E402
-from tests.support.factories import Tenant, make_tenant  # noqa: E402
-from tests.support.sinks import PushService, SmtpSink  # noqa: E402
+# This session's settings. In-process fixtures build theirs from these (`settings`); the
+# processes the tests start (Procfile processes, `herald dev`) and the `herald` commands they
+# run read them from the environment, as every Herald process does.
+SESSION_ENVIRONMENT = {
+    "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+    "REDIS_PREFIX": f"herald-test-{_SESSION_TAG}:",
+    "SECRET_KEY": "test-secret-key-" + _SESSION_TAG,
+    "HERALD_INSTANCE_DIR": str(_INSTANCE_DIR),
+    "LOG_LEVEL": os.environ.get("TEST_LOG_LEVEL", "WARNING"),
+    "DATABASE_URL": f"sqlite:///{_INSTANCE_DIR / 'default.db'}",
+    "SMTP_URL": f"smtp://127.0.0.1:{_SMTP_PORT}",
+    "DEFAULT_SENDER": "Herald Test <herald@test.example>",
+    # Tests run reconciliation passes themselves; retries wait milliseconds, not seconds.
+    "RECONCILE_INTERVAL_S": "0",
+    "RETRY_BACKOFF_MS": "20",
+    # The push service sinks listen on loopback; tests of the destination rules install a
+    # strict guard themselves (tests/engine/test_push_destinations.py).
+    "WEBPUSH_ALLOW_PRIVATE": "true",
+}
+os.environ.update(SESSION_ENVIRONMENT)
 
 ENGINES = ("sqlite", "postgresql")
 pytest_plugins = ["tests.support.process_fixtures"]
@@ -78,11 +86,22 @@ def sqlite_url() -> str:
 
 
 @pytest.fixture(scope="session")
-def _apps_by_engine() -> Iterator[dict[str, Flask]]:
-    apps: dict[str, Flask] = {}
-    yield apps
-    for flask_app in apps.values():
-        flask_app.extensions["herald"].close()
+def settings() -> Settings:
+    """This session's settings (Redis prefix, secret key, SMTP sink, quick retries)."""
+    return Settings.from_env(SESSION_ENVIRONMENT)
+
+
+@pytest.fixture(scope="session")
+def _processes_by_engine() -> Iterator[dict[str, Process]]:
+    processes: dict[str, Process] = {}
+    yield processes
+    for process in processes.values():
+        process.close()
+
+
+@pytest.fixture(scope="session")
+def _apps_by_engine() -> dict[str, Flask]:
+    return {}
 
 
 @pytest.fixture(params=ENGINES)
@@ -96,18 +115,38 @@ def database_url(engine_name: str, request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def app(database_url: str, engine_name: str, _apps_by_engine: dict[str, Flask]) -> Iterator[Flask]:
-    """The API on one engine (every test using it runs on SQLite and on PostgreSQL)."""
-    if engine_name not in _apps_by_engine:
-        _apps_by_engine[engine_name] = create_app({"database_url": database_url})
-    flask_app = _apps_by_engine[engine_name]
-    yield flask_app
-    wipe(flask_app.extensions["herald"])
+def process(
+    settings: Settings,
+    database_url: str,
+    engine_name: str,
+    _processes_by_engine: dict[str, Process],
+) -> Process:
+    """This process's dependencies on one engine, built by the composition root as a web or
+    worker process builds its own."""
+    if engine_name not in _processes_by_engine:
+        engine_settings = replace(settings, database_url=database_url)
+        _processes_by_engine[engine_name] = compose(engine_settings)
+    return _processes_by_engine[engine_name]
 
 
 @pytest.fixture
-def runtime(app: Flask) -> Runtime:
-    return app.extensions["herald"]
+def app(process: Process, engine_name: str, _apps_by_engine: dict[str, Flask]) -> Iterator[Flask]:
+    """The API on one engine (every test using it runs on SQLite and on PostgreSQL)."""
+    if engine_name not in _apps_by_engine:
+        _apps_by_engine[engine_name] = build_app(process)
+    yield _apps_by_engine[engine_name]
+    wipe(process.runtime)
+
+
+@pytest.fixture
+def runtime(app: Flask, process: Process) -> Runtime:
+    return process.runtime
+
+
+@pytest.fixture
+def actors(app: Flask, process: Process) -> Actors:
+    """The actors the API enqueues; a test calls them directly as a worker would."""
+    return process.actors
 
 
 @pytest.fixture
@@ -126,28 +165,18 @@ def other_tenant(runtime: Runtime) -> Tenant:
 
 
 @pytest.fixture
-def actor_runtime(runtime: Runtime) -> Iterator[Runtime]:
-    """Actors called in this process (directly or by a worker) use the test's runtime."""
-    from workers.runtime import use_runtime
-
-    use_runtime(runtime)
-    yield runtime
-    use_runtime(None)
-
-
-@pytest.fixture
-def worker(actor_runtime: Runtime) -> Iterator[dramatiq.Worker]:
-    """A real Dramatiq worker (threads in this process) on the real Redis broker."""
-    import workers
-
-    worker = dramatiq.Worker(workers.broker, worker_threads=4, worker_timeout=50)
+def worker(runtime: Runtime, process: Process) -> Iterator[dramatiq.Worker]:
+    """A real Dramatiq worker (threads in this process) on the real Redis broker, running the
+    actors against the test's runtime."""
+    broker = process.broker
+    worker = dramatiq.Worker(broker, worker_threads=4, worker_timeout=50)
     worker.start()
     yield worker
     worker.stop()
-    workers.broker.flush_all()
-    # Worker() registers a middleware on the shared broker that outlives it; drop it.
-    workers.broker.middleware[:] = [
-        m for m in workers.broker.middleware if getattr(m, "worker", None) is not worker
+    broker.flush_all()
+    # Worker() registers a middleware on the broker that outlives it; drop it.
+    broker.middleware[:] = [
+        m for m in broker.middleware if getattr(m, "worker", None) is not worker
     ]
 
 

@@ -1,13 +1,6 @@
-"""Dramatiq workers. `dramatiq workers` imports this package: the broker and every actor."""
+"""Dramatiq actors, the broker, the reconciler and the worker middleware.
 
-from workers import delivery, imports
-from workers.broker import broker
-from workers.middleware import FlushOnStop, StopOnce, ThreadConnections
-from workers.reconciler import ReconcilerMiddleware
-
-broker.add_middleware(ReconcilerMiddleware())
-broker.add_middleware(ThreadConnections())
-broker.add_middleware(StopOnce())
-broker.add_middleware(FlushOnStop())
-
-__all__ = ["broker", "delivery", "imports"]
+Importing builds nothing and connects to nothing: each process declares the actors on its own
+broker, with its own runtime, in the composition root (`app.composition`), which is also the
+`dramatiq` command's entry.
+"""

@@ -2,15 +2,19 @@
 
 Actors take ids, open their own transactions, and enqueue only after committing. Each is safe
 to run twice: chunks and deliveries are claimed with conditional updates before any work.
+They are declared on the broker and run against the runtime they are given (see
+`app.composition`); the web process uses the same object to enqueue them.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import dramatiq
 from dramatiq import Message
+from dramatiq.brokers.redis import RedisBroker
 
 from app.engine import pipeline
 from app.engine.fanout import FanOut
@@ -18,98 +22,110 @@ from app.engine.retry import TASK_RETRIES
 from app.engine.sending import Outcome, send_email_delivery, send_push_delivery
 from app.realtime.frames import NOTIFICATION_NEW
 from app.realtime.publisher import publish_events
+from app.runtime import Runtime
 from workers.handoff import hand_off
-from workers.runtime import get_runtime
 
 log = logging.getLogger(__name__)
 
 REALTIME_QUEUE = "realtime"
 DELIVERY_TIME_LIMIT_MS = 120_000
 
+IdActor = dramatiq.Actor[[str], None]
 
-@dramatiq.actor(max_retries=TASK_RETRIES, time_limit=300_000)
-def dispatch_notification(notification_id: str) -> None:
-    """Split a batch's targets into chunks and enqueue one chunk task each, pipelined."""
-    runtime = get_runtime()
-    with runtime.database.transaction() as session:
-        chunk_ids = pipeline.split_into_chunks(
-            session, notification_id=notification_id, chunk_size=runtime.settings.chunk_size
+_PIPELINE_OPTIONS: dict[str, Any] = {"max_retries": TASK_RETRIES, "time_limit": 300_000}
+# Delivery retries are scheduled by `_schedule_retry` (the database counts attempts); Dramatiq's
+# own retries only cover unexpected errors such as a database outage.
+_DELIVERY_OPTIONS: dict[str, Any] = {
+    "max_retries": TASK_RETRIES,
+    "time_limit": DELIVERY_TIME_LIMIT_MS,
+}
+_REALTIME_OPTIONS: dict[str, Any] = {"queue_name": REALTIME_QUEUE, "priority": 0}
+
+
+class DeliveryActors:
+    """The pipeline's actors, declared on `broker` and running against `runtime`."""
+
+    def __init__(self, broker: RedisBroker, runtime: Runtime) -> None:
+        self.broker = broker
+        self.runtime = runtime
+
+        def declare(fn: Callable[[str], None], name: str, **options: Any) -> IdActor:
+            return dramatiq.actor(fn, broker=broker, actor_name=name, **options)
+
+        self.dispatch_notification = declare(
+            self._dispatch_notification, "dispatch_notification", **_PIPELINE_OPTIONS
         )
-    hand_off([process_chunk.message(chunk_id) for chunk_id in chunk_ids])
-    if not chunk_ids:  # no targets left to split (an empty broadcast): nothing else moves it on
-        runtime.advancer.note([notification_id])
+        self.process_chunk = declare(self._process_chunk, "process_chunk", **_PIPELINE_OPTIONS)
+        self.deliver_email = declare(self._send_email, "deliver_email", **_DELIVERY_OPTIONS)
+        self.deliver_push = declare(self._send_push, "deliver_push", **_DELIVERY_OPTIONS)
+        self.deliver_email_now = declare(
+            self._send_email, "deliver_email_now", **_REALTIME_OPTIONS, **_DELIVERY_OPTIONS
+        )
+        self.deliver_push_now = declare(
+            self._send_push, "deliver_push_now", **_REALTIME_OPTIONS, **_DELIVERY_OPTIONS
+        )
 
+    def after_fan_out(self, app_id: str, fanned: FanOut, *, realtime: bool) -> None:
+        """After commit: push inbox rows to connected sockets and enqueue email and push tasks.
 
-@dramatiq.actor(max_retries=TASK_RETRIES, time_limit=300_000)
-def process_chunk(chunk_id: str) -> None:
-    """Render and record one chunk's deliveries, publish its inbox rows, enqueue its sends."""
-    runtime = get_runtime()
-    with runtime.database.transaction() as session:
-        processed = pipeline.process_chunk(session, chunk_id=chunk_id)
-    if processed is not None:
-        notification, fanned = processed
-        after_fan_out(notification.app_id, fanned, realtime=False)
-        runtime.advancer.note([notification.id])
+        Neither may fail the caller: the rows are committed (see `workers.handoff`).
+        """
+        publish_events(
+            self.runtime,
+            app_id=app_id,
+            events=[(user_id, NOTIFICATION_NEW, view) for user_id, view in fanned.inbox_events],
+        )
+        hand_off(
+            self.broker,
+            self.delivery_messages(
+                fanned.email_delivery_ids, fanned.push_delivery_ids, realtime=realtime
+            ),
+        )
 
+    def delivery_messages(
+        self, email_ids: Sequence[str], push_ids: Sequence[str], *, realtime: bool = False
+    ) -> list[Message]:
+        """One email or push task per delivery; realtime ones on the priority queue."""
+        email_actor = self.deliver_email_now if realtime else self.deliver_email
+        push_actor = self.deliver_push_now if realtime else self.deliver_push
+        messages: list[Message] = [email_actor.message(i) for i in email_ids]
+        return messages + [push_actor.message(i) for i in push_ids]
 
-def after_fan_out(app_id: str, fanned: FanOut, *, realtime: bool) -> None:
-    """After commit: push inbox rows to connected sockets and enqueue email and push tasks.
+    def _dispatch_notification(self, notification_id: str) -> None:
+        """Split a batch's targets into chunks and enqueue one chunk task each, pipelined."""
+        with self.runtime.database.transaction() as session:
+            chunk_ids = pipeline.split_into_chunks(
+                session,
+                notification_id=notification_id,
+                chunk_size=self.runtime.settings.chunk_size,
+            )
+        hand_off(self.broker, [self.process_chunk.message(chunk_id) for chunk_id in chunk_ids])
+        if not chunk_ids:  # no targets left to split (an empty broadcast): nothing else moves it on
+            self.runtime.advancer.note([notification_id])
 
-    Neither may fail the caller: the rows are committed (see `workers.handoff`).
-    """
-    publish_events(
-        get_runtime(),
-        app_id=app_id,
-        events=[(user_id, NOTIFICATION_NEW, view) for user_id, view in fanned.inbox_events],
-    )
-    hand_off(
-        delivery_messages(fanned.email_delivery_ids, fanned.push_delivery_ids, realtime=realtime)
-    )
+    def _process_chunk(self, chunk_id: str) -> None:
+        """Render and record one chunk's deliveries, publish its inbox rows, enqueue its sends."""
+        with self.runtime.database.transaction() as session:
+            processed = pipeline.process_chunk(session, chunk_id=chunk_id)
+        if processed is not None:
+            notification, fanned = processed
+            self.after_fan_out(notification.app_id, fanned, realtime=False)
+            self.runtime.advancer.note([notification.id])
 
+    def _send_email(self, delivery_id: str) -> None:
+        """Send one email delivery; a transient failure schedules its next attempt."""
+        outcome = send_email_delivery(self.runtime, delivery_id=delivery_id)
+        self._schedule_retry(self.deliver_email, delivery_id, outcome)
 
-def delivery_messages(
-    email_ids: Sequence[str], push_ids: Sequence[str], *, realtime: bool = False
-) -> list[Message]:
-    email_actor = deliver_email_now if realtime else deliver_email
-    push_actor = deliver_push_now if realtime else deliver_push
-    messages: list[Message] = [email_actor.message(i) for i in email_ids]
-    return messages + [push_actor.message(i) for i in push_ids]
+    def _send_push(self, delivery_id: str) -> None:
+        """Send one Web Push delivery; a transient failure schedules its next attempt."""
+        outcome = send_push_delivery(self.runtime, delivery_id=delivery_id)
+        self._schedule_retry(self.deliver_push, delivery_id, outcome)
 
-
-def _send_email(delivery_id: str) -> None:
-    outcome = send_email_delivery(get_runtime(), delivery_id=delivery_id)
-    _schedule_retry(deliver_email, delivery_id, outcome)
-
-
-def _send_push(delivery_id: str) -> None:
-    outcome = send_push_delivery(get_runtime(), delivery_id=delivery_id)
-    _schedule_retry(deliver_push, delivery_id, outcome)
-
-
-def _schedule_retry(actor: dramatiq.Actor, delivery_id: str, outcome: Outcome) -> None:
-    """A transient failure put the delivery back to queued: schedule its next attempt."""
-    if outcome.retry_in_ms is None:
-        return
-    actor.send_with_options(args=(delivery_id,), delay=outcome.retry_in_ms)
-    log.info("delivery %s: retry in %d ms", delivery_id, outcome.retry_in_ms)
-
-
-# Delivery retries are scheduled by `_schedule_retry` (the database counts attempts); Dramatiq's own
-# retries only cover unexpected errors such as a database outage.
-_delivery_options = {"max_retries": TASK_RETRIES, "time_limit": DELIVERY_TIME_LIMIT_MS}
-deliver_email = dramatiq.actor(_send_email, actor_name="deliver_email", **_delivery_options)
-deliver_push = dramatiq.actor(_send_push, actor_name="deliver_push", **_delivery_options)
-deliver_email_now = dramatiq.actor(
-    _send_email,
-    actor_name="deliver_email_now",
-    queue_name=REALTIME_QUEUE,
-    priority=0,
-    **_delivery_options,
-)
-deliver_push_now = dramatiq.actor(
-    _send_push,
-    actor_name="deliver_push_now",
-    queue_name=REALTIME_QUEUE,
-    priority=0,
-    **_delivery_options,
-)
+    @staticmethod
+    def _schedule_retry(actor: IdActor, delivery_id: str, outcome: Outcome) -> None:
+        """A transient failure put the delivery back to queued: schedule its next attempt."""
+        if outcome.retry_in_ms is None:
+            return
+        actor.send_with_options(args=(delivery_id,), delay=outcome.retry_in_ms)
+        log.info("delivery %s: retry in %d ms", delivery_id, outcome.retry_in_ms)

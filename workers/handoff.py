@@ -12,15 +12,15 @@ import logging
 from collections.abc import Sequence
 
 from dramatiq import Message
+from dramatiq.brokers.redis import RedisBroker
 from redis import RedisError
 
-from workers.broker import broker
 from workers.bulk import enqueue_many
 
 log = logging.getLogger(__name__)
 
 
-def hand_off(messages: Sequence[Message]) -> bool:
+def hand_off(broker: RedisBroker, messages: Sequence[Message]) -> bool:
     """Enqueue committed work; False (logged) when Redis is unreachable, which loses nothing."""
     try:
         enqueue_many(broker, messages)

@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 import dramatiq
+from dramatiq.brokers.redis import RedisBroker
 
 from app.imports import service
-from workers.broker import broker
-from workers.runtime import get_runtime
+from app.runtime import Runtime
 
 ONE_HOUR_MS = 60 * 60 * 1000
 
 
-@dramatiq.actor(
-    broker=broker,
-    queue_name="imports",
-    max_retries=10,
-    min_backoff=1_000,
-    time_limit=ONE_HOUR_MS,
-)
-def import_users(import_id: str) -> None:
-    """Import the waiting chunks of an import; safe to rerun (imported chunks are gone)."""
-    service.run_import(get_runtime().database, import_id=import_id)
+def declare_import_users(broker: RedisBroker, runtime: Runtime) -> dramatiq.Actor[[str], None]:
+    """The `import_users` actor, declared on `broker`, importing into `runtime`'s database."""
+
+    def import_users(import_id: str) -> None:
+        """Import the waiting chunks of an import; safe to rerun (imported chunks are gone)."""
+        service.run_import(runtime.database, import_id=import_id)
+
+    return dramatiq.actor(
+        import_users,
+        broker=broker,
+        queue_name="imports",
+        max_retries=10,
+        min_backoff=1_000,
+        time_limit=ONE_HOUR_MS,
+    )

@@ -9,7 +9,7 @@ from types import FrameType
 
 import dramatiq
 
-from workers.runtime import get_runtime
+from app.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -17,12 +17,13 @@ log = logging.getLogger(__name__)
 class ThreadConnections(dramatiq.Middleware):
     """Each worker thread keeps an SMTP connection open; close it when the thread stops."""
 
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
     def before_worker_thread_shutdown(
         self, broker: dramatiq.Broker, thread: threading.Thread
     ) -> None:
-        runtime = get_runtime()
-        if "senders" in vars(runtime):  # this process has sent email
-            runtime.senders.close_thread_connections()
+        self.runtime.senders.close_thread_connections()
 
 
 class StopOnce(dramatiq.Middleware):
@@ -58,7 +59,9 @@ class FlushOnStop(dramatiq.Middleware):
     """A stopping worker moves on the notifications it noted in its last moments, rather than
     leaving them to the reconciler's sweep."""
 
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
     def after_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
-        runtime = get_runtime()
-        if "advancer" in vars(runtime):
-            runtime.advancer.flush()
+        if "advancer" in vars(self.runtime):  # this process has noted notifications
+            self.runtime.advancer.flush()

@@ -35,11 +35,8 @@ from app.idempotency.models import purge_expired
 from app.imports.models import PROCESSED, Import
 from app.orm import utcnow
 from app.runtime import Runtime
-from workers.broker import broker
+from workers.actors import Actors
 from workers.bulk import enqueue_many
-from workers.delivery import delivery_messages, dispatch_notification, process_chunk
-from workers.imports import import_users
-from workers.runtime import get_runtime
 
 log = logging.getLogger(__name__)
 
@@ -55,20 +52,17 @@ class Reconciled:
     expired_idempotency_records: int = 0
 
 
-def reconcile_once(runtime: Runtime, *, stale_after: timedelta | None = None) -> Reconciled:
+def reconcile_once(
+    runtime: Runtime, actors: Actors, *, stale_after: timedelta | None = None
+) -> Reconciled:
     """One pass: re-enqueue stale dispatches, chunks, deliveries and imports; move on finished
     notifications; drop idempotency records past their 24 h replay window."""
     if stale_after is None:
         stale_after = timedelta(seconds=runtime.settings.reconcile_stale_after_s)
     with runtime.database.transaction() as session:
-        lost = _find_lost_work(session, runtime, stale_after)
+        lost = _find_lost_work(session, runtime, actors.broker, stale_after)
         _take_back(session, lost)
-    emails = [d.id for d in lost.deliveries if d.channel == "email"]
-    pushes = [d.id for d in lost.deliveries if d.channel == "push"]
-    enqueue_many(broker, [dispatch_notification.message(i) for i in lost.notification_ids])
-    enqueue_many(broker, [process_chunk.message(i) for i in lost.chunk_ids])
-    enqueue_many(broker, delivery_messages(emails, pushes))
-    enqueue_many(broker, [import_users.message(i) for i in lost.import_ids])
+    _enqueue_again(actors, lost)
     _advance_unfinished(runtime, utcnow() - stale_after)
     with runtime.database.transaction() as session:
         expired = purge_expired(session)
@@ -92,7 +86,9 @@ class LostWork:
     import_ids: list[str]
 
 
-def _find_lost_work(session: Session, runtime: Runtime, stale_after: timedelta) -> LostWork:
+def _find_lost_work(
+    session: Session, runtime: Runtime, broker: RedisBroker, stale_after: timedelta
+) -> LostWork:
     """What made no progress for `stale_after` and is not merely waiting: its message is gone."""
     cutoff = utcnow() - stale_after
     # Queued work may simply wait behind a backlog: stale means `stale_after` older than the
@@ -141,6 +137,16 @@ def _take_back(session: Session, lost: LostWork) -> None:
         [d.id for d in lost.deliveries],
         lost.import_ids,
     )
+
+
+def _enqueue_again(actors: Actors, lost: LostWork) -> None:
+    delivery, broker = actors.delivery, actors.broker
+    emails = [d.id for d in lost.deliveries if d.channel == "email"]
+    pushes = [d.id for d in lost.deliveries if d.channel == "push"]
+    enqueue_many(broker, [delivery.dispatch_notification.message(i) for i in lost.notification_ids])
+    enqueue_many(broker, [delivery.process_chunk.message(i) for i in lost.chunk_ids])
+    enqueue_many(broker, delivery.delivery_messages(emails, pushes))
+    enqueue_many(broker, [actors.import_users.message(i) for i in lost.import_ids])
 
 
 def _advance_unfinished(runtime: Runtime, cutoff: datetime) -> None:
@@ -217,12 +223,14 @@ def _touch(session, notification_ids, chunk_ids, delivery_ids, import_ids) -> No
 class ReconcilerMiddleware(dramatiq.Middleware):
     """Runs `reconcile_once` every RECONCILE_INTERVAL_S in each worker process (0 disables)."""
 
-    def __init__(self) -> None:
+    def __init__(self, runtime: Runtime, actors: Actors) -> None:
+        self.runtime = runtime
+        self.actors = actors
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def after_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
-        interval = get_runtime().settings.reconcile_interval_s
+        interval = self.runtime.settings.reconcile_interval_s
         if interval <= 0:
             return
         self._thread = threading.Thread(
@@ -236,13 +244,13 @@ class ReconcilerMiddleware(dramatiq.Middleware):
     def _loop(self, interval: int) -> None:
         while not self._stop.wait(interval):
             try:
-                run_if_leader(get_runtime(), interval)
+                run_if_leader(self.runtime, self.actors, interval)
             except Exception:  # Redis or the database away: the next interval tries again
                 log.warning("reconciler pass failed; next in %d s", interval, exc_info=True)
 
 
-def run_if_leader(runtime: Runtime, interval: int) -> Reconciled | None:
+def run_if_leader(runtime: Runtime, actors: Actors, interval: int) -> Reconciled | None:
     """One pass, unless another worker process of the installation ran one this interval."""
     if not runtime.redis.set(runtime.key("reconciler", "lock"), "1", nx=True, ex=interval):
         return None
-    return reconcile_once(runtime)
+    return reconcile_once(runtime, actors)

@@ -17,7 +17,7 @@ from app.broadcasts.schemas import (
     NotificationEnvelope,
     RecipientNotificationListView,
 )
-from app.extensions import db_session
+from app.extensions import actors, db_session
 from app.families import INBOX_API, serving
 from app.http import doc, load_body, page_from_query
 from app.wire import list_body
@@ -27,9 +27,6 @@ bp = serving(INBOX_API, Blueprint("broadcasts", __name__))
 
 def _accept(name: str, schema: type[BroadcastBody] | type[NotificationBody]) -> dict[str, Any]:
     """Store the broadcast, commit, then hand it to the workers; returns its view."""
-    from workers.delivery import dispatch_notification
-    from workers.handoff import hand_off
-
     fields = load_body(schema)[name]
     principal, session = current_principal(), db_session()
     broadcast = service.accept_broadcast(
@@ -42,7 +39,8 @@ def _accept(name: str, schema: type[BroadcastBody] | type[NotificationBody]) -> 
     )
     [view] = service.describe(session, [broadcast])
     session.commit()
-    hand_off([dispatch_notification.message(broadcast.id)])
+    work = actors()
+    work.hand_off([work.delivery.dispatch_notification.message(broadcast.id)])
     return view
 
 

@@ -12,6 +12,7 @@ from typing import Any, NoReturn
 import click
 from sqlalchemy.orm import Session
 
+from app.composition import Process, compose
 from app.config import Settings
 from app.errors import envelope, refusal
 from app.families import HERALD_API
@@ -65,13 +66,21 @@ class HeraldGroup(click.Group):
 
 
 @contextmanager
-def command_runtime() -> Iterator[Runtime]:
-    """The resources of one command, built from the environment and closed when it ends."""
-    rt = Runtime.from_settings(Settings.from_env())
+def command_process() -> Iterator[Process]:
+    """The dependencies of one command (`app.composition`), built from the environment and
+    closed when it ends."""
+    process = compose(Settings.from_env())
     try:
-        yield rt
+        yield process
     finally:
-        rt.close()
+        process.close()
+
+
+@contextmanager
+def command_runtime() -> Iterator[Runtime]:
+    """The resources of one command that hands no work to the workers."""
+    with command_process() as process:
+        yield process.runtime
 
 
 @contextmanager

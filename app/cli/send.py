@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from app.cli.output import command_runtime, emit, print_refusal, refusal_answer
+from app.cli.output import command_process, emit, print_refusal, refusal_answer
 from app.cli.send_input import read_targets, read_variables
 from app.http import load_body
 from app.idempotency import records
@@ -25,6 +25,7 @@ from app.runtime import Runtime
 from app.tenants import service as tenants
 from app.wire import has_nul
 from templates_store.errors import TemplateStoreError
+from workers.actors import Actors
 
 SEND_PATH = "/api/notifications/send"
 # Who sent, in the notification's createdBy (the API records the secret key's id).
@@ -69,23 +70,26 @@ def send(
         "mode": mode,
     }
     document.update({k: v for k, v in (("title", title), ("tag", tag)) if v is not None})
-    with command_runtime() as rt:
+    with command_process() as process:
+        rt = process.runtime
         # An unknown app is refused before the key is looked at, as bad credentials are.
         with rt.database.transaction() as session:
             tenants.get_tenant(session=session, app_id=app_id)
-        status, body = send_once(rt, app_id=app_id, document=document, key=idempotency_key)
+        status, body = send_once(
+            rt, process.actors, app_id=app_id, document=document, key=idempotency_key
+        )
     if status >= 400:
         print_refusal(body)
     emit(body)
 
 
 def send_once(
-    rt: Runtime, *, app_id: str, document: dict[str, Any], key: str | None
+    rt: Runtime, actors: Actors, *, app_id: str, document: dict[str, Any], key: str | None
 ) -> tuple[int, Any]:
     """The send's status and body; with a key, the first answer for it (a refusal too)."""
     key = (key or "").strip()
     if not key:
-        return _send(rt, app_id=app_id, document=document)
+        return _send(rt, actors, app_id=app_id, document=document)
     records.check_key(key)
     body = json.dumps(document, separators=(",", ":")).encode()
     fingerprint = records.fingerprint("POST", f"{SEND_PATH}?", body)
@@ -94,7 +98,7 @@ def send_once(
         if stored is not None:
             return stored.status, json.loads(stored.body)
         try:
-            status, answer = _send(rt, app_id=app_id, document=document)
+            status, answer = _send(rt, actors, app_id=app_id, document=document)
         except (HeraldError, TemplateStoreError) as error:
             status, answer = refusal_answer(error)
         except BaseException:
@@ -105,7 +109,9 @@ def send_once(
     return status, answer
 
 
-def _send(rt: Runtime, *, app_id: str, document: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+def _send(
+    rt: Runtime, actors: Actors, *, app_id: str, document: dict[str, Any]
+) -> tuple[int, dict[str, Any]]:
     """Check and store the send in one transaction, then hand it to the workers."""
     if has_nul(document):
         message = "Strings must not contain NUL (\\u0000) characters."
@@ -117,6 +123,6 @@ def _send(rt: Runtime, *, app_id: str, document: dict[str, Any]) -> tuple[int, d
             session, app=app, created_by=SENDER, caller_email=None, request=request
         )
         [view] = service.describe(session, [accepted.notification])
-    start_delivery(app_id, accepted)
+    start_delivery(actors, app_id, accepted)
     body, status = send_answer(accepted, view)
     return status, body

@@ -9,7 +9,7 @@ from flask import Blueprint
 from app.auth import current_principal, server_call
 from app.direct import service
 from app.direct.schemas import DirectSendResponse, DirectSendSchema
-from app.extensions import db_session
+from app.extensions import actors, db_session
 from app.families import HERALD_API, serving
 from app.http import doc, load_body
 from app.notifications.service import iso
@@ -28,8 +28,6 @@ bp = serving(HERALD_API, Blueprint("direct", __name__, url_prefix="/api/v1/notif
 )
 def send_direct() -> Any:
     """Queue a plain message to up to 50 recipients per channel, screened by the allow-list."""
-    from workers.delivery import after_fan_out
-
     request = load_body(DirectSendSchema)
     principal = current_principal()
     session = db_session()
@@ -41,7 +39,7 @@ def send_direct() -> Any:
         request=request,
     )
     session.commit()
-    after_fan_out(principal.app.id, fanned, realtime=False)
+    actors().delivery.after_fan_out(principal.app.id, fanned, realtime=False)
     data = {
         "notification_id": notification.id,
         "queued_at": iso(notification.created_at),

@@ -7,13 +7,11 @@ from typing import Any
 from flask import Blueprint
 
 from app.auth import current_principal, server_call
-from app.extensions import db_session
+from app.extensions import actors, db_session
 from app.families import INBOX_API, serving
 from app.http import doc, load_body
 from app.imports import service
 from app.imports.schemas import ImportBody, ImportCreatedEnvelope, ImportEnvelope, import_body
-from workers.handoff import hand_off
-from workers.imports import import_users
 
 bp = serving(INBOX_API, Blueprint("imports", __name__))
 
@@ -29,7 +27,8 @@ def create_import() -> Any:
         session=session, app_id=current_principal().app.id, records=records
     )
     session.commit()
-    hand_off([import_users.message(users_import.id)])
+    work = actors()
+    work.hand_off([work.import_users.message(users_import.id)])
     return {"import": {"id": users_import.id, "status": users_import.status}}, 201
 
 

@@ -9,19 +9,16 @@ from __future__ import annotations
 from typing import Any
 
 from app.notifications.service import Accepted
+from workers.actors import Actors
 
 
-def start_delivery(app_id: str, accepted: Accepted) -> None:
+def start_delivery(actors: Actors, app_id: str, accepted: Accepted) -> None:
     """Hand a committed send to the workers: a batch to the dispatcher; a realtime send, fanned
     out already, has its inbox rows published and its emails and pushes enqueued."""
-    # Imported here: the worker side (its broker) loads on a process's first send.
-    from workers.delivery import after_fan_out, dispatch_notification
-    from workers.handoff import hand_off
-
     if accepted.fanned is None:
-        hand_off([dispatch_notification.message(accepted.notification.id)])
+        actors.hand_off([actors.delivery.dispatch_notification.message(accepted.notification.id)])
     else:
-        after_fan_out(app_id, accepted.fanned, realtime=True)
+        actors.delivery.after_fan_out(app_id, accepted.fanned, realtime=True)
 
 
 def send_answer(accepted: Accepted, view: dict[str, Any]) -> tuple[dict[str, Any], int]:

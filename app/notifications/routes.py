@@ -8,7 +8,7 @@ from flask import Blueprint
 
 from app.auth import current_principal, server_call
 from app.engine import states
-from app.extensions import db_session
+from app.extensions import actors, db_session
 from app.families import HERALD_API, serving
 from app.http import doc, list_query, load_body, page_from_query
 from app.notifications import service
@@ -51,7 +51,7 @@ def send_notification() -> Any:
     )
     [view] = service.describe(session, [accepted.notification])
     session.commit()
-    start_delivery(principal.app.id, accepted)
+    start_delivery(actors(), principal.app.id, accepted)
     return send_answer(accepted, view)
 
 

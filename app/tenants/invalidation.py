@@ -32,6 +32,7 @@ def install_invalidation(factory: sessionmaker[Session], redis: Redis, generatio
     Row changes are noticed by mapper events of those three classes only (see below), so the
     flushes of everything else (a batch's notifications, deliveries) cost nothing extra.
     """
+    _note_credential_rows()
 
     @event.listens_for(factory, "do_orm_execute")
     def _note_bulk(state: ORMExecuteState) -> None:
@@ -66,11 +67,16 @@ def _note_user_update(mapper: Mapper[Any], connection: Connection, target: User)
         _note_change(mapper, connection, target)
 
 
-for _credential_class in (App, SecretKey):
-    for _when in ("after_insert", "after_update", "after_delete"):
-        event.listen(_credential_class, _when, _note_change)
-event.listen(User, "after_delete", _note_change)
-event.listen(User, "after_update", _note_user_update)
+def _note_credential_rows() -> None:
+    """Mark the sessions whose flushes change credential rows: mapper events, which belong to
+    the classes and so to the whole process; listened to once however many databases."""
+    if event.contains(User, "after_update", _note_user_update):
+        return
+    for credential_class in (App, SecretKey):
+        for when in ("after_insert", "after_update", "after_delete"):
+            event.listen(credential_class, when, _note_change)
+    event.listen(User, "after_delete", _note_change)
+    event.listen(User, "after_update", _note_user_update)
 
 
 _CREDENTIAL_TABLES = frozenset({App.__tablename__, SecretKey.__tablename__})

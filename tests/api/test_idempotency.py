@@ -18,6 +18,7 @@ from app.orm import utcnow
 from app.runtime import Runtime
 from tests.support.factories import Tenant
 from tests.support.inbox import put_in_inbox
+from workers.actors import Actors
 from workers.reconciler import reconcile_once
 
 BROADCAST = {"broadcast": {"title": "Once", "recipients": [{"external_id": "u1"}]}}
@@ -144,7 +145,7 @@ def test_inbox_actions_replay_their_204_and_keys_are_per_user(
 
 
 def test_the_reconciler_forgets_keys_past_their_24_hour_window(
-    client: FlaskClient, tenant: Tenant, runtime: Runtime
+    client: FlaskClient, tenant: Tenant, runtime: Runtime, actors: Actors
 ):
     for key in ("old", "recent"):
         response = client.post("/broadcasts", json=BROADCAST, headers=keyed(tenant, key))
@@ -156,7 +157,7 @@ def test_the_reconciler_forgets_keys_past_their_24_hour_window(
             .values(created_at=utcnow() - timedelta(hours=25))
         )
 
-    reconciled = reconcile_once(runtime)
+    reconciled = reconcile_once(runtime, actors)
 
     assert reconciled.expired_idempotency_records == 1
     with runtime.database.transaction() as session:

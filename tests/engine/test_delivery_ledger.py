@@ -21,6 +21,7 @@ from app.orm import utcnow
 from app.push.models import PushSubscription
 from app.runtime import Runtime
 from tests.support.factories import Tenant
+from tests.support.fakes import with_unreadable_senders
 from tests.support.recipients import FCM_ENDPOINT, WEB_KEYS, make_user
 from tests.support.sinks import wait_until
 
@@ -343,16 +344,12 @@ def test_a_connection_the_database_dropped_is_replaced_without_losing_the_batch(
 
 
 def test_an_error_before_sending_puts_the_claimed_delivery_back_to_queued(
-    runtime: Runtime, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+    runtime: Runtime, tenant: Tenant
 ):
     (delivery_id,) = queued_deliveries(runtime, tenant, 1)
 
-    def broken(*_args: Any) -> None:
-        raise RuntimeError("database went away")
-
-    monkeypatch.setattr(sending, "_outgoing_email", broken)
     with pytest.raises(RuntimeError):
-        sending.send_email_delivery(runtime, delivery_id=delivery_id)
+        sending.send_email_delivery(with_unreadable_senders(runtime), delivery_id=delivery_id)
 
     delivery = stored(runtime, [delivery_id])[delivery_id]
     assert (delivery.status, delivery.reason) == (
@@ -362,19 +359,16 @@ def test_an_error_before_sending_puts_the_claimed_delivery_back_to_queued(
 
 
 def test_an_error_before_sending_on_the_last_allowed_attempt_fails_the_delivery(
-    runtime: Runtime, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+    runtime: Runtime, tenant: Tenant
 ):
     (delivery_id,) = queued_deliveries(runtime, tenant, 1)
     limit = runtime.settings.max_delivery_attempts
+    unreadable = with_unreadable_senders(runtime)
 
-    def broken(*_args: Any) -> None:
-        raise RuntimeError("the app's sender cannot be read")
-
-    monkeypatch.setattr(sending, "_outgoing_email", broken)
     for _ in range(limit):
         with pytest.raises(RuntimeError):
-            sending.send_email_delivery(runtime, delivery_id=delivery_id)
-    after_limit = sending.send_email_delivery(runtime, delivery_id=delivery_id)
+            sending.send_email_delivery(unreadable, delivery_id=delivery_id)
+    after_limit = sending.send_email_delivery(unreadable, delivery_id=delivery_id)
 
     delivery = stored(runtime, [delivery_id])[delivery_id]
     assert (delivery.status, delivery.attempts) == (states.FAILED, limit)

@@ -9,7 +9,6 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import update
 
-import workers
 from app.engine.models import Delivery
 from app.orm import utcnow
 from app.runtime import Runtime
@@ -24,7 +23,7 @@ from tests.support.pipeline import (
     subscribe,
 )
 from tests.support.sinks import PushService, SmtpSink
-from workers.delivery import dispatch_notification, process_chunk
+from workers.actors import Actors
 from workers.reconciler import reconcile_once
 
 
@@ -204,7 +203,7 @@ def test_cancelling_before_dispatch_sends_nothing(
     template: dict,
     smtp_sink: SmtpSink,
     request: pytest.FixtureRequest,
-    actor_runtime: Runtime,
+    actors: Actors,
 ):
     sent = batch(client, tenant, people(20))
 
@@ -212,7 +211,7 @@ def test_cancelling_before_dispatch_sends_nothing(
         f"/api/notifications/{sent['notificationId']}/cancel", headers=tenant.headers()
     )
     request.getfixturevalue("worker")
-    workers.broker.join(dispatch_notification.queue_name)
+    actors.broker.join(actors.delivery.dispatch_notification.queue_name)
 
     assert (cancelled.status_code, cancelled.get_json()["status"]) == (200, "cancelled")
     assert smtp_sink.recipients() == []
@@ -224,15 +223,15 @@ def test_cancelling_mid_batch_cancels_the_unsent_deliveries(
     template: dict,
     smtp_sink: SmtpSink,
     request: pytest.FixtureRequest,
-    actor_runtime: Runtime,
+    actors: Actors,
 ):
     sent = batch(client, tenant, people(20))
-    dispatch_notification(sent["notificationId"])
-    _run_queued_chunks()
+    actors.delivery.dispatch_notification(sent["notificationId"])
+    _run_queued_chunks(actors)
 
     client.post(f"/api/notifications/{sent['notificationId']}/cancel", headers=tenant.headers())
     request.getfixturevalue("worker")
-    workers.broker.join("default")
+    actors.broker.join("default")
 
     body = status_of(client, tenant, sent["notificationId"])
     assert body["status"] == "cancelled"
@@ -248,14 +247,14 @@ def test_reconciler_finishes_a_batch_whose_queued_messages_were_lost(
     smtp_sink: SmtpSink,
     runtime: Runtime,
     request: pytest.FixtureRequest,
-    actor_runtime: Runtime,
+    actors: Actors,
 ):
     sent = batch(client, tenant, people(120))
-    dispatch_notification(sent["notificationId"])
-    _run_queued_chunks(limit=1)
-    workers.broker.flush_all()  # Redis lost every queued message: chunks and deliveries
+    actors.delivery.dispatch_notification(sent["notificationId"])
+    _run_queued_chunks(actors, limit=1)
+    actors.broker.flush_all()  # Redis lost every queued message: chunks and deliveries
 
-    reconciled = reconcile_once(runtime, stale_after=timedelta(0))
+    reconciled = reconcile_once(runtime, actors, stale_after=timedelta(0))
     request.getfixturevalue("worker")
     done = finished(client, tenant, sent["notificationId"])
 
@@ -265,12 +264,12 @@ def test_reconciler_finishes_a_batch_whose_queued_messages_were_lost(
 
 
 def test_the_reconciler_leaves_a_delivery_waiting_for_its_retry_until_the_backoff_is_over(
-    client: FlaskClient, tenant: Tenant, template: dict, runtime: Runtime, actor_runtime: Runtime
+    client: FlaskClient, tenant: Tenant, template: dict, runtime: Runtime, actors: Actors
 ):
     sent = batch(client, tenant, people(1))
-    dispatch_notification(sent["notificationId"])
-    _run_queued_chunks()
-    workers.broker.flush_all()
+    actors.delivery.dispatch_notification(sent["notificationId"])
+    _run_queued_chunks(actors)
+    actors.broker.flush_all()
     email = Delivery.notification_id == sent["notificationId"], Delivery.channel == "email"
     longest_wait = timedelta(milliseconds=runtime.retry_policy.longest_wait_ms())
     stale_after = timedelta(minutes=2)
@@ -280,7 +279,7 @@ def test_the_reconciler_leaves_a_delivery_waiting_for_its_retry_until_the_backof
             session.execute(
                 update(Delivery).where(*email).values(attempts=1, updated_at=utcnow() - ago)
             )
-        return reconcile_once(runtime, stale_after=stale_after).deliveries
+        return reconcile_once(runtime, actors, stale_after=stale_after).deliveries
 
     # Its retry may still be due: the longest backoff has not passed since it became stale.
     assert reconcile_after_failed_attempt_ago(stale_after + longest_wait / 2) == 0
@@ -288,35 +287,36 @@ def test_the_reconciler_leaves_a_delivery_waiting_for_its_retry_until_the_backof
 
 
 def test_the_reconciler_leaves_work_waiting_behind_a_backlog_alone(
-    client: FlaskClient, tenant: Tenant, template: dict, runtime: Runtime, actor_runtime: Runtime
+    client: FlaskClient, tenant: Tenant, template: dict, runtime: Runtime, actors: Actors
 ):
-    process_chunk.send("an-older-chunk")  # the head of a backlog no worker has reached yet
+    # The head of a backlog no worker has reached yet, then a batch whose chunk queues behind it.
+    actors.delivery.process_chunk.send("an-older-chunk")
     sent = batch(client, tenant, people(3))
-    dispatch_notification(sent["notificationId"])  # enqueues its chunk behind that head
+    actors.delivery.dispatch_notification(sent["notificationId"])
 
-    behind_backlog = reconcile_once(runtime, stale_after=timedelta(0))
-    workers.broker.flush_all()  # then Redis loses the backlog, this batch's chunk with it
-    after_loss = reconcile_once(runtime, stale_after=timedelta(0))
+    behind_backlog = reconcile_once(runtime, actors, stale_after=timedelta(0))
+    actors.broker.flush_all()  # then Redis loses the backlog, this batch's chunk with it
+    after_loss = reconcile_once(runtime, actors, stale_after=timedelta(0))
 
     assert (behind_backlog.chunks, behind_backlog.deliveries) == (0, 0)
     assert after_loss.chunks == 1
 
 
 def test_the_reconciler_resends_work_lost_long_before_the_oldest_waiting_message(
-    client: FlaskClient, tenant: Tenant, template: dict, runtime: Runtime, actor_runtime: Runtime
+    client: FlaskClient, tenant: Tenant, template: dict, runtime: Runtime, actors: Actors
 ):
     sent = batch(client, tenant, people(2))
-    dispatch_notification(sent["notificationId"])
-    _run_queued_chunks()
-    workers.broker.flush_all()  # its deliveries' messages are lost ...
+    actors.delivery.dispatch_notification(sent["notificationId"])
+    _run_queued_chunks(actors)
+    actors.broker.flush_all()  # its deliveries' messages are lost ...
     email = Delivery.notification_id == sent["notificationId"], Delivery.channel == "email"
     with runtime.database.transaction() as session:
         session.execute(
             update(Delivery).where(*email).values(updated_at=utcnow() - timedelta(minutes=10))
         )
-    process_chunk.send("a-newer-chunk")  # ... and a backlog has built up since
+    actors.delivery.process_chunk.send("a-newer-chunk")  # ... and a backlog has built up since
 
-    reconciled = reconcile_once(runtime, stale_after=timedelta(minutes=2))
+    reconciled = reconcile_once(runtime, actors, stale_after=timedelta(minutes=2))
 
     assert reconciled.deliveries == 2
 
@@ -328,16 +328,16 @@ def test_a_duplicated_delivery_message_never_sends_twice(
     smtp_sink: SmtpSink,
     runtime: Runtime,
     request: pytest.FixtureRequest,
-    actor_runtime: Runtime,
+    actors: Actors,
 ):
     sent = batch(client, tenant, people(5))
-    dispatch_notification(sent["notificationId"])
-    _run_queued_chunks()
-    reconcile_once(runtime, stale_after=timedelta(0))  # every delivery now queued twice
+    actors.delivery.dispatch_notification(sent["notificationId"])
+    _run_queued_chunks(actors)
+    reconcile_once(runtime, actors, stale_after=timedelta(0))  # every delivery now queued twice
 
     request.getfixturevalue("worker")
     finished(client, tenant, sent["notificationId"])
-    workers.broker.join("default")
+    actors.broker.join("default")
 
     assert sorted(smtp_sink.recipients()) == sorted(f"u{i}@example.com" for i in range(5))
 
@@ -357,10 +357,10 @@ def test_realtime_email_and_push_go_through_the_priority_queue(
     assert smtp_sink.recipients() == ["rt@example.com"]
 
 
-def _run_queued_chunks(limit: int | None = None) -> None:
+def _run_queued_chunks(actors: Actors, limit: int | None = None) -> None:
     """Process chunk messages synchronously, as a worker would, leaving their sends queued."""
-    queue = f"{workers.broker.namespace}:default"
-    messages = workers.broker.client.hgetall(f"{queue}.msgs")
+    queue = f"{actors.broker.namespace}:default"
+    messages = actors.broker.client.hgetall(f"{queue}.msgs")
     from dramatiq import Message
 
     chunk_ids = [
@@ -369,7 +369,7 @@ def _run_queued_chunks(limit: int | None = None) -> None:
         if Message.decode(raw).actor_name == "process_chunk"
     ]
     for chunk_id in chunk_ids[:limit]:
-        process_chunk(chunk_id)
+        actors.delivery.process_chunk(chunk_id)
 
 
 def test_non_ascii_subjects_are_encoded_and_read_back_intact(
@@ -397,14 +397,14 @@ def test_dispatch_moves_the_targets_into_chunks(
     template: dict,
     small_chunks,
     runtime: Runtime,
-    actor_runtime,
+    actors: Actors,
 ):
     from sqlalchemy import select
 
     from app.engine.models import Notification, NotificationChunk
 
     sent = batch(client, tenant, people(90))
-    dispatch_notification(sent["notificationId"])
+    actors.delivery.dispatch_notification(sent["notificationId"])
 
     with runtime.database.transaction() as session:
         notification = session.get(Notification, sent["notificationId"])

@@ -13,7 +13,7 @@ from tests.support.processes import procfile_command, procfile_process, wait_for
 def test_procfile_declares_release_web_and_worker():
     assert "herald db upgrade" in procfile_command("release")
     assert "gevent" in procfile_command("web")
-    assert "dramatiq workers" in procfile_command("worker")
+    assert "dramatiq app.composition:worker_broker" in procfile_command("worker")
     # Idle consumers poll every 100 ms rather than Dramatiq's 1 s: a realtime email waits less.
     assert "dramatiq_worker_timeout=${WORKER_POLL_MS:-100}" in procfile_command("worker")
 

@@ -10,7 +10,7 @@ import dramatiq
 import pytest
 import websocket
 
-import workers
+from app.composition import Process
 from app.realtime.publisher import publish_to_users
 from app.runtime import Runtime
 from tests.support.factories import Tenant
@@ -18,7 +18,6 @@ from tests.support.inbox import disposable_tenants, put_in_inbox
 from tests.support.processes import RunningProcess
 from tests.support.realtime import Sockets, call, next_event
 from tests.support.recipients import herald_id
-from workers.runtime import use_runtime
 
 
 @pytest.fixture
@@ -28,16 +27,15 @@ def make(pg_runtime: Runtime) -> Iterator[Callable[..., Tenant]]:
 
 
 @pytest.fixture
-def pg_worker(pg_runtime: Runtime) -> Iterator[dramatiq.Worker]:
+def pg_worker(pg_process: Process) -> Iterator[dramatiq.Worker]:
     """A real Dramatiq worker in this process, on the web process's database."""
-    use_runtime(pg_runtime)
-    worker = dramatiq.Worker(workers.broker, worker_threads=2, worker_timeout=50)
+    broker = pg_process.broker
+    worker = dramatiq.Worker(broker, worker_threads=2, worker_timeout=50)
     worker.start()
     yield worker
     worker.stop()
-    use_runtime(None)
-    workers.broker.middleware[:] = [
-        m for m in workers.broker.middleware if getattr(m, "worker", None) is not worker
+    broker.middleware[:] = [
+        m for m in broker.middleware if getattr(m, "worker", None) is not worker
     ]
 
 

@@ -4,27 +4,36 @@ per module, on PostgreSQL)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+from app.composition import Process, compose
+from app.config import Settings
 from app.runtime import Runtime
 from tests.support.cleanup import wipe
 from tests.support.cli import Herald
 from tests.support.factories import Tenant, make_tenant
 from tests.support.processes import RunningProcess, procfile_process
-from tests.support.realtime import Sockets, runtime_for, sockets
+from tests.support.realtime import Sockets, sockets
 
 
 @pytest.fixture(scope="module")
-def pg_runtime(postgresql_url: str) -> Iterator[Runtime]:
-    """A runtime of this process on the PostgreSQL test database the web processes use."""
-    runtime = runtime_for(postgresql_url)
-    yield runtime
+def pg_process(settings: Settings, postgresql_url: str) -> Iterator[Process]:
+    """This process's dependencies on the PostgreSQL test database the web processes use."""
+    process = compose(replace(settings, database_url=postgresql_url))
+    yield process
     # What the module's tests made here: the next module starts clean, as after `app`'s tests.
-    wipe(runtime)
-    runtime.close()
+    wipe(process.runtime)
+    process.close()
+
+
+@pytest.fixture(scope="module")
+def pg_runtime(pg_process: Process) -> Runtime:
+    """The runtime of this process on the web processes' database."""
+    return pg_process.runtime
 
 
 @pytest.fixture(scope="module")
