@@ -55,7 +55,7 @@ class Settings:
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Build settings from environment variables (upper-case field names)."""
         env = os.environ if environ is None else environ
-        instance_dir = Path(env.get("HERALD_INSTANCE_DIR", DEFAULT_INSTANCE_DIR))
+        instance_dir = local_instance_dir(env)
         values: dict[str, Any] = {
             "database_url": env.get("DATABASE_URL") or _default_database_url(instance_dir),
         }
@@ -70,6 +70,13 @@ class Settings:
         if not settings.jwks_dir:
             settings = replace(settings, jwks_dir=str(instance_dir / "jwks"))
         return replace(settings, **overrides)
+
+
+def local_instance_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """This installation's local directory (HERALD_INSTANCE_DIR, default instance/): the SQLite
+    database and the secret key of local runs."""
+    env = os.environ if environ is None else environ
+    return Path(env.get("HERALD_INSTANCE_DIR", DEFAULT_INSTANCE_DIR))
 
 
 def _coerce(raw: str, type_name: Any) -> Any:

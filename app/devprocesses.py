@@ -11,14 +11,13 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from app.config import PROJECT_ROOT
+from app.config import PROJECT_ROOT, local_instance_dir
 
 STOP_TIMEOUT_S = 30.0
 PORT_RELEASE_TIMEOUT_S = 20.0
@@ -30,11 +29,10 @@ class StartFailed(Exception):
 
 @dataclass
 class Helper:
-    """One process `herald dev` started, and what to remove once it stopped."""
+    """One process `herald dev` started."""
 
     name: str
     process: subprocess.Popen[bytes]
-    leftovers: list[Path] = field(default_factory=list)
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -44,20 +42,18 @@ class Helper:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        for path in self.leftovers:
-            shutil.rmtree(path, ignore_errors=True)
 
 
 def start_redis() -> Helper:
     """A throwaway Redis (nothing saved) on a free port; sets REDIS_URL for what follows."""
     port = free_port()
-    workdir = Path(tempfile.mkdtemp(prefix="herald-redis-"))
+    # Its working directory, though it writes nothing there: the instance's, not a temporary
+    # one that a killed `herald dev` could not remove.
+    workdir = local_instance_dir() / "redis"
+    workdir.mkdir(parents=True, exist_ok=True)
     args = ["--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-    helper = Helper(
-        "Redis",
-        _spawn([redis_server_binary(), *args, "--dir", str(workdir)], stdout=subprocess.DEVNULL),
-        [workdir],
-    )
+    command = [redis_server_binary(), *args, "--dir", str(workdir)]
+    helper = Helper("Redis", _spawn(command, stdout=subprocess.DEVNULL))
     _await_port(helper, port)
     os.environ["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
     return helper
