@@ -105,6 +105,8 @@ class Delivery(Base, IdMixin, TimestampMixin):
     __table_args__ = (
         Index("ix_deliveries_notification_channel_status", "notification_id", "channel", "status"),
         Index("ix_deliveries_status_updated_at", "status", "updated_at"),
+        # Retries that are due: the worker finds them here, whatever Redis has lost.
+        Index("ix_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
     )
 
     app_id: Mapped[str] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"), index=True)
@@ -120,3 +122,5 @@ class Delivery(Base, IdMixin, TimestampMixin):
     # What to send, rendered once by the chunk task: a retry sends exactly the same thing.
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     sent_at: Mapped[datetime | None] = mapped_column()
+    # When a delivery that failed for now is tried again (None: not waiting to retry).
+    next_attempt_at: Mapped[datetime | None] = mapped_column()

@@ -9,6 +9,7 @@ from app.inbox.models import InboxNotification
 from app.orm import Base
 from app.preferences.models import NotificationPreference
 from app.push.models import PushSubscription
+from app.suppressions.models import Suppression
 from app.tenants.models import App, SecretKey
 from app.topics.models import TopicSubscription, TopicSubscriptionCategory
 from app.users.models import User
@@ -31,6 +32,7 @@ __all__ = [
     "NotificationPreference",
     "PushSubscription",
     "SecretKey",
+    "Suppression",
     "Template",
     "TemplateVersion",
     "TopicSubscription",

@@ -27,6 +27,10 @@ class App(Base, TimestampMixin):
     critical_categories: Mapped[list[str]] = mapped_column(default=list)
     # issuer/audience/jwksPath in clear; an HS256 secret only as "hs256SecretEncrypted".
     oauth2: Mapped[dict[str, Any] | None] = mapped_column()
+    # DKIM signing: {"domain", "selector", "private_key_encrypted"}; None signs nothing.
+    dkim: Mapped[dict[str, Any] | None] = mapped_column()
+    # The app's share of the relay: emails per second across every worker (None: unlimited).
+    email_per_second: Mapped[int | None] = mapped_column(Integer)
     vapid_public_key: Mapped[str] = mapped_column(String(128))
     vapid_private_key_encrypted: Mapped[str] = mapped_column(Text)
 

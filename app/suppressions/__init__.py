@@ -1,0 +1,1 @@
+"""Per-app suppression list: addresses no email is sent to (hard bounces, unsubscribes, manual)."""
