@@ -15,6 +15,7 @@ import dramatiq
 from dramatiq.brokers.redis import RedisBroker
 
 from app.config import Settings
+from app.logformat import format_existing_handlers
 from app.runtime import Runtime
 from workers.actors import Actors
 from workers.broker import build_broker
@@ -56,6 +57,8 @@ def worker_broker() -> RedisBroker:
     """The `dramatiq` command's entry (`dramatiq app.composition:worker_broker`): this worker
     process's dependencies from the environment; Dramatiq reads the broker back with
     `get_broker()`, so it is set as the global broker here, before any worker starts."""
-    broker = compose(Settings.from_env()).broker
+    settings = Settings.from_env()
+    format_existing_handlers(settings.log_level, json=settings.log_json)
+    broker = compose(settings).broker
     dramatiq.set_broker(broker)
     return broker

@@ -17,6 +17,7 @@ from werkzeug.exceptions import HTTPException
 
 from app.db import is_connection_lost
 from app.families import ApiFamily, current_family
+from app.logformat import current_request_id
 from app.refusals import ErrorDetail, HeraldError, InvalidRequest
 from templates_store.errors import TemplateStoreError
 
@@ -86,8 +87,6 @@ def _http_error(error: HTTPException) -> Response:
 
 
 def _unexpected_error(error: Exception) -> Response:
-    from app.logs import current_request_id
-
     log.exception("unhandled error")
     message = f"Internal server error (request id {current_request_id()})."
     return error_response(500, [ErrorDetail("ERR_INTERNAL", message)])

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import Flask, Response, request
 
-from app import errors, extensions, logs, ratelimit
+from app import errors, extensions, logformat, logs, ratelimit
 from app.composition import Process
 from app.config import Settings
 from app.refusals import HeraldError
@@ -15,7 +15,7 @@ from app.wire import has_nul
 def build_app(process: Process) -> Flask:
     """Build the WSGI app on a process's dependencies (`app.composition.compose`)."""
     settings = process.runtime.settings
-    logs.configure_logging(settings.log_level, json=settings.log_json)
+    logformat.configure_logging(settings.log_level, json=settings.log_json)
     flask_app = Flask(__name__, instance_relative_config=False)
     flask_app.config.update(MAX_CONTENT_LENGTH=settings.max_body_bytes, JSON_SORT_KEYS=False)
     flask_app.json.sort_keys = False  # type: ignore[attr-defined]

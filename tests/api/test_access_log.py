@@ -10,7 +10,7 @@ import re
 import pytest
 from flask.testing import FlaskClient
 
-from app.logs import formatter
+from app.logformat import formatter
 from tests.support.factories import Tenant
 
 

@@ -37,3 +37,16 @@ def test_web_process_serves_authenticated_requests(
 def test_worker_process_boots_against_the_broker(database_url: str, tmp_path: Path):
     with procfile_process("worker", database_url=database_url, log_dir=tmp_path) as worker:
         wait_for_log(worker, r"Worker process is ready|is ready for action")
+
+
+def test_worker_processes_log_in_herald_format(database_url: str, tmp_path: Path):
+    with procfile_process(
+        "worker", database_url=database_url, log_dir=tmp_path, env={"LOG_JSON": "true"}
+    ) as worker:
+        wait_for_log(worker, r"is ready for action")
+        ready = next(line for line in worker.log().splitlines() if "ready for action" in line)
+
+    record = json.loads(ready)
+    assert record["level"] == "INFO"
+    assert record["logger"].startswith("dramatiq.WorkerProcess")
+    assert "request_id" in record
