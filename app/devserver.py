@@ -171,7 +171,7 @@ def _prepare_demo_app(settings: Settings) -> dict[str, str]:
             else:
                 secret = _demo_secret(session, app_id=app.id, encryptor=rt.encryptor)
             _approve_examples(session, app.id)
-            return {"app_id": app.id, "api_key": app.api_key, "api_secret": secret}
+            return {"appId": app.id, "apiKey": app.api_key, "apiSecret": secret}
     finally:
         rt.close()
 
@@ -203,8 +203,8 @@ def _print_welcome(credentials: dict[str, str], port: int) -> None:
     user = DEMO_USER["external_id"]
     # User calls carry an HMAC of the user's id; your server computes it the same way.
     user_auth = (
-        f"-H 'X-API-Key: {credentials['api_key']}' -H 'X-User-External-ID: {user}' "
-        f"-H 'X-User-HMAC: {user_hmac(credentials['api_secret'], user)}'"
+        f"-H 'X-API-Key: {credentials['apiKey']}' -H 'X-User-External-ID: {user}' "
+        f"-H 'X-User-HMAC: {user_hmac(credentials['apiSecret'], user)}'"
     )
     lines = [
         f"\nHerald is ready at {base}.",
@@ -224,7 +224,7 @@ def _print_welcome(credentials: dict[str, str], port: int) -> None:
 
 
 def _send_curl(base: str, credentials: dict[str, str], template: str) -> str:
-    auth = f"-H 'appid: {credentials['app_id']}' -H 'apikey: {credentials['api_secret']}'"
+    auth = f"-H 'appid: {credentials['appId']}' -H 'apikey: {credentials['apiSecret']}'"
     return (
         f"  curl -s {base}/api/notifications/send {auth} -H 'Content-Type: application/json'"
         f" -d '{json.dumps(DEMO_SENDS[template])}'"
