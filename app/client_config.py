@@ -6,22 +6,23 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from flask import Blueprint
-from marshmallow import Schema, fields
+from marshmallow import fields
 
 from app.auth import current_principal, user_call
 from app.extensions import runtime
 from app.families import INBOX_API, serving
 from app.http import doc
+from app.wire import View
 
 bp = serving(INBOX_API, Blueprint("client_config", __name__))
 
 
-class ClientConfigView(Schema):
+class ClientConfigView(View):
     vapid_public_key = fields.String()
     ws_url = fields.String()
 
 
-class ClientConfigEnvelope(Schema):
+class ClientConfigEnvelope(View):
     config = fields.Nested(ClientConfigView)
 
 
@@ -41,4 +42,4 @@ def show_client_config() -> Any:
         "vapid_public_key": current_principal().app.vapid_public_key,
         "ws_url": websocket_url(runtime().settings.public_url),
     }
-    return {"config": ClientConfigView().dump(config)}
+    return {"config": config}

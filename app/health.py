@@ -5,27 +5,28 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint
-from marshmallow import Schema, fields
+from marshmallow import fields
 from sqlalchemy import text
 
 from app.extensions import runtime
 from app.families import INBOX_API, serving
 from app.http import doc
+from app.wire import View
 
 bp = serving(INBOX_API, Blueprint("health", __name__))
 
 
-class HealthView(Schema):
-    status = fields.String(required=True)
+class HealthView(View):
+    status = fields.String()
 
 
-class ReadinessChecksView(Schema):
-    database = fields.Boolean(required=True)
-    redis = fields.Boolean(required=True)
+class ReadinessChecksView(View):
+    database = fields.Boolean()
+    redis = fields.Boolean()
 
 
 class ReadinessView(HealthView):
-    checks = fields.Nested(ReadinessChecksView, required=True)
+    checks = fields.Nested(ReadinessChecksView)
 
 
 @bp.get("/healthz")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -142,26 +142,55 @@ def doc(
     tag: str | None = None,
     auth: str | None = None,
     query: list[str] | None = None,
-    errors: tuple[int, ...] = (),
+    errors: Mapping[int, Sequence[str]] | tuple[int, ...] = (),
+    upsert: bool = False,
 ) -> Callable[[F], F]:
     """Attach OpenAPI metadata to a view; `app.openapi` reads it when building the document.
 
-    `status`: the statuses answered with `response` (the first is the usual one). `errors`: the
-    error statuses only this route's services give; those that follow from its credentials,
-    body and parameters are derived (`app.openapi_responses`). `auth` names how a view is
+    `response`: the schema every success body is dumped through (`dumping`), so the body is
+    what the document says. `status`: the statuses answered with it (the first is the usual
+    one). `errors`: the error statuses only this route's services give, each with the codes it
+    answers there (or just the statuses); those that follow from its credentials, body and
+    parameters are derived (`app.openapi_responses`). `upsert`: the route creates what its
+    path names when it does not exist, so it never answers 404. `auth` names how a view is
     authenticated when no `server_call` / `user_call` decorator says so ("socket", "none").
     """
+    statuses = status if isinstance(status, tuple) else (status,)
 
     def decorate(view: F) -> F:
-        view.__openapi__ = {  # type: ignore[attr-defined]
+        documented = view if response is None else dumping(view, response, statuses)
+        documented.__openapi__ = {  # type: ignore[attr-defined]
             "body": body,
             "response": response,
-            "statuses": status if isinstance(status, tuple) else (status,),
+            "statuses": statuses,
             "tag": tag,
             "auth": auth,
             "query": query or [],
-            "errors": errors,
+            "errors": errors if isinstance(errors, Mapping) else dict.fromkeys(errors, ()),
+            "upsert": upsert,
         }
-        return view
+        return documented
 
     return decorate
+
+
+def dumping(view: F, schema: type[Schema] | Schema, statuses: tuple[int, ...]) -> F:
+    """The view with its body dumped through `schema`. The view returns the body's data (models,
+    or dicts keyed by the schema's attributes), alone (200) or with its status: one of
+    `statuses`, or the view is wrong and the request fails."""
+
+    @functools.wraps(view)
+    def dumped(*args: Any, **kwargs: Any) -> tuple[Any, ...]:
+        result = view(*args, **kwargs)
+        data, answered, *headers = result if isinstance(result, tuple) else (result, 200)
+        if answered not in statuses:
+            raise ValueError(f"{view.__name__} answered {answered}, not one of {statuses}")
+        return (_dumper(schema).dump(data), answered, *headers)
+
+    return dumped  # type: ignore[return-value]
+
+
+@functools.cache
+def _dumper(schema: type[Schema] | Schema) -> Schema:
+    """One instance per schema, as for `_loader`: `dump` keeps no state on it either."""
+    return schema() if isinstance(schema, type) else schema

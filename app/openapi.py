@@ -15,6 +15,7 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Blueprint, Flask, current_app
 from marshmallow import Schema
+from marshmallow.fields import Field
 from werkzeug.routing import Rule
 
 from app.auth import MAX_IDENTITY
@@ -25,7 +26,7 @@ from app.idempotency.models import MAX_KEY_LENGTH
 from app.openapi_responses import (
     DECORATED,
     Reach,
-    error_response_refs,
+    error_responses,
     error_statuses,
     response_components,
 )
@@ -92,6 +93,7 @@ def build_spec(app: Flask) -> dict[str, Any]:
         info={"description": "Self-hosted notification delivery: email, web push, in-app inbox."},
     )
     marshmallow.map_to_openapi_type(EpochSeconds, "integer", None)
+    marshmallow.converter.add_attribute_function(alternatives)  # type: ignore[union-attr]
     spec.components.schema("Errors", ERROR_SCHEMA)
     for name, response in response_components().items():
         spec.components.response(name, response)
@@ -110,6 +112,22 @@ def build_spec(app: Flask) -> dict[str, Any]:
         }
         spec.path(path=path, operations=operations)
     return spec.to_dict()
+
+
+def alternatives(converter: Any, field: Field, **_: Any) -> dict[str, Any]:
+    """`oneOf` for a field that takes one of several shapes, listed in its `alternatives`
+    (fields, or schemas that become components)."""
+    choices = getattr(field, "alternatives", ())
+    if not choices:
+        return {}
+    return {
+        "oneOf": [
+            converter.field2property(choice)
+            if isinstance(choice, Field)
+            else converter.resolve_nested_schema(choice)
+            for choice in choices
+        ]
+    }
 
 
 def schema_name(schema: Any) -> str:
@@ -144,6 +162,7 @@ def _operation(
         has_body=body is not None,
         has_query=bool(meta["query"]),
         has_path_params=bool(rule.arguments),
+        upserts=meta["upsert"],
     )
     operation: dict[str, Any] = {
         "summary": _summary(view),
@@ -151,7 +170,7 @@ def _operation(
         "tags": [meta["tag"]] if meta["tag"] else [],
         "responses": {
             **_success_responses(meta, rule),
-            **error_response_refs(error_statuses(reach, meta["errors"])),
+            **error_responses(error_statuses(reach, meta["errors"]), meta["errors"]),
         },
         "parameters": [
             *_path_parameters(rule),

@@ -8,7 +8,7 @@ cannot forget a 401 when a route gains credentials, or a 413 when it gains a bod
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +34,7 @@ class Reach:
     has_body: bool
     has_query: bool
     has_path_params: bool
+    upserts: bool = False  # creates what its path names: never "not found"
 
 
 def error_statuses(reach: Reach, extra: Iterable[int] = ()) -> list[int]:
@@ -54,7 +55,7 @@ def error_statuses(reach: Reach, extra: Iterable[int] = ()) -> list[int]:
     if reach.has_body:
         # Malformed JSON is 400 in both families; a body that fails its schema is `validation`.
         found |= {validation, 413, 415}
-    if reach.has_path_params:
+    if reach.has_path_params and not reach.upserts:
         found.add(404)  # unknown id, or a value the route's converter does not match
     return sorted(found)
 
@@ -107,20 +108,34 @@ _RATE_LIMIT_HEADERS = {
 
 def response_components() -> dict[str, dict[str, Any]]:
     """`components/responses`: one shared response per error status, the one error envelope."""
-    components = {}
-    for status, (name, description) in ERROR_RESPONSES.items():
-        response: dict[str, Any] = {
-            "description": description,
-            "content": {"application/json": {"schema": ERRORS_REF}},
-        }
-        if status == 429:
-            response["headers"] = _RATE_LIMIT_HEADERS
-        components[name] = response
-    return components
-
-
-def error_response_refs(statuses: Iterable[int]) -> dict[str, Any]:
     return {
-        str(status): {"$ref": f"#/components/responses/{ERROR_RESPONSES[status][0]}"}
-        for status in statuses
+        name: _error_response(status, description)
+        for status, (name, description) in ERROR_RESPONSES.items()
     }
+
+
+def error_responses(
+    statuses: Iterable[int], codes: Mapping[int, Sequence[str]] | None = None
+) -> dict[str, Any]:
+    """Each status's shared response; where the operation names codes of its own, the shared
+    description with them (in a response of its own: a `$ref` cannot carry a description)."""
+    responses: dict[str, Any] = {}
+    for status in statuses:
+        name, description = ERROR_RESPONSES[status]
+        own = (codes or {}).get(status)
+        if own:
+            listed = ", ".join(f"`{code}`" for code in own)
+            responses[str(status)] = _error_response(status, f"{description} Here: {listed}.")
+        else:
+            responses[str(status)] = {"$ref": f"#/components/responses/{name}"}
+    return responses
+
+
+def _error_response(status: int, description: str) -> dict[str, Any]:
+    response: dict[str, Any] = {
+        "description": description,
+        "content": {"application/json": {"schema": ERRORS_REF}},
+    }
+    if status == 429:
+        response["headers"] = _RATE_LIMIT_HEADERS
+    return response

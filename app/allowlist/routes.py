@@ -24,7 +24,7 @@ bp = serving(
 def show_allow_list() -> Any:
     """The app's allow-list for email recipients."""
     allow_list = service.get_allow_list(db_session(), app_id=current_principal().app.id)
-    return AllowListView().dump(allow_list)
+    return allow_list
 
 
 @bp.put("")
@@ -38,4 +38,4 @@ def replace_allow_list() -> Any:
         session, app_id=current_principal().app.id, settings=settings
     )
     session.commit()
-    return AllowListView().dump(allow_list)
+    return allow_list

@@ -7,6 +7,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from app.allowlist.addresses import ascii_domain_pattern, parse_address
+from app.wire import View
 
 
 class AllowListSchema(Schema):
@@ -43,7 +44,7 @@ class AllowListSchema(Schema):
             raise ValidationError(errors)
 
 
-class AllowListView(Schema):
+class AllowListView(View):
     enabled = fields.Boolean()
     domains = fields.List(fields.String())
     emails = fields.List(fields.String())

@@ -24,6 +24,9 @@ from app.wire import list_body
 
 bp = serving(INBOX_API, Blueprint("broadcasts", __name__))
 
+REFUSED = {422: ("ERR_NO_ALLOWED_TARGETS", "ERR_TARGET_LIMIT_EXCEEDED")}
+NOT_FOUND = {404: (service.BroadcastNotFound.code,)}
+
 
 def _accept(name: str, schema: type[BroadcastBody] | type[NotificationBody]) -> dict[str, Any]:
     """Store the broadcast, commit, then hand it to the workers; returns its view."""
@@ -46,7 +49,7 @@ def _accept(name: str, schema: type[BroadcastBody] | type[NotificationBody]) -> 
 
 @bp.post("/broadcasts")
 @server_call("send_notifications")
-@doc(body=BroadcastBody, response=BroadcastEnvelope, status=201, tag="Broadcasts")
+@doc(body=BroadcastBody, response=BroadcastEnvelope, status=201, tag="Broadcasts", errors=REFUSED)
 def create_broadcast() -> Any:
     """Broadcast a notification to up to 1,000 users or topics' subscribers."""
     return {"broadcast": _accept("broadcast", BroadcastBody)}, 201
@@ -56,7 +59,13 @@ def create_broadcast() -> Any:
 @bp.post("/")
 @bp.post("/notifications")
 @server_call("send_notifications")
-@doc(body=NotificationBody, response=NotificationEnvelope, status=201, tag="Broadcasts")
+@doc(
+    body=NotificationBody,
+    response=NotificationEnvelope,
+    status=201,
+    tag="Broadcasts",
+    errors=REFUSED,
+)
 def create_notification() -> Any:
     """Create a notification for several recipients in one request (a broadcast)."""
     return {"notification": _accept("notification", NotificationBody)}, 201
@@ -77,7 +86,7 @@ def list_broadcasts() -> Any:
 
 @bp.get("/broadcasts/<broadcast_id>")
 @server_call("read")
-@doc(response=BroadcastEnvelope, tag="Broadcasts")
+@doc(response=BroadcastEnvelope, tag="Broadcasts", errors=NOT_FOUND)
 def show_broadcast(broadcast_id: str) -> Any:
     """A broadcast and its status: enqueued, processing or processed, with total and failures."""
     session = db_session()
@@ -89,7 +98,12 @@ def show_broadcast(broadcast_id: str) -> Any:
 
 @bp.get("/broadcasts/<broadcast_id>/notifications")
 @server_call("read")
-@doc(response=RecipientNotificationListView, tag="Broadcasts", query=["page", "per_page"])
+@doc(
+    response=RecipientNotificationListView,
+    tag="Broadcasts",
+    query=["page", "per_page"],
+    errors=NOT_FOUND,
+)
 def list_broadcast_notifications(broadcast_id: str) -> Any:
     """The broadcast's notification per recipient, with the delivery state on each channel."""
     page = page_from_query()

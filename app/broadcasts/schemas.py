@@ -7,7 +7,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
 
-from app.wire import ListPageView
+from app.wire import View, WireList, list_page_fields
 
 MAX_TITLE = 255
 MAX_CONTENT = 4_194_304
@@ -98,18 +98,29 @@ class NotificationBody(Schema):
     notification = fields.Nested(NotificationFieldsSchema, required=True)
 
 
-class BroadcastStatusSummary(Schema):
+class BroadcastStatusSummary(View):
     total = fields.Integer(metadata={"description": "Recipients"})
     failures = fields.Integer(metadata={"description": "Failed deliveries"})
 
 
-class BroadcastStatusView(Schema):
-    status = fields.String(metadata={"description": "enqueued, processing or processed"})
+class BroadcastErrorView(View):
+    code = fields.String(metadata={"description": "Why the allow-list refused the recipient"})
+    message = fields.String()
+    recipient = fields.String()
+
+
+class BroadcastStatusView(View):
+    status = fields.String(
+        metadata={"description": "enqueued, processing or processed"},
+        validate=validate.OneOf(("enqueued", "processing", "processed")),
+    )
     summary = fields.Nested(BroadcastStatusSummary)
-    errors = fields.List(fields.Dict())
+    errors = WireList(fields.Nested(BroadcastErrorView))
 
 
-class BroadcastView(Schema):
+class BroadcastView(View):
+    """A broadcast as it was given (`recipients` too), with its status."""
+
     id = fields.String()
     title = fields.String()
     content = fields.String(allow_none=True)
@@ -117,25 +128,26 @@ class BroadcastView(Schema):
     category = fields.String(allow_none=True)
     topic = fields.String(allow_none=True)
     custom_attributes = fields.Dict(allow_none=True)
-    overrides = fields.Dict(allow_none=True)
-    recipients = fields.List(fields.Dict())
+    overrides = fields.Nested(OverridesSchema, allow_none=True)
+    recipients = WireList(fields.Nested(RecipientSchema))
     sent_at = fields.Integer(metadata={"description": "Unix seconds"})
     status = fields.Nested(BroadcastStatusView)
 
 
-class BroadcastEnvelope(Schema):
+class BroadcastEnvelope(View):
     broadcast = fields.Nested(BroadcastView)
 
 
-class NotificationEnvelope(Schema):
+class NotificationEnvelope(View):
     notification = fields.Nested(BroadcastView)
 
 
-class BroadcastListView(ListPageView):
-    broadcasts = fields.List(fields.Nested(BroadcastView))
+class BroadcastListView(View):
+    broadcasts = WireList(fields.Nested(BroadcastView))
+    total, per_page, current_page, total_pages = list_page_fields()
 
 
-class DeliveryStateView(Schema):
+class DeliveryStateView(View):
     channel = fields.String()
     status = fields.String()
     reason = fields.String(allow_none=True)
@@ -143,9 +155,15 @@ class DeliveryStateView(Schema):
     sent_at = fields.Integer(allow_none=True)
 
 
-class RecipientNotificationView(Schema):
+class RecipientView(View):
+    id = fields.String()
+    external_id = fields.String(allow_none=True)
+    email = fields.String(allow_none=True)
+
+
+class RecipientNotificationView(View):
     id = fields.String(allow_none=True, metadata={"description": "The inbox notification's id"})
-    recipient = fields.Dict()
+    recipient = fields.Nested(RecipientView)
     title = fields.String()
     sent_at = fields.Integer(allow_none=True)
     seen_at = fields.Integer(allow_none=True)
@@ -154,5 +172,6 @@ class RecipientNotificationView(Schema):
     deliveries = fields.List(fields.Nested(DeliveryStateView))
 
 
-class RecipientNotificationListView(ListPageView):
-    notifications = fields.List(fields.Nested(RecipientNotificationView))
+class RecipientNotificationListView(View):
+    notifications = WireList(fields.Nested(RecipientNotificationView))
+    total, per_page, current_page, total_pages = list_page_fields()

@@ -24,7 +24,9 @@ bp = serving(HERALD_API, Blueprint("direct", __name__, url_prefix="/api/v1/notif
     response=DirectSendResponse,
     status=202,
     tag="Notifications",
-    errors=(422,),
+    errors={
+        422: ("invalid_email", "not_in_allow_list", "unknown_recipient", "max_recipients_exceeded")
+    },
 )
 def send_direct() -> Any:
     """Queue a plain message to up to 50 recipients per channel, screened by the allow-list."""

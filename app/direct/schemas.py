@@ -6,6 +6,8 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from app.wire import View, WireList
+
 CHANNELS = ("email", "push", "in_app")
 HTML_CHANNELS = ("email",)
 
@@ -33,5 +35,26 @@ class DirectSendSchema(Schema):
             )
 
 
-class DirectSendResponse(Schema):
-    data = fields.Dict()
+class RejectedRecipientView(View):
+    recipient = fields.String()
+    reason = fields.String(metadata={"description": "Why the allow-list refused it"})
+
+
+class DirectSendView(View):
+    notification_id = fields.String()
+    queued_at = fields.String(metadata={"format": "date-time"})
+    channels = fields.List(fields.String())
+    accepted_recipients = fields.Dict(
+        keys=fields.String(),
+        values=WireList(fields.String()),
+        metadata={"description": "Per channel, the recipients as given"},
+    )
+    rejected_recipients = fields.Dict(
+        keys=fields.String(),
+        values=WireList(fields.Nested(RejectedRecipientView)),
+        metadata={"description": "Per channel"},
+    )
+
+
+class DirectSendResponse(View):
+    data = fields.Nested(DirectSendView)

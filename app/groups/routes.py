@@ -18,6 +18,7 @@ from app.wire import page_body
 bp = serving(HERALD_API, Blueprint("groups", __name__, url_prefix="/api/groups"))
 
 MAX_ID_LENGTH = 255
+NOT_FOUND = "ERR_GROUP_NOT_FOUND"
 
 
 @bp.get("")
@@ -32,13 +33,12 @@ def list_groups() -> Any:
         page=page.number,
         per_page=page.per_page,
     )
-    body = page_body("groups", groups, total=total, page=page.number, per_page=page.per_page)
-    return GroupListSchema().dump(body)
+    return page_body("groups", groups, total=total, page=page.number, per_page=page.per_page)
 
 
 @bp.get("/<group_id>")
 @server_call("read")
-@doc(response=GroupSchema, tag="Groups")
+@doc(response=GroupSchema, tag="Groups", errors={404: (NOT_FOUND,)})
 def show_group(group_id: str) -> Any:
     """Read one group with its members' user ids."""
     return _group_body(group_id)
@@ -46,7 +46,7 @@ def show_group(group_id: str) -> Any:
 
 @bp.put("/<group_id>")
 @server_call("manage_users")
-@doc(body=GroupMembersSchema, response=GroupSchema, tag="Groups")
+@doc(body=GroupMembersSchema, response=GroupSchema, tag="Groups", upsert=True)
 def replace_group(group_id: str) -> Any:
     """Create or replace a group's members (unknown users are created)."""
     members = load_body(GroupMembersSchema)["members"]
@@ -63,7 +63,7 @@ def replace_group(group_id: str) -> Any:
 
 @bp.delete("/<group_id>")
 @server_call("manage_users")
-@doc(status=204, tag="Groups")
+@doc(status=204, tag="Groups", errors={404: (NOT_FOUND,)})
 def delete_group(group_id: str) -> Any:
     """Delete a group (its users stay)."""
     session = db_session()
@@ -74,7 +74,7 @@ def delete_group(group_id: str) -> Any:
 
 @bp.post("/<group_id>/members/<user_id>")
 @server_call("manage_users")
-@doc(status=(201, 200), response=GroupSchema, tag="Groups")
+@doc(status=(201, 200), response=GroupSchema, tag="Groups", upsert=True)
 def add_group_member(group_id: str, user_id: str) -> Any:
     """Add a user to a group, creating either if needed (200 when already a member)."""
     session = db_session()
@@ -90,7 +90,7 @@ def add_group_member(group_id: str, user_id: str) -> Any:
 
 @bp.delete("/<group_id>/members/<user_id>")
 @server_call("manage_users")
-@doc(status=204, tag="Groups")
+@doc(status=204, tag="Groups", errors={404: (NOT_FOUND, "ERR_MEMBER_NOT_FOUND")})
 def remove_group_member(group_id: str, user_id: str) -> Any:
     """Remove a user from a group."""
     session = db_session()
@@ -101,10 +101,10 @@ def remove_group_member(group_id: str, user_id: str) -> Any:
     return "", 204
 
 
-def _group_body(group_id: str) -> dict[str, Any]:
+def _group_body(group_id: str) -> service.GroupView:
     session = db_session()
     group = service.get_group(session=session, app_id=current_principal().app.id, name=group_id)
-    return GroupSchema().dump(service.describe_group(session=session, group=group))
+    return service.describe_group(session=session, group=group)
 
 
 def _checked(value: str, field: str) -> str:

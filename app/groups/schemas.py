@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from app.wire import HeraldPageView
+from app.wire import View, herald_page_fields
 
 MAX_MEMBERS = 10_000
 
@@ -17,7 +17,7 @@ class GroupMembersSchema(Schema):
     members = fields.List(UserId, required=True, validate=validate.Length(max=MAX_MEMBERS))
 
 
-class GroupSchema(Schema):
+class GroupSchema(View):
     """A group: its id, member count, and (when read one at a time) its members' user ids."""
 
     id = fields.String(attribute="name")
@@ -32,5 +32,7 @@ class GroupSummarySchema(GroupSchema):
         exclude = ("members",)
 
 
-class GroupListSchema(HeraldPageView):
+class GroupListSchema(View):
+    # The page fields first: the order this list has always had, unlike the other lists.
+    page, perPage, total = herald_page_fields()
     groups = fields.List(fields.Nested(GroupSummarySchema))

@@ -34,7 +34,7 @@ def create_import() -> Any:
 
 @bp.get("/imports/<import_id>")
 @server_call("read")
-@doc(response=ImportEnvelope, tag="Imports")
+@doc(response=ImportEnvelope, tag="Imports", errors={404: (service.ImportNotFound.code,)})
 def show_import(import_id: str) -> Any:
     """An import's status, summary counts and per-record failures."""
     session = db_session()

@@ -6,7 +6,8 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
-from app.imports.models import Import, ImportFailure
+from app.imports.models import ENQUEUED, PROCESSED, PROCESSING, Import, ImportFailure
+from app.wire import View, WireList
 
 
 class ImportFields(Schema):
@@ -19,37 +20,43 @@ class ImportBody(Schema):
     import_ = fields.Nested(ImportFields, required=True, data_key="import")
 
 
-class ImportSummaryView(Schema):
+class ImportSummaryView(View):
     total = fields.Integer()
     created = fields.Integer()
     updated = fields.Integer()
     failed = fields.Integer()
 
 
-class ImportFailureView(Schema):
+class ImportErrorView(View):
+    code = fields.String()
+    message = fields.String()
+    field = fields.String(metadata={"optional": True})
+
+
+class ImportFailureView(View):
     index = fields.Integer()
-    record = fields.Raw()
-    errors = fields.List(fields.Dict())
+    record = fields.Raw(metadata={"description": "The record as it was given"})
+    errors = WireList(fields.Nested(ImportErrorView))
 
 
-class ImportView(Schema):
+class ImportView(View):
     id = fields.String()
-    status = fields.String()
+    status = fields.String(validate=validate.OneOf((ENQUEUED, PROCESSING, PROCESSED)))
     summary = fields.Nested(ImportSummaryView)
-    failures = fields.List(fields.Nested(ImportFailureView))
+    failures = WireList(fields.Nested(ImportFailureView))
 
 
-class ImportEnvelope(Schema):
-    import_ = fields.Nested(ImportView, data_key="import")
+class ImportEnvelope(View):
+    import_ = fields.Nested(ImportView, attribute="import", data_key="import")
 
 
-class ImportCreatedView(Schema):
+class ImportCreatedView(View):
     id = fields.String()
-    status = fields.String()
+    status = fields.String(validate=validate.OneOf((ENQUEUED, PROCESSING, PROCESSED)))
 
 
-class ImportCreatedEnvelope(Schema):
-    import_ = fields.Nested(ImportCreatedView, data_key="import")
+class ImportCreatedEnvelope(View):
+    import_ = fields.Nested(ImportCreatedView, attribute="import", data_key="import")
 
 
 def import_body(users_import: Import, failures: list[ImportFailure]) -> dict[str, Any]:
@@ -67,4 +74,4 @@ def import_body(users_import: Import, failures: list[ImportFailure]) -> dict[str
             {"index": f.record_index, "record": f.record, "errors": f.errors} for f in failures
         ],
     }
-    return {"import": ImportView().dump(view)}
+    return {"import": view}

@@ -20,6 +20,7 @@ bp = serving(INBOX_API, Blueprint("inbox", __name__))
 
 ONE = "/notifications/<notification_id>"
 DEFAULT_PER_PAGE = 15
+NOT_FOUND = {404: (service.InboxNotificationNotFound.code,)}
 
 
 def _caller() -> dict[str, str]:
@@ -66,7 +67,7 @@ def list_notifications() -> Any:
 
 @bp.get(ONE)
 @user_call
-@doc(response=InboxNotificationEnvelope, tag="Inbox", auth="user")
+@doc(response=InboxNotificationEnvelope, tag="Inbox", auth="user", errors=NOT_FOUND)
 def show_notification(notification_id: str) -> Any:
     """One of the calling user's notifications."""
     session = db_session()
@@ -76,7 +77,7 @@ def show_notification(notification_id: str) -> Any:
 
 @bp.delete(ONE)
 @user_call
-@doc(status=204, tag="Inbox", auth="user")
+@doc(status=204, tag="Inbox", auth="user", errors=NOT_FOUND)
 def delete_notification(notification_id: str) -> Any:
     """Delete a notification from the calling user's inbox."""
     return _published(
@@ -93,7 +94,7 @@ def _change(notification_id: str, action: str) -> tuple[str, int]:
 
 @bp.post(f"{ONE}/read")
 @user_call
-@doc(status=204, tag="Inbox", auth="user")
+@doc(status=204, tag="Inbox", auth="user", errors=NOT_FOUND)
 def mark_read(notification_id: str) -> Any:
     """Mark a notification read (and so seen)."""
     return _change(notification_id, "read")
@@ -101,7 +102,7 @@ def mark_read(notification_id: str) -> Any:
 
 @bp.post(f"{ONE}/unread")
 @user_call
-@doc(status=204, tag="Inbox", auth="user")
+@doc(status=204, tag="Inbox", auth="user", errors=NOT_FOUND)
 def mark_unread(notification_id: str) -> Any:
     """Mark a notification unread."""
     return _change(notification_id, "unread")
@@ -109,7 +110,7 @@ def mark_unread(notification_id: str) -> Any:
 
 @bp.post(f"{ONE}/archive")
 @user_call
-@doc(status=204, tag="Inbox", auth="user")
+@doc(status=204, tag="Inbox", auth="user", errors=NOT_FOUND)
 def archive(notification_id: str) -> Any:
     """Archive a notification."""
     return _change(notification_id, "archive")
@@ -117,7 +118,7 @@ def archive(notification_id: str) -> Any:
 
 @bp.post(f"{ONE}/unarchive")
 @user_call
-@doc(status=204, tag="Inbox", auth="user")
+@doc(status=204, tag="Inbox", auth="user", errors=NOT_FOUND)
 def unarchive(notification_id: str) -> Any:
     """Unarchive a notification."""
     return _change(notification_id, "unarchive")

@@ -1,19 +1,19 @@
 """Wire format of the inbox (seed 002 notifications: snake_case, epoch seconds).
 
-Responses are built by `app.inbox.views.inbox_view`, shared with realtime events; these schemas
-describe them for the OpenAPI document.
+Views are built by `app.inbox.views.inbox_view`, shared with realtime events; responses are
+dumped through these schemas.
 """
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields
+from marshmallow import fields
 
-from app.wire import ListPageView
+from app.wire import View, WireList, list_page_fields
 
 FILTER_QUERY = ["read", "seen", "archived", "categories", "topics"]
 
 
-class InboxNotificationView(Schema):
+class InboxNotificationView(View):
     id = fields.String()
     title = fields.String()
     content = fields.String(allow_none=True)
@@ -27,15 +27,16 @@ class InboxNotificationView(Schema):
     archived_at = fields.Integer(allow_none=True)
 
 
-class InboxNotificationEnvelope(Schema):
+class InboxNotificationEnvelope(View):
     notification = fields.Nested(InboxNotificationView)
 
 
-class InboxListView(ListPageView):
-    unseen_count = fields.Integer(
-        metadata={"description": "Unarchived, unseen notifications (category/topic filters)"}
-    )
+class InboxListView(View):
+    notifications = WireList(fields.Nested(InboxNotificationView))
+    total, per_page, current_page, total_pages = list_page_fields()
     unread_count = fields.Integer(
         metadata={"description": "Unarchived, unread notifications (category/topic filters)"}
     )
-    notifications = fields.List(fields.Nested(InboxNotificationView))
+    unseen_count = fields.Integer(
+        metadata={"description": "Unarchived, unseen notifications (category/topic filters)"}
+    )

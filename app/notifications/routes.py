@@ -26,6 +26,7 @@ from app.wire import page_body
 bp = serving(HERALD_API, Blueprint("notifications", __name__, url_prefix="/api/notifications"))
 
 CHANNELS = ("email", "push", "in_app")
+NOT_FOUND = "ERR_NOTIFICATION_NOT_FOUND"
 
 
 @bp.post("/send")
@@ -35,7 +36,11 @@ CHANNELS = ("email", "push", "in_app")
     response=SendResponseSchema,
     status=(202, 200),
     tag="Notifications",
-    errors=(404, 422),
+    errors={
+        400: ("ERR_INVALID_MODE", "ERR_TARGET_LIMIT_EXCEEDED", "ERR_INVALID_VARIABLES"),
+        404: ("ERR_TEMPLATE_NOT_FOUND",),
+        422: ("ERR_TEMPLATE_NOT_APPROVED", "ERR_NO_ALLOWED_TARGETS"),
+    },
 )
 def send_notification() -> Any:
     """Send a templated notification: realtime to one user (200) or a batch (202)."""
@@ -71,7 +76,7 @@ def list_notifications() -> Any:
 
 @bp.get("/<notification_id>")
 @server_call("read")
-@doc(response=NotificationSchema, tag="Notifications")
+@doc(response=NotificationSchema, tag="Notifications", errors={404: (NOT_FOUND,)})
 def show_notification(notification_id: str) -> Any:
     """A notification's status and per-channel progress (cheap enough to poll every second)."""
     session = db_session()
@@ -84,7 +89,10 @@ def show_notification(notification_id: str) -> Any:
 @bp.get("/<notification_id>/deliveries")
 @server_call("read")
 @doc(
-    response=DeliveryListSchema, tag="Notifications", query=["status", "channel", "page", "perPage"]
+    response=DeliveryListSchema,
+    tag="Notifications",
+    query=["status", "channel", "page", "perPage"],
+    errors={404: (NOT_FOUND,)},
 )
 def list_deliveries(notification_id: str) -> Any:
     """Deliveries of a notification, filtered by status and channel."""
@@ -106,7 +114,11 @@ def list_deliveries(notification_id: str) -> Any:
 
 @bp.post("/<notification_id>/cancel")
 @server_call("send_notifications")
-@doc(response=NotificationSchema, tag="Notifications")
+@doc(
+    response=NotificationSchema,
+    tag="Notifications",
+    errors={404: (NOT_FOUND,), 409: ("ERR_NOT_CANCELLABLE",)},
+)
 def cancel_notification(notification_id: str) -> Any:
     """Cancel every delivery of the notification not yet sent."""
     session = db_session()

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, missing, validate, validates_schema
 
-from app.wire import HeraldPageView
+from app.wire import View, WireList, herald_page_fields
 
 MODES = ("realtime", "batch")
 
@@ -44,6 +44,9 @@ class TargetObjectSchema(Schema):
 class TargetField(fields.Field):
     """A user id string, or an object that names and describes the user."""
 
+    # What the OpenAPI document offers (`oneOf`), in the order they are tried.
+    alternatives = (fields.String(validate=validate.Length(min=1, max=255)), TargetObjectSchema)
+
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> dict:
         if isinstance(value, str):
             if not 1 <= len(value) <= 255:
@@ -52,6 +55,19 @@ class TargetField(fields.Field):
         if isinstance(value, dict):
             return TargetObjectSchema().load(value)
         raise ValidationError("A target is a user id string or an object.")
+
+
+class ModeField(fields.Raw):
+    """`mode`: required, and documented so, but checked by the send's service (a missing, null
+    or unknown mode is ERR_INVALID_MODE, in the documented order of checks), so loading lets a
+    missing or null one through as None."""
+
+    def deserialize(
+        self, value: Any, attr: str | None = None, data: Any = None, **kwargs: Any
+    ) -> Any:
+        if value is missing or value is None:
+            return None
+        return super().deserialize(value, attr, data, **kwargs)
 
 
 class TemplateRefSchema(Schema):
@@ -71,12 +87,20 @@ class SendRequestSchema(Schema):
 
     template = fields.Nested(TemplateRefSchema, required=True)
     targets = fields.List(TargetField(), required=True, validate=validate.Length(min=1))
-    mode = fields.Raw(load_default=None)
+    mode = ModeField(required=True, metadata={"type": "string", "enum": list(MODES)})
     title = fields.String(validate=validate.Length(max=255), allow_none=True)
     tag = fields.String(validate=validate.Length(max=255), allow_none=True)
 
 
-class SendResponseSchema(Schema):
+class RejectedTargetView(View):
+    target = fields.String(metadata={"description": "The target's external id or email"})
+    reason = fields.String(metadata={"description": "Why the allow-list refused it"})
+    channel = fields.String(
+        metadata={"optional": True, "description": "The channel it was refused on (direct sends)"}
+    )
+
+
+class SendResponseSchema(View):
     notificationId = fields.String()
     templateKey = fields.String(allow_none=True)  # none for broadcasts and direct sends
     channels = fields.List(fields.String())
@@ -84,13 +108,13 @@ class SendResponseSchema(Schema):
     title = fields.String(allow_none=True)
     tag = fields.String(allow_none=True)
     sentFrom = fields.String()
-    createdAt = fields.String()
+    createdAt = fields.String(metadata={"format": "date-time"})
     status = fields.String()
     targets = fields.Integer()
-    rejected = fields.List(fields.Dict())
+    rejected = WireList(fields.Nested(RejectedTargetView))
 
 
-class ChannelProgressSchema(Schema):
+class ChannelProgressSchema(View):
     total = fields.Integer()
     queued = fields.Integer()
     sent = fields.Integer()
@@ -103,19 +127,21 @@ class NotificationSchema(SendResponseSchema):
     progress = fields.Dict(keys=fields.String(), values=fields.Nested(ChannelProgressSchema))
 
 
-class DeliverySchema(Schema):
+class DeliverySchema(View):
     id = fields.String()
     target = fields.String()
     channel = fields.String()
     status = fields.String()
     reason = fields.String(allow_none=True)
     attempts = fields.Integer()
-    updatedAt = fields.String()
+    updatedAt = fields.String(metadata={"format": "date-time"})
 
 
-class DeliveryListSchema(HeraldPageView):
-    deliveries = fields.List(fields.Nested(DeliverySchema))
+class DeliveryListSchema(View):
+    deliveries = WireList(fields.Nested(DeliverySchema))
+    page, perPage, total = herald_page_fields()
 
 
-class NotificationListSchema(HeraldPageView):
-    notifications = fields.List(fields.Nested(NotificationSchema))
+class NotificationListSchema(View):
+    notifications = WireList(fields.Nested(NotificationSchema))
+    page, perPage, total = herald_page_fields()

@@ -8,6 +8,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from app.preferences.service import CHANNELS
+from app.wire import View
 
 MAX_CATEGORIES = 1000
 
@@ -58,10 +59,24 @@ class PreferencesBody(Schema):
     notification_preferences = fields.Nested(PreferencesFields, required=True)
 
 
-class PreferencesEnvelope(Schema):
+class ChannelPreferenceView(View):
+    slug = fields.String(validate=validate.OneOf(CHANNELS))
+    enabled = fields.Boolean()
+
+
+class CategoryPreferenceView(View):
+    slug = fields.String()
+    channels = fields.List(fields.Nested(ChannelPreferenceView))
+
+
+class PreferencesView(View):
+    categories = fields.List(fields.Nested(CategoryPreferenceView))
+
+
+class PreferencesEnvelope(View):
     """`{"notification_preferences": {"categories": [{"slug", "channels": [...]}]}}`."""
 
-    notification_preferences = fields.Nested(PreferencesFields)
+    notification_preferences = fields.Nested(PreferencesView)
 
 
 def preferences_body(preferences: dict[str, dict[str, bool]]) -> dict[str, Any]:

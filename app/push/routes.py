@@ -16,12 +16,14 @@ from app.push.schemas import (
     PushSubscriptionBody,
     PushSubscriptionEnvelope,
     PushSubscriptionPageView,
-    PushSubscriptionView,
 )
-from app.users.service import get_user
+from app.users.service import UserNotFound, get_user
 from app.wire import list_body
 
 bp = serving(INBOX_API, Blueprint("push", __name__))
+
+NOT_FOUND = {404: (service.PushSubscriptionNotFound.code,)}
+USER_NOT_FOUND = {404: (UserNotFound.code,)}
 
 
 @bp.post("/push_subscriptions")
@@ -50,7 +52,7 @@ def register_push_subscription() -> Any:
         auth=keys.get("auth"),
     )
     session.commit()
-    return {"push_subscription": PushSubscriptionView().dump(subscription)}, 201 if created else 200
+    return {"push_subscription": subscription}, 201 if created else 200
 
 
 @bp.get("/push_subscriptions")
@@ -64,7 +66,7 @@ def list_push_subscriptions() -> Any:
 
 @bp.delete("/push_subscriptions/<path:token_or_id>", merge_slashes=False)
 @user_call
-@doc(status=204, tag="Push", auth="user")
+@doc(status=204, tag="Push", auth="user", errors=NOT_FOUND)
 def delete_push_subscription(token_or_id: str) -> Any:
     """Remove one of the calling user's subscriptions by device token (URL-encoded) or id."""
     principal, session = current_principal(), db_session()
@@ -80,7 +82,12 @@ def delete_push_subscription(token_or_id: str) -> Any:
 
 @bp.get("/users/<path:user_id>/push_subscriptions", merge_slashes=False)
 @server_call("read")
-@doc(response=PushSubscriptionPageView, tag="Users", query=["page", "per_page"])
+@doc(
+    response=PushSubscriptionPageView,
+    tag="Users",
+    query=["page", "per_page"],
+    errors=USER_NOT_FOUND,
+)
 def list_user_push_subscriptions(user_id: str) -> Any:
     """A user's push subscriptions, paginated (admin)."""
     session, app_id = db_session(), current_principal().app.id
@@ -93,15 +100,14 @@ def _subscriptions_page(session: Session, app_id: str, user_id: str) -> dict[str
     subscriptions, total = service.page_subscriptions(
         session=session, app_id=app_id, user_id=user_id, page=page.number, per_page=page.per_page
     )
-    dumped = PushSubscriptionView(many=True).dump(subscriptions)
     return list_body(
-        "push_subscriptions", dumped, total=total, page=page.number, per_page=page.per_page
+        "push_subscriptions", subscriptions, total=total, page=page.number, per_page=page.per_page
     )
 
 
 @bp.delete("/users/<path:user_id>/push_subscriptions/<subscription_id>", merge_slashes=False)
 @server_call("manage_users")
-@doc(status=204, tag="Users")
+@doc(status=204, tag="Users", errors={404: (UserNotFound.code, *NOT_FOUND[404])})
 def delete_user_push_subscription(user_id: str, subscription_id: str) -> Any:
     """Delete one of a user's push subscriptions by its id (admin)."""
     session, app_id = db_session(), current_principal().app.id

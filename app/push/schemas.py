@@ -11,7 +11,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from app.push.models import PLATFORMS
-from app.wire import EpochSeconds, ListPageView
+from app.wire import EpochSeconds, View, list_page_fields
 
 MAX_DEVICE_TOKEN = 255
 MAX_WEB_PUSH_ENDPOINT = 2048
@@ -80,7 +80,7 @@ class PushSubscriptionBody(Schema):
     push_subscription = fields.Nested(PushSubscriptionFields, required=True)
 
 
-class PushSubscriptionView(Schema):
+class PushSubscriptionView(View):
     id = fields.String()
     user_id = fields.String()
     device_token = fields.String()
@@ -90,9 +90,10 @@ class PushSubscriptionView(Schema):
     discarded_at = EpochSeconds(allow_none=True)
 
 
-class PushSubscriptionEnvelope(Schema):
+class PushSubscriptionEnvelope(View):
     push_subscription = fields.Nested(PushSubscriptionView)
 
 
-class PushSubscriptionPageView(ListPageView):
+class PushSubscriptionPageView(View):
     push_subscriptions = fields.List(fields.Nested(PushSubscriptionView))
+    total, per_page, current_page, total_pages = list_page_fields()

@@ -7,7 +7,7 @@ from typing import Any
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, validate
 
 from app.realtime.frames import compact_json
-from app.wire import parse_json
+from app.wire import View, WireList, parse_json
 
 MAX_TARGET_IDS = 10_000
 TARGET_TYPES = ("user", "group")
@@ -15,6 +15,14 @@ TARGET_TYPES = ("user", "group")
 
 class TargetId(fields.Field):
     """A target's `id`: one non-empty string, or a non-empty array of them."""
+
+    # What the OpenAPI document offers (`oneOf`).
+    alternatives = (
+        fields.String(validate=validate.Length(min=1)),
+        fields.List(
+            fields.String(validate=validate.Length(min=1)), validate=validate.Length(min=1)
+        ),
+    )
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
         ids = target_ids(value)
@@ -77,13 +85,13 @@ def _compact_data(value: Any) -> str | None:
     return compact_json(value)
 
 
-class SendResponseSchema(Schema):
+class SendResponseSchema(View):
     """The 200 answer: the request echoed, `data` as compact JSON text, and `delivered`."""
 
     ok = fields.Boolean()
     tenantId = fields.String()
     delivered = fields.Integer()
-    to = fields.List(fields.Nested(TargetSchema))
+    to = WireList(fields.Nested(TargetSchema))
     type = fields.String()
     message = fields.String(allow_none=True)
     data = fields.String(allow_none=True)

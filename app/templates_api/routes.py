@@ -29,6 +29,10 @@ from templates_store.models import STATUSES
 
 bp = serving(HERALD_API, Blueprint("templates", __name__, url_prefix="/api/templates"))
 TAG = "Templates"
+# The template store's refusals, by the routes that meet them.
+TEMPLATE_NOT_FOUND = {404: ("ERR_TEMPLATE_NOT_FOUND",)}
+VERSION_NOT_FOUND = {404: ("ERR_TEMPLATE_NOT_FOUND", "ERR_VERSION_NOT_FOUND")}
+TRANSITION_ERRORS = {**VERSION_NOT_FOUND, 409: ("ERR_INVALID_TRANSITION", "ERR_TEMPLATE_ARCHIVED")}
 
 
 def _app_id() -> str:
@@ -40,13 +44,8 @@ def _actor() -> str:
     return current_principal().key_id or "oauth2"
 
 
-def _version_view(version: Any, status: int = 200) -> tuple[dict[str, Any], int]:
-    return TemplateVersionView().dump(version), status
-
-
 def _page_view(name: str, items: list[Any], total: int, page: Page) -> dict[str, Any]:
-    dumped = TemplateVersionView(many=True).dump(items)
-    return page_body(name, dumped, total=total, page=page.number, per_page=page.per_page)
+    return page_body(name, items, total=total, page=page.number, per_page=page.per_page)
 
 
 def _status_filter() -> list[str] | None:
@@ -60,7 +59,13 @@ def _status_filter() -> list[str] | None:
 
 @bp.post("")
 @server_call("manage_templates")
-@doc(body=TemplateCreateBody, response=TemplateVersionView, status=201, tag=TAG, errors=(409,))
+@doc(
+    body=TemplateCreateBody,
+    response=TemplateVersionView,
+    status=201,
+    tag=TAG,
+    errors={409: ("ERR_TEMPLATE_EXISTS",)},
+)
 def create_template() -> Any:
     """Create a template; its version 1 is a draft."""
     data = load_body(TemplateCreateBody)
@@ -73,7 +78,7 @@ def create_template() -> Any:
         actor=_actor(),
     )
     session.commit()
-    return _version_view(version, 201)
+    return version, 201
 
 
 @bp.get("")
@@ -96,15 +101,21 @@ def list_templates() -> Any:
 
 @bp.get("/<key>")
 @server_call("read")
-@doc(response=TemplateVersionView, tag=TAG)
+@doc(response=TemplateVersionView, tag=TAG, errors=TEMPLATE_NOT_FOUND)
 def show_template(key: str) -> Any:
     """Read a template's latest version, with its approvedVersion."""
-    return _version_view(service.latest_version(db_session(), app_id=_app_id(), ref=key))
+    return service.latest_version(db_session(), app_id=_app_id(), ref=key)
 
 
 @bp.put("/<key>")
 @server_call("manage_templates")
-@doc(body=TemplateUpdateBody, response=TemplateVersionView, status=201, tag=TAG)
+@doc(
+    body=TemplateUpdateBody,
+    response=TemplateVersionView,
+    status=201,
+    tag=TAG,
+    errors={**TEMPLATE_NOT_FOUND, 409: ("ERR_TEMPLATE_ARCHIVED",)},
+)
 def update_template(key: str) -> Any:
     """Save new content as the next version (a draft); sends keep the approved one."""
     data = load_body(TemplateUpdateBody)
@@ -118,12 +129,12 @@ def update_template(key: str) -> Any:
         key=data.get("key"),
     )
     session.commit()
-    return _version_view(version, 201)
+    return version, 201
 
 
 @bp.delete("/<key>")
 @server_call("manage_templates")
-@doc(status=204, tag=TAG)
+@doc(status=204, tag=TAG, errors=TEMPLATE_NOT_FOUND)
 def archive_template(key: str) -> Any:
     """Archive a template: still readable, no longer sendable."""
     session = db_session()
@@ -134,7 +145,7 @@ def archive_template(key: str) -> Any:
 
 @bp.get("/<key>/versions")
 @server_call("read")
-@doc(response=VersionListView, tag=TAG, query=["page", "perPage"])
+@doc(response=VersionListView, tag=TAG, query=["page", "perPage"], errors=TEMPLATE_NOT_FOUND)
 def list_versions(key: str) -> Any:
     """List a template's versions, newest first."""
     page = page_from_query()
@@ -146,16 +157,16 @@ def list_versions(key: str) -> Any:
 
 @bp.get("/<key>/versions/<int:number>")
 @server_call("read")
-@doc(response=TemplateVersionView, tag=TAG)
+@doc(response=TemplateVersionView, tag=TAG, errors=VERSION_NOT_FOUND)
 def show_version(key: str, number: int) -> Any:
     """Read one version of a template."""
     session = db_session()
-    return _version_view(service.get_version(session, app_id=_app_id(), ref=key, number=number))
+    return service.get_version(session, app_id=_app_id(), ref=key, number=number)
 
 
 @bp.post("/<key>/submit")
 @server_call("manage_templates")
-@doc(body=TransitionBody, response=TemplateVersionView, tag=TAG)
+@doc(body=TransitionBody, response=TemplateVersionView, tag=TAG, errors=TRANSITION_ERRORS)
 def submit_template(key: str) -> Any:
     """Submit a draft version (the latest by default) for review."""
     data = load_body(TransitionBody)
@@ -164,12 +175,12 @@ def submit_template(key: str) -> Any:
         session, app_id=_app_id(), ref=key, actor=_actor(), version=data.get("version")
     )
     session.commit()
-    return _version_view(version)
+    return version
 
 
 @bp.post("/<key>/approve")
 @server_call("approve_templates")
-@doc(body=TransitionBody, response=TemplateVersionView, tag=TAG)
+@doc(body=TransitionBody, response=TemplateVersionView, tag=TAG, errors=TRANSITION_ERRORS)
 def approve_template(key: str) -> Any:
     """Approve a pending version (the latest by default); sends use it from now on."""
     data = load_body(TransitionBody)
@@ -178,12 +189,12 @@ def approve_template(key: str) -> Any:
         session, app_id=_app_id(), ref=key, actor=_actor(), version=data.get("version")
     )
     session.commit()
-    return _version_view(version)
+    return version
 
 
 @bp.post("/<key>/reject")
 @server_call("approve_templates")
-@doc(body=RejectBody, response=TemplateVersionView, tag=TAG)
+@doc(body=RejectBody, response=TemplateVersionView, tag=TAG, errors=TRANSITION_ERRORS)
 def reject_template(key: str) -> Any:
     """Reject a pending version (the latest by default) with a reason."""
     data = load_body(RejectBody)
@@ -197,12 +208,21 @@ def reject_template(key: str) -> Any:
         version=data.get("version"),
     )
     session.commit()
-    return _version_view(version)
+    return version
 
 
 @bp.post("/<key>/preview")
 @server_call("read")
-@doc(body=PreviewBody, response=PreviewView, tag=TAG, errors=(422,))
+@doc(
+    body=PreviewBody,
+    response=PreviewView,
+    tag=TAG,
+    errors={
+        **VERSION_NOT_FOUND,
+        400: ("ERR_INVALID_VARIABLES",),
+        422: ("ERR_RENDER_FAILED",),
+    },
+)
 def preview_template(key: str) -> Any:
     """Render a version for given variables and user, or answer a send's validation errors."""
     data = load_body(PreviewBody)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from app.wire import HeraldPageView
+from app.wire import View, herald_page_fields
 from templates_store.content import KeyedTemplateDocumentSchema, TemplateDocumentSchema
 from templates_store.models import MAX_VERSION, STATUSES
 
@@ -35,7 +35,7 @@ class PreviewBody(Schema):
     version = fields.Integer(validate=validate.Range(min=1, max=MAX_VERSION))
 
 
-class TemplateVersionView(Schema):
+class TemplateVersionView(View):
     """One version of a template, with the template's key, approved version and archive flag."""
 
     id = fields.String(attribute="template_id")
@@ -59,14 +59,46 @@ class TemplateVersionView(Schema):
     rejectionReason = fields.String(attribute="rejection_reason", allow_none=True)
 
 
-class TemplateListView(HeraldPageView):
+class TemplateListView(View):
     templates = fields.List(fields.Nested(TemplateVersionView))
+    page, perPage, total = herald_page_fields()
 
 
-class VersionListView(HeraldPageView):
+class VersionListView(View):
     versions = fields.List(fields.Nested(TemplateVersionView))
+    page, perPage, total = herald_page_fields()
 
 
-class PreviewView(Schema):
+class RenderedInAppView(View):
+    title = fields.String(allow_none=True)
+    body = fields.String(allow_none=True)
+    action_url = fields.String(allow_none=True)
+    category = fields.String(allow_none=True)
+    topic = fields.String(allow_none=True)
+
+
+class RenderedEmailView(View):
+    subject = fields.String(allow_none=True)
+    html = fields.String(allow_none=True)
+    text = fields.String(allow_none=True)
+
+
+class RenderedPushView(View):
+    title = fields.String(allow_none=True)
+    body = fields.String(allow_none=True)
+    data = fields.Raw(metadata={"description": "The push data, its strings rendered"})
+    icon = fields.String(allow_none=True)
+    url = fields.String(allow_none=True)
+
+
+class RenderedChannelsView(View):
+    """Only the channels the version has content for."""
+
+    in_app = fields.Nested(RenderedInAppView, metadata={"optional": True})
+    email = fields.Nested(RenderedEmailView, metadata={"optional": True})
+    push = fields.Nested(RenderedPushView, metadata={"optional": True})
+
+
+class PreviewView(View):
     version = fields.Integer()
-    channels = fields.Dict(metadata={"description": "Rendered content keyed by channel."})
+    channels = fields.Nested(RenderedChannelsView)

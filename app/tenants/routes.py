@@ -21,7 +21,7 @@ bp = serving(HERALD_API, Blueprint("tenants", __name__, url_prefix="/api/apps"))
 @doc(response=AppView, tag="Apps")
 def show_current_app() -> Any:
     """Read the calling app's settings."""
-    return AppView().dump(current_principal().app)
+    return current_principal().app
 
 
 @bp.patch("/current")
@@ -39,4 +39,4 @@ def update_current_app() -> Any:
         jwks_dir=runtime().settings.jwks_dir,
     )
     session.commit()
-    return AppView().dump(app)
+    return app

@@ -6,6 +6,8 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from app.wire import View
+
 
 class OAuth2Schema(Schema):
     issuer = fields.String(required=True, validate=validate.Length(min=1, max=2048))
@@ -17,6 +19,35 @@ class OAuth2Schema(Schema):
     def _one_key_source(self, data: dict[str, Any], **_: Any) -> None:
         if ("hs256Secret" in data) == ("jwksPath" in data):
             raise ValidationError("Give exactly one of hs256Secret or jwksPath.")
+
+
+# A DNS label: letters, digits and inner hyphens (punycode for international names). Names end
+# at \Z: `$` would let a trailing newline into the DKIM-Signature header.
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+
+
+class DkimSchema(Schema):
+    """An app's DKIM key: mail from `domain` or its subdomains is signed, and receivers check it
+    against the public key published at `<selector>._domainkey.<domain>`."""
+
+    domain = fields.String(
+        required=True,
+        validate=[
+            validate.Length(max=253),
+            validate.Regexp(rf"^{_LABEL}(\.{_LABEL})+\Z", error="Not a domain name."),
+        ],
+    )
+    selector = fields.String(
+        required=True,
+        validate=[
+            validate.Length(max=128),
+            validate.Regexp(rf"^{_LABEL}(\.{_LABEL})*\Z", error="Not a DKIM selector."),
+        ],
+    )
+    # PEM, PKCS#1 or PKCS#8, unencrypted; the service checks it is RSA of 1024 bits or more.
+    privateKey = fields.String(
+        required=True, load_only=True, validate=validate.Length(min=1, max=16_384)
+    )
 
 
 class AppSettingsSchema(Schema):
@@ -46,9 +77,29 @@ class AppSettingsSchema(Schema):
         validate=validate.Length(max=100),
     )
     oauth2 = fields.Nested(OAuth2Schema, allow_none=True)
+    dkim = fields.Nested(DkimSchema, allow_none=True)
 
 
-class AppView(Schema):
+class OAuth2View(View):
+    """The stored OAuth2 setting, its encrypted HS256 secret shown only as set or not."""
+
+    issuer = fields.String()
+    audience = fields.String()
+    jwksPath = fields.String(metadata={"optional": True})
+    hs256SecretSet = fields.Function(
+        lambda oauth2: "hs256SecretEncrypted" in oauth2, metadata={"type": "boolean"}
+    )
+
+
+class DkimView(View):
+    """The stored DKIM setting; its key is never shown."""
+
+    domain = fields.String()
+    selector = fields.String()
+    configured = fields.Function(lambda _dkim: True, metadata={"type": "boolean"})
+
+
+class AppView(View):
     """What `GET /api/apps/current` answers: identifiers plus every readable setting."""
 
     appId = fields.String(attribute="id")
@@ -62,14 +113,8 @@ class AppView(Schema):
     rateLimitReadPerMinute = fields.Integer(attribute="rate_limit_read_per_minute")
     rateLimitWritePerMinute = fields.Integer(attribute="rate_limit_write_per_minute")
     criticalCategories = fields.List(fields.String(), attribute="critical_categories")
-    oauth2 = fields.Method("_oauth2_view")
+    oauth2 = fields.Nested(OAuth2View, allow_none=True)
+    dkim = fields.Nested(DkimView, allow_none=True)
     vapidPublicKey = fields.String(attribute="vapid_public_key")
     createdAt = fields.DateTime(attribute="created_at")
     updatedAt = fields.DateTime(attribute="updated_at")
-
-    def _oauth2_view(self, app: Any) -> dict[str, Any] | None:
-        if not app.oauth2:
-            return None
-        shown = {k: v for k, v in app.oauth2.items() if k != "hs256SecretEncrypted"}
-        shown["hs256SecretSet"] = "hs256SecretEncrypted" in app.oauth2
-        return shown

@@ -16,7 +16,6 @@ from app.topics.schemas import (
     SubscribeBody,
     SubscriptionEnvelope,
     SubscriptionListView,
-    SubscriptionView,
     UnsubscribeBody,
 )
 from app.wire import list_body
@@ -24,6 +23,7 @@ from app.wire import list_body
 bp = serving(INBOX_API, Blueprint("topics", __name__))
 
 TOPIC_PATH = "/subscriptions/<path:topic>"
+NOT_FOUND = {404: (service.TopicSubscriptionNotFound.code,)}
 
 
 def _caller() -> dict[str, str]:
@@ -48,7 +48,7 @@ def subscribe() -> Any:
         session=session, **_caller(), topic=fields["topic"], categories=fields["categories"]
     )
     session.commit()
-    return {"subscription": SubscriptionView().dump(subscription)}, 201 if created else 200
+    return {"subscription": subscription}, 201 if created else 200
 
 
 @bp.get("/subscriptions")
@@ -60,13 +60,14 @@ def list_subscriptions() -> Any:
     subscriptions, total = service.list_subscriptions(
         session=db_session(), **_caller(), page=page.number, per_page=page.per_page
     )
-    dumped = SubscriptionView(many=True).dump(subscriptions)
-    return list_body("subscriptions", dumped, total=total, page=page.number, per_page=page.per_page)
+    return list_body(
+        "subscriptions", subscriptions, total=total, page=page.number, per_page=page.per_page
+    )
 
 
 @bp.post(TOPIC_PATH + "/unsubscribe", merge_slashes=False)
 @user_call
-@doc(body=UnsubscribeBody, response=SubscriptionEnvelope, tag="Topics", auth="user")
+@doc(body=UnsubscribeBody, response=SubscriptionEnvelope, tag="Topics", auth="user", upsert=True)
 def unsubscribe(topic: str) -> Any:
     """Opt out of the listed categories of a topic, or of the whole topic if none is listed."""
     fields = load_body(UnsubscribeBody).get("subscription", {})
@@ -75,21 +76,21 @@ def unsubscribe(topic: str) -> Any:
         session=session, **_caller(), topic=topic, categories=fields.get("categories") or []
     )
     session.commit()
-    return {"subscription": SubscriptionView().dump(subscription)}
+    return {"subscription": subscription}
 
 
 @bp.get(TOPIC_PATH, merge_slashes=False)
 @user_call
-@doc(response=SubscriptionEnvelope, tag="Topics", auth="user")
+@doc(response=SubscriptionEnvelope, tag="Topics", auth="user", errors=NOT_FOUND)
 def show_subscription(topic: str) -> Any:
     """The calling user's subscription to one topic, with its categories."""
     subscription = service.get_subscription(session=db_session(), **_caller(), topic=topic)
-    return {"subscription": SubscriptionView().dump(subscription)}
+    return {"subscription": subscription}
 
 
 @bp.delete(TOPIC_PATH, merge_slashes=False)
 @user_call
-@doc(body=DeleteSubscriptionBody, status=204, tag="Topics", auth="user")
+@doc(body=DeleteSubscriptionBody, status=204, tag="Topics", auth="user", errors=NOT_FOUND)
 def delete_subscription(topic: str) -> Any:
     """Delete the listed categories of a topic subscription, or all of it if none is listed."""
     body = load_body(DeleteSubscriptionBody)

@@ -7,7 +7,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from app.wire import EpochSeconds, ListPageView
+from app.wire import EpochSeconds, View, list_page_fields
 
 MAX_CATEGORIES = 100
 
@@ -64,13 +64,13 @@ class DeleteSubscriptionBody(CategoriesFields):
             raise ValidationError("Give categories or subscription.categories, not both.")
 
 
-class TopicCategoryView(Schema):
+class TopicCategoryView(View):
     slug = fields.String()
     reason = fields.String(allow_none=True)
     status = fields.String()
 
 
-class SubscriptionView(Schema):
+class SubscriptionView(View):
     id = fields.String()
     topic = fields.String()
     status = fields.String(allow_none=True)
@@ -79,9 +79,10 @@ class SubscriptionView(Schema):
     updated_at = EpochSeconds()
 
 
-class SubscriptionEnvelope(Schema):
+class SubscriptionEnvelope(View):
     subscription = fields.Nested(SubscriptionView)
 
 
-class SubscriptionListView(ListPageView):
+class SubscriptionListView(View):
     subscriptions = fields.List(fields.Nested(SubscriptionView))
+    total, per_page, current_page, total_pages = list_page_fields()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, request
@@ -20,13 +21,13 @@ from app.users.schemas import (
     UserListQuery,
     UserListView,
     UserNotificationListView,
-    UserView,
 )
 from app.wire import list_body
 
 bp = serving(INBOX_API, Blueprint("users", __name__))
 
 USER_PATH = "/users/<path:user_id>"
+NOT_FOUND = {404: (service.UserNotFound.code,)}
 LIST_QUERY = [
     "page",
     "per_page",
@@ -66,13 +67,13 @@ def list_users() -> Any:
         page=page.number,
         per_page=page.per_page,
     )
-    dumped = user_views(users)
-    return list_body("users", dumped, total=total, page=page.number, per_page=page.per_page)
+    listed = user_views(users)
+    return list_body("users", listed, total=total, page=page.number, per_page=page.per_page)
 
 
 @bp.get(USER_PATH, merge_slashes=False)
 @server_call("read")
-@doc(response=UserEnvelope, tag="Users")
+@doc(response=UserEnvelope, tag="Users", errors=NOT_FOUND)
 def show_user(user_id: str) -> Any:
     """Fetch a user by Herald id, `email:<email>` or `external_id:<external id>`."""
     user = service.get_user(
@@ -83,7 +84,12 @@ def show_user(user_id: str) -> Any:
 
 @bp.get(f"{USER_PATH}/notifications", merge_slashes=False)
 @server_call("read")
-@doc(response=UserNotificationListView, tag="Users", query=["page", "per_page"])
+@doc(
+    response=UserNotificationListView,
+    tag="Users",
+    query=["page", "per_page"],
+    errors=NOT_FOUND,
+)
 def list_user_notifications(user_id: str) -> Any:
     """The notifications sent to a user, with the delivery state on each channel."""
     from app.notifications.service import user_history
@@ -100,7 +106,7 @@ def list_user_notifications(user_id: str) -> Any:
 
 @bp.put(USER_PATH, merge_slashes=False)
 @server_call("manage_users")
-@doc(body=UpdateUserBody, response=UserEnvelope, tag="Users")
+@doc(body=UpdateUserBody, response=UserEnvelope, tag="Users", errors=NOT_FOUND)
 def update_user(user_id: str) -> Any:
     """Update a user named by Herald id, `email:<email>` or `external_id:<external id>`."""
     body = load_body(UpdateUserBody)
@@ -117,7 +123,7 @@ def update_user(user_id: str) -> Any:
 
 @bp.delete(USER_PATH, merge_slashes=False)
 @server_call("manage_users")
-@doc(status=204, tag="Users")
+@doc(status=204, tag="Users", errors=NOT_FOUND)
 def delete_user(user_id: str) -> Any:
     """Delete a user with their inbox, subscriptions and preferences."""
     session = db_session()
@@ -126,9 +132,20 @@ def delete_user(user_id: str) -> Any:
     return "", 204
 
 
-def user_views(users: list[User]) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class ListedUser:
+    """A user with the ids of their groups: what `UserView` shows."""
+
+    user: User
+    groups: list[str]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.user, name)
+
+
+def user_views(users: list[User]) -> list[ListedUser]:
     """Users as the API shows them, with their groups (one query for the whole list)."""
     groups = group_ids_by_user(
         db_session(), app_id=current_principal().app.id, user_ids=[u.id for u in users]
     )
-    return [{**UserView().dump(user), "groups": groups.get(user.id, [])} for user in users]
+    return [ListedUser(user, groups.get(user.id, [])) for user in users]

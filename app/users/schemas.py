@@ -7,7 +7,7 @@ from typing import Any
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
 from app.broadcasts.schemas import DeliveryStateView
-from app.wire import EpochSeconds, ListPageView
+from app.wire import EpochSeconds, View, WireList, list_page_fields
 
 ORDER_BY = (
     "created_at,ASC",
@@ -68,7 +68,7 @@ class UserListQuery(Schema):
     order_by = fields.String(load_default="created_at,DESC", validate=validate.OneOf(ORDER_BY))
 
 
-class UserView(Schema):
+class UserView(View):
     id = fields.String()
     external_id = fields.String(allow_none=True)
     email = fields.String(allow_none=True)
@@ -79,19 +79,20 @@ class UserView(Schema):
     created_at = EpochSeconds()
     last_seen_at = EpochSeconds(allow_none=True)
     last_notified_at = EpochSeconds(allow_none=True)
-    # Filled from the groups service by `user_views`: the ids of the groups the user is in.
-    groups = fields.List(fields.String(), dump_only=True)
+    # From the groups service (`app.users.routes.ListedUser`): the ids of the user's groups.
+    groups = fields.List(fields.String())
 
 
-class UserEnvelope(Schema):
+class UserEnvelope(View):
     user = fields.Nested(UserView)
 
 
-class UserListView(ListPageView):
+class UserListView(View):
     users = fields.List(fields.Nested(UserView))
+    total, per_page, current_page, total_pages = list_page_fields()
 
 
-class UserNotificationView(Schema):
+class UserNotificationView(View):
     """A notification sent to the user, with its delivery on each channel."""
 
     id = fields.String()
@@ -103,5 +104,6 @@ class UserNotificationView(Schema):
     deliveries = fields.List(fields.Nested(DeliveryStateView))
 
 
-class UserNotificationListView(ListPageView):
-    notifications = fields.List(fields.Nested(UserNotificationView))
+class UserNotificationListView(View):
+    notifications = WireList(fields.Nested(UserNotificationView))
+    total, per_page, current_page, total_pages = list_page_fields()
