@@ -9,17 +9,20 @@ once the web process answers; whatever fails, everything started is stopped agai
 
 from __future__ import annotations
 
+import csv
 import json
 import os
+import shlex
 import signal
 import sys
+from pathlib import Path
 
 import click
 from click.core import ParameterSource
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.config import PROJECT_ROOT, Settings
+from app.config import PROJECT_ROOT, Settings, local_instance_dir
 from app.devprocesses import (
     Helper,
     StartFailed,
@@ -67,7 +70,6 @@ DEMO_SENDS = {
                         "summary": "One API for email, push and the inbox.",
                     }
                 ],
-                "unsubscribeUrl": "https://example.com/unsubscribe",
             },
         },
         "targets": [DEMO_USER],
@@ -217,10 +219,42 @@ def _print_welcome(credentials: dict[str, str], port: int) -> None:
         f"\nRead {user}'s inbox with the MagicBell-compatible inbox API (the HMAC is computed"
         " with the secret):",
         f"  curl -s {base}/notifications {user_auth}",
+        "\nSend the newsletter as a batch to 300 readers and follow its progress, from another"
+        " terminal in this directory (the send prints the notificationId to watch):",
+        *_batch_commands(credentials),
         f"\nAPI docs: {base}/docs   OpenAPI: {base}/openapi.json",
         "Stop with Ctrl-C; the same command starts it again.\n",
     ]
     print("\n".join(lines), flush=True)
+
+
+BATCH_SIZE = 300
+
+
+def _batch_commands(credentials: dict[str, str]) -> list[str]:
+    """`herald send` of the newsletter to a CSV of readers, and `herald notifications watch`."""
+    targets = local_instance_dir() / "demo-readers.csv"
+    with targets.open("w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(["external_id", "email", "first_name"])
+        for n in range(1, BATCH_SIZE + 1):
+            writer.writerow([f"reader-{n:03d}", f"reader-{n:03d}@example.com", f"Reader {n}"])
+    # The command line reaches this Redis and this instance's database only if told where.
+    shared = {"REDIS_URL": os.environ["REDIS_URL"]}
+    if os.environ.get("HERALD_INSTANCE_DIR"):
+        shared["HERALD_INSTANCE_DIR"] = os.environ["HERALD_INSTANCE_DIR"]
+    herald = os.path.relpath(Path(sys.executable).with_name("herald"))
+    variables = DEMO_SENDS["newsletter"]["template"]["variables"]
+    send = [herald, "send", "--app", credentials["appId"], "--template", "newsletter"]
+    send += ["--targets", os.path.relpath(targets), "--mode", "batch"]
+    for name, value in variables.items():
+        text = value if isinstance(value, str) else json.dumps(value)
+        send += ["--var", f"{name}={text}" if isinstance(value, str) else f"{name}:={text}"]
+    return [
+        "  export " + " ".join(f"{name}={shlex.quote(value)}" for name, value in shared.items()),
+        "  " + shlex.join(send),
+        f"  {herald} notifications watch NOTIFICATION_ID",
+    ]
 
 
 def _send_curl(base: str, credentials: dict[str, str], template: str) -> str:

@@ -33,6 +33,8 @@ def test_herald_dev_starts_twice_on_one_instance_with_the_same_working_credentia
     wait_until(lambda: "Subject: Herald News" in first.output(), timeout=60)
     assert "To: jane@example.com" in first.output()  # the newsletter, printed decoded
     assert "herald.access: POST /api/notifications/send 200 " in first.output()
+    summary = first.run_printed_batch()
+    assert (summary["status"], summary["progress"]["email"]["sent"]) == ("completed", 300)
     assert first.stop() == 0
     herald_dev.wait_until_none_running()
 

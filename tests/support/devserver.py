@@ -58,6 +58,29 @@ class DevRun:
         lines = [line.strip() for line in self.output().splitlines()]
         return [_request_of(shlex.split(line)) for line in lines if line.startswith("curl ")]
 
+    def run_printed_batch(self, timeout: float = 180) -> dict[str, Any]:
+        """Run the printed `export`, `herald send` and `herald notifications watch` lines as a
+        newcomer pastes them (watch not on a terminal: JSON lines); the watch's last line."""
+        lines = [line.strip() for line in self.output().splitlines()]
+        exported = next(line for line in lines if line.startswith("export "))
+        environment = {k: v for k, v in os.environ.items() if k not in _HERALD_SETTINGS}
+        environment.update(w.split("=", 1) for w in shlex.split(exported.removeprefix("export ")))
+        send_line = next(line for line in lines if " send --app " in line)
+        watch_line = next(line for line in lines if " notifications watch " in line)
+
+        def run(words: list[str]) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                words, cwd=PROJECT_ROOT, env=environment, capture_output=True, text=True,
+                timeout=timeout, check=False,
+            )  # fmt: skip
+
+        sent = run(shlex.split(send_line))
+        assert sent.returncode == 0, sent.stderr
+        notification_id = json.loads(sent.stdout)["notificationId"]
+        watched = run(shlex.split(watch_line.replace("NOTIFICATION_ID", notification_id)))
+        assert watched.returncode == 0, watched.stdout + watched.stderr
+        return json.loads(watched.stdout.strip().splitlines()[-1])
+
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 60) -> int:
         """Signal `herald dev` alone, as a process manager or Ctrl-C would; its exit code."""
         self.process.send_signal(sig)
