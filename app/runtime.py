@@ -16,12 +16,15 @@ from app.engine.channels.destinations import DestinationGuard, DestinationPolicy
 from app.engine.channels.guarded_http import GuardedHttp
 from app.engine.ledger import DeliveryLedger
 from app.engine.retry import RetryPolicy
-from app.engine.senders import Senders
+from app.engine.senders import AppChanges, Senders
 from app.security import Encryptor
 from app.tenants.credentials import CredentialCache, new_cache
 from app.tenants.invalidation import install_invalidation
 from app.users import statistics as user_statistics
 from app.users.last_seen import LastSeenWriter
+
+# Replaced after each commit that changed an app, a secret key or a user's identity.
+GENERATION_KEY = "auth:generation"
 
 
 class LocalSockets(Protocol):
@@ -49,7 +52,7 @@ class Runtime:
 
     def __post_init__(self) -> None:
         self.push_http = GuardedHttp(DestinationGuard(web_push_policy(self.settings)))
-        generation_key = self.key("auth", "generation")
+        generation_key = self.key(GENERATION_KEY)
         self.credentials = new_cache(self.redis, generation_key)
 
     @classmethod
@@ -58,16 +61,19 @@ class Runtime:
         heard (`listen_for_commits`): the one way every process gets its runtime."""
         database = Database(settings.database_url)
         encryptor = Encryptor(settings.secret_key)
+        redis = Redis.from_url(settings.redis_url, health_check_interval=30)
         runtime = cls(
             settings=settings,
             database=database,
-            redis=Redis.from_url(settings.redis_url, health_check_interval=30),
+            redis=redis,
             encryptor=encryptor,
             senders=Senders(
                 database=database,
                 encryptor=encryptor,
                 smtp_url=settings.smtp_url,
                 default_sender=settings.default_sender,
+                # Apps' changes are announced where credential changes are (listen_for_commits).
+                app_changes=AppChanges(redis, settings.redis_prefix + GENERATION_KEY),
             ),
         )
         listen_for_commits(runtime)
@@ -106,9 +112,7 @@ def listen_for_commits(runtime: Runtime) -> None:
     """After each commit on the runtime's database, announce credential changes to every
     process's credential cache and refresh `users` statistics after a bulk creation (listeners
     on its session factory: other databases of the process are not heard)."""
-    install_invalidation(
-        runtime.database.sessionmaker, runtime.redis, runtime.key("auth", "generation")
-    )
+    install_invalidation(runtime.database.sessionmaker, runtime.redis, runtime.key(GENERATION_KEY))
     user_statistics.install(runtime.database, runtime.redis, runtime.key("users", "analyzed", ""))
 
 

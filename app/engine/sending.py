@@ -176,11 +176,13 @@ def _outgoing_email(runtime: Runtime, delivery: ClaimedDelivery) -> OutgoingEmai
     payload = delivery.payload
     if payload.get("content") == SHARED_EMAIL["content"]:
         payload = {**payload, **runtime.senders.shared_email(delivery.notification_id)}
+    identity = runtime.senders.identity(delivery.app_id)
     return OutgoingEmail(
-        sender=runtime.senders.identity(delivery.app_id).sender,
+        sender=identity.sender,
         recipient=payload["to"],
         subject=payload.get("subject") or "",
         text=payload.get("text") or "",
         html=payload.get("html"),
         notification_id=delivery.notification_id,
+        dkim=identity.dkim,
     )

@@ -21,6 +21,35 @@ class OAuth2Schema(Schema):
             raise ValidationError("Give exactly one of hs256Secret or jwksPath.")
 
 
+# A DNS label: letters, digits and inner hyphens (punycode for international names). Names end
+# at \Z: `$` would let a trailing newline into the DKIM-Signature header.
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+
+
+class DkimSchema(Schema):
+    """An app's DKIM key: mail from `domain` or its subdomains is signed, and receivers check it
+    against the public key published at `<selector>._domainkey.<domain>`."""
+
+    domain = fields.String(
+        required=True,
+        validate=[
+            validate.Length(max=253),
+            validate.Regexp(rf"^{_LABEL}(\.{_LABEL})+\Z", error="Not a domain name."),
+        ],
+    )
+    selector = fields.String(
+        required=True,
+        validate=[
+            validate.Length(max=128),
+            validate.Regexp(rf"^{_LABEL}(\.{_LABEL})*\Z", error="Not a DKIM selector."),
+        ],
+    )
+    # PEM, PKCS#1 or PKCS#8, unencrypted; the service checks it is RSA of 1024 to 4096 bits.
+    privateKey = fields.String(
+        required=True, load_only=True, validate=validate.Length(min=1, max=16_384)
+    )
+
+
 class AppSettingsSchema(Schema):
     """Settings an admin may change; every field optional on PATCH."""
 
@@ -48,6 +77,7 @@ class AppSettingsSchema(Schema):
         validate=validate.Length(max=100),
     )
     oauth2 = fields.Nested(OAuth2Schema, allow_none=True)
+    dkim = fields.Nested(DkimSchema, allow_none=True)
 
 
 class OAuth2View(View):
@@ -59,6 +89,14 @@ class OAuth2View(View):
     hs256SecretSet = fields.Function(
         lambda oauth2: "hs256SecretEncrypted" in oauth2, metadata={"type": "boolean"}
     )
+
+
+class DkimView(View):
+    """The stored DKIM setting; its key is never shown."""
+
+    domain = fields.String()
+    selector = fields.String()
+    configured = fields.Function(lambda _dkim: True, metadata={"type": "boolean"})
 
 
 class AppView(View):
@@ -76,6 +114,7 @@ class AppView(View):
     rateLimitWritePerMinute = fields.Integer(attribute="rate_limit_write_per_minute")
     criticalCategories = fields.List(fields.String(), attribute="critical_categories")
     oauth2 = fields.Nested(OAuth2View, allow_none=True)
+    dkim = fields.Nested(DkimView, allow_none=True)
     vapidPublicKey = fields.String(attribute="vapid_public_key")
     createdAt = fields.DateTime(attribute="created_at")
     updatedAt = fields.DateTime(attribute="updated_at")

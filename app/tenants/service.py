@@ -18,6 +18,7 @@ from app.security import (
     generate_vapid_key_pair,
     hash_secret,
 )
+from app.tenants.dkim import stored_dkim
 from app.tenants.models import App, SecretKey
 
 SCOPES = (
@@ -160,17 +161,24 @@ def vapid_private_key(*, app: App, encryptor: Encryptor) -> str:
     return encryptor.decrypt(app.vapid_private_key_encrypted)
 
 
+def dkim_private_key(*, app: App, encryptor: Encryptor) -> str | None:
+    """The app's DKIM private key (PKCS#1 PEM), or None when the app signs nothing."""
+    return encryptor.decrypt(app.dkim["private_key_encrypted"]) if app.dkim else None
+
+
 def update_settings(
     *, session: Session, app: App, changes: dict[str, Any], encryptor: Encryptor, jwks_dir: str
 ) -> App:
-    """Apply validated settings (model attribute names); an oauth2 HS256 secret is encrypted,
-    a JWKS file must lie in the operator's JWKS directory."""
+    """Apply validated settings (model attribute names); an oauth2 HS256 secret and a DKIM key
+    are encrypted, a JWKS file must lie in the operator's JWKS directory."""
     jwks_path = (changes.get("oauth2") or {}).get("jwksPath")
     if jwks_path is not None:
         try:
             validate_jwks_file(jwks_dir, jwks_path)
         except ValueError as exc:
             raise InvalidRequest(str(exc), field="oauth2.jwksPath") from exc
+    if changes.get("dkim") is not None:
+        changes = {**changes, "dkim": stored_dkim(changes["dkim"], encryptor)}
     for name, value in changes.items():
         if name == "oauth2" and value is not None:
             value = _encrypt_oauth2(value, encryptor)

@@ -129,6 +129,11 @@ class SmtpSink:
     def received_by(self, address: str) -> list[EmailMessage]:
         return [m for r, m in self.messages if r.lower() == address.lower()]
 
+    def raw_received_by(self, address: str) -> list[bytes]:
+        """The messages for this recipient byte for byte, as signatures cover them."""
+        with self._lock:
+            return [raw for r, raw in self._raw if r.lower() == address.lower()]
+
     def recipients(self) -> list[str]:
         with self._lock:
             return [r for r, _ in self._raw]

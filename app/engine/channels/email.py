@@ -11,10 +11,11 @@ from email.header import Header
 from email.headerregistry import Address
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
-from email.utils import formataddr, make_msgid, parseaddr
+from email.utils import formataddr, formatdate, make_msgid, parseaddr
 from urllib.parse import parse_qs, unquote, urlparse
 
 from app.engine.channels.base import PermanentFailure, TransientFailure
+from app.engine.channels.dkim import DkimSigner
 from app.engine.retry import Verdict, smtp_verdict
 
 
@@ -54,6 +55,8 @@ class OutgoingEmail:
     text: str
     html: str | None
     notification_id: str
+    # The app's DKIM key: signs the message when it covers the sender's domain.
+    dkim: DkimSigner | None = None
 
 
 def build_message(email: OutgoingEmail) -> MIMEMultipart:
@@ -69,6 +72,7 @@ def build_message(email: OutgoingEmail) -> MIMEMultipart:
     message["Subject"] = subject if subject.isascii() else Header(subject, "utf-8")
     domain = parseaddr(email.sender)[1].rpartition("@")[2] or "herald.local"
     message["Message-ID"] = make_msgid(domain=domain)
+    message["Date"] = formatdate(usegmt=True)
     message["X-Herald-Notification-ID"] = email.notification_id
     message.attach(MIMEText(email.text or "", "plain", "utf-8"))
     if email.html:
@@ -95,7 +99,7 @@ class SmtpSender:
     def send(self, email: OutgoingEmail) -> None:
         message = build_message(email)
         try:
-            self._send_reusing_connection(message)
+            self._send_reusing_connection(message, email.dkim)
         except smtplib.SMTPRecipientsRefused as exc:
             code, text = next(iter(exc.recipients.values()))
             raise _classified(code, text) from exc
@@ -109,7 +113,7 @@ class SmtpSender:
     def close(self) -> None:
         self._drop_connection()
 
-    def _send_reusing_connection(self, message: MIMEMultipart) -> None:
+    def _send_reusing_connection(self, message: MIMEMultipart, dkim: DkimSigner | None) -> None:
         """Send once, on this thread's connection; one idle for a while is checked first.
 
         A message is never sent a second time here: smtplib reports a server that hung up
@@ -123,7 +127,7 @@ class SmtpSender:
             connection = None
         if connection is None:
             self._local.connection = connection = self._connect()
-        connection.send_message(message)
+        _transmit(connection, message, dkim)
         self._local.used_at = time.monotonic()
 
     def _connect(self) -> smtplib.SMTP:
@@ -148,6 +152,16 @@ class SmtpSender:
                 connection.quit()
             except (smtplib.SMTPException, OSError):
                 connection.close()
+
+
+def _transmit(connection: smtplib.SMTP, message: MIMEMultipart, dkim: DkimSigner | None) -> None:
+    """Send the message, signed first when the app's DKIM key covers its From domain."""
+    if dkim is not None:
+        sender = parseaddr(message["From"])[1]
+        if dkim.covers(sender):
+            connection.sendmail(sender, [parseaddr(message["To"])[1]], dkim.signed(message))
+            return
+    connection.send_message(message)
 
 
 def _classified(code: int, text: bytes | str) -> TransientFailure | PermanentFailure:
