@@ -7,6 +7,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
 
+from app.users.schemas import DeliveryStateView
 from app.wire import View, WireList, list_page_fields
 
 MAX_TITLE = 255
@@ -145,14 +146,6 @@ class NotificationEnvelope(View):
 class BroadcastListView(View):
     broadcasts = WireList(fields.Nested(BroadcastView))
     total, per_page, current_page, total_pages = list_page_fields()
-
-
-class DeliveryStateView(View):
-    channel = fields.String()
-    status = fields.String()
-    reason = fields.String(allow_none=True)
-    attempts = fields.Integer()
-    sent_at = fields.Integer(allow_none=True)
 
 
 class RecipientView(View):

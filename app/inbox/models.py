@@ -27,7 +27,7 @@ class InboxNotification(Base, IdMixin):
     topic: Mapped[str | None] = mapped_column(String(100))
     custom_attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
     # A literal send's row (broadcast, direct send): content and custom attributes are the
-    # notification's in-app content, read from it (`app.inbox.views.inbox_views`), not copied.
+    # notification's in-app content, read from it (`app.inbox.service.inbox_views`), not copied.
     shared_content: Mapped[bool] = mapped_column(default=False, server_default=false())
     sent_at: Mapped[datetime] = mapped_column(default=utcnow)
     seen_at: Mapped[datetime | None] = mapped_column()

@@ -13,7 +13,6 @@ from app.http import bool_query, doc, list_query, page_from_query
 from app.inbox import service
 from app.inbox.schemas import FILTER_QUERY, InboxListView, InboxNotificationEnvelope
 from app.inbox.service import InboxChange, InboxFilters
-from app.inbox.views import inbox_views
 from app.wire import list_body
 
 bp = serving(INBOX_API, Blueprint("inbox", __name__))
@@ -60,7 +59,7 @@ def list_notifications() -> Any:
     rows, total = service.list_inbox(
         session, **_caller(), filters=filters, page=page.number, per_page=page.per_page
     )
-    views = inbox_views(session, rows)
+    views = service.inbox_views(session, rows)
     body = list_body("notifications", views, total=total, page=page.number, per_page=page.per_page)
     return {**body, **service.counts(session, **_caller(), filters=filters).as_json()}
 
@@ -72,7 +71,7 @@ def show_notification(notification_id: str) -> Any:
     """One of the calling user's notifications."""
     session = db_session()
     row = service.get_notification(session, **_caller(), notification_id=notification_id)
-    return {"notification": inbox_views(session, [row])[0]}
+    return {"notification": service.inbox_views(session, [row])[0]}
 
 
 @bp.delete(ONE)

@@ -7,20 +7,24 @@ so an archived notification leaves the bell's badge like it leaves the inbox.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, Select, and_, case, func, literal, or_, select, update
 from sqlalchemy.orm import Session
 
+from app.engine.models import Notification
 from app.inbox.models import InboxNotification
+from app.inbox.views import inbox_view
 from app.orm import utcnow
 from app.pagination import fetch_page
 from app.realtime import frames
 from app.realtime.publisher import publish_to_users
 from app.refusals import NotFound
-from app.runtime import Runtime
+
+if TYPE_CHECKING:
+    from app.runtime import Runtime
 
 UNCATEGORIZED = "uncategorized"
 Row = InboxNotification
@@ -207,3 +211,19 @@ def _change(
 ) -> InboxChange:
     fresh = counts(session, app_id=app_id, user_id=user_id)
     return InboxChange(app_id, user_id, event, {**data, **fresh.as_json()})
+
+
+def inbox_views(session: Session, rows: Sequence[InboxNotification]) -> list[dict[str, Any]]:
+    """Views of stored rows; rows of literal sends take their content from the notification
+    (one query for all of them)."""
+    ids = {row.notification_id for row in rows if row.shared_content and row.notification_id}
+    shared: dict[str | None, Mapping[str, Any]] = {}
+    if ids:
+        # Only the in-app part: the email copy of a broadcast can be megabytes.
+        in_app = Notification.content["in_app"]
+        found = session.execute(select(Notification.id, in_app).where(Notification.id.in_(ids)))
+        shared = {nid: content or {} for nid, content in found}
+    return [
+        inbox_view(row, shared.get(row.notification_id, {}) if row.shared_content else None)
+        for row in rows
+    ]

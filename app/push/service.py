@@ -6,18 +6,20 @@ import hashlib
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, Select, bindparam, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.engine.channels.destinations import DestinationGuard
 from app.orm import utcnow
 from app.pagination import fetch_page
 from app.push.models import MOBILE_PLATFORMS, PushSubscription
 from app.refusals import InvalidRequest, NotFound
+
+if TYPE_CHECKING:  # the guard is given by the caller (the runtime's)
+    from app.engine.channels.destinations import DestinationGuard
 
 
 class PushSubscriptionNotFound(NotFound):

@@ -14,17 +14,19 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from redis import BlockingConnectionPool, Redis, RedisError
 from redis.client import PubSub
 
 from app.realtime import presence
 from app.realtime.announcer import PresenceAnnouncer
-from app.realtime.connection import Connection
 from app.realtime.frames import websocket_text_frame
 from app.realtime.presence import PresenceKeys
-from app.runtime import Runtime
+
+if TYPE_CHECKING:
+    from app.realtime.connection import Connection
+    from app.runtime import Runtime
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session
@@ -14,10 +14,12 @@ from app.orm import new_id, utcnow
 from app.realtime.frames import MESSAGE
 from app.realtime.publisher import deliver_to_users
 from app.realtime.schemas import target_ids
-from app.runtime import Runtime
-from app.tenants.credentials import Credentials
 from app.users.models import User
 from app.users.service import match_names
+
+if TYPE_CHECKING:
+    from app.runtime import Runtime
+    from app.tenants.credentials import Credentials
 
 
 def send_message(

@@ -6,7 +6,6 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
-from app.broadcasts.schemas import DeliveryStateView
 from app.wire import EpochSeconds, View, WireList, list_page_fields
 
 ORDER_BY = (
@@ -90,6 +89,16 @@ class UserEnvelope(View):
 class UserListView(View):
     users = fields.List(fields.Nested(UserView))
     total, per_page, current_page, total_pages = list_page_fields()
+
+
+class DeliveryStateView(View):
+    """One channel's delivery to a recipient, as the inbox API's recipient views show it."""
+
+    channel = fields.String()
+    status = fields.String()
+    reason = fields.String(allow_none=True)
+    attempts = fields.Integer()
+    sent_at = fields.Integer(allow_none=True)
 
 
 class UserNotificationView(View):
