@@ -33,8 +33,8 @@ class Settings:
     log_level: str = "INFO"
     log_json: bool = True
     chunk_size: int = 250
-    max_delivery_attempts: int = 5
-    retry_backoff_ms: int = 2_000
+    # Waits between attempts after a transient failure (app.engine.retry, docs/deployment.md).
+    retry_schedule: str = "1m,5m,15m,30m,1h,2h,4h,4h"
     reconcile_interval_s: int = 30
     reconcile_stale_after_s: int = 120
     push_timeout_s: float = 10.0
@@ -55,6 +55,7 @@ class Settings:
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Build settings from environment variables (upper-case field names)."""
         env = os.environ if environ is None else environ
+        _refuse_replaced(env)
         instance_dir = local_instance_dir(env)
         values: dict[str, Any] = {
             "database_url": env.get("DATABASE_URL") or _default_database_url(instance_dir),
@@ -77,6 +78,20 @@ def local_instance_dir(environ: Mapping[str, str] | None = None) -> Path:
     database and the secret key of local runs."""
     env = os.environ if environ is None else environ
     return Path(env.get("HERALD_INSTANCE_DIR", DEFAULT_INSTANCE_DIR))
+
+
+# Settings that no longer exist, and what replaced them: a process started with one of them set
+# refuses to start rather than silently behave otherwise than its operator asked.
+REPLACED = {
+    "MAX_DELIVERY_ATTEMPTS": "RETRY_SCHEDULE (attempts are its waits plus one)",
+    "RETRY_BACKOFF_MS": "RETRY_SCHEDULE (its waits, e.g. 1m,5m,15m,30m,1h,2h,4h,4h)",
+}
+
+
+def _refuse_replaced(env: Mapping[str, str]) -> None:
+    for name, replacement in REPLACED.items():
+        if env.get(name):
+            raise ValueError(f"{name} is no longer read: set {replacement} instead.")
 
 
 def _coerce(raw: str, type_name: Any) -> Any:

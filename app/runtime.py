@@ -49,8 +49,12 @@ class Runtime:
     local_sockets: LocalSockets | None = field(default=None, init=False)
     # Web Push endpoints are chosen by end users: registered and pushed to through one guard.
     push_http: GuardedHttp = field(init=False)
+    # When deliveries that failed for now are tried again (`app.engine.retry`), built with the
+    # runtime so that a malformed RETRY_SCHEDULE stops a process as it starts.
+    retry_policy: RetryPolicy = field(init=False)
 
     def __post_init__(self) -> None:
+        self.retry_policy = RetryPolicy.from_settings(self.settings)
         self.push_http = GuardedHttp(DestinationGuard(web_push_policy(self.settings)))
         generation_key = self.key(GENERATION_KEY)
         self.credentials = new_cache(self.redis, generation_key)
@@ -88,11 +92,6 @@ class Runtime:
     def advancer(self) -> Advancer:
         """Moves notifications on once their chunks and deliveries commit (app.engine.advancer)."""
         return Advancer(self.database)
-
-    @property
-    def retry_policy(self) -> RetryPolicy:
-        """When deliveries that failed for now are tried again (`app.engine.retry`)."""
-        return RetryPolicy.from_settings(self.settings)
 
     @cached_property
     def last_seen(self) -> LastSeenWriter:

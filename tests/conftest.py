@@ -53,7 +53,7 @@ SESSION_ENVIRONMENT = {
     "DEFAULT_SENDER": "Herald Test <herald@test.example>",
     # Tests run reconciliation passes themselves; retries wait milliseconds, not seconds.
     "RECONCILE_INTERVAL_S": "0",
-    "RETRY_BACKOFF_MS": "20",
+    "RETRY_SCHEDULE": "20ms,20ms",
     # The push service sinks listen on loopback; tests of the destination rules install a
     # strict guard themselves (tests/engine/test_push_destinations.py).
     "WEBPUSH_ALLOW_PRIVATE": "true",

@@ -15,6 +15,7 @@ from typing import Any
 import dramatiq
 from dramatiq import Message
 from dramatiq.brokers.redis import RedisBroker
+from redis import RedisError
 
 from app.engine import pipeline
 from app.engine.fanout import FanOut
@@ -33,8 +34,9 @@ DELIVERY_TIME_LIMIT_MS = 120_000
 IdActor = dramatiq.Actor[[str], None]
 
 _PIPELINE_OPTIONS: dict[str, Any] = {"max_retries": TASK_RETRIES, "time_limit": 300_000}
-# Delivery retries are scheduled by `_schedule_retry` (the database counts attempts); Dramatiq's
-# own retries only cover unexpected errors such as a database outage.
+# Delivery retries wait in the database (`next_attempt_at`, see `app.engine.retry`), short ones
+# also as a delayed message (`_schedule_retry`); Dramatiq's own retries only cover unexpected
+# errors such as a database outage.
 _DELIVERY_OPTIONS: dict[str, Any] = {
     "max_retries": TASK_RETRIES,
     "time_limit": DELIVERY_TIME_LIMIT_MS,
@@ -124,8 +126,13 @@ class DeliveryActors:
 
     @staticmethod
     def _schedule_retry(actor: IdActor, delivery_id: str, outcome: Outcome) -> None:
-        """A transient failure put the delivery back to queued: schedule its next attempt."""
-        if outcome.retry_in_ms is None:
+        """A delivery waiting for its next attempt: a short wait is also a delayed message; a
+        long one, or a message Redis cannot take, is left to the reconciler, which enqueues it
+        from the database once due."""
+        wait = outcome.next_attempt
+        if wait is None or not wait.through_broker:
             return
-        actor.send_with_options(args=(delivery_id,), delay=outcome.retry_in_ms)
-        log.info("delivery %s: retry in %d ms", delivery_id, outcome.retry_in_ms)
+        try:
+            actor.send_with_options(args=(delivery_id,), delay=wait.wait_ms)
+        except RedisError as exc:
+            log.warning("delivery %s: retry left to the reconciler (%r)", delivery_id, exc)

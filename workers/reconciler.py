@@ -1,17 +1,21 @@
-"""Re-enqueue work whose message was lost (a killed worker, a Redis restart).
+"""Re-enqueue work whose message was lost (a killed worker, a Redis restart), and retries that
+are due.
 
 The database says what is unfinished; this finds what has made no progress for
 `RECONCILE_STALE_AFTER_S` and sends it again, unless it may still wait behind a backlog (see
-`oldest_waiting_message`). Claims make the re-sent messages harmless if the original turns up
-after all. It also moves on notifications whose last piece finished in a process that died
-before it could (`app.engine.lifecycle`). One worker process in the cluster runs it per
-interval (Redis lock); whatever fails in a pass, the next interval tries again.
+`oldest_waiting_message`). Deliveries waiting to retry are enqueued once their stored
+`next_attempt_at` has come (`states.release_due_retries`): long waits only ever wait here,
+never in Redis. Claims make the re-sent messages harmless if the original turns up after all.
+It also moves on notifications whose last piece finished in a process that died before it could
+(`app.engine.lifecycle`). One worker process in the cluster runs it per interval (Redis lock);
+whatever fails in a pass, the next interval tries again.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,7 +24,8 @@ import dramatiq
 from dramatiq import Message
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.errors import DecodeError
-from sqlalchemy import ColumnElement, and_, select, update
+from sqlalchemy import ColumnElement, and_, exists, select, update
+from sqlalchemy.engine import Row
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from app.engine import lifecycle, states
@@ -50,19 +55,28 @@ class Reconciled:
     deliveries: int
     imports: int = 0
     expired_idempotency_records: int = 0
+    due_retries: int = 0
 
 
 def reconcile_once(
     runtime: Runtime, actors: Actors, *, stale_after: timedelta | None = None
 ) -> Reconciled:
-    """One pass: re-enqueue stale dispatches, chunks, deliveries and imports; move on finished
-    notifications; drop idempotency records past their 24 h replay window."""
+    """One pass: re-enqueue stale dispatches, chunks, deliveries and imports, and deliveries
+    whose retry is due; move on finished notifications; drop idempotency records past their
+    24 h replay window."""
     if stale_after is None:
         stale_after = timedelta(seconds=runtime.settings.reconcile_stale_after_s)
     with runtime.database.transaction() as session:
-        lost = _find_lost_work(session, runtime, actors.broker, stale_after)
+        lost = _find_lost_work(session, actors.broker, stale_after)
         _take_back(session, lost)
+        due = states.release_due_retries(
+            session.connection(),
+            broker_wait_limit=runtime.retry_policy.broker_wait_limit,
+            overdue_after=stale_after,
+            limit=BATCH_LIMIT,
+        )
     _enqueue_again(actors, lost)
+    _enqueue_due_retries(actors, due)
     _advance_unfinished(runtime, utcnow() - stale_after)
     with runtime.database.transaction() as session:
         expired = purge_expired(session)
@@ -72,9 +86,12 @@ def reconcile_once(
         len(lost.deliveries),
         len(lost.import_ids),
         expired,
+        len(due),
     )
     if any((result.notifications, result.chunks, result.deliveries, result.imports)):
         log.warning("reconciler re-enqueued %s", result)
+    elif due:  # the normal course of long waits, not a loss
+        log.info("reconciler enqueued %d deliveries whose retry is due", len(due))
     return result
 
 
@@ -86,9 +103,7 @@ class LostWork:
     import_ids: list[str]
 
 
-def _find_lost_work(
-    session: Session, runtime: Runtime, broker: RedisBroker, stale_after: timedelta
-) -> LostWork:
+def _find_lost_work(session: Session, broker: RedisBroker, stale_after: timedelta) -> LostWork:
     """What made no progress for `stale_after` and is not merely waiting: its message is gone."""
     cutoff = utcnow() - stale_after
     # Queued work may simply wait behind a backlog: stale means `stale_after` older than the
@@ -109,12 +124,7 @@ def _find_lost_work(
         ),
         chunk_ids=stale_ids(NotificationChunk, NotificationChunk.status == ChunkStatus.QUEUED),
         deliveries=states.stale_deliveries(
-            session,
-            older_than=stale_after,
-            # A delivery waiting for its retry was last touched up to the longest wait ago.
-            retry_grace=timedelta(milliseconds=runtime.retry_policy.longest_wait_ms()),
-            queued_before=queued_before,
-            limit=BATCH_LIMIT,
+            session, older_than=stale_after, queued_before=queued_before, limit=BATCH_LIMIT
         ),
         import_ids=stale_ids(Import, Import.status != PROCESSED),
     )
@@ -149,9 +159,22 @@ def _enqueue_again(actors: Actors, lost: LostWork) -> None:
     enqueue_many(broker, [actors.import_users.message(i) for i in lost.import_ids])
 
 
+def _enqueue_due_retries(actors: Actors, due: Sequence[Row]) -> None:
+    """Released to `queued` and committed: should Redis not take them, they are queued work whose
+    message is lost, which a later pass re-enqueues."""
+    emails = [row.id for row in due if row.channel == "email"]
+    pushes = [row.id for row in due if row.channel == "push"]
+    enqueue_many(actors.broker, actors.delivery.delivery_messages(emails, pushes))
+
+
 def _advance_unfinished(runtime: Runtime, cutoff: datetime) -> None:
     """Move on notifications that made no progress for a while: their last piece may have
-    finished in a process that died before moving them on."""
+    finished in a process that died before moving them on. Those with a delivery waiting to
+    retry, for hours maybe, cannot have finished: leaving them out keeps them from filling
+    every pass's batch."""
+    waiting_to_retry = exists().where(
+        Delivery.notification_id == Notification.id, Delivery.status == states.RETRYING
+    )
     with runtime.database.autocommit_connection() as connection:
         ids = list(
             connection.scalars(
@@ -161,6 +184,7 @@ def _advance_unfinished(runtime: Runtime, cutoff: datetime) -> None:
                         (NotificationStatus.DISPATCHING, NotificationStatus.SENDING)
                     ),
                     Notification.updated_at <= cutoff,
+                    ~waiting_to_retry,
                 )
                 .limit(BATCH_LIMIT)
             )

@@ -11,7 +11,8 @@ from typing import Any
 from rich.progress_bar import ProgressBar
 from rich.table import Table
 
-# A delivery in one of these states is done with; queued ones (sending included) are not.
+# A delivery in one of these states is done with; queued (sending included) and retrying ones
+# are not.
 FINISHED = ("sent", "failed", "skipped", "cancelled")
 # The exit status of a watch that saw the notification reach each final status.
 EXIT_STATUS = {"completed": 0, "completed_with_errors": 3, "cancelled": 4}
@@ -90,10 +91,11 @@ def exit_status(reading: dict[str, Any]) -> int:
 
 
 def progress_table(reading: dict[str, Any]) -> Table:
-    """One row per channel: a bar of the deliveries done, the counts, the rate, the time left."""
+    """One row per channel: a bar of the deliveries done, the counts (retrying: waiting for
+    another attempt), the rate, the time left."""
     title = f"{reading['templateKey'] or 'notification'} {reading['notificationId']}"
     table = Table(title=f"{title}: {reading['status']}", title_justify="left", box=None)
-    for name in ("channel", "", "sent", "failed", "skipped", "of", "rate", "left"):
+    for name in ("channel", "", "sent", "retrying", "failed", "skipped", "of", "rate", "left"):
         table.add_column(name, justify="left" if name in ("channel", "") else "right")
     for channel, counts in reading["progress"].items():
         finished = sum(counts[state] for state in FINISHED)
@@ -101,6 +103,7 @@ def progress_table(reading: dict[str, Any]) -> Table:
             channel,
             ProgressBar(total=max(counts["expected"], 1), completed=finished, width=30),
             str(counts["sent"]),
+            str(counts["retrying"]),
             str(counts["failed"]),
             str(counts["skipped"]),
             str(counts["expected"]),

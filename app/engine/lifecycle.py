@@ -6,7 +6,8 @@
 
 Batches start `queued` (their targets not yet split into chunks); realtime and direct sends
 start `sending`, fanned out in the request. `advance` moves a notification on once nothing is
-left at its stage: no chunk still queued, then no delivery still queued or sending.
+left at its stage: no chunk still queued, then no delivery still queued, sending or
+retrying.
 
 Concurrent transactions each finishing the last pieces of one notification cannot see each
 other's work, so each would find the other's piece unfinished and leave the status behind.
@@ -32,6 +33,7 @@ from app.engine.models import (
     NotificationChunk,
     NotificationStatus,
 )
+from app.engine.states import PENDING
 from app.orm import utcnow
 
 FINAL = frozenset(
@@ -43,7 +45,6 @@ FINAL = frozenset(
 )
 # Listed in full so that the (notification_id, channel, status) index answers with a few probes.
 _CHANNELS = ("email", "push", "in_app")
-_PENDING = (DeliveryStatus.QUEUED, DeliveryStatus.SENDING)
 
 _chunks = NotificationChunk.__table__
 _deliveries = Delivery.__table__
@@ -72,7 +73,7 @@ _ALL_CHUNKS_TAKEN = update(_notifications).where(
     ),
 )
 _ALL_DELIVERIES_DONE = update(_notifications).where(
-    _notifications.c.status == NotificationStatus.SENDING, ~_has_delivery(_PENDING)
+    _notifications.c.status == NotificationStatus.SENDING, ~_has_delivery(PENDING)
 )
 _FINAL_STATUS = case(
     (_has_delivery((DeliveryStatus.FAILED,)), NotificationStatus.COMPLETED_WITH_ERRORS.value),

@@ -35,6 +35,7 @@ class DeliveryStatus(StrEnum):
 
     QUEUED = "queued"
     SENDING = "sending"
+    RETRYING = "retrying"  # failed for now: waits in the database until `next_attempt_at`
     SENT = "sent"
     FAILED = "failed"
     SKIPPED = "skipped"

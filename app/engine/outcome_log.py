@@ -31,10 +31,10 @@ def retry(delivery: ClaimedDelivery, *, reason: str, max_attempts: int, retry_in
     _line(
         "retry",
         _about(delivery),
-        "attempt %d/%d failed, retry in %.1fs: %s",
+        "attempt %d/%d failed, retry in %s: %s",
         delivery.attempts,
         max_attempts,
-        retry_in_ms / 1000,
+        _wait(retry_in_ms),
         _flat(reason),
         reason=reason,
         attempt=delivery.attempts,
@@ -91,6 +91,16 @@ def _line(event: str, about: dict[str, Any], what: str, *args: Any, **fields: An
         about["notification_id"],
         extra={"event": event, **about, **fields},
     )
+
+
+def _wait(ms: int) -> str:
+    """`2.5s`, `4m05s`, `4h00m`: a wait as a person reads it."""
+    if ms < 60_000:
+        return f"{ms / 1000:.1f}s"
+    minutes, seconds = divmod(round(ms / 1000), 60)
+    if minutes < 60:
+        return f"{minutes}m{seconds:02d}s"
+    return f"{minutes // 60}h{minutes % 60:02d}m"
 
 
 def _flat(reason: str) -> str:

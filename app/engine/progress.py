@@ -23,7 +23,8 @@ COUNTED = tuple(s.value for s in DeliveryStatus if s is not DeliveryStatus.SENDI
 
 
 def progress_for(session: Session, notifications: Sequence[Notification]) -> dict[str, Progress]:
-    """Per notification and channel: total, queued (sending included), sent, failed, skipped..."""
+    """Per notification and channel: total, queued (sending included), retrying (waiting for
+    another attempt), sent, failed, skipped, cancelled."""
     ids = [n.id for n in notifications]
     result: dict[str, Progress] = {
         n.id: {channel: _empty() for channel in n.channels} for n in notifications
@@ -77,7 +78,7 @@ def derived_status(notification: Notification, progress: Progress, chunks_pendin
         return notification.status
     if chunks_pending:
         return "dispatching"
-    if any(counts[states.QUEUED] for counts in progress.values()):
+    if any(counts[states.QUEUED] or counts[states.RETRYING] for counts in progress.values()):
         return "sending"
     if any(counts["failed"] for counts in progress.values()):
         return "completed_with_errors"

@@ -1,25 +1,28 @@
 """The one retry policy: which failures are worth another attempt, when, and how many times.
 
 Channels classify what a provider answered with `smtp_verdict` / `http_verdict` and raise the
-matching failure (`app.engine.channels.base`); sending asks `RetryPolicy` when to try again;
-the reconciler asks it how long a delivery may legitimately wait for its retry. Dramatiq's own
-retries (`TASK_RETRIES`) are not about providers: they re-run a task that failed unexpectedly,
-a database outage say, and every task is safe to run twice.
+matching failure (`app.engine.channels.base`); sending asks `RetryPolicy.next_attempt` when to
+try again, and whether the broker or the database holds the wait; the reconciler asks it which
+waits the broker may still be holding. Dramatiq's own retries (`TASK_RETRIES`) are not about
+providers: they re-run a task that failed unexpectedly, a database outage say, and every task is
+safe to run twice.
 """
 
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
 
 from app.config import Settings
+from app.orm import utcnow
 
 
 class Verdict(StrEnum):
-    TRANSIENT = "transient"  # might succeed later: retry with backoff
+    TRANSIENT = "transient"  # might succeed later: retry on the schedule
     PERMANENT = "permanent"  # will not succeed by retrying: record and stop
     GONE = "gone"  # the destination no longer exists: record, stop and forget it
 
@@ -56,51 +59,90 @@ def retry_after_s(header: str | None, *, now: datetime | None = None) -> float |
     return max((when - (now or datetime.now(UTC))).total_seconds(), 0.0)
 
 
-MAX_BACKOFF_MS = 5 * 60 * 1000
 JITTER = 0.2
 # Re-runs of a task that raised unexpectedly (not a provider's refusal).
 TASK_RETRIES = 3
+_UNIT_MS = {"ms": 1, "s": 1_000, "m": 60_000, "h": 3_600_000}
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
+
+
+def parse_schedule(raw: str) -> tuple[int, ...]:
+    """`1m,5m,1h` as waits in milliseconds; a ValueError naming RETRY_SCHEDULE otherwise."""
+    waits = []
+    for item in raw.split(","):
+        match = _DURATION.fullmatch(item.strip())
+        wait_ms = round(float(match[1]) * _UNIT_MS[match[2]]) if match else 0
+        if wait_ms <= 0:
+            raise ValueError(
+                f"RETRY_SCHEDULE: {item.strip()!r} is not a wait; give comma-separated "
+                "durations, each a positive number with ms, s, m or h (1m,5m,15m,1h)."
+            )
+        waits.append(wait_ms)
+    return tuple(waits)
+
+
+@dataclass(frozen=True)
+class NextAttempt:
+    """When a delivery that failed for now is tried again. A wait the broker holds is a delayed
+    message; any other is left to the reconciler, which enqueues it from the database once due."""
+
+    wait_ms: int
+    at: datetime
+    through_broker: bool
 
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Exponential backoff with jitter: first delay, 2x, 4x, ... capped, for at most
-    `max_attempts` attempts in all.
+    """A delivery that failed for now waits `schedule_ms[n - 1]` after its n-th attempt (within
+    ± `jitter`), so it has `len(schedule_ms) + 1` attempts in all. A provider's `Retry-After`
+    lengthens a wait, up to the schedule's longest.
 
-    A provider's `Retry-After` lengthens a wait, up to the longest wait of the schedule: the
-    next attempt is scheduled only through the broker, so the reconciler must be able to tell
-    a delivery waiting for its retry from one whose message was lost (`longest_wait_ms`).
+    Every wait is stored with the delivery (`next_attempt_at`), the truth whatever Redis loses.
+    Waits up to `broker_wait_limit_ms` (the reconciler's interval) are also delayed messages, so
+    that they need not wait for its next pass; longer ones are left to the reconciler, so that
+    hours-long waits never sit in Redis. Without a reconciler (None), every wait is a message.
     """
 
-    first_delay_ms: int
-    max_attempts: int
-    cap_ms: int = MAX_BACKOFF_MS
+    schedule_ms: tuple[int, ...]
+    broker_wait_limit_ms: int | None = None
     jitter: float = JITTER
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RetryPolicy:
-        return cls(
-            first_delay_ms=settings.retry_backoff_ms, max_attempts=settings.max_delivery_attempts
-        )
+        """RETRY_SCHEDULE; the broker holds waits up to RECONCILE_INTERVAL_S (ValueError names a
+        malformed schedule)."""
+        schedule = parse_schedule(settings.retry_schedule)
+        return cls(schedule, broker_wait_limit_ms=settings.reconcile_interval_s * 1_000 or None)
 
-    def gives_up_after(self, attempts: int) -> bool:
-        """No attempt is left once this many were made."""
-        return attempts >= self.max_attempts
+    @property
+    def max_attempts(self) -> int:
+        return len(self.schedule_ms) + 1
 
-    def delay_ms(
-        self, attempts: int, *, retry_after: float | None = None, rng: random.Random | None = None
-    ) -> int:
-        """How long to wait before the next attempt, `attempts` having been made."""
-        backoff = self._backoff_ms(attempts) * (rng or random).uniform(
-            1 - self.jitter, 1 + self.jitter
-        )
+    @property
+    def broker_wait_limit(self) -> timedelta | None:
+        """The longest wait a delayed message may be holding (None: any)."""
+        limit = self.broker_wait_limit_ms
+        return None if limit is None else timedelta(milliseconds=limit)
+
+    def next_attempt(
+        self,
+        attempts: int,
+        *,
+        retry_after: float | None = None,
+        now: datetime | None = None,
+        rng: random.Random | None = None,
+    ) -> NextAttempt | None:
+        """When to try again, `attempts` having been made; None when none is left."""
+        if attempts >= self.max_attempts:
+            return None
+        step = self.schedule_ms[max(attempts, 1) - 1]
+        wait = step * (rng or random).uniform(1 - self.jitter, 1 + self.jitter)
         if retry_after is not None:
-            backoff = max(backoff, min(retry_after * 1000, self._backoff_ms(self.max_attempts - 1)))
-        return int(backoff)
-
-    def longest_wait_ms(self) -> int:
-        """The longest wait `delay_ms` can give before the last allowed attempt."""
-        return int(self._backoff_ms(self.max_attempts - 1) * (1 + self.jitter))
-
-    def _backoff_ms(self, attempts: int) -> int:
-        return min(self.first_delay_ms * 2 ** max(attempts - 1, 0), self.cap_ms)
+            wait = max(wait, min(retry_after * 1_000, max(self.schedule_ms)))
+        wait_ms = int(wait)
+        limit = self.broker_wait_limit_ms
+        return NextAttempt(
+            wait_ms=wait_ms,
+            at=(now or utcnow()) + timedelta(milliseconds=wait_ms),
+            through_broker=limit is None or wait_ms <= limit,
+        )

@@ -11,6 +11,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 
 from app.engine import outcome_log, states
 from app.engine.channels.base import PermanentFailure, TransientFailure
@@ -19,6 +20,7 @@ from app.engine.channels.email import OutgoingEmail
 from app.engine.channels.webpush import SubscriptionGone, send_web_push
 from app.engine.fanout import SHARED_EMAIL
 from app.engine.ledger import ClaimedDelivery
+from app.engine.retry import NextAttempt
 from app.push.service import discard_subscription
 from app.runtime import Runtime
 
@@ -27,17 +29,17 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Outcome:
-    """`retry_in_ms` is set when the delivery went back to `queued` for another attempt."""
+    """`next_attempt` is set when the delivery waits (`retrying`) for another attempt."""
 
     status: str
-    retry_in_ms: int | None = None
+    next_attempt: NextAttempt | None = None
 
 
 NOT_CLAIMED = Outcome("not_claimed")
 
 
 def send_email_delivery(runtime: Runtime, *, delivery_id: str) -> Outcome:
-    """Claim, send by SMTP, record sent / failed / queued-for-retry."""
+    """Claim, send by SMTP, record sent / failed / retrying."""
     delivery = runtime.deliveries.claim(delivery_id)
     if delivery is None:
         return NOT_CLAIMED
@@ -113,9 +115,9 @@ def _discard_gone(runtime: Runtime, subscription_ids: list[str]) -> None:
 
 @contextmanager
 def _released_on_error(runtime: Runtime, delivery: ClaimedDelivery) -> Iterator[None]:
-    """Before anything is sent, an error puts the claimed delivery back to `queued` (then
-    re-raises for Dramatiq's retry) instead of leaving it `sending` until the reconciler;
-    like any transient failure, the last allowed attempt marks it `failed` instead."""
+    """Before anything is sent, an error is a transient failure: the claimed delivery waits for
+    its next attempt (or fails after the last allowed one) instead of staying `sending` until
+    the reconciler. Re-raised: Dramatiq's own retry of the task claims it only once it is due."""
     try:
         yield
     except Exception as exc:
@@ -131,17 +133,29 @@ def _after_transient(
     *,
     payload: dict | None = None,
 ) -> Outcome:
-    """Back to `queued` for another attempt when the retry policy allows one, else `failed`."""
+    """`retrying` until the attempt the retry policy schedules, or `failed` when none is left."""
     policy = runtime.retry_policy
-    if policy.gives_up_after(delivery.attempts):
+    next_attempt = policy.next_attempt(delivery.attempts, retry_after=retry_after)
+    if next_attempt is None:
         final = f"gave up after {delivery.attempts} attempts: {reason}"
         outcome = _record(runtime, delivery, states.FAILED, reason=final, payload=payload)
         outcome_log.gave_up(delivery, reason=reason)
         return outcome
-    _record(runtime, delivery, states.QUEUED, reason=reason, payload=payload)
-    delay = policy.delay_ms(delivery.attempts, retry_after=retry_after)
-    outcome_log.retry(delivery, reason=reason, max_attempts=policy.max_attempts, retry_in_ms=delay)
-    return Outcome(states.QUEUED, retry_in_ms=delay)
+    _record(
+        runtime,
+        delivery,
+        states.RETRYING,
+        reason=reason,
+        payload=payload,
+        next_attempt_at=next_attempt.at,
+    )
+    outcome_log.retry(
+        delivery,
+        reason=reason,
+        max_attempts=policy.max_attempts,
+        retry_in_ms=next_attempt.wait_ms,
+    )
+    return Outcome(states.RETRYING, next_attempt)
 
 
 def _sent(runtime: Runtime, delivery: ClaimedDelivery) -> Outcome:
@@ -165,9 +179,12 @@ def _record(
     *,
     reason: str | None = None,
     payload: dict | None = None,
+    next_attempt_at: datetime | None = None,
 ) -> Outcome:
     runtime.deliveries.record(
-        states.Result(delivery.id, status, reason, payload, delivery.notification_id)
+        states.Result(
+            delivery.id, status, reason, payload, delivery.notification_id, next_attempt_at
+        )
     )
     return Outcome(status)
 

@@ -3,10 +3,18 @@
 the workers' hot path, prebuilt statements that `app.engine.ledger` batches.
 
     queued ──claim──► sending ──► sent
-      │  ▲               │ ├────► failed      (permanent, or attempts used up)
-      │  └──retry────────┘ └────► queued      (transient: retried with backoff)
-      ├──► cancelled     (the notification was cancelled before it was sent)
-    skipped              (recorded at creation: unreachable, or a preference said no)
+                         ├──────► failed     (permanent, or the retry schedule used up)
+                         ├──────► retrying   (transient: waits until its `next_attempt_at`)
+                         └──────► queued     (its worker lost: the reconciler takes it back)
+    retrying ──claim, once due──► sending    (its delayed message, for a short wait)
+    retrying ──once due──► queued            (the reconciler, which then enqueues it)
+    queued, retrying ──► cancelled           (the notification was cancelled first)
+    skipped                                  (recorded at creation: unreachable, or a
+                                              preference said no)
+
+A retrying delivery is claimed by its delayed message once due (short waits), or moved back to
+`queued` by the reconciler once due and enqueued again (`release_due_retries`); either way the
+stored `next_attempt_at`, not a message, says when it may go.
 
 Each transition is one conditional UPDATE (`... WHERE status IN (from)`), so two workers, a
 duplicated message and the reconciler can race freely: exactly one of them wins.
@@ -19,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, or_, select, true, update
+from sqlalchemy import ColumnElement, and_, bindparam, or_, select, true, update
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
@@ -28,12 +36,20 @@ from app.orm import utcnow
 
 QUEUED, SENDING, SENT = DeliveryStatus.QUEUED, DeliveryStatus.SENDING, DeliveryStatus.SENT
 FAILED, SKIPPED, CANCELLED = DeliveryStatus.FAILED, DeliveryStatus.SKIPPED, DeliveryStatus.CANCELLED
+RETRYING = DeliveryStatus.RETRYING
 STATUSES = tuple(DeliveryStatus)
+# Not yet sent, failed for good, skipped or cancelled: the notification is still sending.
+PENDING = (QUEUED, SENDING, RETRYING)
 
 ALLOWED = {
     QUEUED: frozenset({SENDING, CANCELLED}),
-    SENDING: frozenset({SENT, FAILED, QUEUED}),
+    SENDING: frozenset({SENT, FAILED, RETRYING, QUEUED}),
+    RETRYING: frozenset({SENDING, QUEUED, CANCELLED}),
 }
+# A delayed message may reach a worker whose clock runs a little ahead of the one that stored
+# `next_attempt_at`: a retry is claimable this much early. A message earlier still (a stray
+# duplicate) leaves the delivery waiting.
+CLAIM_EARLY_BY = timedelta(seconds=1)
 
 
 class IllegalTransition(ValueError):
@@ -66,8 +82,19 @@ _table = Delivery.__table__
 # Prebuilt Core statements for the worker's hot path: compiled once, no ORM bookkeeping per row.
 _CLAIM_MANY = (
     update(_table)
-    .where(_table.c.id.in_(bindparam("ids", expanding=True)), _table.c.status == QUEUED)
-    .values(status=SENDING, updated_at=bindparam("now"), attempts=_table.c.attempts + 1)
+    .where(
+        _table.c.id.in_(bindparam("ids", expanding=True)),
+        or_(
+            _table.c.status == QUEUED,
+            and_(_table.c.status == RETRYING, _table.c.next_attempt_at <= bindparam("due_by")),
+        ),
+    )
+    .values(
+        status=SENDING,
+        updated_at=bindparam("now"),
+        attempts=_table.c.attempts + 1,
+        next_attempt_at=None,
+    )
     .returning(
         _table.c.id,
         _table.c.app_id,
@@ -85,6 +112,7 @@ _RECORD = (
         status=bindparam("to_status"),
         reason=bindparam("reason"),
         sent_at=bindparam("sent_at"),
+        next_attempt_at=bindparam("next_attempt_at"),
         updated_at=bindparam("now"),
     )
 )
@@ -92,14 +120,18 @@ _RECORD_WITH_PAYLOAD = _RECORD.values(payload=bindparam("new_payload"))
 
 
 def claim_many(connection: Connection, *, delivery_ids: Collection[str]) -> list[Row]:
-    """Take every queued delivery among these for sending, counting the attempt, in one statement.
+    """Take every queued delivery among these, and every retrying one whose next attempt is due,
+    for sending, counting the attempt, in one statement.
 
     Returns the rows actually claimed (id, app_id, notification_id, user_id, channel, attempts,
-    payload); ids missing from the result were claimed by someone else or are no longer queued.
+    payload); ids missing from the result were claimed by someone else, are not due yet, or are
+    no longer queued.
     """
     if not delivery_ids:
         return []
-    return list(connection.execute(_CLAIM_MANY, {"ids": list(delivery_ids), "now": utcnow()}))
+    now = utcnow()
+    parameters = {"ids": list(delivery_ids), "now": now, "due_by": now + CLAIM_EARLY_BY}
+    return list(connection.execute(_CLAIM_MANY, parameters))
 
 
 @dataclass(frozen=True)
@@ -107,7 +139,7 @@ class Result:
     """What happened to one claimed (`sending`) delivery; `payload` replaces the stored one.
 
     `notification_id`, when given, lets the ledger move the notification on after a final
-    outcome (`app.engine.lifecycle`).
+    outcome (`app.engine.lifecycle`). `next_attempt_at` is when a `retrying` one goes again.
     """
 
     delivery_id: str
@@ -115,6 +147,7 @@ class Result:
     reason: str | None = None
     payload: dict[str, Any] | None = None
     notification_id: str | None = None
+    next_attempt_at: datetime | None = None
 
     @property
     def is_final(self) -> bool:
@@ -127,7 +160,8 @@ def check_outcome(result: Result) -> None:
 
 
 def record_many(connection: Connection, results: Sequence[Result]) -> None:
-    """Move claimed deliveries to their outcome: sent, failed, or back to queued for a retry."""
+    """Move claimed deliveries to their outcome: sent, failed, retrying (waiting for its next
+    attempt), or back to queued."""
     for result in results:
         check_outcome(result)
     now = utcnow()
@@ -138,6 +172,7 @@ def record_many(connection: Connection, results: Sequence[Result]) -> None:
             "to_status": result.status,
             "reason": result.reason,
             "sent_at": now if result.status == SENT else None,
+            "next_attempt_at": result.next_attempt_at if result.status == RETRYING else None,
             "now": now,
         }
         if result.payload is None:
@@ -151,15 +186,23 @@ def record_many(connection: Connection, results: Sequence[Result]) -> None:
 
 
 def cancel_queued(session: Session, *, notification_id: str) -> int:
-    """Cancel every delivery of a notification that has not started sending."""
-    ids = session.scalars(
-        select(Delivery.id).where(
-            Delivery.notification_id == notification_id, Delivery.status == QUEUED
+    """Cancel every delivery of a notification that has not started sending (or waits to retry)."""
+    cancelled = 0
+    for status in (QUEUED, RETRYING):
+        ids = session.scalars(
+            select(Delivery.id).where(
+                Delivery.notification_id == notification_id, Delivery.status == status
+            )
+        ).all()
+        cancelled += transition(
+            session,
+            delivery_ids=ids,
+            from_status=status,
+            to_status=CANCELLED,
+            reason="cancelled",
+            next_attempt_at=None,
         )
-    ).all()
-    return transition(
-        session, delivery_ids=ids, from_status=QUEUED, to_status=CANCELLED, reason="cancelled"
-    )
+    return cancelled
 
 
 def queued_before_backlog(
@@ -174,19 +217,16 @@ def stale_deliveries(
     session: Session,
     *,
     older_than: timedelta,
-    retry_grace: timedelta,
     queued_before: datetime | None = None,
     limit: int,
 ) -> list[Delivery]:
     """Deliveries queued or sending with no progress for a while: their message was lost.
 
-    A delivery queued again after a failed attempt waits for its scheduled retry, which may be
-    minutes away: it counts as stale only `retry_grace` (the longest backoff) later than others.
     Queued ones count only when last enqueued before `queued_before` (see the reconciler).
+    Retrying ones wait for their time, not for a message: `release_due_retries` takes them.
     """
     cutoff: datetime = utcnow() - older_than
     before_backlog = queued_before_backlog(Delivery.updated_at, queued_before)
-    first_attempt = or_(Delivery.status == SENDING, Delivery.attempts == 0)
     return list(
         session.scalars(
             select(Delivery)
@@ -194,9 +234,43 @@ def stale_deliveries(
                 Delivery.status.in_((QUEUED, SENDING)),
                 Delivery.updated_at < cutoff,
                 or_(Delivery.status == SENDING, before_backlog),
-                or_(first_attempt, Delivery.updated_at < cutoff - retry_grace),
             )
             .order_by(Delivery.updated_at)
             .limit(limit)
         )
     )
+
+
+def release_due_retries(
+    connection: Connection,
+    *,
+    broker_wait_limit: timedelta | None,
+    overdue_after: timedelta,
+    limit: int,
+) -> list[Row]:
+    """Move retrying deliveries whose next attempt is due back to `queued`, for the reconciler to
+    enqueue; returns their (id, channel).
+
+    A wait the broker held (up to `broker_wait_limit` after the delivery began waiting) is left
+    to its delayed message, unless still unclaimed `overdue_after` past its time (the message
+    was lost). A longer wait has no message: it is released as soon as it is due.
+    """
+    now = utcnow()
+    due = [_table.c.status == RETRYING, _table.c.next_attempt_at <= now]
+    releasable = _table.c.next_attempt_at <= now - overdue_after
+    if broker_wait_limit is not None:  # began waiting longer ago than any message could hold
+        releasable = or_(releasable, _table.c.updated_at <= now - broker_wait_limit)
+    chosen = (
+        select(_table.c.id)
+        .where(*due, releasable)
+        .order_by(_table.c.next_attempt_at)
+        .limit(limit)
+        .scalar_subquery()
+    )
+    released = connection.execute(
+        update(_table)
+        .where(_table.c.id.in_(chosen), *due)
+        .values(status=QUEUED, updated_at=now)
+        .returning(_table.c.id, _table.c.channel)
+    )
+    return list(released)

@@ -117,6 +117,7 @@ class SendResponseSchema(View):
 class ChannelProgressSchema(View):
     total = fields.Integer()
     queued = fields.Integer()
+    retrying = fields.Integer()
     sent = fields.Integer()
     failed = fields.Integer()
     skipped = fields.Integer()
@@ -134,6 +135,7 @@ class DeliverySchema(View):
     status = fields.String()
     reason = fields.String(allow_none=True)
     attempts = fields.Integer()
+    nextAttemptAt = fields.String(allow_none=True, metadata={"format": "date-time"})
     updatedAt = fields.String(metadata={"format": "date-time"})
 
 

@@ -254,6 +254,8 @@ def list_deliveries(
 
 
 def delivery_view(delivery: Delivery) -> dict[str, Any]:
+    """One delivery; `reason` is the last failure's while it waits (`retrying`) for
+    `nextAttemptAt`."""
     return {
         "id": delivery.id,
         "target": delivery.target,
@@ -261,6 +263,7 @@ def delivery_view(delivery: Delivery) -> dict[str, Any]:
         "status": delivery.status,
         "reason": delivery.reason,
         "attempts": delivery.attempts,
+        "nextAttemptAt": iso(delivery.next_attempt_at) if delivery.next_attempt_at else None,
         "updatedAt": iso(delivery.updated_at),
     }
 

@@ -343,7 +343,7 @@ def test_a_connection_the_database_dropped_is_replaced_without_losing_the_batch(
     assert [stored(runtime, ids)[i].status for i in ids] == [states.SENT, states.SENDING]
 
 
-def test_an_error_before_sending_puts_the_claimed_delivery_back_to_queued(
+def test_an_error_before_sending_makes_the_claimed_delivery_wait_for_its_next_attempt(
     runtime: Runtime, tenant: Tenant
 ):
     (delivery_id,) = queued_deliveries(runtime, tenant, 1)
@@ -353,16 +353,17 @@ def test_an_error_before_sending_puts_the_claimed_delivery_back_to_queued(
 
     delivery = stored(runtime, [delivery_id])[delivery_id]
     assert (delivery.status, delivery.reason) == (
-        states.QUEUED,
+        states.RETRYING,
         "error before sending: RuntimeError",
     )
+    assert delivery.next_attempt_at is not None
 
 
 def test_an_error_before_sending_on_the_last_allowed_attempt_fails_the_delivery(
     runtime: Runtime, tenant: Tenant
 ):
     (delivery_id,) = queued_deliveries(runtime, tenant, 1)
-    limit = runtime.settings.max_delivery_attempts
+    limit = runtime.retry_policy.max_attempts
     unreadable = with_unreadable_senders(runtime)
 
     for _ in range(limit):

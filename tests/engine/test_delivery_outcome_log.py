@@ -78,7 +78,7 @@ def test_a_transient_failure_logs_every_retry_with_its_reason_then_the_give_up(
 ):
     approved_template(client, tenant)
     smtp_sink.fail("u0@example.com", "421 4.7.0 Busy", times=50)
-    attempts = runtime.settings.max_delivery_attempts
+    attempts = runtime.retry_policy.max_attempts
 
     with caplog.at_level(logging.INFO, logger="herald.delivery"):
         sent = batch(client, tenant, PEOPLE[:1])

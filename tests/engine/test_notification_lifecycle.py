@@ -92,6 +92,7 @@ def test_the_last_of_two_concurrent_chunks_to_commit_moves_the_notification_on(
         (("sent", "failed", "cancelled"), "completed_with_errors"),
         (("sent", "sending"), "sending"),
         (("queued",), "sending"),
+        (("sent", "retrying"), "sending"),  # a retry may wait for hours: still sending
     ],
 )
 def test_a_sending_notification_completes_once_no_delivery_is_pending(

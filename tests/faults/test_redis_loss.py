@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from tests.support.cluster import SETTINGS, Cluster, audience, batch_under_way, received, send_batch
 from tests.support.fault_outcome import assert_consistent, outcome, report, wait_until_completed
+from tests.support.realtime import poll
 
 OUTAGE_S = 4
 
@@ -64,3 +67,43 @@ def test_sends_accepted_while_redis_is_down_are_answered_as_accepted_and_deliver
     expected[second[0]] = 2  # the realtime send and the second batch
     assert dict(got.emails) == expected
     assert dict(got.pushes) == expected
+
+
+# Longer than the reconciler's interval (1 s), so the waits are the database's alone; the jitter
+# brings some of them due during the outage and some after it.
+@pytest.mark.parametrize("cluster_settings", [{"RETRY_SCHEDULE": "6s"}], ids=["6s-waits"])
+def test_deliveries_waiting_to_retry_are_all_delivered_after_redis_comes_back_empty(
+    cluster: Cluster,
+):
+    recipients = audience(cluster, "waiting", 40)
+    for external_id in recipients.external_ids:
+        cluster.smtp.fail(recipients.email(external_id), "451 4.7.1 Greylisted, try again")
+        cluster.push.reply(recipients.browsers[external_id], 503)
+    status, sent = send_batch(cluster, recipients)
+    assert status == 202, sent
+    notification_id = sent["notificationId"]
+
+    def every_delivery_waiting() -> bool:
+        status, view = cluster.api(
+            "GET", f"/api/notifications/{notification_id}", recipients.tenant
+        )
+        counts = (
+            [view["progress"][channel] for channel in ("email", "push")] if status == 200 else []
+        )
+        return bool(counts) and all((n["queued"], n["retrying"]) == (0, 40) for n in counts)
+
+    poll(every_delivery_waiting, timeout=30, interval=0.1)
+    cluster.redis.kill()
+    time.sleep(OUTAGE_S)
+    cluster.redis.restart_empty()
+    views = wait_until_completed(cluster, recipients.tenant, [notification_id])
+
+    result = outcome(cluster, recipients, views)
+    report(
+        f"Redis killed for {OUTAGE_S} s, back empty, while 80 deliveries waited to retry", 1, result
+    )
+    assert_consistent(result, recipients)
+    assert result.doubled == 0, result
+    emails = {cluster.smtp.attempts(recipients.email(e)) for e in recipients.external_ids}
+    pushes = {cluster.push.requests_to(b) for b in recipients.browsers.values()}
+    assert (emails, pushes) == ({2}, {2})  # refused once, delivered on the retry

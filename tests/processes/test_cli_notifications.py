@@ -98,8 +98,8 @@ def test_watch_gives_up_at_its_timeout_with_exit_status_5():
         "mode": "batch",
         "status": "sending",
         "targets": 4,
-        "progress": {"email": {"total": 4, "queued": 4, "sent": 0, "failed": 0, "skipped": 0,
-                               "cancelled": 0}},
+        "progress": {"email": {"total": 4, "queued": 4, "retrying": 0, "sent": 0, "failed": 0,
+                               "skipped": 0, "cancelled": 0}},
     }  # fmt: skip
     shown: list[dict] = []
     now = [0.0]
@@ -114,16 +114,16 @@ def test_watch_gives_up_at_its_timeout_with_exit_status_5():
     assert last["progress"]["email"]["secondsLeft"] is None  # nothing moved: no rate yet
 
 
-def test_on_a_terminal_each_channel_is_a_progress_bar_with_counts_rate_and_time_left():
+def test_on_a_terminal_each_channel_is_a_progress_bar_with_counts_retries_rate_and_time_left():
     reading = {
         "notificationId": "n1",
         "templateKey": "order-confirmation",
         "status": "sending",
         "progress": {
-            "email": {"expected": 10, "sent": 5, "failed": 1, "skipped": 0, "cancelled": 0,
-                      "perSecond": 2.0, "secondsLeft": 2.0},
-            "in_app": {"expected": 10, "sent": 10, "failed": 0, "skipped": 0, "cancelled": 0,
-                       "perSecond": 5.0, "secondsLeft": 0.0},
+            "email": {"expected": 10, "sent": 5, "retrying": 2, "failed": 1, "skipped": 0,
+                      "cancelled": 0, "perSecond": 2.0, "secondsLeft": 2.0},
+            "in_app": {"expected": 10, "sent": 10, "retrying": 0, "failed": 0, "skipped": 0,
+                       "cancelled": 0, "perSecond": 5.0, "secondsLeft": 0.0},
         },
     }  # fmt: skip
     out = io.StringIO()
@@ -136,7 +136,8 @@ def test_on_a_terminal_each_channel_is_a_progress_bar_with_counts_rate_and_time_
     assert "order-confirmation n1: sending" in text
     email = next(line.split() for line in text.splitlines() if line.split()[:1] == ["email"])
     assert email[1].startswith("━")
-    assert email[-6:] == ["5", "1", "0", "10", "2/s", "0:00:02"]
+    assert email[-7:] == ["5", "2", "1", "0", "10", "2/s", "0:00:02"]
+    assert "retrying" in text
 
 
 def api_list(client: FlaskClient, tenant: Tenant) -> list[dict]:

@@ -73,7 +73,8 @@ def test_send_reads_a_json_file_of_ids_and_target_objects(
 
     done = finished(client, tenant, sent["notificationId"])
     assert done["progress"]["email"] == {
-        "total": 2, "queued": 0, "sent": 1, "failed": 0, "skipped": 1, "cancelled": 0,
+        "total": 2, "queued": 0, "retrying": 0, "sent": 1, "failed": 0, "skipped": 1,
+        "cancelled": 0,
     }  # fmt: skip
     [email] = smtp_sink.received_by("zoe@example.com")
     assert email["Subject"] == "Order ORD-1 confirmed"

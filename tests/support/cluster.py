@@ -37,7 +37,7 @@ VARIABLES = {"customerName": "Jane", "orderId": "ORD-7"}
 SETTINGS = {
     "RECONCILE_INTERVAL_S": "1",
     "RECONCILE_STALE_AFTER_S": "3",
-    "RETRY_BACKOFF_MS": "300",
+    "RETRY_SCHEDULE": "300ms,300ms,300ms,300ms",
     "CHUNK_SIZE": "40",
     "WORKER_PROCESSES": "2",
     "WORKER_THREADS": "4",
@@ -103,11 +103,18 @@ class Cluster:
     runtime: Runtime
     web: RunningProcess | None = None
     worker: RunningProcess | None = None
+    # A test's own settings, over the suite's.
+    overrides: dict[str, str] = field(default_factory=dict)
     _stack: ExitStack = field(default_factory=ExitStack)
 
     @property
     def env(self) -> dict[str, str]:
-        return {**SETTINGS, "REDIS_URL": self.redis.url, "SMTP_URL": self.smtp.url}
+        return {
+            **SETTINGS,
+            **self.overrides,
+            "REDIS_URL": self.redis.url,
+            "SMTP_URL": self.smtp.url,
+        }
 
     def start_web(self) -> RunningProcess:
         self.web = self._stack.enter_context(self._process("web"))
@@ -166,11 +173,17 @@ class Answer:
 
 @contextmanager
 def running_cluster(
-    database_url: str, smtp: SmtpSink, push: PushService, workdir: Path
+    database_url: str,
+    smtp: SmtpSink,
+    push: PushService,
+    workdir: Path,
+    overrides: dict[str, str] | None = None,
 ) -> Iterator[Cluster]:
     controlled = ControlledRedis(workdir).start()
     runtime = runtime_for(database_url)
-    cluster = Cluster(database_url, controlled, smtp, push, workdir, runtime)
+    cluster = Cluster(
+        database_url, controlled, smtp, push, workdir, runtime, overrides=dict(overrides or {})
+    )
     try:
         cluster.start_web()
         cluster.start_worker()

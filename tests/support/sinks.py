@@ -53,7 +53,7 @@ class _SmtpHandler:
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         with self.sink._lock:
             self.sink._attempts[address.lower()] += 1
-        scripted = self.sink._next_failure(address)
+        scripted = self.sink._next_failure(address) or self.sink._greylisted(address)
         if scripted:
             return scripted
         envelope.rcpt_tos.append(address)
@@ -71,7 +71,8 @@ class _SmtpHandler:
 
 class SmtpSink:
     """aiosmtpd on a free port. `fail(address, "451 ...", times=2)` refuses that recipient;
-    `delay_s` makes each message take that long, as a real relay does."""
+    `greylist(seconds)` defers every recipient for that long after its first attempt, as a
+    greylisting server does; `delay_s` makes each message take that long, as a real relay does."""
 
     def __init__(self, port: int | None = None) -> None:
         self.port = port or free_port()
@@ -82,6 +83,8 @@ class SmtpSink:
         self.delay_s = 0.0
         self._attempts: Counter[str] = Counter()
         self._failures: dict[str, deque[str]] = defaultdict(deque)
+        self._greylist_s = 0.0
+        self._first_seen: dict[str, float] = {}
         self._lock = threading.Lock()
         self._controller = Controller(_SmtpHandler(self), hostname="127.0.0.1", port=self.port)
 
@@ -102,6 +105,8 @@ class SmtpSink:
             self._parsed.clear()
             self._failures.clear()
             self._attempts.clear()
+            self._first_seen.clear()
+            self._greylist_s = 0.0
         self.delay_s = 0.0
 
     def attempts(self, address: str) -> int:
@@ -112,6 +117,20 @@ class SmtpSink:
     def fail(self, address: str, reply: str, *, times: int = 1) -> None:
         with self._lock:
             self._failures[address.lower()].extend([reply] * times)
+
+    def greylist(self, seconds: float) -> None:
+        with self._lock:
+            self._greylist_s = seconds
+
+    def _greylisted(self, address: str) -> str | None:
+        if not self._greylist_s:
+            return None
+        now = time.monotonic()
+        with self._lock:
+            first = self._first_seen.setdefault(address.lower(), now)
+            if now - first < self._greylist_s:
+                return "451 4.7.1 Greylisted, please try again later"
+            return None
 
     def _next_failure(self, address: str) -> str | None:
         with self._lock:
