@@ -86,6 +86,8 @@ def _register_blueprints(flask_app: Flask) -> None:
     from app.push import routes as push_routes
     from app.realtime import routes as realtime_routes
     from app.realtime import ws as realtime_ws
+    from app.suppressions import routes as suppression_routes
+    from app.suppressions import unsubscribe_routes
     from app.templates_api import routes as template_routes
     from app.tenants import routes as tenant_routes
     from app.topics import routes as topic_routes
@@ -112,5 +114,7 @@ def _register_blueprints(flask_app: Flask) -> None:
         inbox_routes.bp,
         broadcast_routes.bp,
         metrics_routes.bp,
+        suppression_routes.bp,
+        unsubscribe_routes.bp,
     ):
         flask_app.register_blueprint(blueprint)

@@ -18,6 +18,7 @@ from app.engine.ledger import DeliveryLedger
 from app.engine.retry import RetryPolicy
 from app.engine.senders import AppChanges, Senders
 from app.security import Encryptor
+from app.suppressions.links import UnsubscribeLinks
 from app.tenants.credentials import CredentialCache, new_cache
 from app.tenants.invalidation import install_invalidation
 from app.users import statistics as user_statistics
@@ -92,6 +93,11 @@ class Runtime:
     def advancer(self) -> Advancer:
         """Moves notifications on once their chunks and deliveries commit (app.engine.advancer)."""
         return Advancer(self.database)
+
+    @cached_property
+    def unsubscribe_links(self) -> UnsubscribeLinks:
+        """The one-click unsubscribe links emails carry, under PUBLIC_URL."""
+        return UnsubscribeLinks.from_settings(self.settings)
 
     @cached_property
     def last_seen(self) -> LastSeenWriter:

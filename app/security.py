@@ -1,11 +1,15 @@
-"""Secrets: generation, hashing, encryption at rest and user HMACs. Nothing here logs."""
+"""Secrets: generation, hashing, encryption at rest, user HMACs and signed tokens. Nothing here
+logs."""
 
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
+import json
 import secrets
+from collections.abc import Sequence
 from functools import lru_cache
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -69,6 +73,41 @@ def _decrypt_cached(fernet: Fernet, token: str) -> str:
         return fernet.decrypt(token.encode()).decode()
     except InvalidToken as exc:
         raise DecryptionFailed("stored secret cannot be decrypted with this SECRET_KEY") from exc
+
+
+def signed_token(secret_key: str, purpose: str, values: Sequence[str | None]) -> str:
+    """`values` as a URL-safe token, signed with a key derived from SECRET_KEY for this purpose
+    only: the installation reads and checks it without storing anything, nobody else can make
+    one, and a token made for one purpose is refused for any other."""
+    payload = _b64url(json.dumps(list(values), separators=(",", ":")).encode())
+    return f"{payload}.{_token_mac(secret_key, purpose, payload)}"
+
+
+def signed_values(secret_key: str, purpose: str, token: str) -> list[str | None] | None:
+    """The values of a token `signed_token` made for this purpose; None for any other string."""
+    payload, dot, mac = token.partition(".")
+    expected = _token_mac(secret_key, purpose, payload)
+    if not dot or not hmac.compare_digest(mac.encode(), expected.encode()):
+        return None
+    try:
+        values = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (ValueError, binascii.Error):
+        return None
+    if not isinstance(values, list) or not all(v is None or isinstance(v, str) for v in values):
+        return None
+    return values
+
+
+def _token_mac(secret_key: str, purpose: str, payload: str) -> str:
+    digest = hmac.new(_token_key(secret_key, purpose), payload.encode(), hashlib.sha256)
+    return _b64url(digest.digest())
+
+
+@lru_cache(maxsize=16)
+def _token_key(secret_key: str, purpose: str) -> bytes:
+    return HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=None, info=f"herald {purpose} tokens".encode()
+    ).derive(secret_key.encode())
 
 
 def generate_vapid_key_pair() -> tuple[str, str]:

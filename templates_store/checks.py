@@ -2,8 +2,8 @@
 
 Everything that could make a render of a saved version fail is refused here, naming the channel
 and part (`channels.email.html`): syntax errors (with the line), unknown filters and tests,
-names not declared in the variableSchema (other than `user`), and code reaching for Python
-internals.
+names not declared in the variableSchema (other than `user` and `unsubscribe_url`, which Herald
+provides), and code reaching for Python internals.
 """
 
 from __future__ import annotations
@@ -24,6 +24,9 @@ PARTS = {
     "push": ("title", "body", "data", "icon", "url"),
 }
 RECIPIENT = "user"
+# The recipient's one-click unsubscribe link, which Herald provides to every render.
+UNSUBSCRIBE_URL = "unsubscribe_url"
+PROVIDED = {RECIPIENT: "the recipient", UNSUBSCRIBE_URL: "the recipient's unsubscribe link"}
 JINJA_MARKERS = ("{{", "{%", "{#")
 # Filters that look attributes up by name: the names must be literal and public.
 _ATTRIBUTE_FILTERS = {
@@ -77,9 +80,11 @@ def check_channels(
     """Every problem in every template string of the channels; [] when all can be saved."""
     declared = variable_schema.get("properties") or {}
     problems: list[Problem] = []
-    if RECIPIENT in declared:
-        message = "'user' is the recipient and cannot be declared as a variable."
-        problems.append(Problem("ERR_BAD_REQUEST", message, "variableSchema.properties.user"))
+    for name, what in PROVIDED.items():
+        if name in declared:
+            message = f"'{name}' is {what} and cannot be declared as a variable."
+            field = f"variableSchema.properties.{name}"
+            problems.append(Problem("ERR_BAD_REQUEST", message, field))
     for channel, part, field, source in iter_sources(channels):
         env = environment_for(channel, part)
         problems.extend(check_source(source, env=env, field=field, schema=variable_schema))
@@ -145,7 +150,7 @@ def _private_constant(node: nodes.Node) -> bool:
 
 def _undeclared(ast: nodes.Template, env: HeraldSandbox, schema: Mapping[str, Any]) -> list[str]:
     declared = schema.get("properties") or {}
-    names = _undeclared_names(ast) - {RECIPIENT} - set(declared) - set(env.globals)
+    names = _undeclared_names(ast) - set(PROVIDED) - set(declared) - set(env.globals)
     found = [f"Variable {name!r} is not declared in variableSchema." for name in sorted(names)]
     assigned = {n.name for n in ast.find_all(nodes.Name) if n.ctx != "load"}
     for path in _attribute_paths(ast):

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from templates_store.checks import RECIPIENT, UNSUBSCRIBE_URL
 from templates_store.compiled import compiled
 from templates_store.errors import Problem
 from templates_store.models import TemplateVersion
@@ -39,15 +40,22 @@ def render(
     variables: Mapping[str, Any],
     user: Mapping[str, Any],
     push_overrides: Mapping[str, Any] | None = None,
+    unsubscribe_url: str = "",
 ) -> Rendered:
     """Render every channel of a version for one recipient.
 
     `variables` must have passed `check_variables`; `push_overrides` (a send's
-    `notificationPushData`) replaces push title/body/icon/url and merges into push data.
+    `notificationPushData`) replaces push title/body/icon/url and merges into push data;
+    `unsubscribe_url` is the recipient's one-click unsubscribe link ("" when there is none).
     Raises `RenderFailed` only for values a saved template cannot guard against (e.g. `1 / n`
     with n = 0).
     """
-    context = {**GLOBALS, **variables, "user": RecipientView.of(user)}
+    context = {
+        **GLOBALS,
+        **variables,
+        RECIPIENT: RecipientView.of(user),
+        UNSUBSCRIBE_URL: unsubscribe_url,
+    }
     out = compiled(version).render_fields(context)
     channels = version.channels
     push = None

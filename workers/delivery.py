@@ -108,7 +108,9 @@ class DeliveryActors:
     def _process_chunk(self, chunk_id: str) -> None:
         """Render and record one chunk's deliveries, publish its inbox rows, enqueue its sends."""
         with self.runtime.database.transaction() as session:
-            processed = pipeline.process_chunk(session, chunk_id=chunk_id)
+            processed = pipeline.process_chunk(
+                session, chunk_id=chunk_id, links=self.runtime.unsubscribe_links
+            )
         if processed is not None:
             notification, fanned = processed
             self.after_fan_out(notification.app_id, fanned, realtime=False)

@@ -12,6 +12,7 @@ from app.cli.keys import keys
 from app.cli.notifications import notifications
 from app.cli.output import HeraldGroup
 from app.cli.send import send
+from app.cli.suppressions import suppressions
 from app.cli.templates import templates
 
 
@@ -20,7 +21,7 @@ def main() -> None:
     """Herald: self-hosted notification delivery."""
 
 
-for command in (db, apps, keys, templates, send, notifications):
+for command in (db, apps, keys, templates, send, notifications, suppressions):
     main.add_command(command)
 
 

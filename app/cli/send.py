@@ -120,7 +120,12 @@ def _send(
     with rt.database.transaction() as session:
         app = tenants.get_tenant(session=session, app_id=app_id)
         accepted = service.accept_templated_send(
-            session, app=app, created_by=SENDER, caller_email=None, request=request
+            session,
+            app=app,
+            created_by=SENDER,
+            caller_email=None,
+            request=request,
+            links=rt.unsubscribe_links,
         )
         [view] = service.describe(session, [accepted.notification])
     start_delivery(actors, app_id, accepted)

@@ -9,7 +9,7 @@ from flask import Blueprint
 from app.auth import current_principal, server_call
 from app.direct import service
 from app.direct.schemas import DirectSendResponse, DirectSendSchema
-from app.extensions import actors, db_session
+from app.extensions import actors, db_session, runtime
 from app.families import HERALD_API, serving
 from app.http import doc, load_body
 from app.notifications.service import iso
@@ -39,6 +39,7 @@ def send_direct() -> Any:
         created_by=principal.key_id,
         caller_email=principal.owner_email,
         request=request,
+        links=runtime().unsubscribe_links,
     )
     session.commit()
     actors().delivery.after_fan_out(principal.app.id, fanned, realtime=False)

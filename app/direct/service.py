@@ -16,6 +16,7 @@ from app.engine import lifecycle, pipeline
 from app.engine.fanout import FanOut, fan_out
 from app.engine.models import Notification, NotificationStatus
 from app.refusals import ErrorDetail, Unprocessable
+from app.suppressions.links import UnsubscribeLinks
 from app.tenants.models import App
 from app.users.models import User
 from app.users.service import mark_notified, match_names
@@ -45,8 +46,10 @@ def accept_direct_send(
     created_by: str | None,
     caller_email: str | None,
     request: dict[str, Any],
+    links: UnsubscribeLinks,
 ) -> tuple[Notification, FanOut, Screening]:
-    """Screen every recipient, refuse (422) if nobody passes, else store and fan out."""
+    """Screen every recipient, refuse (422) if nobody passes, else store and fan out (the
+    emails carrying `links`)."""
     channels = list(dict.fromkeys(request["channels"]))
     screening = _screen(
         session, app=app, caller_email=caller_email, channels=channels, to=request["to"]
@@ -82,7 +85,12 @@ def accept_direct_send(
     mark_notified(session, app_id=notification.app_id, user_ids=sorted(notified))
     for channel, users in screening.users.items():
         part = fan_out(
-            session, notification=notification, users=users, content_for=content, channels=[channel]
+            session,
+            notification=notification,
+            users=users,
+            content_for=content,
+            links=links,
+            channels=[channel],
         )
         fanned.inbox_events += part.inbox_events
         fanned.email_delivery_ids += part.email_delivery_ids

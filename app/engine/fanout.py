@@ -14,13 +14,15 @@ from sqlalchemy import insert, inspect
 from sqlalchemy.orm import Session
 
 from app.engine import outcome_log, states
+from app.engine.email_audience import EmailAudience
 from app.engine.models import Delivery, Notification
 from app.inbox.models import InboxNotification
 from app.inbox.views import in_app_content, inbox_view
 from app.orm import new_id, utcnow
-from app.preferences.service import disabled_channels
+from app.preferences.service import opt_outs
 from app.push.models import PushSubscription
 from app.push.service import active_subscriptions, channel_for_platform
+from app.suppressions.links import UnsubscribeLinks
 from app.topics.service import unsubscribed_user_ids
 from app.users.models import User
 from templates_store.errors import RenderFailed
@@ -39,7 +41,8 @@ class RenderedContent(Protocol):
 SHARED_EMAIL = {"content": "notification"}
 
 
-ContentFor = Callable[[User], RenderedContent]
+# Renders for a recipient, given the recipient's unsubscribe link ("" when there is none).
+ContentFor = Callable[[User, str], RenderedContent]
 
 
 @dataclass
@@ -56,13 +59,16 @@ def fan_out(
     notification: Notification,
     users: Sequence[User],
     content_for: ContentFor,
+    links: UnsubscribeLinks,
     channels: Sequence[str] | None = None,
 ) -> FanOut:
     """Write inbox rows and one delivery per user and channel (default: the notification's)."""
     user_ids = [u.id for u in users]
     app_id = notification.app_id
-    blocked = disabled_channels(
-        session, app_id=app_id, user_ids=user_ids, category=notification.category
+    chosen = list(channels or notification.channels)
+    blocked = opt_outs(session, app_id=app_id, user_ids=user_ids, category=notification.category)
+    audience = EmailAudience.of(
+        session, notification=notification, users=users, links=links, emails="email" in chosen
     )
     unsubscribed = unsubscribed_user_ids(
         session,
@@ -79,28 +85,25 @@ def fan_out(
     deliveries: list[dict[str, Any]] = []
     inbox_rows: list[dict[str, Any]] = []
     for user in users:
+        unsubscribe_url = audience.unsubscribe_url(user)
         try:
-            content = content_for(user)
+            content = content_for(user, unsubscribe_url)
         except RenderFailed as exc:
             # One recipient's values broke the template: record it, never fail the chunk.
             failure = f"render failed: {exc}"[:500]
-            deliveries += [
-                _failed(notification, user, channel, failure)
-                for channel in channels or notification.channels
-            ]
+            deliveries += [_failed(notification, user, channel, failure) for channel in chosen]
             continue
         in_app = content.in_app or {}
-        for channel in channels or notification.channels:
-            skip = "unsubscribed" if user.id in unsubscribed else None
+        recipient = Recipient(
+            user,
+            skip="unsubscribed" if user.id in unsubscribed else None,
+            blocked=blocked.get(user.id, {}),
+            subscriptions=subscriptions.get(user.id, []),
+            unsubscribe_url=unsubscribe_url,
+        )
+        for channel in chosen:
             delivery = _delivery_for(
-                notification,
-                user,
-                channel,
-                content,
-                skip=skip,
-                blocked=blocked.get(user.id, set()),
-                subscriptions=subscriptions.get(user.id, []),
-                shared=shared,
+                notification, recipient, channel, content, audience=audience, shared=shared
             )
             if channel == "in_app" and delivery["status"] == states.SENT:
                 overflow = _in_app_overflow(in_app)
@@ -148,19 +151,28 @@ def _inbox_values(row: InboxNotification) -> dict[str, Any]:
     return values
 
 
+@dataclass(frozen=True)
+class Recipient:
+    """One user, with what decides their deliveries of this notification."""
+
+    user: User
+    skip: str | None  # a reason every channel is skipped for (a topic opt-out)
+    blocked: Mapping[str, bool]  # channels switched off -> by an unsubscribe link
+    subscriptions: list[PushSubscription]
+    unsubscribe_url: str
+
+
 def _delivery_for(
     notification: Notification,
-    user: User,
+    recipient: Recipient,
     channel: str,
     content: RenderedContent,
     *,
-    skip: str | None,
-    blocked: set[str],
-    subscriptions: list[PushSubscription],
+    audience: EmailAudience,
     shared: bool,
 ) -> dict[str, Any]:
-    status, reason, payload = _decide(channel, user, content, skip, blocked, subscriptions, shared)
-    return _new_delivery(notification, user, channel, status, reason, payload)
+    status, reason, payload = _decide(channel, recipient, content, audience, shared)
+    return _new_delivery(notification, recipient.user, channel, status, reason, payload)
 
 
 def _failed(notification: Notification, user: User, channel: str, reason: str) -> dict[str, Any]:
@@ -197,32 +209,44 @@ def _new_delivery(
 
 def _decide(
     channel: str,
-    user: User,
+    recipient: Recipient,
     content: RenderedContent,
-    skip: str | None,
-    blocked: set[str],
-    subscriptions: list[PushSubscription],
+    audience: EmailAudience,
     shared: bool,
 ) -> tuple[str, str | None, dict[str, Any]]:
     """(status, reason, payload) for one user on one channel."""
-    if skip:
-        return states.SKIPPED, skip, {}
+    if recipient.skip:
+        return states.SKIPPED, recipient.skip, {}
     if channel == "in_app":
-        if "in_app" in blocked:
+        if "in_app" in recipient.blocked:
             return states.SKIPPED, "preference", {}
         return states.SENT, None, {}
     if channel == "email":
-        if "email" in blocked:
-            return states.SKIPPED, "preference", {}
-        if not user.email:
-            return states.SKIPPED, "no_email_address", {}
-        email = SHARED_EMAIL if shared else content.email
-        return states.QUEUED, None, {"to": user.email, **dict(email or {})}
-    return _decide_push(content, blocked, subscriptions)
+        return _decide_email(recipient, content, audience, shared)
+    return _decide_push(content, recipient.blocked, recipient.subscriptions)
+
+
+def _decide_email(
+    recipient: Recipient, content: RenderedContent, audience: EmailAudience, shared: bool
+) -> tuple[str, str | None, dict[str, Any]]:
+    """A one-click unsubscribe says `unsubscribed`, a choice made in the preferences API
+    `preference`; the suppression list is checked once the user has an address."""
+    if "email" in recipient.blocked:
+        return states.SKIPPED, "unsubscribed" if recipient.blocked["email"] else "preference", {}
+    address = recipient.user.email
+    if not address:
+        return states.SKIPPED, "no_email_address", {}
+    refusal = audience.refusal(address)
+    if refusal:
+        return states.SKIPPED, refusal, {}
+    payload = {"to": address, **dict((SHARED_EMAIL if shared else content.email) or {})}
+    if recipient.unsubscribe_url:
+        payload["unsubscribe_url"] = recipient.unsubscribe_url
+    return states.QUEUED, None, payload
 
 
 def _decide_push(
-    content: RenderedContent, blocked: set[str], subscriptions: list[PushSubscription]
+    content: RenderedContent, blocked: Mapping[str, bool], subscriptions: list[PushSubscription]
 ) -> tuple[str, str | None, dict[str, Any]]:
     web = [s for s in subscriptions if s.is_web_push]
     if web:

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from app.engine.fanout import ContentFor, FanOut, fan_out
 from app.engine.models import ChunkStatus, Notification, NotificationChunk, NotificationStatus
 from app.orm import utcnow
+from app.suppressions.links import UnsubscribeLinks
 from app.users.models import User
 from app.users.service import mark_notified
 from app.users.targets import Target, resolve_users
@@ -62,7 +63,9 @@ def split_into_chunks(session: Session, *, notification_id: str, chunk_size: int
     )
 
 
-def process_chunk(session: Session, *, chunk_id: str) -> tuple[Notification, FanOut] | None:
+def process_chunk(
+    session: Session, *, chunk_id: str, links: UnsubscribeLinks
+) -> tuple[Notification, FanOut] | None:
     """Resolve the chunk's users and fan out; None when the chunk was already taken or done."""
     claimed = session.execute(
         update(NotificationChunk)
@@ -78,11 +81,12 @@ def process_chunk(session: Session, *, chunk_id: str) -> tuple[Notification, Fan
         return notification, FanOut()
     targets = [Target.from_json(t) for t in chunk.targets]
     # The notification moves on to `sending` after this commits (`lifecycle.advance`).
-    return notification, deliver_to_targets(session, notification=notification, targets=targets)
+    fanned = deliver_to_targets(session, notification=notification, targets=targets, links=links)
+    return notification, fanned
 
 
 def deliver_to_targets(
-    session: Session, *, notification: Notification, targets: list[Target]
+    session: Session, *, notification: Notification, targets: list[Target], links: UnsubscribeLinks
 ) -> FanOut:
     """Create or update the targets' users and fan the notification out to them."""
     users = resolve_users(session, app_id=notification.app_id, targets=targets)
@@ -92,6 +96,7 @@ def deliver_to_targets(
         notification=notification,
         users=users,
         content_for=content_for(session, notification),
+        links=links,
     )
 
 
@@ -99,14 +104,15 @@ def content_for(session: Session, notification: Notification) -> ContentFor:
     """How each recipient's content is produced: a template render, or literal content."""
     if notification.has_literal_content:
         literal = LiteralContent(**notification.content)
-        return lambda _user: literal
+        return lambda _user, _unsubscribe_url: literal
     version = session.get(TemplateVersion, notification.template_version_id)
     push_overrides = notification.content.get("notificationPushData")
-    return lambda user: render(
+    return lambda user, unsubscribe_url: render(
         version,
         variables=notification.variables,
         user=user_context(user),
         push_overrides=push_overrides,
+        unsubscribe_url=unsubscribe_url,
     )
 
 

@@ -32,6 +32,18 @@ def smtp_verdict(code: int) -> Verdict:
     return Verdict.TRANSIENT if 400 <= code < 500 else Verdict.PERMANENT
 
 
+# Enhanced status codes (RFC 3463, RFC 7505) saying the recipient's address does not exist or
+# cannot take mail: bad mailbox, bad system, bad syntax, moved away, null MX. Not X.1.7 / X.1.8,
+# which are about the sender's address, nor the ambiguous X.1.0 / X.1.4.
+HARD_BOUNCE_STATUSES = frozenset({"5.1.1", "5.1.2", "5.1.3", "5.1.6", "5.1.10"})
+
+
+def is_hard_bounce(code: int, enhanced: str | None) -> bool:
+    """A permanent refusal (5xx, on RCPT or after DATA) because the address does not exist:
+    the address goes on the app's suppression list."""
+    return 500 <= code < 600 and enhanced in HARD_BOUNCE_STATUSES
+
+
 def http_verdict(status: int) -> Verdict:
     """Push service replies (RFC 8030): 404/410 the subscription is gone, 429 and 5xx are
     overload or outage, any other refusal (400 bad payload, 403 bad VAPID, 413) stays one."""

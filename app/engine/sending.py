@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from app.engine import outcome_log, states
-from app.engine.channels.base import PermanentFailure, TransientFailure
+from app.engine.channels.base import AddressRejected, PermanentFailure, TransientFailure
 from app.engine.channels.destinations import BlockedDestination
 from app.engine.channels.email import OutgoingEmail
 from app.engine.channels.webpush import SubscriptionGone, send_web_push
@@ -23,6 +23,8 @@ from app.engine.ledger import ClaimedDelivery
 from app.engine.retry import NextAttempt
 from app.push.service import discard_subscription
 from app.runtime import Runtime
+from app.suppressions.models import SuppressionReason
+from app.suppressions.service import suppress
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +52,8 @@ def send_email_delivery(runtime: Runtime, *, delivery_id: str) -> Outcome:
     except TransientFailure as failure:
         return _after_transient(runtime, delivery, failure.reason, failure.retry_after)
     except PermanentFailure as failure:
+        if isinstance(failure, AddressRejected):
+            _suppress_bounced(runtime, delivery)
         return _failed(runtime, delivery, reason=failure.reason)
     return _sent(runtime, delivery)
 
@@ -99,6 +103,18 @@ def send_push_delivery(runtime: Runtime, *, delivery_id: str) -> Outcome:
         outcome = _failed(runtime, delivery, reason=reason, payload=payload)
     _discard_gone(runtime, gone)  # after the outcome: what was sent is recorded first
     return outcome
+
+
+def _suppress_bounced(runtime: Runtime, delivery: ClaimedDelivery) -> None:
+    """The relay said the address does not exist: later sends skip it (`suppressed`). Stored
+    before the failure, so that a batch sent once this one completed finds it; should that
+    fail, the failure is still recorded, and the next bounce from the address tries again."""
+    try:
+        with runtime.database.transaction() as session:
+            address, reason = delivery.payload["to"], SuppressionReason.HARD_BOUNCE
+            suppress(session, app_id=delivery.app_id, emails=[address], reason=reason)
+    except Exception:
+        log.warning("could not add a bounced address to the suppression list", exc_info=True)
 
 
 def _discard_gone(runtime: Runtime, subscription_ids: list[str]) -> None:
@@ -201,5 +217,6 @@ def _outgoing_email(runtime: Runtime, delivery: ClaimedDelivery) -> OutgoingEmai
         text=payload.get("text") or "",
         html=payload.get("html"),
         notification_id=delivery.notification_id,
+        unsubscribe_url=payload.get("unsubscribe_url"),
         dkim=identity.dkim,
     )

@@ -8,7 +8,7 @@ from flask import Blueprint
 
 from app.auth import current_principal, server_call
 from app.engine import states
-from app.extensions import actors, db_session
+from app.extensions import actors, db_session, runtime
 from app.families import HERALD_API, serving
 from app.http import doc, list_query, load_body, page_from_query
 from app.notifications import service
@@ -53,6 +53,7 @@ def send_notification() -> Any:
         created_by=principal.key_id,
         caller_email=principal.owner_email,
         request=request,
+        links=runtime().unsubscribe_links,
     )
     [view] = service.describe(session, [accepted.notification])
     session.commit()

@@ -17,6 +17,7 @@ from app.engine.progress import derived_status, snapshot
 from app.notifications.schemas import MODES
 from app.pagination import fetch_page
 from app.refusals import ErrorDetail, HeraldError, InvalidRequest, NotFound, Unprocessable
+from app.suppressions.links import UnsubscribeLinks
 from app.tenants.models import App
 from app.users.targets import Target, email_taken, unique_targets
 from app.wire import epoch
@@ -140,8 +141,10 @@ def accept_templated_send(
     created_by: str | None,
     caller_email: str | None,
     request: dict[str, Any],
+    links: UnsubscribeLinks,
 ) -> Accepted:
-    """Run `SEND_CHECKS`, store the send, and for realtime fan it out now."""
+    """Run `SEND_CHECKS`, store the send, and for realtime fan it out now (its emails carrying
+    `links`)."""
     send = TemplatedSend(app=app, request=request, caller_email=caller_email)
     for check in SEND_CHECKS:
         check(send, session)
@@ -173,7 +176,9 @@ def accept_templated_send(
     session.flush()
     if batch:
         return Accepted(notification)
-    fanned = pipeline.deliver_to_targets(session, notification=notification, targets=send.accepted)
+    fanned = pipeline.deliver_to_targets(
+        session, notification=notification, targets=send.accepted, links=links
+    )
     lifecycle.advance_fanned_out(session, notification)
     return Accepted(notification, fanned)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import Boolean, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -19,3 +21,6 @@ class NotificationPreference(Base, IdMixin, TimestampMixin):
     category: Mapped[str] = mapped_column(String(100))
     channel: Mapped[str] = mapped_column(String(16))
     enabled: Mapped[bool] = mapped_column(Boolean)
+    # Set when an email unsubscribe link switched the channel off (deliveries then say
+    # `unsubscribed`, not `preference`); cleared when the preferences API changes it.
+    unsubscribed_at: Mapped[datetime | None] = mapped_column()

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app.orm import utcnow
 from app.preferences.models import NotificationPreference
 from app.refusals import ErrorDetail, invalid
 from app.tenants.models import App
@@ -64,23 +65,68 @@ def disabled_channels(
 
     Uncategorized notifications and the app's critical categories are never disabled.
     """
+    found = opt_outs(session, app_id=app_id, user_ids=user_ids, category=category)
+    return {user_id: set(channels) for user_id, channels in found.items()}
+
+
+def opt_outs(
+    session: Session, *, app_id: str, user_ids: Sequence[str], category: str | None
+) -> dict[str, dict[str, bool]]:
+    """user id -> each channel that user disabled for this category -> whether an unsubscribe
+    link disabled it (rather than the preferences API); one query.
+
+    Uncategorized notifications and the app's critical categories are never disabled.
+    """
     if category is None or not user_ids:
         return {}
     app = session.get(App, app_id)
     if app is None or category in app.critical_categories:
         return {}
-    disabled: dict[str, set[str]] = defaultdict(set)
+    disabled: dict[str, dict[str, bool]] = defaultdict(dict)
     rows = session.execute(
-        select(NotificationPreference.user_id, NotificationPreference.channel).where(
+        select(
+            NotificationPreference.user_id,
+            NotificationPreference.channel,
+            NotificationPreference.unsubscribed_at,
+        ).where(
             NotificationPreference.app_id == app_id,
             NotificationPreference.category == category,
             NotificationPreference.user_id.in_(list(user_ids)),
             NotificationPreference.enabled.is_(False),
         )
     )
-    for user_id, channel in rows:
-        disabled[user_id].add(channel)
+    for user_id, channel, unsubscribed_at in rows:
+        disabled[user_id][channel] = unsubscribed_at is not None
     return dict(disabled)
+
+
+def unsubscribe_from_email(*, session: Session, app_id: str, user_id: str, category: str) -> None:
+    """Switch email off for one category of the user's, as an unsubscribe link does; again
+    changes nothing. A critical category's row is stored too, and ignored like any other."""
+    try:
+        with session.begin_nested():
+            _unsubscribe_from_email(session, app_id=app_id, user_id=user_id, category=category)
+    except IntegrityError:
+        # A concurrent click inserted the row first; it exists now, so update it.
+        with session.begin_nested():
+            _unsubscribe_from_email(session, app_id=app_id, user_id=user_id, category=category)
+
+
+def _unsubscribe_from_email(session: Session, *, app_id: str, user_id: str, category: str) -> None:
+    row = session.scalar(
+        select(NotificationPreference).where(
+            NotificationPreference.user_id == user_id,
+            NotificationPreference.category == category,
+            NotificationPreference.channel == "email",
+        )
+    )
+    if row is None:
+        row = NotificationPreference(
+            app_id=app_id, user_id=user_id, category=category, channel="email"
+        )
+        session.add(row)
+    row.enabled = False
+    row.unsubscribed_at = row.unsubscribed_at or utcnow()
 
 
 def _refuse_disabling_critical(app: App, categories: Iterable[dict[str, Any]]) -> None:
@@ -124,5 +170,5 @@ def _store(
                     enabled=enabled,
                 )
             )
-        else:
-            row.enabled = enabled
+        elif row.enabled != enabled:
+            row.enabled, row.unsubscribed_at = enabled, None

@@ -15,12 +15,15 @@ from app.http import doc
 from app.openapi import auth_kind
 
 WRITE_METHODS = {"post", "put", "patch", "delete"}
-# The document itself, the pages that show it, and Flask's static files route (Herald serves none).
+# The document itself, the pages that show it, the unsubscribe pages emails link to (HTML, for
+# recipients and mail clients), and Flask's static files route (Herald serves none).
 UNDOCUMENTED_ENDPOINTS = {
     "openapi.openapi_json",
     "apidocs.docs_page",
     "apidocs.docs_start_script",
     "apidocs.docs_asset",
+    "unsubscribe.confirm_unsubscribe",
+    "unsubscribe.unsubscribe",
     "static",
 }
 ERROR_ENVELOPE = {"$ref": "#/components/schemas/Errors"}

@@ -55,6 +55,7 @@ def exercise_every_operation(caller: Caller, runtime: Runtime) -> None:
     _users_and_groups(caller)
     _sends(caller)
     _broadcasts_imports_and_metrics(caller)
+    _suppressions(caller)
     _inbox(caller, runtime)
     _user_settings(caller)
     caller.server("DELETE", f"/users/external_id:{USER}", 204)
@@ -133,6 +134,12 @@ def _broadcasts_imports_and_metrics(caller: Caller) -> None:
     caller.server("GET", f"/imports/{started['import']['id']}", 200)
     for url in ("/metrics", "/metrics/categories", "/metrics/topics"):
         caller.server("GET", url, 200)
+
+
+def _suppressions(caller: Caller) -> None:
+    caller.server("POST", "/api/suppressions", 201, {"emails": ["gone@example.com"]})
+    caller.server("GET", "/api/suppressions?reason=manual", 200)
+    caller.server("DELETE", "/api/suppressions/gone@example.com", 204)
 
 
 def _inbox(caller: Caller, runtime: Runtime) -> None:

@@ -137,13 +137,15 @@ def test_shipped_examples_import_and_render_for_the_seed_example(
             "issueTitle": "March",
             "intro": "News.",
             "articles": [{"title": "A", "url": "https://n.test/a", "summary": "S"}],
-            "unsubscribeUrl": "https://n.test/unsubscribe?u=1",
         }
         assert check_variables(news, variables) == []
-        email = render(news, variables=variables, user={"email": "j@n.test"}).email
+        link = "https://n.test/unsubscribe/token"
+        email = render(
+            news, variables=variables, user={"email": "j@n.test"}, unsubscribe_url=link
+        ).email
     assert email is not None
-    assert '<a href="https://n.test/unsubscribe?u=1">Unsubscribe</a>' in email["html"]
-    assert "Unsubscribe (https://n.test/unsubscribe?u=1)" in email["text"]
+    assert '<a href="https://n.test/unsubscribe/token">Unsubscribe</a>' in email["html"]
+    assert "Unsubscribe (https://n.test/unsubscribe/token)" in email["text"]
 
 
 def test_cli_imports_and_exports_as_json(cli, tenant: Tenant, tmp_path: Path):

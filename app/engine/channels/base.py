@@ -22,3 +22,8 @@ class TransientFailure(DeliveryFailure):
 
 class PermanentFailure(DeliveryFailure):
     """Will not succeed by retrying (SMTP 5xx, push 400/404/410): record and stop."""
+
+
+class AddressRejected(PermanentFailure):
+    """The recipient's address does not exist (an SMTP hard bounce): record, stop, and add the
+    address to the app's suppression list."""

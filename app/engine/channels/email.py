@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import smtplib
 import ssl
 import threading
@@ -14,9 +15,9 @@ from email.mime.text import MIMEText
 from email.utils import formataddr, formatdate, make_msgid, parseaddr
 from urllib.parse import parse_qs, unquote, urlparse
 
-from app.engine.channels.base import PermanentFailure, TransientFailure
+from app.engine.channels.base import AddressRejected, PermanentFailure, TransientFailure
 from app.engine.channels.dkim import DkimSigner
-from app.engine.retry import Verdict, smtp_verdict
+from app.engine.retry import Verdict, is_hard_bounce, smtp_verdict
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,8 @@ class OutgoingEmail:
     text: str
     html: str | None
     notification_id: str
+    # The recipient's one-click unsubscribe link (RFC 8058); None for a critical category.
+    unsubscribe_url: str | None = None
     # The app's DKIM key: signs the message when it covers the sender's domain.
     dkim: DkimSigner | None = None
 
@@ -74,6 +77,9 @@ def build_message(email: OutgoingEmail) -> MIMEMultipart:
     message["Message-ID"] = make_msgid(domain=domain)
     message["Date"] = formatdate(usegmt=True)
     message["X-Herald-Notification-ID"] = email.notification_id
+    if email.unsubscribe_url:
+        message["List-Unsubscribe"] = f"<{email.unsubscribe_url}>"
+        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     message.attach(MIMEText(email.text or "", "plain", "utf-8"))
     if email.html:
         message.attach(MIMEText(email.html, "html", "utf-8"))
@@ -169,7 +175,19 @@ def _classified(code: int, text: bytes | str) -> TransientFailure | PermanentFai
     reason = f"smtp {code}: {detail}"[:500]
     if smtp_verdict(code) is Verdict.TRANSIENT:
         return TransientFailure(reason)
+    if is_hard_bounce(code, enhanced_status(detail)):
+        return AddressRejected(reason)
     return PermanentFailure(reason)
+
+
+# An enhanced status code (RFC 3463) opens a reply's text: "5.1.1 User unknown".
+_ENHANCED_STATUS = re.compile(r"\s*([245]\.\d{1,3}\.\d{1,3})(?!\S)")
+
+
+def enhanced_status(detail: str) -> str | None:
+    """The enhanced status code a reply's text starts with, if any."""
+    match = _ENHANCED_STATUS.match(detail)
+    return match[1] if match else None
 
 
 def _alive(connection: smtplib.SMTP) -> bool:
