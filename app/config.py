@@ -34,7 +34,7 @@ class Settings:
     log_json: bool = True
     chunk_size: int = 250
     # Waits between attempts after a transient failure (app.engine.retry, docs/deployment.md).
-    retry_schedule: str = "1m,5m,15m,30m,1h,2h,4h,4h"
+    retry_schedule: str = "1m,5m,15m,30m,1h,2h,4h,4h,4h"
     reconcile_interval_s: int = 30
     reconcile_stale_after_s: int = 120
     push_timeout_s: float = 10.0

@@ -111,13 +111,13 @@ def test_without_a_reconciler_every_wait_goes_through_the_broker():
     assert planned(policy, 1).through_broker
 
 
-def test_the_default_schedule_retries_for_almost_twelve_hours_in_nine_attempts():
+def test_the_default_schedule_retries_for_over_twelve_hours_in_ten_attempts():
     policy = RetryPolicy.from_settings(Settings(database_url="sqlite://"))
 
-    assert policy.max_attempts == 9
-    assert timedelta(milliseconds=sum(policy.schedule_ms)) == timedelta(hours=11, minutes=51)
+    assert policy.max_attempts == 10
+    assert timedelta(milliseconds=sum(policy.schedule_ms)) == timedelta(hours=15, minutes=51)
     assert policy.broker_wait_limit == timedelta(seconds=30)
-    assert not any(planned(policy, attempts).through_broker for attempts in range(1, 9))
+    assert not any(planned(policy, attempts).through_broker for attempts in range(1, 10))
 
 
 @pytest.mark.parametrize(
