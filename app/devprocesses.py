@@ -157,13 +157,14 @@ def _spawn(
     # Its own session: Ctrl-C reaches `herald dev` alone, which stops the web and worker first,
     # then the SMTP server and Redis, rather than Redis vanishing under draining workers.
     return subprocess.Popen(
-        command, env=env, stdout=stdout, start_new_session=True, preexec_fn=_dies_with_parent()
+        command, env=env, stdout=stdout, start_new_session=True, preexec_fn=dies_with_parent()
     )
 
 
-def _dies_with_parent() -> Callable[[], None] | None:
+def dies_with_parent() -> Callable[[], None] | None:
     """On Linux, what a child runs before its program: ask the kernel for SIGTERM when its parent
-    (`herald dev`) dies, even by SIGKILL. Honcho passes it on to the web and worker processes."""
+    (`herald dev`, or the test run that started a server) dies, even by SIGKILL. Honcho passes
+    it on to the web and worker processes."""
     if not sys.platform.startswith("linux"):
         return None
     prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up here: the child only calls it

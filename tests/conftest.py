@@ -1,7 +1,9 @@
 """Shared fixtures. Tests run against real Redis, PostgreSQL and SQLite, never skipping.
 
-Each test session (each xdist worker) gets its own PostgreSQL database, SQLite file and Redis
-key prefix, so parallel runs and concurrent developers never see each other's data.
+The run chooses its Redis and PostgreSQL once (tests/support/services.py), starting embedded
+ones where the machine has none, before xdist spawns its workers, which share them. Each test
+session (each xdist worker) gets its own PostgreSQL database, SQLite file and Redis key prefix,
+so parallel runs and concurrent developers never see each other's data.
 """
 
 from __future__ import annotations
@@ -41,9 +43,9 @@ _SMTP_PORT = free_port()
 _INSTANCE_DIR = Path(tempfile.mkdtemp(prefix=f"herald-test-{_SESSION_TAG}-"))
 # This session's settings. In-process fixtures build theirs from these (`settings`); the
 # processes the tests start (Procfile processes, `herald dev`) and the `herald` commands they
-# run read them from the environment, as every Herald process does.
+# run read them from the environment, as every Herald process does. REDIS_URL joins them once
+# the run's services are chosen (pytest_sessionstart).
 SESSION_ENVIRONMENT = {
-    "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
     "REDIS_PREFIX": f"herald-test-{_SESSION_TAG}:",
     "SECRET_KEY": "test-secret-key-" + _SESSION_TAG,
     "HERALD_INSTANCE_DIR": str(_INSTANCE_DIR),
@@ -58,10 +60,38 @@ SESSION_ENVIRONMENT = {
     # strict guard themselves (tests/engine/test_push_destinations.py).
     "WEBPUSH_ALLOW_PRIVATE": "true",
 }
-os.environ.update(SESSION_ENVIRONMENT)
 
 ENGINES = ("sqlite", "postgresql")
 pytest_plugins = ["tests.support.process_fixtures"]
+_SERVICES = pytest.StashKey[services.Choice]()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Choose the run's services, unless this is an xdist worker: its controller chose them
+    before spawning it, and exported them in REDIS_URL and TEST_DATABASE_URL."""
+    config = session.config
+    if not hasattr(config, "workerinput"):
+        try:
+            choice = services.choose(os.environ)
+        except services.ServiceUnavailable as exc:
+            pytest.exit(str(exc), returncode=3)
+        config.stash[_SERVICES] = choice
+        os.environ.update(choice.environment)
+    SESSION_ENVIRONMENT["REDIS_URL"] = services.redis_url()
+    os.environ.update(SESSION_ENVIRONMENT)
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    choice = config.stash.get(_SERVICES, None)
+    return choice.describe() if choice else None
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Stop the embedded services this process started, once every worker has finished."""
+    choice = config.stash.get(_SERVICES, None)
+    if choice:
+        choice.stop()
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -25,7 +25,7 @@ TTL = 5.0
 
 @pytest.fixture
 def redis() -> Iterator[Redis]:
-    client = Redis.from_url(services.REDIS_URL)
+    client = Redis.from_url(services.redis_url())
     yield client
     client.close()
 

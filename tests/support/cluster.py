@@ -7,7 +7,6 @@ What a fault test checks, at the sinks and in the ledger, lives here too (`Outco
 from __future__ import annotations
 
 import json
-import shutil
 import signal
 import subprocess
 import urllib.error
@@ -23,6 +22,7 @@ import psycopg
 import redis
 
 from app.runtime import Runtime
+from tests.support import services
 from tests.support.cleanup import wipe
 from tests.support.factories import ORDER_CHANNELS, ORDER_SCHEMA, Tenant, make_tenant
 from tests.support.pipeline import subscribe
@@ -52,13 +52,7 @@ class ControlledRedis:
     comes back empty, as a Redis without persistence (or a new replica) does."""
 
     def __init__(self, workdir: Path) -> None:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            raise RuntimeError(
-                "redis-server is not installed; the fault tests start their own Redis with it. "
-                "Install it (Debian: apt-get install redis-server)."
-            )
-        self.binary = binary
+        self.binary = services.redis_server_binary()
         self.workdir = workdir
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
