@@ -17,8 +17,9 @@ from app.wire import has_nul, parse_json
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-# What clients send when nobody set a type: curl's `--data` (as in seed 001's examples) and a
-# browser `fetch` with a string body. A JSON document under one of these is taken as JSON.
+# What clients send when nobody set a type: curl's `--data` (as in the inbox API's documented
+# examples) and a browser `fetch` with a string body. A JSON document under one of these is
+# taken as JSON.
 UNDECLARED_TYPES = frozenset({"", "application/x-www-form-urlencoded", "text/plain"})
 
 

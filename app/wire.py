@@ -1,5 +1,5 @@
 """Wire details shared across the API: epoch timestamps, and list bodies in both styles
-(the seed 001/002 REST family's, and the Herald API's camelCase ones)."""
+(the MagicBell-compatible inbox API's, and the Herald API's camelCase ones)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""`/broadcasts` and the admin `POST /notifications` (seeds 001/002): literal sends to many."""
+"""`/broadcasts` and the admin `POST /notifications` of the MagicBell-compatible inbox API:
+literal sends to many."""
 
 from __future__ import annotations
 
@@ -55,7 +56,8 @@ def create_broadcast() -> Any:
     return {"broadcast": _accept("broadcast", BroadcastBody)}, 201
 
 
-# Seed 001's Ruby example posts this body to the API's root URL: the same operation there.
+# The inbox API's documented Ruby example posts this body to the API's root URL: the same
+# operation there.
 @bp.post("/")
 @bp.post("/notifications")
 @server_call("send_notifications")

@@ -1,4 +1,4 @@
-"""Wire format of broadcasts (seed 002): the request with every limit, and the views."""
+"""Wire format of broadcasts (the inbox API): the request with every limit, and the views."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ MAX_CONTENT = 4_194_304
 MAX_URL = 2048
 MAX_NAME = 100
 MAX_CUSTOM_ATTRIBUTES_BYTES = 256 * 1024  # a broadcast's
-MAX_NOTIFICATION_ATTRIBUTES_BYTES = 6 * 1024  # seed 002's notification object's
+MAX_NOTIFICATION_ATTRIBUTES_BYTES = 6 * 1024  # the inbox API's notification object's
 MAX_RECIPIENTS = 1000
 
 
@@ -88,13 +88,13 @@ class BroadcastBody(Schema):
 
 class NotificationFieldsSchema(BroadcastFieldsSchema):
     """A broadcast named `notification`: its custom attributes are each notification's, which
-    seed 002 limits to 6 KB."""
+    the inbox API limits to 6 KB."""
 
     custom_attributes_limit = MAX_NOTIFICATION_ATTRIBUTES_BYTES
 
 
 class NotificationBody(Schema):
-    """`POST /notifications` (seed 001): a broadcast under the name `notification`."""
+    """`POST /notifications` (the inbox API): a broadcast under the name `notification`."""
 
     notification = fields.Nested(NotificationFieldsSchema, required=True)
 

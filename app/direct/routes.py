@@ -1,4 +1,4 @@
-"""`POST /api/v1/notifications/send` (seed 003)."""
+"""`POST /api/v1/notifications/send`: the direct send API."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Wire format of seed 003's send (snake_case, as the seed shows)."""
+"""Wire format of the direct send API (snake_case, as that API names things)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`Idempotency-Key` for every authenticated POST/PUT/PATCH/DELETE (API_CONVENTIONS.md).
+"""`Idempotency-Key` for every authenticated POST/PUT/PATCH/DELETE (docs/api.md).
 
 The first response (a refusal too, but not a server error) is stored for 24 hours and replayed
 for the same key, method, path and body. Keys are scoped per app (and per user for user calls).

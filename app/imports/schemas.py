@@ -1,4 +1,4 @@
-"""Wire format of imports (seed 002, wrapped in "import")."""
+"""Wire format of imports (the inbox API, wrapped in "import")."""
 
 from __future__ import annotations
 

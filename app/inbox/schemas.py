@@ -1,4 +1,4 @@
-"""Wire format of the inbox (seed 002 notifications: snake_case, epoch seconds).
+"""Wire format of the inbox (the inbox API's notifications: snake_case, epoch seconds).
 
 Views are built by `app.inbox.views.inbox_view`, shared with realtime events; responses are
 dumped through these schemas.

@@ -1,4 +1,4 @@
-"""The seed's metric object: `metrics` (2-D array of integers), `labels` and `schema`."""
+"""The metrics API's metric object: `metrics` (2-D array of integers), `labels` and `schema`."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`/api/notifications`: the templated send (seed 004), progress, deliveries and cancel."""
+"""`/api/notifications`: the send API's templated send, progress, deliveries and cancel."""
 
 from __future__ import annotations
 

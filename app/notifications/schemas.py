@@ -1,4 +1,4 @@
-"""Wire format of the templated send (seed 004) and of notification progress."""
+"""Wire format of the send API's templated send and of notification progress."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Wire format of notification preferences (seed 002, wrapped in "notification_preferences")."""
+"""Wire format of notification preferences (the inbox API: wrapped in
+"notification_preferences")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Wire format of push subscriptions (seed 002), including browser Web Push subscriptions."""
+"""Wire format of push subscriptions (the inbox API), including browser Web Push subscriptions."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Wire format of seed 000's `POST /send`."""
+"""Wire format of the WebSocket API's `POST /send`."""
 
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ bp = serving(HERALD_API, Blueprint("tenants", __name__, url_prefix="/api/apps"))
 
 
 @bp.get("/current")
-@server_call("admin")  # API conventions: both reading and changing settings need `admin`
+@server_call("admin")  # Reading and changing settings both need `admin` (docs/api.md)
 @doc(response=AppView, tag="Apps")
 def show_current_app() -> Any:
     """Read the calling app's settings."""

@@ -1,4 +1,4 @@
-"""Wire format of topic subscriptions (seed 002, wrapped in "subscription")."""
+"""Wire format of topic subscriptions (the inbox API, wrapped in "subscription")."""
 
 from __future__ import annotations
 
@@ -54,7 +54,8 @@ class UnsubscribeBody(Schema):
 
 
 class DeleteSubscriptionBody(CategoriesFields):
-    """Seed 002 shows `categories` at the top level; the wrapped form is accepted too."""
+    """The inbox API's documentation shows `categories` at the top level; the wrapped form is
+    accepted too."""
 
     subscription = fields.Nested(CategoriesFields)
 

@@ -1,4 +1,4 @@
-"""`/users`: the admin side of the people an app notifies (seed 002)."""
+"""`/users`: the admin side of the people an app notifies (the MagicBell-compatible inbox API)."""
 
 from __future__ import annotations
 

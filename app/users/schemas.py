@@ -1,4 +1,5 @@
-"""Wire format of users (seed 002: snake_case, wrapped in "user", epoch-second timestamps)."""
+"""Wire format of users in the MagicBell-compatible inbox API (snake_case, wrapped in "user",
+epoch-second timestamps)."""
 
 from __future__ import annotations
 
@@ -20,9 +21,9 @@ MAX_PHONE_NUMBERS = 50
 
 
 class UserFieldsSchema(Schema):
-    """The writable user fields with seed 002's limits; every field optional (PUT)."""
+    """The writable user fields with the inbox API's limits; every field optional (PUT)."""
 
-    # Seed 002 lists `user.id` in request bodies: accepted so a fetched user can be sent
+    # The inbox API lists `user.id` in request bodies: accepted so a fetched user can be sent
     # back, but Herald's id is never changed by it.
     id = fields.String(load_only=True, metadata={"description": "Ignored; ids are Herald's."})
     external_id = fields.String(allow_none=True, validate=validate.Length(min=1, max=255))
