@@ -82,6 +82,8 @@ def procfile_process(
         extra.setdefault("WEB_CONCURRENCY", "1")
         extra["PORT"] = str(port)
     extra.setdefault("WORKER_PROCESSES", "1")
+    # Tests wait for the worker's INFO line saying it is ready; the suite's own level is WARNING.
+    extra.setdefault("LOG_LEVEL", "INFO")
     extra.setdefault("WORKER_THREADS", "4")
     log_path = log_dir / f"{name}-{port or os.getpid()}-{time.monotonic_ns()}.log"
     with log_path.open("wb") as log_file:
