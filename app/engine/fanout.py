@@ -63,64 +63,124 @@ def fan_out(
     channels: Sequence[str] | None = None,
 ) -> FanOut:
     """Write inbox rows and one delivery per user and channel (default: the notification's)."""
-    user_ids = [u.id for u in users]
-    app_id = notification.app_id
     chosen = list(channels or notification.channels)
-    blocked = opt_outs(session, app_id=app_id, user_ids=user_ids, category=notification.category)
-    audience = EmailAudience.of(
-        session, notification=notification, users=users, links=links, emails="email" in chosen
+    lookups = Lookups.of(
+        session, notification=notification, users=users, links=links, chosen=chosen
     )
-    unsubscribed = unsubscribed_user_ids(
-        session,
-        app_id=app_id,
-        user_ids=user_ids,
-        topic=notification.topic,
-        category=notification.category,
-    )
-    subscriptions = active_subscriptions(session, app_id=app_id, user_ids=user_ids)
-    # Literal content is stored once, on the notification: emails and inbox rows refer to it
-    # (a 4 MiB broadcast to 1,000 people would otherwise store GBs of copies).
-    shared = notification.has_literal_content
-    result = FanOut()
-    deliveries: list[dict[str, Any]] = []
-    inbox_rows: list[dict[str, Any]] = []
+    rows = _Rows(notification, chosen, lookups)
     for user in users:
-        unsubscribe_url = audience.unsubscribe_url(user)
+        rows.add(user, content_for)
+    _insert(session, rows.deliveries, rows.inbox_rows)
+    outcome_log.fanned_out(rows.deliveries)
+    return rows.result()
+
+
+@dataclass(frozen=True)
+class Lookups:
+    """What decides the recipients' deliveries, read for all of them at once (one query each)."""
+
+    blocked: Mapping[str, Mapping[str, bool]]  # user id -> channels switched off
+    unsubscribed: set[str]  # users who left the notification's topic or category
+    subscriptions: Mapping[str, list[PushSubscription]]
+    audience: EmailAudience
+
+    @classmethod
+    def of(
+        cls,
+        session: Session,
+        *,
+        notification: Notification,
+        users: Sequence[User],
+        links: UnsubscribeLinks,
+        chosen: Sequence[str],
+    ) -> Lookups:
+        user_ids = [u.id for u in users]
+        app_id, category = notification.app_id, notification.category
+        return cls(
+            blocked=opt_outs(session, app_id=app_id, user_ids=user_ids, category=category),
+            unsubscribed=unsubscribed_user_ids(
+                session,
+                app_id=app_id,
+                user_ids=user_ids,
+                topic=notification.topic,
+                category=category,
+            ),
+            subscriptions=active_subscriptions(session, app_id=app_id, user_ids=user_ids),
+            audience=EmailAudience.of(
+                session,
+                notification=notification,
+                users=users,
+                links=links,
+                emails="email" in chosen,
+            ),
+        )
+
+    def recipient(self, user: User, unsubscribe_url: str) -> Recipient:
+        return Recipient(
+            user,
+            skip="unsubscribed" if user.id in self.unsubscribed else None,
+            blocked=self.blocked.get(user.id, {}),
+            subscriptions=self.subscriptions.get(user.id, []),
+            unsubscribe_url=unsubscribe_url,
+        )
+
+
+@dataclass
+class _Rows:
+    """The rows a fan-out writes, built one recipient at a time."""
+
+    notification: Notification
+    chosen: list[str]
+    lookups: Lookups
+    deliveries: list[dict[str, Any]] = field(default_factory=list)
+    inbox_rows: list[dict[str, Any]] = field(default_factory=list)
+    inbox_events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+    @property
+    def shared(self) -> bool:
+        # Literal content is stored once, on the notification: emails and inbox rows refer to
+        # it (a 4 MiB broadcast to 1,000 people would otherwise store GBs of copies).
+        return self.notification.has_literal_content
+
+    def add(self, user: User, content_for: ContentFor) -> None:
+        notification = self.notification
+        unsubscribe_url = self.lookups.audience.unsubscribe_url(user)
         try:
             content = content_for(user, unsubscribe_url)
         except RenderFailed as exc:
             # One recipient's values broke the template: record it, never fail the chunk.
             failure = f"render failed: {exc}"[:500]
-            deliveries += [_failed(notification, user, channel, failure) for channel in chosen]
-            continue
-        in_app = content.in_app or {}
-        recipient = Recipient(
-            user,
-            skip="unsubscribed" if user.id in unsubscribed else None,
-            blocked=blocked.get(user.id, {}),
-            subscriptions=subscriptions.get(user.id, []),
-            unsubscribe_url=unsubscribe_url,
-        )
-        for channel in chosen:
+            self.deliveries += [_failed(notification, user, c, failure) for c in self.chosen]
+            return
+        recipient = self.lookups.recipient(user, unsubscribe_url)
+        for channel in self.chosen:
             delivery = _delivery_for(
-                notification, recipient, channel, content, audience=audience, shared=shared
-            )
+                notification, recipient, channel, content,
+                audience=self.lookups.audience, shared=self.shared,
+            )  # fmt: skip
             if channel == "in_app" and delivery["status"] == states.SENT:
-                overflow = _in_app_overflow(in_app)
-                if overflow is not None:  # only this recipient's inbox row is refused
-                    delivery = _failed(notification, user, channel, f"render failed: {overflow}")
-                else:
-                    row = _inbox_row(notification, user, in_app, shared=shared)
-                    inbox_rows.append(_inbox_values(row))
-                    view = inbox_view(row, in_app if shared else None)
-                    result.inbox_events.append((user.id, view))
-            deliveries.append(delivery)
-    _insert(session, deliveries, inbox_rows)
-    outcome_log.fanned_out(deliveries)
-    queued = [d for d in deliveries if d["status"] == states.QUEUED]
-    result.email_delivery_ids = [d["id"] for d in queued if d["channel"] == "email"]
-    result.push_delivery_ids = [d["id"] for d in queued if d["channel"] == "push"]
-    return result
+                delivery = self._add_inbox_row(user, content.in_app or {}, delivery)
+            self.deliveries.append(delivery)
+
+    def _add_inbox_row(
+        self, user: User, in_app: Mapping[str, Any], delivery: dict[str, Any]
+    ) -> dict[str, Any]:
+        """The inbox row and its realtime event; a failed delivery when the row cannot fit."""
+        overflow = _in_app_overflow(in_app)
+        if overflow is not None:  # only this recipient's inbox row is refused
+            return _failed(self.notification, user, "in_app", f"render failed: {overflow}")
+        row = _inbox_row(self.notification, user, in_app, shared=self.shared)
+        self.inbox_rows.append(_inbox_values(row))
+        self.inbox_events.append((user.id, inbox_view(row, in_app if self.shared else None)))
+        return delivery
+
+    def result(self) -> FanOut:
+        queued = [d for d in self.deliveries if d["status"] == states.QUEUED]
+        return FanOut(
+            inbox_events=self.inbox_events,
+            email_delivery_ids=[d["id"] for d in queued if d["channel"] == "email"],
+            push_delivery_ids=[d["id"] for d in queued if d["channel"] == "push"],
+        )
 
 
 def _insert(
