@@ -18,12 +18,12 @@ from sqlalchemy.orm import Session
 
 from app.extensions import db_session, runtime
 from app.idempotency.guard import run_idempotently
-from app.oauth2 import claimed_app_id, looks_like_jwt, verify_access_token
 from app.ratelimit import enforce as enforce_rate_limit
 from app.refusals import Forbidden, HeraldError, Unauthorized
 from app.security import Encryptor, hmac_matches
 from app.tenants.credentials import Credentials, attached_app
 from app.tenants.models import App
+from app.tenants.oauth2 import claimed_app_id, looks_like_jwt, verify_access_token
 from app.users.models import User
 from app.users.service import touch_user_for_call
 

@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from email_validator import EmailNotValidError, validate_email
 from marshmallow import Schema, ValidationError, fields
 
 
@@ -196,3 +197,19 @@ def has_nul(document: Any) -> bool:
         elif isinstance(value, list):
             pending.extend(value)
     return False
+
+
+def normalized_email(value: str) -> str:
+    """A syntactically valid address (no DNS lookups), normalised; ValidationError otherwise."""
+    try:
+        return validate_email(value, check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise ValidationError(f"Not a valid email address: {exc}") from exc
+
+
+class EmailField(fields.String):
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if len(text) > 255:
+            raise ValidationError("Longer than maximum length 255.")
+        return normalized_email(text)

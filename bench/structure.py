@@ -23,9 +23,11 @@ EDGE_MODULES = {
     "app", "app.factory", "app.http", "app.families", "app.errors", "app.auth",
     "app.extensions", "app.ratelimit", "app.logs", "app.openapi", "app.openapi_responses",
     "app.health", "app.client_config", "app.idempotency.guard", "app.realtime.ws",
-    "app.realtime.routes", "app.devserver", "app.apidocs", "app.oauth2",
+    "app.realtime.routes", "app.devserver", "app.apidocs",
 }  # fmt: skip
-SEND_SERVICES = ("app.notifications", "app.broadcasts", "app.direct", "app.inbox.service")
+SEND_SERVICES = (
+    "app.notifications", "app.broadcasts", "app.direct", "app.inbox.service", "app.metrics",
+)  # fmt: skip
 FOUNDATION = {
     "app.config", "app.db", "app.orm", "app.security", "app.refusals", "app.wire",
     "app.group_commit", "app.pagination",
@@ -35,7 +37,7 @@ LAYERS = ("edge", "composition", "send services", "workers", "engine", "domain",
 
 
 def layer_of(module: str) -> str:
-    if module in EDGE_MODULES or module.endswith(".routes") or module.startswith("app.cli"):
+    if module in EDGE_MODULES or module.endswith("routes") or module.startswith("app.cli"):
         return "edge"
     if module in ("app.composition", "app.runtime", "app.models", "workers"):
         return "composition"

@@ -6,11 +6,11 @@ import click
 from marshmallow import ValidationError
 
 from app.cli.output import emit, fail, transaction
-from app.notifications.schemas import normalized_email
 from app.suppressions import service
 from app.suppressions.models import SuppressionReason
 from app.suppressions.schemas import REASONS
 from app.tenants import service as tenants
+from app.wire import normalized_email
 
 # Entries read per query while listing the whole list.
 PAGE_SIZE = 1000

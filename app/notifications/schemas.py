@@ -4,28 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from email_validator import EmailNotValidError, validate_email
 from marshmallow import Schema, ValidationError, fields, missing, validate, validates_schema
 
-from app.wire import View, WireList, herald_page_fields
+from app.wire import EmailField, View, WireList, herald_page_fields
 
 MODES = ("realtime", "batch")
-
-
-def normalized_email(value: str) -> str:
-    """A syntactically valid address (no DNS lookups), normalised; ValidationError otherwise."""
-    try:
-        return validate_email(value, check_deliverability=False).normalized
-    except EmailNotValidError as exc:
-        raise ValidationError(f"Not a valid email address: {exc}") from exc
-
-
-class EmailField(fields.String):
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
-        text = super()._deserialize(value, attr, data, **kwargs)
-        if len(text) > 255:
-            raise ValidationError("Longer than maximum length 255.")
-        return normalized_email(text)
 
 
 class TargetObjectSchema(Schema):

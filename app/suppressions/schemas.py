@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from app.notifications.schemas import EmailField
 from app.suppressions.models import SuppressionReason
-from app.wire import View, WireList, herald_page_fields
+from app.wire import EmailField, View, WireList, herald_page_fields
 
 MAX_EMAILS = 1000
 REASONS = tuple(reason.value for reason in SuppressionReason)

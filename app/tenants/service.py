@@ -8,7 +8,6 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
-from app.oauth2 import validate_jwks_file
 from app.orm import utcnow
 from app.refusals import InvalidRequest, NotFound
 from app.security import (
@@ -20,6 +19,7 @@ from app.security import (
 )
 from app.tenants.dkim import stored_dkim
 from app.tenants.models import App, SecretKey
+from app.tenants.oauth2 import validate_jwks_file
 
 SCOPES = (
     "read",
