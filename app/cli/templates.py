@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
+from marshmallow import Schema
 
 from app.cli.output import emit, transaction
 from app.http import load_body
@@ -56,13 +58,7 @@ VERSION = click.option(
 @VERSION
 def templates_submit(key: str, app_id: str, version: int | None) -> None:
     """Submit a draft version for review, as POST /api/templates/KEY/submit does."""
-    data = load_body(TransitionBody, document=_body(version=version))
-    with transaction() as (_rt, session):
-        tenants.get_tenant(session=session, app_id=app_id)
-        submitted = service.submit(
-            session, app_id=app_id, ref=key, actor=ACTOR, version=data.get("version")
-        )
-        emit(TemplateVersionView().dump(submitted))
+    _review(service.submit, TransitionBody, key, app_id, version=version)
 
 
 @templates.command("approve")
@@ -71,13 +67,7 @@ def templates_submit(key: str, app_id: str, version: int | None) -> None:
 @VERSION
 def templates_approve(key: str, app_id: str, version: int | None) -> None:
     """Approve a pending version; sends use it from now on."""
-    data = load_body(TransitionBody, document=_body(version=version))
-    with transaction() as (_rt, session):
-        tenants.get_tenant(session=session, app_id=app_id)
-        approved = service.approve(
-            session, app_id=app_id, ref=key, actor=ACTOR, version=data.get("version")
-        )
-        emit(TemplateVersionView().dump(approved))
+    _review(service.approve, TransitionBody, key, app_id, version=version)
 
 
 @templates.command("reject")
@@ -87,18 +77,22 @@ def templates_approve(key: str, app_id: str, version: int | None) -> None:
 @VERSION
 def templates_reject(key: str, app_id: str, reason: str | None, version: int | None) -> None:
     """Reject a pending version with a reason."""
-    data = load_body(RejectBody, document=_body(version=version, reason=reason))
+    _review(service.reject, RejectBody, key, app_id, version=version, reason=reason)
+
+
+def _review(
+    transition: Callable[..., Any],
+    body: type[Schema],
+    key: str,
+    app_id: str,
+    **options: Any,
+) -> None:
+    """One review step, its options checked by the API's body schema; prints the version."""
+    data = load_body(body, document=_body(**options))
     with transaction() as (_rt, session):
         tenants.get_tenant(session=session, app_id=app_id)
-        rejected = service.reject(
-            session,
-            app_id=app_id,
-            ref=key,
-            actor=ACTOR,
-            reason=data["reason"],
-            version=data.get("version"),
-        )
-        emit(TemplateVersionView().dump(rejected))
+        version = transition(session, app_id=app_id, ref=key, actor=ACTOR, **data)
+        emit(TemplateVersionView().dump(version))
 
 
 def _body(**fields: Any) -> dict[str, Any]:
