@@ -6,7 +6,11 @@ import copy
 import uuid
 from typing import Any
 
+import pytest
+
+from templates_store.errors import RenderFailed
 from templates_store.models import TemplateVersion
+from templates_store.rendering import render
 
 ORDER_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -75,3 +79,11 @@ def make_version(
         channels=copy.deepcopy(channels if channels is not None else ORDER_CHANNELS),
         variable_schema=copy.deepcopy(schema if schema is not None else ORDER_SCHEMA),
     )
+
+
+def render_refusal(body: str) -> str:
+    """The message of the render error an in-app body gives."""
+    version = make_version({"in_app": {"title": "Hi", "body": body}})
+    with pytest.raises(RenderFailed) as raised:
+        render(version, variables=ORDER_VARIABLES, user={})
+    return raised.value.details[0].message
