@@ -26,6 +26,9 @@ class Settings:
     redis_prefix: str = "herald:"
     secret_key: str = ""
     smtp_url: str = "smtp://127.0.0.1:1025"
+    # Emails per second to the relay, across every worker process (0: unlimited); see
+    # app.engine.throttle.
+    smtp_max_per_second: int = 0
     default_sender: str = "Herald <no-reply@localhost>"
     public_url: str = "http://127.0.0.1:5000"
     max_body_bytes: int = 10 * 1024 * 1024

@@ -17,6 +17,7 @@ from app.engine.channels.guarded_http import GuardedHttp
 from app.engine.ledger import DeliveryLedger
 from app.engine.retry import RetryPolicy
 from app.engine.senders import AppChanges, Senders
+from app.engine.throttle import SendingRates
 from app.security import Encryptor
 from app.suppressions.links import UnsubscribeLinks
 from app.tenants.credentials import CredentialCache, new_cache
@@ -53,9 +54,13 @@ class Runtime:
     # When deliveries that failed for now are tried again (`app.engine.retry`), built with the
     # runtime so that a malformed RETRY_SCHEDULE stops a process as it starts.
     retry_policy: RetryPolicy = field(init=False)
+    # The relay's and the apps' email rates, shared by every process through Redis (built with
+    # the runtime too: a negative SMTP_MAX_PER_SECOND stops a process as it starts).
+    sending_rates: SendingRates = field(init=False)
 
     def __post_init__(self) -> None:
         self.retry_policy = RetryPolicy.from_settings(self.settings)
+        self.sending_rates = SendingRates.from_settings(self.settings, self.redis)
         self.push_http = GuardedHttp(DestinationGuard(web_push_policy(self.settings)))
         generation_key = self.key(GENERATION_KEY)
         self.credentials = new_cache(self.redis, generation_key)

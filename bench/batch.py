@@ -3,12 +3,18 @@
 Run by hand (never in the test suite):
 
     .venv/bin/python -m bench.batch [--targets 10000] [--sqlite]
+    .venv/bin/python -m bench.batch --throttle 200      # SMTP_MAX_PER_SECOND=200
+    .venv/bin/python -m bench.batch --apps 2            # a second app's batch 2 s later
 
 It creates a private PostgreSQL database (or SQLite file) and Redis prefix, starts the SMTP and
 push sinks in this process, the Procfile's `web` and `worker` processes, sends one batch through
 the API and prints: API accept time, time to the last delivery, deliveries per second, peak
 worker memory, and the same sends done by a plain script with the same processes and threads,
-as a ratio.
+as a ratio. With `--throttle N` the workers run with SMTP_MAX_PER_SECOND=N and the SMTP sink
+refuses (451) any message beyond `--sink-per-second` (default 1.25 N) in a second, counting
+its refusals; the plain script is skipped. With `--apps 2` a second app, with as many recipients
+of its own, sends the same batch 2 s after the first: it prints the time from its acceptance to
+its first delivery, and each batch's time to its last delivery.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import time
 import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from multiprocessing import Pool
 from pathlib import Path
 
@@ -43,7 +50,7 @@ from app.runtime import Runtime
 from app.security import hash_secret
 from app.users.models import User
 from tests.support import services
-from tests.support.factories import ORDER_CHANNELS, ORDER_SCHEMA, make_tenant
+from tests.support.factories import ORDER_CHANNELS, ORDER_SCHEMA, Tenant, make_tenant
 from tests.support.processes import free_port, procfile_process, wait_for_log
 from tests.support.sinks import PushService, SmtpSink
 
@@ -56,18 +63,24 @@ def main() -> None:
     parser.add_argument("--sqlite", action="store_true", help="SQLite instead of PostgreSQL")
     parser.add_argument("--threads", type=int, default=WORKER_THREADS, help="worker threads")
     parser.add_argument("--processes", type=int, default=WORKER_PROCESSES, help="worker processes")
+    parser.add_argument("--throttle", type=int, default=0, help="SMTP_MAX_PER_SECOND")
+    parser.add_argument("--sink-per-second", type=int, default=0, help="the SMTP sink's quota")
+    parser.add_argument("--apps", type=int, choices=(1, 2), default=1, help="apps sending")
     args = parser.parse_args()
     globals()["WORKER_THREADS"] = args.threads
     globals()["WORKER_PROCESSES"] = args.processes
     smtp = SmtpSink(port=free_port()).start()
     push = PushService().start()
+    quota = args.sink_per_second or (args.throttle * 5 // 4)
+    if quota:
+        smtp.limit_rate(quota)
     os.environ["SMTP_URL"] = smtp.url
     workdir = Path(tempfile.mkdtemp(prefix="herald-bench-"))
     database_url = (
         f"sqlite:///{workdir / 'bench.db'}" if args.sqlite else services.create_postgres_database()
     )
     try:
-        run(args.targets, database_url, workdir, smtp, push)
+        run(args, database_url, workdir, smtp, push)
     finally:
         smtp.stop()
         push.stop()
@@ -75,64 +88,134 @@ def main() -> None:
             services.drop_postgres_database(database_url)
 
 
-def run(count: int, database_url: str, workdir: Path, smtp: SmtpSink, push: PushService) -> None:
+def run(
+    args: argparse.Namespace, database_url: str, workdir: Path, smtp: SmtpSink, push: PushService
+) -> None:
+    count = args.targets
     upgrade(database_url)
     runtime = Runtime.from_settings(Settings.from_env(database_url=database_url))
-    tenant = make_tenant(
-        runtime, "bench", rate_limit_read_per_minute=100_000, rate_limit_write_per_minute=100_000
-    )
-    browsers = [push.new_browser() for _ in range(count)]
-    _create_recipients(runtime, tenant.app_id, browsers)
+    apps = [_app(runtime, push, count, name) for name in ("bench", "second")[: args.apps]]
     env = {"WORKER_PROCESSES": str(WORKER_PROCESSES), "WORKER_THREADS": str(WORKER_THREADS)}
+    if args.throttle:
+        env["SMTP_MAX_PER_SECOND"] = str(args.throttle)
     with (
         procfile_process("web", database_url=database_url, log_dir=workdir, env=env) as web,
         procfile_process("worker", database_url=database_url, log_dir=workdir, env=env) as worker,
     ):
         wait_for_log(worker, r"is ready for action|Worker process is ready", timeout=120)
-        _approve_template(web.base_url, tenant.headers())
-        request = {
-            "template": {
-                "key": "order-confirmation",
-                "variables": {"customerName": "Jane", "orderId": "B-1"},
-            },
-            "targets": [f"user-{i}" for i in range(count)],
-            "mode": "batch",
-        }
-        started = time.monotonic()
-        answer = _post(web.base_url + "/api/notifications/send", request, tenant.headers())
-        accepted = time.monotonic() - started
+        for app in apps:
+            _approve_template(web.base_url, app.tenant.headers())
         cpu_before = _group_cpu_s(worker.process.pid)
-        peak = _wait_for_completion(
-            web.base_url, answer["notificationId"], tenant.headers(), worker.process.pid
-        )
+        for position, app in enumerate(apps):
+            if position:  # the next app's batch, 2 s after the first was accepted
+                time.sleep(max(0.0, apps[0].started + 2.0 - time.monotonic()))
+            _send(web.base_url, app, count)
+        peak = 0
+        for app in apps:
+            peak = max(peak, _wait_for_completion(web.base_url, app, worker.process.pid))
         worker_cpu = _group_cpu_s(worker.process.pid) - cpu_before
+    first = apps[0]
     last = max(smtp.last_received_at, push.last_received_at)
-    herald_seconds = last - started
+    herald_seconds = last - first.started
     sends = smtp.count() + push.total_received()
     print(f"herald: {sends} deliveries in {herald_seconds:.1f} s", flush=True)
-    content = _sent_content(smtp, browsers)
-    plain_seconds = _plain_baseline(smtp.url, browsers, runtime, tenant.app_id, content)
+    figures = {
+        "targets": count,
+        "database": database_url.split(":")[0],
+        "api_accept_ms": round(first.accepted_s * 1000, 1),
+        "time_to_last_delivery_s": round(herald_seconds, 2),
+        "deliveries": sends,
+        "deliveries_per_s": round(sends / herald_seconds, 1),
+        "peak_worker_rss_mb": round(peak / 1024, 1),
+        "worker_cpu_ms_per_delivery": round(worker_cpu * 1000 / sends, 2),
+    }
+    if args.throttle or args.sink_per_second:
+        figures.update(_email_pace(smtp, first.started, args.throttle))
+    if len(apps) > 1:
+        figures.update(_shares(smtp, apps))
+    elif not args.throttle:
+        content = _sent_content(smtp, first.browsers)
+        plain_seconds = _plain_baseline(smtp.url, first.browsers, runtime, first.app_id, content)
+        figures["plain_script_s"] = round(plain_seconds, 2)
+        figures["herald_speed_vs_plain"] = round(plain_seconds / herald_seconds, 2)
     runtime.close()
-    print(
-        json.dumps(
-            {
-                "targets": count,
-                "database": database_url.split(":")[0],
-                "api_accept_ms": round(accepted * 1000, 1),
-                "time_to_last_delivery_s": round(herald_seconds, 2),
-                "deliveries": sends,
-                "deliveries_per_s": round(sends / herald_seconds, 1),
-                "peak_worker_rss_mb": round(peak / 1024, 1),
-                "worker_cpu_ms_per_delivery": round(worker_cpu * 1000 / sends, 2),
-                "plain_script_s": round(plain_seconds, 2),
-                "herald_speed_vs_plain": round(plain_seconds / herald_seconds, 2),
-            },
-            indent=2,
-        )
+    print(json.dumps(figures, indent=2))
+
+
+@dataclass
+class BenchApp:
+    """One app sending a batch: its credentials, recipients' browsers and email domain."""
+
+    tenant: Tenant
+    browsers: list
+    domain: str
+    started: float = 0.0
+    accepted_s: float = 0.0
+    notification_id: str = ""
+
+    @property
+    def app_id(self) -> str:
+        return self.tenant.app_id
+
+
+def _app(runtime: Runtime, push: PushService, count: int, name: str) -> BenchApp:
+    tenant = make_tenant(
+        runtime, name, rate_limit_read_per_minute=100_000, rate_limit_write_per_minute=100_000
     )
+    browsers = [push.new_browser() for _ in range(count)]
+    domain = "example.com" if name == "bench" else f"{name}.example.com"
+    _create_recipients(runtime, tenant.app_id, browsers, domain)
+    return BenchApp(tenant, browsers, domain)
 
 
-def _create_recipients(runtime: Runtime, app_id: str, browsers: list) -> None:
+def _send(base: str, app: BenchApp, count: int) -> None:
+    request = {
+        "template": {
+            "key": "order-confirmation",
+            "variables": {"customerName": "Jane", "orderId": "B-1"},
+        },
+        "targets": [f"user-{i}" for i in range(count)],
+        "mode": "batch",
+    }
+    app.started = time.monotonic()
+    answer = _post(base + "/api/notifications/send", request, app.tenant.headers())
+    app.accepted_s = time.monotonic() - app.started
+    app.notification_id = answer["notificationId"]
+
+
+def _email_pace(smtp: SmtpSink, started: float, throttle: int) -> dict[str, float | int]:
+    """When the last email arrived, the most emails the sink took in any one second, and the
+    messages it refused for coming too fast."""
+    times = [t for _, t in smtp.arrivals()]
+    peak, first = 0, 0
+    for last, at in enumerate(times):
+        while at - times[first] >= 1.0:
+            first += 1
+        peak = max(peak, last - first + 1)
+    if os.environ.get("BENCH_TRACE"):
+        seconds = [int(t - started) for t in times]
+        print("emails per second:", [seconds.count(i) for i in range(max(seconds) + 1)])
+    return {
+        "smtp_max_per_second": throttle,
+        "time_to_last_email_s": round(max(times) - started, 2),
+        "emails_per_s": round(len(times) / (max(times) - started), 1),
+        "most_emails_in_one_second": peak,
+        "sink_refusals": smtp.refusals,
+    }
+
+
+def _shares(smtp: SmtpSink, apps: list[BenchApp]) -> dict[str, float]:
+    """Each batch's first and last delivery (email or push), from its own acceptance."""
+    figures = {}
+    for position, app in enumerate(apps, start=1):
+        times = [t for r, t in smtp.arrivals() if r.endswith("@" + app.domain)]
+        times += [t for b in app.browsers for t in b.received_at]
+        figures[f"batch_{position}_first_delivery_s"] = round(min(times) - app.started, 2)
+        figures[f"batch_{position}_last_delivery_s"] = round(max(times) - app.started, 2)
+    return figures
+
+
+def _create_recipients(runtime: Runtime, app_id: str, browsers: list, domain: str) -> None:
     now = utcnow()
     users, subscriptions = [], []
     for i, browser in enumerate(browsers):
@@ -142,7 +225,7 @@ def _create_recipients(runtime: Runtime, app_id: str, browsers: list) -> None:
                 "id": user_id,
                 "app_id": app_id,
                 "external_id": f"user-{i}",
-                "email": f"user-{i}@example.com",
+                "email": f"user-{i}@{domain}",
                 "custom_attributes": {},
                 "phone_numbers": [],
                 "created_at": now,
@@ -191,16 +274,14 @@ def _post(url: str, body: dict, headers: dict[str, str]) -> dict:
         return json.load(response)
 
 
-def _wait_for_completion(
-    base: str, notification_id: str, headers: dict[str, str], worker_pid: int
-) -> int:
+def _wait_for_completion(base: str, app: BenchApp, worker_pid: int) -> int:
     """Poll progress until complete; returns the worker process group's peak RSS in KiB."""
     peak = 0
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline:
         peak = max(peak, _group_rss_kib(worker_pid))
         request = urllib.request.Request(
-            f"{base}/api/notifications/{notification_id}", headers=headers
+            f"{base}/api/notifications/{app.notification_id}", headers=app.tenant.headers()
         )
         with urllib.request.urlopen(request, timeout=10) as response:
             body = json.load(response)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -101,6 +101,8 @@ class LostWork:
     chunk_ids: list[str]
     deliveries: list[Delivery]
     import_ids: list[str]
+    # The batches of the stale chunks, whose feeders restart (`app.engine.pacing`).
+    fed_notification_ids: list[str] = field(default_factory=list)
 
 
 def _find_lost_work(session: Session, broker: RedisBroker, stale_after: timedelta) -> LostWork:
@@ -116,17 +118,21 @@ def _find_lost_work(session: Session, broker: RedisBroker, stale_after: timedelt
         query = select(model.id).where(*conditions, enqueued_before).limit(BATCH_LIMIT)
         return list(session.scalars(query))
 
+    chunk_ids = stale_ids(NotificationChunk, NotificationChunk.status == ChunkStatus.QUEUED)
+    fed = select(NotificationChunk.notification_id).where(NotificationChunk.id.in_(chunk_ids))
+
     return LostWork(
         notification_ids=stale_ids(
             Notification,
             Notification.status == NotificationStatus.QUEUED,
             Notification.mode == "batch",
         ),
-        chunk_ids=stale_ids(NotificationChunk, NotificationChunk.status == ChunkStatus.QUEUED),
+        chunk_ids=chunk_ids,
         deliveries=states.stale_deliveries(
             session, older_than=stale_after, queued_before=queued_before, limit=BATCH_LIMIT
         ),
         import_ids=stale_ids(Import, Import.status != PROCESSED),
+        fed_notification_ids=sorted(set(session.scalars(fed))) if chunk_ids else [],
     )
 
 
@@ -150,11 +156,13 @@ def _take_back(session: Session, lost: LostWork) -> None:
 
 
 def _enqueue_again(actors: Actors, lost: LostWork) -> None:
+    """Stale chunks restart their batch's feeder, which releases them at its app's pace (their
+    feeder keeps chunks waiting for their turn fresh: stale ones lost it, or their message)."""
     delivery, broker = actors.delivery, actors.broker
-    emails = [d.id for d in lost.deliveries if d.channel == "email"]
+    emails = [(d.id, d.app_id) for d in lost.deliveries if d.channel == "email"]
     pushes = [d.id for d in lost.deliveries if d.channel == "push"]
-    enqueue_many(broker, [delivery.dispatch_notification.message(i) for i in lost.notification_ids])
-    enqueue_many(broker, [delivery.process_chunk.message(i) for i in lost.chunk_ids])
+    dispatches = [*lost.notification_ids, *lost.fed_notification_ids]
+    enqueue_many(broker, [delivery.dispatch_notification.message(i) for i in dispatches])
     enqueue_many(broker, delivery.delivery_messages(emails, pushes))
     enqueue_many(broker, [actors.import_users.message(i) for i in lost.import_ids])
 
@@ -162,7 +170,7 @@ def _enqueue_again(actors: Actors, lost: LostWork) -> None:
 def _enqueue_due_retries(actors: Actors, due: Sequence[Row]) -> None:
     """Released to `queued` and committed: should Redis not take them, they are queued work whose
     message is lost, which a later pass re-enqueues."""
-    emails = [row.id for row in due if row.channel == "email"]
+    emails = [(row.id, row.app_id) for row in due if row.channel == "email"]
     pushes = [row.id for row in due if row.channel == "push"]
     enqueue_many(actors.broker, actors.delivery.delivery_messages(emails, pushes))
 

@@ -1,6 +1,7 @@
 """The batch pipeline's steps as plain functions: dispatch into chunks, then process a chunk.
 
-Actors in `workers/delivery.py` call these inside a transaction and enqueue after commit.
+Actors in `workers/delivery.py` call these inside a transaction and enqueue after commit; the
+chunks are released to them at their app's pace (`app.engine.pacing`).
 """
 
 from __future__ import annotations
@@ -32,10 +33,25 @@ class LiteralContent:
     push: Mapping[str, Any] | None = None
 
 
-def split_into_chunks(session: Session, *, notification_id: str, chunk_size: int) -> list[str]:
-    """Store the notification's targets as chunks (once); returns the ids of unprocessed chunks."""
+def split_into_chunks(
+    session: Session, *, notification_id: str, chunk_size: int
+) -> list[tuple[str, int]]:
+    """Store the notification's targets as chunks (once); returns the (id, position) of each
+    unprocessed chunk, in order."""
     notification = session.get(Notification, notification_id, with_for_update=True)
-    if notification is None or notification.status == NotificationStatus.CANCELLED:
+    if notification is None:
+        return []
+    if notification.status == NotificationStatus.CANCELLED:
+        # Chunks its feeder had not released yet: done, so that none looks lost to the reconciler.
+        session.execute(
+            update(NotificationChunk)
+            .where(
+                NotificationChunk.notification_id == notification_id,
+                NotificationChunk.status == ChunkStatus.QUEUED,
+            )
+            .values(status=ChunkStatus.DONE, updated_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
         return []
     if notification.status == NotificationStatus.QUEUED:
         targets = notification.targets
@@ -51,16 +67,15 @@ def split_into_chunks(session: Session, *, notification_id: str, chunk_size: int
         # The chunks now hold the targets; keep one copy, not two, of up to 10,000 entries.
         notification.targets = []
         session.flush()
-    return list(
-        session.scalars(
-            select(NotificationChunk.id)
-            .where(
-                NotificationChunk.notification_id == notification_id,
-                NotificationChunk.status == ChunkStatus.QUEUED,
-            )
-            .order_by(NotificationChunk.position)
+    rows = session.execute(
+        select(NotificationChunk.id, NotificationChunk.position)
+        .where(
+            NotificationChunk.notification_id == notification_id,
+            NotificationChunk.status == ChunkStatus.QUEUED,
         )
+        .order_by(NotificationChunk.position)
     )
+    return [(chunk_id, position) for chunk_id, position in rows]
 
 
 def process_chunk(

@@ -29,14 +29,16 @@ SHARED_EMAILS_KEPT = 16
 
 @dataclass(frozen=True)
 class SendingIdentity:
-    """What an app's deliveries are sent as: its From address, its DKIM key and its VAPID key,
-    as of `generation` of the apps' settings."""
+    """What an app's deliveries are sent as: its From address, its DKIM key, its VAPID key and
+    its share of the relay (emails per second, None: unlimited), as of `generation` of the apps'
+    settings."""
 
     sender: str
     vapid_private_key: str
     dkim: DkimSigner | None
     loaded_at: float
     generation: bytes | None = None
+    email_per_second: int | None = None
 
 
 class AppChanges:
@@ -106,6 +108,7 @@ class Senders:
                 dkim=self._dkim_signer(app),
                 loaded_at=time.monotonic(),
                 generation=generation,
+                email_per_second=app.email_per_second,
             )
         self._identities[app_id] = identity
         return identity

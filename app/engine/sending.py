@@ -11,7 +11,9 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
 
 from app.engine import outcome_log, states
 from app.engine.channels.base import AddressRejected, PermanentFailure, TransientFailure
@@ -20,7 +22,10 @@ from app.engine.channels.email import OutgoingEmail
 from app.engine.channels.webpush import SubscriptionGone, send_web_push
 from app.engine.fanout import SHARED_EMAIL
 from app.engine.ledger import ClaimedDelivery
+from app.engine.models import Delivery
 from app.engine.retry import NextAttempt
+from app.engine.throttle import GO, Decision, Lane
+from app.orm import utcnow
 from app.push.service import discard_subscription
 from app.runtime import Runtime
 from app.suppressions.models import SuppressionReason
@@ -38,6 +43,38 @@ class Outcome:
 
 
 NOT_CLAIMED = Outcome("not_claimed")
+
+
+def email_turn(
+    runtime: Runtime, *, delivery_id: str, app_id: str | None, lane: Lane, turns: int = 0
+) -> Decision:
+    """Whether an email delivery may go now under the relay's and its app's sending rates, asked
+    before it is claimed: one deferred stays `queued`, with no attempt counted.
+
+    A wait long enough for the reconciler to take the delivery's message for lost (a quarter of
+    RECONCILE_STALE_AFTER_S) is stored as its `next_attempt_at`, which the reconciler honours.
+    """
+    app_id = app_id or _app_of(runtime, delivery_id)
+    if app_id is None:  # the delivery is gone with its app: there is nothing to claim
+        return GO
+    try:
+        app_per_second = runtime.senders.identity(app_id).email_per_second
+    except LookupError:
+        return GO
+    decision = runtime.sending_rates.take(
+        app_id=app_id, app_per_second=app_per_second, lane=lane, turns=turns
+    )
+    if decision.wait_ms >= runtime.settings.reconcile_stale_after_s * 250:
+        until = utcnow() + timedelta(milliseconds=decision.wait_ms)
+        with runtime.database.transaction() as session:
+            states.note_deferral(session.connection(), delivery_id=delivery_id, until=until)
+    return decision
+
+
+def _app_of(runtime: Runtime, delivery_id: str) -> str | None:
+    """A message from before email tasks named their app carries only the delivery's id."""
+    with runtime.database.transaction() as session:
+        return session.scalar(select(Delivery.app_id).where(Delivery.id == delivery_id))
 
 
 def send_email_delivery(runtime: Runtime, *, delivery_id: str) -> Outcome:

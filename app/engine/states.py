@@ -205,6 +205,17 @@ def cancel_queued(session: Session, *, notification_id: str) -> int:
     return cancelled
 
 
+def note_deferral(connection: Connection, *, delivery_id: str, until: datetime) -> None:
+    """A queued email the sending rates hold back until `until` (`app.engine.throttle`): its
+    message waits that long, so the reconciler does not take it for lost before then. Still
+    `queued`, with no attempt counted; the claim clears it."""
+    connection.execute(
+        update(_table)
+        .where(_table.c.id == delivery_id, _table.c.status == QUEUED)
+        .values(next_attempt_at=until)
+    )
+
+
 def queued_before_backlog(
     updated_at: InstrumentedAttribute[datetime], queued_before: datetime | None
 ) -> ColumnElement[bool]:
@@ -222,8 +233,9 @@ def stale_deliveries(
 ) -> list[Delivery]:
     """Deliveries queued or sending with no progress for a while: their message was lost.
 
-    Queued ones count only when last enqueued before `queued_before` (see the reconciler).
-    Retrying ones wait for their time, not for a message: `release_due_retries` takes them.
+    Queued ones count only when last enqueued before `queued_before` (see the reconciler), and
+    once the turn the sending rates gave them (`note_deferral`) is that long past too. Retrying
+    ones wait for their time, not for a message: `release_due_retries` takes them.
     """
     cutoff: datetime = utcnow() - older_than
     before_backlog = queued_before_backlog(Delivery.updated_at, queued_before)
@@ -234,6 +246,7 @@ def stale_deliveries(
                 Delivery.status.in_((QUEUED, SENDING)),
                 Delivery.updated_at < cutoff,
                 or_(Delivery.status == SENDING, before_backlog),
+                or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at < cutoff),
             )
             .order_by(Delivery.updated_at)
             .limit(limit)
@@ -249,7 +262,7 @@ def release_due_retries(
     limit: int,
 ) -> list[Row]:
     """Move retrying deliveries whose next attempt is due back to `queued`, for the reconciler to
-    enqueue; returns their (id, channel).
+    enqueue; returns their (id, channel, app_id).
 
     A wait the broker held (up to `broker_wait_limit` after the delivery began waiting) is left
     to its delayed message, unless still unclaimed `overdue_after` past its time (the message
@@ -271,6 +284,6 @@ def release_due_retries(
         update(_table)
         .where(_table.c.id.in_(chosen), *due)
         .values(status=QUEUED, updated_at=now)
-        .returning(_table.c.id, _table.c.channel)
+        .returning(_table.c.id, _table.c.channel, _table.c.app_id)
     )
     return list(released)

@@ -78,6 +78,13 @@ class AppSettingsSchema(Schema):
     )
     oauth2 = fields.Nested(OAuth2Schema, allow_none=True)
     dkim = fields.Nested(DkimSchema, allow_none=True)
+    # The app's share of the relay, across every worker (null: unlimited, within the relay's).
+    email_per_second = fields.Integer(
+        data_key="emailPerSecond",
+        allow_none=True,
+        strict=True,
+        validate=validate.Range(min=1, max=1_000_000),
+    )
 
 
 class OAuth2View(View):
@@ -115,6 +122,7 @@ class AppView(View):
     criticalCategories = fields.List(fields.String(), attribute="critical_categories")
     oauth2 = fields.Nested(OAuth2View, allow_none=True)
     dkim = fields.Nested(DkimView, allow_none=True)
+    emailPerSecond = fields.Integer(attribute="email_per_second", allow_none=True)
     vapidPublicKey = fields.String(attribute="vapid_public_key")
     createdAt = fields.DateTime(attribute="created_at")
     updatedAt = fields.DateTime(attribute="updated_at")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from flask.testing import FlaskClient
 
 from app.runtime import Runtime
@@ -96,3 +97,26 @@ def test_settings_of_one_app_never_change_another(
     client.patch(URL, json={"name": "renamed"}, headers=tenant.headers())
 
     assert client.get(URL, headers=other_tenant.headers()).get_json()["name"] == "globex"
+
+
+def test_email_per_second_is_unlimited_until_set_and_shown_once_set(
+    client: FlaskClient, tenant: Tenant
+):
+    unset = client.get(URL, headers=tenant.headers()).get_json()["emailPerSecond"]
+    set_to = client.patch(URL, json={"emailPerSecond": 25}, headers=tenant.headers()).get_json()
+    shown = client.get(URL, headers=tenant.headers()).get_json()["emailPerSecond"]
+    cleared = client.patch(URL, json={"emailPerSecond": None}, headers=tenant.headers())
+
+    assert (unset, set_to["emailPerSecond"], shown) == (None, 25, 25)
+    assert cleared.get_json()["emailPerSecond"] is None
+
+
+@pytest.mark.parametrize("value", [0, -3, 2.5, "10", True, 1_000_001])
+def test_email_per_second_must_be_a_positive_whole_number(
+    client: FlaskClient, tenant: Tenant, value: object
+):
+    response = client.patch(URL, json={"emailPerSecond": value}, headers=tenant.headers())
+
+    assert response.status_code == 400
+    assert [e["field"] for e in response.get_json()["errors"]] == ["emailPerSecond"]
+    assert client.get(URL, headers=tenant.headers()).get_json()["emailPerSecond"] is None

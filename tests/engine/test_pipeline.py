@@ -337,7 +337,7 @@ def test_realtime_email_and_push_go_through_the_priority_queue(
 
 def _run_queued_chunks(actors: Actors, limit: int | None = None) -> None:
     """Process chunk messages synchronously, as a worker would, leaving their sends queued."""
-    queue = f"{actors.broker.namespace}:default"
+    queue = f"{actors.broker.namespace}:{actors.delivery.process_chunk.queue_name}"
     messages = actors.broker.client.hgetall(f"{queue}.msgs")
     from dramatiq import Message
 

@@ -107,3 +107,37 @@ def test_deliveries_waiting_to_retry_are_all_delivered_after_redis_comes_back_em
     emails = {cluster.smtp.attempts(recipients.email(e)) for e in recipients.external_ids}
     pushes = {cluster.push.requests_to(b) for b in recipients.browsers.values()}
     assert (emails, pushes) == ({2}, {2})  # refused once, delivered on the retry
+
+
+# Eight seconds of email for the batch, most of it waiting for its turn when Redis goes.
+@pytest.mark.parametrize("cluster_settings", [{"SMTP_MAX_PER_SECOND": "5"}], ids=["5-per-second"])
+def test_emails_deferred_by_the_sending_rate_are_all_delivered_after_redis_comes_back_empty(
+    cluster: Cluster,
+):
+    recipients = audience(cluster, "deferred", 40)
+    status, sent = send_batch(cluster, recipients)
+    assert status == 202, sent
+    notification_id = sent["notificationId"]
+
+    def emails_waiting_for_their_turn() -> int:
+        status, view = cluster.api(
+            "GET", f"/api/notifications/{notification_id}", recipients.tenant
+        )
+        sent_already = sum(received(cluster, recipients).emails.values())
+        return view["progress"]["email"]["queued"] if status == 200 and sent_already else 0
+
+    waiting = poll(emails_waiting_for_their_turn, timeout=30, interval=0.1)
+    cluster.redis.kill()
+    time.sleep(OUTAGE_S)
+    cluster.redis.restart_empty()
+    views = wait_until_completed(cluster, recipients.tenant, [notification_id])
+
+    result = outcome(cluster, recipients, views)
+    report(
+        f"Redis killed for {OUTAGE_S} s, back empty, while emails waited for their turn", 1, result
+    )
+    assert waiting >= 20
+    assert_consistent(result, recipients)
+    assert result.doubled == 0, result
+    # Waiting for a turn is no attempt: every address was offered its email once.
+    assert {cluster.smtp.attempts(recipients.email(e)) for e in recipients.external_ids} == {1}

@@ -53,7 +53,11 @@ class _SmtpHandler:
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         with self.sink._lock:
             self.sink._attempts[address.lower()] += 1
-        scripted = self.sink._next_failure(address) or self.sink._greylisted(address)
+        scripted = (
+            self.sink._next_failure(address)
+            or self.sink._greylisted(address)
+            or self.sink._over_rate()
+        )
         if scripted:
             return scripted
         envelope.rcpt_tos.append(address)
@@ -63,21 +67,26 @@ class _SmtpHandler:
         if self.sink.delay_s:  # a relay's time per message, without blocking other sessions
             await asyncio.sleep(self.sink.delay_s)
         with self.sink._lock:
+            now = time.monotonic()
             for recipient in envelope.rcpt_tos:
                 self.sink._raw.append((recipient, envelope.content))
-            self.sink.last_received_at = time.monotonic()
+                self.sink._received_at.append(now)
+            self.sink.last_received_at = now
         return "250 Message accepted"
 
 
 class SmtpSink:
     """aiosmtpd on a free port. `fail(address, "451 ...", times=2)` refuses that recipient;
     `greylist(seconds)` defers every recipient for that long after its first attempt, as a
-    greylisting server does; `delay_s` makes each message take that long, as a real relay does."""
+    greylisting server does; `limit_rate(n)` defers every recipient beyond n in any second, as a
+    relay with a quota does (`refusals` counts them); `delay_s` makes each message take that
+    long, as a real relay does."""
 
     def __init__(self, port: int | None = None) -> None:
         self.port = port or free_port()
         # Parsed on first read: parsing on arrival cost the benchmarks more CPU than sending.
         self._raw: list[tuple[str, bytes]] = []
+        self._received_at: list[float] = []  # time.monotonic() of each of `_raw`
         self._parsed: list[tuple[str, EmailMessage]] = []
         self.last_received_at = 0.0
         self.delay_s = 0.0
@@ -85,6 +94,9 @@ class SmtpSink:
         self._failures: dict[str, deque[str]] = defaultdict(deque)
         self._greylist_s = 0.0
         self._first_seen: dict[str, float] = {}
+        self._per_second: int | None = None
+        self._accepted_at: deque[float] = deque()
+        self.refusals = 0
         self._lock = threading.Lock()
         self._controller = Controller(_SmtpHandler(self), hostname="127.0.0.1", port=self.port)
 
@@ -102,11 +114,15 @@ class SmtpSink:
     def reset(self) -> None:
         with self._lock:
             self._raw.clear()
+            self._received_at.clear()
             self._parsed.clear()
             self._failures.clear()
             self._attempts.clear()
             self._first_seen.clear()
             self._greylist_s = 0.0
+            self._per_second = None
+            self._accepted_at.clear()
+            self.refusals = 0
         self.delay_s = 0.0
 
     def attempts(self, address: str) -> int:
@@ -130,6 +146,25 @@ class SmtpSink:
             first = self._first_seen.setdefault(address.lower(), now)
             if now - first < self._greylist_s:
                 return "451 4.7.1 Greylisted, please try again later"
+            return None
+
+    def limit_rate(self, per_second: int | None) -> None:
+        with self._lock:
+            self._per_second = per_second
+            self._accepted_at.clear()
+
+    def _over_rate(self) -> str | None:
+        """Past the quota of the last second (a sliding second): 451, counted in `refusals`."""
+        if self._per_second is None:
+            return None
+        now = time.monotonic()
+        with self._lock:
+            while self._accepted_at and now - self._accepted_at[0] >= 1.0:
+                self._accepted_at.popleft()
+            if len(self._accepted_at) >= self._per_second:
+                self.refusals += 1
+                return "451 4.7.0 Too many messages this second, slow down"
+            self._accepted_at.append(now)
             return None
 
     def _next_failure(self, address: str) -> str | None:
@@ -157,6 +192,11 @@ class SmtpSink:
         with self._lock:
             return [r for r, _ in self._raw]
 
+    def arrivals(self) -> list[tuple[str, float]]:
+        """(recipient, time.monotonic() of its arrival) for every message, in order."""
+        with self._lock:
+            return [(r, t) for (r, _), t in zip(self._raw, self._received_at, strict=True)]
+
     def count(self) -> int:
         with self._lock:
             return len(self._raw)
@@ -170,6 +210,7 @@ class FakeBrowser:
     private_key: ec.EllipticCurvePrivateKey
     auth_secret: bytes
     received: list[dict[str, Any]] = field(default_factory=list)
+    received_at: list[float] = field(default_factory=list)  # time.monotonic() of each
 
     @property
     def p256dh(self) -> str:
@@ -323,7 +364,8 @@ class PushService:
                     )
                     with service._lock:
                         browser.received.append(json.loads(payload))
-                        service.last_received_at = time.monotonic()
+                        browser.received_at.append(time.monotonic())
+                        service.last_received_at = browser.received_at[-1]
                     reply = PushReply(201)
                 self.send_response(reply.status)
                 for name, value in reply.headers.items():
