@@ -7,14 +7,17 @@ them, the web process and the reconciler build their messages and hand them off 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from dramatiq import Message
 from dramatiq.brokers.redis import RedisBroker
 
-from app.runtime import Runtime
 from workers.delivery import DeliveryActors
 from workers.handoff import hand_off
 from workers.imports import declare_import_users
+
+if TYPE_CHECKING:
+    from app.runtime import Runtime
 
 
 class Actors:

@@ -3,9 +3,12 @@ actors are declared on it explicitly, so Dramatiq's global broker is never neede
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from dramatiq.brokers.redis import RedisBroker
 
-from app.config import Settings
+if TYPE_CHECKING:
+    from app.config import Settings
 
 
 def build_broker(settings: Settings) -> RedisBroker:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dramatiq
 from dramatiq import Message
@@ -25,14 +25,16 @@ from dramatiq.brokers.redis import RedisBroker
 from redis import RedisError
 
 from app.engine import pacing, pipeline
-from app.engine.fanout import FanOut
 from app.engine.retry import TASK_RETRIES
 from app.engine.sending import Outcome, email_turn, send_email_delivery, send_push_delivery
 from app.engine.throttle import Decision, Lane
 from app.realtime.frames import NOTIFICATION_NEW
 from app.realtime.publisher import publish_events
-from app.runtime import Runtime
 from workers.handoff import hand_off
+
+if TYPE_CHECKING:
+    from app.engine.fanout import FanOut
+    from app.runtime import Runtime
 
 log = logging.getLogger(__name__)
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import dramatiq
 from dramatiq.brokers.redis import RedisBroker
 
 from app.imports import service
-from app.runtime import Runtime
+
+if TYPE_CHECKING:
+    from app.runtime import Runtime
 
 ONE_HOUR_MS = 60 * 60 * 1000
 

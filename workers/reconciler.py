@@ -18,7 +18,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dramatiq
 from dramatiq import Message
@@ -39,9 +39,11 @@ from app.engine.models import (
 from app.idempotency.models import purge_expired
 from app.imports.models import PROCESSED, Import
 from app.orm import utcnow
-from app.runtime import Runtime
-from workers.actors import Actors
 from workers.bulk import enqueue_many
+
+if TYPE_CHECKING:
+    from app.runtime import Runtime
+    from workers.actors import Actors
 
 log = logging.getLogger(__name__)
 

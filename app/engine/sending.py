@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
@@ -21,15 +22,17 @@ from app.engine.channels.destinations import BlockedDestination
 from app.engine.channels.email import OutgoingEmail
 from app.engine.channels.webpush import SubscriptionGone, send_web_push
 from app.engine.fanout import SHARED_EMAIL
-from app.engine.ledger import ClaimedDelivery
 from app.engine.models import Delivery
-from app.engine.retry import NextAttempt
 from app.engine.throttle import GO, Decision, Lane
 from app.orm import utcnow
 from app.push.service import discard_subscription
-from app.runtime import Runtime
 from app.suppressions.models import SuppressionReason
 from app.suppressions.service import suppress
+
+if TYPE_CHECKING:
+    from app.engine.ledger import ClaimedDelivery
+    from app.engine.retry import NextAttempt
+    from app.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
