@@ -10,12 +10,20 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from app.engine.models import Delivery, NotificationChunk
+from app.engine.models import Delivery
 from app.engine.retry import RetryPolicy
 from app.orm import utcnow
 from app.runtime import Runtime
 from tests.support.factories import Tenant, approved_template
-from tests.support.pipeline import batch, deliveries, finished, status_of, subscribe
+from tests.support.pipeline import (
+    batch,
+    deliveries,
+    fan_out_now,
+    finished,
+    people,
+    status_of,
+    subscribe,
+)
 from tests.support.sinks import PushService, SmtpSink
 from workers.actors import Actors
 from workers.reconciler import reconcile_once
@@ -50,29 +58,6 @@ def use_policy(runtime: Runtime) -> Iterator[UsePolicy]:
 
     yield use
     runtime.retry_policy = original
-
-
-def people(count: int) -> list[dict]:
-    return [{"external_id": f"u{i}", "email": f"u{i}@example.com"} for i in range(count)]
-
-
-def fan_out_now(runtime: Runtime, actors: Actors, notification_id: str) -> dict[str, str]:
-    """Dispatch and fan out as a worker would, leaving the sends queued; email delivery id per
-    target."""
-    actors.delivery.dispatch_notification(notification_id)
-    with runtime.database.transaction() as session:
-        chunk_ids = session.scalars(
-            select(NotificationChunk.id).where(NotificationChunk.notification_id == notification_id)
-        ).all()
-    for chunk_id in chunk_ids:
-        actors.delivery.process_chunk(chunk_id)
-    with runtime.database.transaction() as session:
-        rows = session.execute(
-            select(Delivery.target, Delivery.id).where(
-                Delivery.notification_id == notification_id, Delivery.channel == "email"
-            )
-        )
-        return {target: delivery_id for target, delivery_id in rows}
 
 
 def time_passes(runtime: Runtime, delivery_ids: list[str], by: timedelta) -> None:

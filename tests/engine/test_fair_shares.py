@@ -17,8 +17,8 @@ from app.engine.pacing import window_for
 from app.orm import utcnow
 from app.runtime import Runtime
 from tests.support.factories import Tenant, approved_template
-from tests.support.pipeline import batch, finished
-from tests.support.rates import people, positions
+from tests.support.pipeline import batch, finished, people
+from tests.support.rates import positions
 from tests.support.sinks import SmtpSink
 from workers.actors import Actors
 from workers.reconciler import reconcile_once

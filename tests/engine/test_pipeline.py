@@ -19,6 +19,7 @@ from tests.support.pipeline import (
     batch,
     deliveries,
     finished,
+    people,
     status_of,
     subscribe,
 )
@@ -38,12 +39,6 @@ def small_chunks(runtime: Runtime):
     runtime.settings = replace(original, chunk_size=40)
     yield
     runtime.settings = original
-
-
-def people(count: int, start: int = 0) -> list[dict]:
-    return [
-        {"external_id": f"u{i}", "email": f"u{i}@example.com"} for i in range(start, start + count)
-    ]
 
 
 def test_batch_across_chunks_reaches_every_recipient_exactly_once_per_channel(

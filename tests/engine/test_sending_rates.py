@@ -22,9 +22,9 @@ from app.engine.throttle import GO, Decision, Lane, SendingRates
 from app.orm import utcnow
 from app.runtime import Runtime
 from tests.support.factories import Tenant, approved_template
-from tests.support.pipeline import SEND, VARIABLES, batch, deliveries, finished
+from tests.support.pipeline import SEND, VARIABLES, batch, deliveries, fan_out_now, finished, people
 from tests.support.processes import free_port
-from tests.support.rates import PinnedClock, fan_out_now, people, positions, sending_rates
+from tests.support.rates import PinnedClock, positions, sending_rates
 from tests.support.sinks import SmtpSink, wait_until
 from workers.actors import Actors
 from workers.reconciler import reconcile_once
@@ -199,7 +199,7 @@ def test_a_throttled_delivery_stays_queued_without_counting_an_attempt(
 ):
     use_rates(1, clock)
     sent = batch(client, tenant, people(2))
-    first, second = fan_out_now(runtime, actors, sent["notificationId"])
+    first, second = fan_out_now(runtime, actors, sent["notificationId"]).values()
 
     actors.delivery.deliver_email(first)
     actors.delivery.deliver_email(second)
@@ -237,7 +237,7 @@ def test_a_long_wait_for_a_turn_is_stored_and_survives_redis_coming_back_empty(
     try:
         use_rates(1, clock)
         sent = batch(client, tenant, people(3))
-        ids = fan_out_now(runtime, actors, sent["notificationId"])
+        ids = list(fan_out_now(runtime, actors, sent["notificationId"]).values())
         for delivery_id in ids:
             actors.delivery.deliver_email(delivery_id)
         shown = deliveries(client, tenant, sent["notificationId"], "&status=queued")

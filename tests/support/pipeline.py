@@ -4,12 +4,15 @@ the tests building on it (broadcasts, recipient rules) send and wait with these.
 from __future__ import annotations
 
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
+from app.engine.models import Delivery, NotificationChunk
 from app.push.service import register_subscription
 from app.runtime import Runtime
 from app.users.service import find_or_create_user
 from tests.support.factories import Tenant
 from tests.support.sinks import PushService, wait_until
+from workers.actors import Actors
 
 SEND = "/api/notifications/send"
 VARIABLES = {"customerName": "Jane", "orderId": "ORD-1"}
@@ -65,3 +68,30 @@ def deliveries(
 ) -> list[dict]:
     url = f"/api/notifications/{notification_id}/deliveries?perPage=100{query}"
     return client.get(url, headers=tenant.headers()).get_json()["deliveries"]
+
+
+def people(count: int, prefix: str = "u", start: int = 0) -> list[dict]:
+    """Target objects `{prefix}{i}` with an email address each."""
+    return [
+        {"external_id": f"{prefix}{i}", "email": f"{prefix}{i}@example.com"}
+        for i in range(start, start + count)
+    ]
+
+
+def fan_out_now(runtime: Runtime, actors: Actors, notification_id: str) -> dict[str, str]:
+    """Dispatch and fan out every chunk as a worker would, leaving the sends queued; the email
+    delivery id of each target, in the order the deliveries were made."""
+    actors.delivery.dispatch_notification(notification_id)
+    with runtime.database.transaction() as session:
+        chunk_ids = session.scalars(
+            select(NotificationChunk.id).where(NotificationChunk.notification_id == notification_id)
+        ).all()
+    for chunk_id in chunk_ids:
+        actors.delivery.process_chunk(chunk_id)
+    with runtime.database.transaction() as session:
+        rows = session.execute(
+            select(Delivery.target, Delivery.id)
+            .where(Delivery.notification_id == notification_id, Delivery.channel == "email")
+            .order_by(Delivery.created_at, Delivery.id)
+        )
+        return {target: delivery_id for target, delivery_id in rows}

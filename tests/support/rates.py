@@ -7,13 +7,9 @@ import uuid
 from collections.abc import Iterable
 
 from redis import Redis
-from sqlalchemy import select
 
-from app.engine.models import Delivery, NotificationChunk
 from app.engine.throttle import SendingRates
-from app.runtime import Runtime
 from tests.support.sinks import SmtpSink
-from workers.actors import Actors
 
 START_US = 1_700_000_000_000_000
 
@@ -41,32 +37,6 @@ def sending_rates(
         relay_per_second=relay_per_second,
         clock_us=clock,
     )
-
-
-def people(count: int, prefix: str = "u") -> list[dict]:
-    return [
-        {"external_id": f"{prefix}{i}", "email": f"{prefix}{i}@example.com"} for i in range(count)
-    ]
-
-
-def fan_out_now(runtime: Runtime, actors: Actors, notification_id: str) -> list[str]:
-    """Dispatch and fan out every chunk as a worker would, leaving the sends queued; the email
-    delivery ids, in the order of the targets."""
-    actors.delivery.dispatch_notification(notification_id)
-    with runtime.database.transaction() as session:
-        chunk_ids = session.scalars(
-            select(NotificationChunk.id).where(NotificationChunk.notification_id == notification_id)
-        ).all()
-    for chunk_id in chunk_ids:
-        actors.delivery.process_chunk(chunk_id)
-    with runtime.database.transaction() as session:
-        return list(
-            session.scalars(
-                select(Delivery.id)
-                .where(Delivery.notification_id == notification_id, Delivery.channel == "email")
-                .order_by(Delivery.created_at, Delivery.id)
-            )
-        )
 
 
 def positions(sink: SmtpSink, addresses: Iterable[str]) -> list[int]:
