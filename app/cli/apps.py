@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 
 from app.allowlist import service as allow_lists
@@ -12,6 +10,7 @@ from app.cli.output import emit, fail, parse_assignment, transaction
 from app.http import load_body
 from app.tenants import service as tenants
 from app.tenants.schemas import AppSettingsSchema, AppView
+from app.wire import parse_json
 
 
 @click.group()
@@ -88,6 +87,6 @@ def apps_allow_list(app_id: str, document: str | None) -> None:
 
 def _json(document: str) -> object:
     try:
-        return json.loads(document)
+        return parse_json(document)
     except ValueError as exc:
         fail(f"--set is not valid JSON: {exc}", field="--set")

@@ -18,6 +18,7 @@ from app.errors import envelope, refusal
 from app.families import HERALD_API
 from app.refusals import HeraldError, InvalidRequest
 from app.runtime import Runtime
+from app.wire import parse_json
 from templates_store.errors import TemplateStoreError
 
 # A refusal's exit status; `herald notifications watch` documents its other ones.
@@ -96,6 +97,6 @@ def parse_assignment(item: str, option: str) -> tuple[str, Any]:
     if not sep or not name.strip():
         fail(f"{option} expects NAME=VALUE, got {item!r}.", field=option)
     try:
-        return name.strip(), json.loads(raw)
+        return name.strip(), parse_json(raw)
     except ValueError:
         return name.strip(), raw

@@ -7,7 +7,6 @@ then judge it, so a target or variable is refused with the same error either way
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +68,7 @@ def _attributes(text: str) -> Any:
     """A `custom_attributes` cell holds a JSON object; anything else is left for the send API's
     schema to refuse."""
     try:
-        return json.loads(text)
+        return parse_json(text)
     except ValueError:
         return text
 
