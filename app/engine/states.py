@@ -29,7 +29,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, bindparam, or_, select, true, update
 from sqlalchemy.engine import Connection, Row
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.orm import InstrumentedAttribute, Session, load_only
 
 from app.engine.models import Delivery, DeliveryStatus
 from app.orm import utcnow
@@ -242,6 +242,8 @@ def stale_deliveries(
     return list(
         session.scalars(
             select(Delivery)
+            # What the reconciler needs to requeue them: not the rendered payloads.
+            .options(load_only(Delivery.id, Delivery.app_id, Delivery.channel, Delivery.status))
             .where(
                 Delivery.status.in_((QUEUED, SENDING)),
                 Delivery.updated_at < cutoff,
