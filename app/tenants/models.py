@@ -31,6 +31,11 @@ class App(Base, TimestampMixin):
     dkim: Mapped[dict[str, Any] | None] = mapped_column()
     # The app's share of the relay: emails per second across every worker (None: unlimited).
     email_per_second: Mapped[int | None] = mapped_column(Integer)
+    # Mobile push providers (app/push/providers.py), None when not configured; key material only
+    # encrypted. FCM: {"project_id", "client_email", "service_account_encrypted"}; APNs:
+    # {"key_id", "team_id", "bundle_id", "environment", "private_key_encrypted"}.
+    fcm: Mapped[dict[str, Any] | None] = mapped_column()
+    apns: Mapped[dict[str, Any] | None] = mapped_column()
     vapid_public_key: Mapped[str] = mapped_column(String(128))
     vapid_private_key_encrypted: Mapped[str] = mapped_column(Text)
 
