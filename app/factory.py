@@ -83,6 +83,7 @@ def _register_blueprints(flask_app: Flask) -> None:
     from app.metrics import routes as metrics_routes
     from app.notifications import routes as notification_routes
     from app.preferences import routes as preference_routes
+    from app.push import provider_routes as push_provider_routes
     from app.push import routes as push_routes
     from app.realtime import routes as realtime_routes
     from app.realtime import ws as realtime_ws
@@ -106,6 +107,7 @@ def _register_blueprints(flask_app: Flask) -> None:
         import_routes.bp,
         client_config.bp,
         allowlist_routes.bp,
+        push_provider_routes.bp,
         notification_routes.bp,
         direct_routes.bp,
         group_routes.bp,
