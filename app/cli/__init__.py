@@ -11,6 +11,7 @@ from app.cli.db import db
 from app.cli.keys import keys
 from app.cli.notifications import notifications
 from app.cli.output import HeraldGroup
+from app.cli.push_providers import push_providers
 from app.cli.send import send
 from app.cli.suppressions import suppressions
 from app.cli.templates import templates
@@ -21,7 +22,7 @@ def main() -> None:
     """Herald: self-hosted notification delivery."""
 
 
-for command in (db, apps, keys, templates, send, notifications, suppressions):
+for command in (db, apps, keys, templates, send, notifications, suppressions, push_providers):
     main.add_command(command)
 
 
