@@ -48,6 +48,13 @@ class Settings:
     webpush_allowed_ports: str = ""
     webpush_allowed_hosts: str = ""
     webpush_allow_private: bool = False
+    # Mobile push (docs/mobile-push.md): FCM's base URL, APNs's (empty: Apple's production or
+    # sandbox host, as the app's key says), a CA bundle trusted for both instead of the system's
+    # (tests' local fakes), and how long a provider keeps trying an offline device.
+    fcm_base_url: str = "https://fcm.googleapis.com"
+    apns_base_url: str = ""
+    push_providers_ca_file: str = ""
+    mobile_push_ttl_s: int = 24 * 60 * 60
     realtime_ping_interval_s: float = 25.0
     realtime_presence_ttl_s: float = 6.0
     realtime_redis_connections: int = 32

@@ -15,6 +15,7 @@ from app.engine.advancer import Advancer
 from app.engine.channels.destinations import DestinationGuard, DestinationPolicy
 from app.engine.channels.guarded_http import GuardedHttp
 from app.engine.ledger import DeliveryLedger
+from app.engine.push_dispatch import MobilePush
 from app.engine.retry import RetryPolicy
 from app.engine.senders import AppChanges, Senders
 from app.engine.throttle import SendingRates
@@ -95,6 +96,12 @@ class Runtime:
         return DeliveryLedger(self.database, advancer=self.advancer)
 
     @cached_property
+    def mobile_push(self) -> MobilePush:
+        """FCM and APNs clients, shared by this process's threads (one APNs connection per
+        host); token endpoints are reached through the Web Push guard (apps name them)."""
+        return MobilePush.from_settings(self.settings, self.push_http)
+
+    @cached_property
     def advancer(self) -> Advancer:
         """Moves notifications on once their chunks and deliveries commit (app.engine.advancer)."""
         return Advancer(self.database)
@@ -114,6 +121,8 @@ class Runtime:
         return self.settings.redis_prefix + ":".join(parts)
 
     def close(self) -> None:
+        if "mobile_push" in self.__dict__:
+            self.mobile_push.close()
         self.database.dispose()
         self.redis.close()
 

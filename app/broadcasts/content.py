@@ -22,11 +22,12 @@ _LOOKS_LIKE_HTML = re.compile(r"<(?:[a-zA-Z][a-zA-Z0-9-]*|/[a-zA-Z][a-zA-Z0-9-]*
 
 
 def literal_content(broadcast: Mapping[str, Any]) -> dict[str, Any]:
-    """The `LiteralContent` fields (in_app, email, push) the pipeline fans out."""
+    """The `LiteralContent` fields (in_app, email, push, mobile_push) the pipeline fans out."""
     return {
         "in_app": _in_app(broadcast, _part(broadcast, "in_app")),
         "email": _email(_part(broadcast, "email")),
         "push": _push(_part(broadcast, "web_push")),
+        "mobile_push": _push(_part(broadcast, "mobile_push")),
     }
 
 

@@ -21,8 +21,10 @@ from app.inbox.views import in_app_content, inbox_view
 from app.orm import new_id, utcnow
 from app.preferences.service import opt_outs
 from app.push.models import PushSubscription
+from app.push.providers import configured_platforms
 from app.push.service import active_subscriptions, channel_for_platform
 from app.suppressions.links import UnsubscribeLinks
+from app.tenants.models import App
 from app.topics.service import unsubscribed_user_ids
 from app.users.models import User
 from templates_store.errors import RenderFailed
@@ -83,6 +85,8 @@ class Lookups:
     unsubscribed: set[str]  # users who left the notification's topic or category
     subscriptions: Mapping[str, list[PushSubscription]]
     audience: EmailAudience
+    # Mobile platforms the app has a provider for: "android" (FCM), "ios" (APNs).
+    mobile_platforms: frozenset[str] = frozenset()
 
     @classmethod
     def of(
@@ -113,6 +117,7 @@ class Lookups:
                 links=links,
                 emails="email" in chosen,
             ),
+            mobile_platforms=_mobile_platforms(session, notification, chosen),
         )
 
     def recipient(self, user: User, unsubscribe_url: str) -> Recipient:
@@ -156,7 +161,7 @@ class _Rows:
         for channel in self.chosen:
             delivery = _delivery_for(
                 notification, recipient, channel, content,
-                audience=self.lookups.audience, shared=self.shared,
+                lookups=self.lookups, shared=self.shared,
             )  # fmt: skip
             if channel == "in_app" and delivery["status"] == states.SENT:
                 delivery = self._add_inbox_row(user, content.in_app or {}, delivery)
@@ -228,10 +233,10 @@ def _delivery_for(
     channel: str,
     content: RenderedContent,
     *,
-    audience: EmailAudience,
+    lookups: Lookups,
     shared: bool,
 ) -> dict[str, Any]:
-    status, reason, payload = _decide(channel, recipient, content, audience, shared)
+    status, reason, payload = _decide(notification, channel, recipient, content, lookups, shared)
     return _new_delivery(notification, recipient.user, channel, status, reason, payload)
 
 
@@ -268,10 +273,11 @@ def _new_delivery(
 
 
 def _decide(
+    notification: Notification,
     channel: str,
     recipient: Recipient,
     content: RenderedContent,
-    audience: EmailAudience,
+    lookups: Lookups,
     shared: bool,
 ) -> tuple[str, str | None, dict[str, Any]]:
     """(status, reason, payload) for one user on one channel."""
@@ -281,9 +287,9 @@ def _decide(
         if "in_app" in recipient.blocked:
             return states.SKIPPED, "preference", {}
         return states.SENT, None, {}
-    if channel == "email":
-        return _decide_email(recipient, content, audience, shared)
-    return _decide_push(content, recipient.blocked, recipient.subscriptions)
+    if channel == "push":
+        return _decide_push(notification, recipient, content, lookups.mobile_platforms)
+    return _decide_email(recipient, content, lookups.audience, shared)
 
 
 def _decide_email(
@@ -306,18 +312,48 @@ def _decide_email(
 
 
 def _decide_push(
-    content: RenderedContent, blocked: Mapping[str, bool], subscriptions: list[PushSubscription]
+    notification: Notification,
+    recipient: Recipient,
+    content: RenderedContent,
+    mobile_platforms: frozenset[str],
 ) -> tuple[str, str | None, dict[str, Any]]:
-    web = [s for s in subscriptions if s.is_web_push]
-    if web:
-        if "web_push" in blocked:
-            return states.SKIPPED, "preference", {}
-        return states.QUEUED, None, {"message": dict(content.push or {}), "sent_to": []}
-    if subscriptions:  # tokens no provider sends to yet (ios, android, legacy safari)
-        if all(channel_for_platform(s.platform) in blocked for s in subscriptions):
-            return states.SKIPPED, "preference", {}
+    """Queued for the platforms the user has a subscription on, has not switched off, and
+    Herald can send to (browsers always; Android and iOS once the app configured FCM, APNs);
+    skipped with the reason otherwise."""
+    if not recipient.subscriptions:
+        return states.SKIPPED, "no_push_subscription", {}
+    wanted = {
+        s.platform
+        for s in recipient.subscriptions
+        if channel_for_platform(s.platform) not in recipient.blocked
+    }
+    if not wanted:
+        return states.SKIPPED, "preference", {}
+    platforms = sorted(wanted & ({"web"} | mobile_platforms))
+    if not platforms:  # iOS or Android without the app's provider, or legacy Safari tokens
         return states.SKIPPED, "provider_not_configured", {}
-    return states.SKIPPED, "no_push_subscription", {}
+    in_app = content.in_app or {}
+    payload: dict[str, Any] = {
+        "message": dict(content.push or {}),
+        "platforms": platforms,
+        "sent_to": [],
+    }
+    if wanted & mobile_platforms:
+        mobile = getattr(content, "mobile_push", None)  # a broadcast's own mobile part
+        if mobile and mobile != content.push:
+            payload["mobile_message"] = dict(mobile)
+        payload["category"] = in_app.get("category") or notification.category
+        payload["tag"] = notification.tag
+    return states.QUEUED, None, payload
+
+
+def _mobile_platforms(
+    session: Session, notification: Notification, chosen: Sequence[str]
+) -> frozenset[str]:
+    if "push" not in chosen:
+        return frozenset()
+    app = session.get(App, notification.app_id)
+    return configured_platforms(app) if app is not None else frozenset()
 
 
 # The inbox columns a rendered value must fit (a title is cut to its length instead).

@@ -17,14 +17,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
 from app.db import Database, is_connection_lost
 from app.engine import states
 from app.engine.advancer import Advancer
+from app.engine.push_targets import PushTargets, push_targets_of
 from app.group_commit import GroupCommit
-from app.push.service import WebPushTarget, web_push_targets
+from app.push.service import PushTarget
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +43,10 @@ class ClaimedDelivery:
     channel: str
     attempts: int
     payload: dict[str, Any]
-    # Web push only: the user's active web subscriptions when the delivery was claimed.
-    web_push_targets: list[WebPushTarget] = field(default_factory=list)
+    # Push only: the user's subscriptions Herald can push to when the delivery was claimed,
+    # and the user's unread inbox count when one of them is an iOS device (its badge).
+    push_targets: list[PushTarget] = field(default_factory=list)
+    badge: int | None = None
 
 
 class DeliveryLedger:
@@ -80,18 +82,18 @@ class DeliveryLedger:
 
     def _write(
         self, results: Sequence[states.Result], claims: Sequence[str]
-    ) -> tuple[list[Any], dict[tuple[str, str | None], list[WebPushTarget]]]:
+    ) -> tuple[list[Any], PushTargets]:
         # Core on a bare connection: at this rate the ORM session's own bookkeeping showed up.
         with self._database.engine.begin() as connection:
             if results:
                 states.record_many(connection, results)
             claimed_rows = states.claim_many(connection, delivery_ids=claims)
             push_rows = [row for row in claimed_rows if row.channel == "push"]
-            return claimed_rows, _web_push_targets(connection, push_rows)
+            return claimed_rows, push_targets_of(connection, push_rows)
 
     def _write_persistently(
         self, results: Sequence[states.Result], claims: Sequence[str]
-    ) -> tuple[list[Any], dict[tuple[str, str | None], list[WebPushTarget]]]:
+    ) -> tuple[list[Any], PushTargets]:
         """`_write`, tried again on fresh connections while the database connection is lost.
 
         An outcome lost here would mean a second send later, so a restart, a failover or an
@@ -129,23 +131,8 @@ class DeliveryLedger:
                     channel=row.channel,
                     attempts=row.attempts,
                     payload=row.payload or {},
-                    web_push_targets=targets.get((row.app_id, row.user_id), []),
+                    push_targets=targets.of(row),
+                    badge=targets.badge_of(row),
                 )
             )
         return answers
-
-
-def _web_push_targets(
-    connection: Connection, push_rows: Sequence[Any]
-) -> dict[tuple[str, str | None], list[WebPushTarget]]:
-    users_by_app: dict[str, list[str]] = {}
-    for row in push_rows:
-        if row.user_id is not None:
-            users_by_app.setdefault(row.app_id, []).append(row.user_id)
-    found: dict[tuple[str, str | None], list[WebPushTarget]] = {}
-    for app_id, user_ids in users_by_app.items():
-        for user_id, targets in web_push_targets(
-            connection, app_id=app_id, user_ids=user_ids
-        ).items():
-            found[(app_id, user_id)] = targets
-    return found

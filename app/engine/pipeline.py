@@ -31,6 +31,8 @@ class LiteralContent:
     in_app: Mapping[str, Any] | None = None
     email: Mapping[str, Any] | None = None
     push: Mapping[str, Any] | None = None
+    # A broadcast's mobile push part, when its overrides make it differ from Web Push's.
+    mobile_push: Mapping[str, Any] | None = None
 
 
 def split_into_chunks(

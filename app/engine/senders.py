@@ -15,6 +15,7 @@ from app.db import Database
 from app.engine.channels.dkim import DkimSigner
 from app.engine.channels.email import SmtpConfig, SmtpSender, format_sender
 from app.engine.models import Notification
+from app.push.providers import ApnsCredentials, apns_credentials, fcm_service_account
 from app.security import Encryptor
 from app.tenants.models import App
 from app.tenants.service import dkim_private_key, vapid_private_key
@@ -29,9 +30,9 @@ SHARED_EMAILS_KEPT = 16
 
 @dataclass(frozen=True)
 class SendingIdentity:
-    """What an app's deliveries are sent as: its From address, its DKIM key, its VAPID key and
-    its share of the relay (emails per second, None: unlimited), as of `generation` of the apps'
-    settings."""
+    """What an app's deliveries are sent as: its From address, its DKIM key, its VAPID key, its
+    mobile push credentials (FCM service account, APNs key; None: not configured) and its share
+    of the relay (emails per second, None: unlimited), as of `generation` of the apps' settings."""
 
     sender: str
     vapid_private_key: str
@@ -39,6 +40,8 @@ class SendingIdentity:
     loaded_at: float
     generation: bytes | None = None
     email_per_second: int | None = None
+    fcm_account: dict[str, Any] | None = None
+    apns: ApnsCredentials | None = None
 
 
 class AppChanges:
@@ -109,6 +112,8 @@ class Senders:
                 loaded_at=time.monotonic(),
                 generation=generation,
                 email_per_second=app.email_per_second,
+                fcm_account=fcm_service_account(app, self._encryptor),
+                apns=apns_credentials(app, self._encryptor),
             )
         self._identities[app_id] = identity
         return identity

@@ -12,20 +12,20 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
 from app.engine import outcome_log, states
 from app.engine.channels.base import AddressRejected, PermanentFailure, TransientFailure
-from app.engine.channels.destinations import BlockedDestination
 from app.engine.channels.email import OutgoingEmail
-from app.engine.channels.webpush import SubscriptionGone, send_web_push
 from app.engine.fanout import SHARED_EMAIL
 from app.engine.models import Delivery
+from app.engine.push_dispatch import PushRound, push_one
 from app.engine.throttle import GO, Decision, Lane
 from app.orm import utcnow
-from app.push.service import discard_subscription
+from app.push.service import discard_subscriptions
 from app.suppressions.models import SuppressionReason
 from app.suppressions.service import suppress
 
@@ -99,49 +99,44 @@ def send_email_delivery(runtime: Runtime, *, delivery_id: str) -> Outcome:
 
 
 def send_push_delivery(runtime: Runtime, *, delivery_id: str) -> Outcome:
-    """Claim, push to every web subscription of the user not yet reached, record the outcome."""
+    """Claim, push to each of the user's subscriptions not yet reached (browsers by Web Push,
+    Android by FCM, iOS by APNs), record the outcome: `sent` once any accepted it, `retrying`
+    while one failed for now, else `failed` with every refusal."""
     delivery = runtime.deliveries.claim(delivery_id)
     if delivery is None:
         return NOT_CLAIMED
     with _released_on_error(runtime, delivery):
-        private_key = runtime.senders.identity(delivery.app_id).vapid_private_key
-    reached = set(delivery.payload.get("sent_to", []))
-    transient, permanent, gone = [], [], []
-    retry_after: float | None = None
-    for target in delivery.web_push_targets:
-        if target.subscription_id in reached:
-            continue
-        try:
-            send_web_push(
-                endpoint=target.endpoint,
-                p256dh=target.p256dh,
-                auth=target.auth,
-                payload=delivery.payload.get("message", {}),
-                vapid_private_key=private_key,
-                vapid_subject=runtime.settings.vapid_subject,
-                timeout=runtime.settings.push_timeout_s,
-                http=runtime.push_http,
-            )
-            reached.add(target.subscription_id)
-        except (SubscriptionGone, BlockedDestination) as failure:
-            gone.append(target.subscription_id)
-            permanent.append(failure.reason)
-        except TransientFailure as failure:
-            transient.append(failure.reason)
-            retry_after = max(retry_after or 0.0, failure.retry_after or 0.0) or None
-        except PermanentFailure as failure:
-            permanent.append(failure.reason)
-    payload = {**delivery.payload, "sent_to": sorted(reached)}
-    if transient:
-        outcome = _after_transient(
-            runtime, delivery, "; ".join(transient), retry_after, payload=payload
+        identity = runtime.senders.identity(delivery.app_id)
+    web_push = {
+        "vapid_private_key": identity.vapid_private_key,
+        "vapid_subject": runtime.settings.vapid_subject,
+        "timeout": runtime.settings.push_timeout_s,
+        "http": runtime.push_http,
+    }
+    push = PushRound(delivery)
+    for target in push.due():
+        push.attempt(
+            target,
+            partial(
+                push_one,
+                target,
+                delivery=delivery,
+                identity=identity,
+                web_push=web_push,
+                mobile=runtime.mobile_push,
+            ),
         )
-    elif reached:  # `sent_to` only matters to a later attempt, and a sent delivery has none
-        outcome = _sent(runtime, delivery)
+    payload = push.payload()
+    if push.transient:
+        reason = "; ".join(dict.fromkeys(push.transient))
+        outcome = _after_transient(runtime, delivery, reason, push.retry_after, payload=payload)
+    elif push.reached:
+        outcome = _record(runtime, delivery, states.SENT, payload=payload)
+        outcome_log.sent(delivery)
     else:
-        reason = "; ".join(permanent) or "no active web push subscription"
+        reason = push.failure_reason()
         outcome = _failed(runtime, delivery, reason=reason, payload=payload)
-    _discard_gone(runtime, gone)  # after the outcome: what was sent is recorded first
+    _discard_gone(runtime, push.gone)  # after the outcome: what was sent is recorded first
     return outcome
 
 
@@ -158,13 +153,12 @@ def _suppress_bounced(runtime: Runtime, delivery: ClaimedDelivery) -> None:
 
 
 def _discard_gone(runtime: Runtime, subscription_ids: list[str]) -> None:
-    """Best effort: a subscription left undiscarded answers 404/410 again next time."""
+    """Best effort: a subscription left undiscarded is refused as gone again next time."""
     if not subscription_ids:
         return
     try:
         with runtime.database.transaction() as session:
-            for subscription_id in subscription_ids:
-                discard_subscription(session, subscription_id=subscription_id)
+            discard_subscriptions(session, subscription_ids=subscription_ids)
     except Exception:
         log.warning("could not discard gone push subscriptions", exc_info=True)
 

@@ -160,52 +160,72 @@ def _active(app_id: Any, user_ids: Any) -> tuple[ColumnElement[bool], ...]:
     )
 
 
+# The platforms Herald pushes to: browsers by Web Push, Android by FCM, iOS by APNs. Legacy
+# Safari (pre-16 macOS push) tokens are kept but sent to by nothing.
+SENDABLE_PLATFORMS = ("web", "android", "ios")
+
+
 @dataclass(frozen=True)
-class WebPushTarget:
-    """One browser subscription a push delivery is sent to."""
+class PushTarget:
+    """One subscription a push delivery is sent to: a browser's endpoint and keys, or a device
+    token (with the iOS app's bundle id when it registered one)."""
 
     subscription_id: str
-    endpoint: str
-    p256dh: str
-    auth: str
+    platform: str
+    token: str  # the Web Push endpoint URL, or the device token
+    p256dh: str = ""
+    auth: str = ""
+    app_bundle_id: str | None = None
 
 
 # Built once: the worker runs it for every batch of claimed push deliveries.
-_WEB_PUSH_TARGETS = (
+_PUSH_TARGETS = (
     select(
         PushSubscription.user_id,
         PushSubscription.id,
+        PushSubscription.platform,
         PushSubscription.device_token,
         PushSubscription.p256dh,
         PushSubscription.auth,
+        PushSubscription.app_bundle_id,
     )
     .where(
         *_active(bindparam("app_id"), bindparam("user_ids", expanding=True)),
-        PushSubscription.platform == "web",
+        PushSubscription.platform.in_(SENDABLE_PLATFORMS),
     )
     .order_by(PushSubscription.created_at, PushSubscription.id)
 )
 
 
-def web_push_targets(
+def push_targets(
     connection: Connection, *, app_id: str, user_ids: Sequence[str]
-) -> dict[str, list[WebPushTarget]]:
-    """The active web subscriptions of these users, by user id, oldest first."""
+) -> dict[str, list[PushTarget]]:
+    """The active subscriptions of these users that Herald can push to, by user id, oldest
+    first."""
     if not user_ids:
         return {}
-    rows = connection.execute(_WEB_PUSH_TARGETS, {"app_id": app_id, "user_ids": list(user_ids)})
-    found: dict[str, list[WebPushTarget]] = defaultdict(list)
-    for user_id, subscription_id, endpoint, p256dh, auth in rows:
-        found[user_id].append(WebPushTarget(subscription_id, endpoint, p256dh or "", auth or ""))
+    rows = connection.execute(_PUSH_TARGETS, {"app_id": app_id, "user_ids": list(user_ids)})
+    found: dict[str, list[PushTarget]] = defaultdict(list)
+    for user_id, subscription_id, platform, token, p256dh, auth, bundle_id in rows:
+        found[user_id].append(
+            PushTarget(subscription_id, platform, token, p256dh or "", auth or "", bundle_id)
+        )
     return dict(found)
 
 
-def discard_subscription(session: Session, *, subscription_id: str) -> None:
-    """Stop using a subscription the push service called gone (404/410); it stays listed."""
-    subscription = session.get(PushSubscription, subscription_id)
-    if subscription is not None and subscription.discarded_at is None:
-        subscription.discarded_at = utcnow()
-        session.flush()
+def discard_subscriptions(session: Session, *, subscription_ids: Sequence[str]) -> None:
+    """Stop using subscriptions their push service called gone (Web Push 404/410, FCM
+    UNREGISTERED, APNs Unregistered); they stay listed, with `discarded_at`."""
+    if not subscription_ids:
+        return
+    session.execute(
+        update(PushSubscription)
+        .where(
+            PushSubscription.id.in_(list(subscription_ids)),
+            PushSubscription.discarded_at.is_(None),
+        )
+        .values(discarded_at=utcnow())
+    )
 
 
 def _existing(session: Session, user_id: str, digest: str) -> PushSubscription | None:

@@ -131,7 +131,7 @@ def test_re_registering_a_discarded_subscription_brings_it_back(
     created = _register(client, headers, platform="web", device_token=FCM_ENDPOINT, keys=WEB_KEYS)
     subscription_id = created.get_json()["push_subscription"]["id"]
     with runtime.database.transaction() as session:
-        service.discard_subscription(session, subscription_id=subscription_id)
+        service.discard_subscriptions(session, subscription_ids=[subscription_id])
     listed = client.get(URL, headers=headers).get_json()["push_subscriptions"]
     assert isinstance(listed[0]["discarded_at"], int)
 
@@ -195,7 +195,7 @@ def test_admin_lists_a_users_subscriptions_paginated_and_deletes_one(
         for n in range(3)
     ]
     with runtime.database.transaction() as session:
-        service.discard_subscription(session, subscription_id=ids[0])
+        service.discard_subscriptions(session, subscription_ids=[ids[0]])
 
     page = client.get(
         "/users/external_id:u-1/push_subscriptions?per_page=2", headers=tenant.headers()

@@ -276,7 +276,7 @@ def test_an_outcome_only_applies_to_a_delivery_being_sent(runtime: Runtime, tena
         ledger.record(states.Result(queued, states.CANCELLED))
 
 
-def test_a_claimed_push_delivery_carries_the_users_active_web_subscriptions(
+def test_a_claimed_push_delivery_carries_the_users_active_subscriptions_herald_pushes_to(
     runtime: Runtime, tenant: Tenant, other_tenant: Tenant
 ):
     ann = make_user(runtime, tenant, external_id="ann")
@@ -285,6 +285,7 @@ def test_a_claimed_push_delivery_carries_the_users_active_web_subscriptions(
         "kept": (tenant, ann, "web", "https://push.example/kept"),
         "discarded": (tenant, ann, "web", "https://push.example/discarded"),
         "mobile": (tenant, ann, "android", FCM_ENDPOINT),
+        "legacy safari": (tenant, ann, "safari", "safari-token"),
         "other app": (other_tenant, stranger, "web", "https://push.example/other"),
     }
     with runtime.database.transaction() as session:
@@ -305,11 +306,13 @@ def test_a_claimed_push_delivery_carries_the_users_active_web_subscriptions(
     claimed = DeliveryLedger(runtime.database).claim(delivery_id)
 
     assert claimed is not None
-    assert [t.endpoint for t in claimed.web_push_targets] == ["https://push.example/kept"]
-    assert (claimed.web_push_targets[0].p256dh, claimed.web_push_targets[0].auth) == (
-        WEB_KEYS["p256dh"],
-        WEB_KEYS["auth"],
-    )
+    targets = {t.platform: t for t in claimed.push_targets}
+    assert {(p, t.token) for p, t in targets.items()} == {
+        ("web", "https://push.example/kept"),
+        ("android", FCM_ENDPOINT),
+    }
+    assert (targets["web"].p256dh, targets["web"].auth) == (WEB_KEYS["p256dh"], WEB_KEYS["auth"])
+    assert claimed.badge is None  # only users with an iOS device get a badge count
 
 
 @pytest.mark.parametrize("engine_name", ["postgresql"])  # SQLite has no server to drop them

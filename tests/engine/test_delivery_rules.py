@@ -208,7 +208,7 @@ def test_active_subscriptions_skip_discarded_ones_and_other_apps(
             platform="ios",
             device_token="d3",
         )
-        push.discard_subscription(session, subscription_id=gone.id)
+        push.discard_subscriptions(session, subscription_ids=[gone.id])
         ids = {"web": web.id, "phone": phone.id}
 
     with runtime.database.transaction() as session:
@@ -240,10 +240,10 @@ def test_discarding_twice_keeps_the_first_time(runtime: Runtime, tenant: Tenant)
             platform="ios",
             device_token="d",
         )
-        push.discard_subscription(session, subscription_id=subscription.id)
+        push.discard_subscriptions(session, subscription_ids=[subscription.id])
         first = subscription.discarded_at
-        push.discard_subscription(session, subscription_id=subscription.id)
-        push.discard_subscription(session, subscription_id="no-such-id")
+        push.discard_subscriptions(session, subscription_ids=[subscription.id])
+        push.discard_subscriptions(session, subscription_ids=["no-such-id"])
 
         assert first is not None and subscription.discarded_at == first
 
@@ -295,22 +295,30 @@ def test_each_pipeline_question_is_one_query_for_a_whole_chunk(runtime: Runtime,
     assert (len(disabled), len(opted_out), len(active)) == (14, 20, 20)
 
 
-def test_tokens_no_provider_sends_to_answer_to_their_own_preference_channel():
-    """Legacy Safari tokens belong to `web_push` preferences, ios/android ones to `mobile_push`."""
-    from app.engine.fanout import _decide_push
+def test_push_goes_to_the_platforms_the_user_allows_and_the_app_has_a_provider_for():
+    """Legacy Safari tokens belong to `web_push` preferences, ios/android ones to `mobile_push`;
+    iOS and Android are sent to once the app configured APNs, FCM."""
+    from app.engine.fanout import Recipient, _decide_push
     from app.push.models import PushSubscription
 
+    notification = SimpleNamespace(category=None, tag=None)
+    content = SimpleNamespace(push={"title": "Hi"}, in_app=None)
     safari = [PushSubscription(platform="safari", device_token="t")]
     phone = [PushSubscription(platform="android", device_token="t")]
-    content = SimpleNamespace(push={"title": "Hi"})
+    browser = [PushSubscription(platform="web", device_token="https://push.example/1")]
 
-    assert _decide_push(content, {"mobile_push"}, safari)[:2] == (
-        "skipped",
-        "provider_not_configured",
-    )
-    assert _decide_push(content, {"web_push"}, safari)[:2] == ("skipped", "preference")
-    assert _decide_push(content, {"mobile_push"}, phone)[:2] == ("skipped", "preference")
-    assert _decide_push(content, {"web_push"}, safari + phone)[:2] == (
-        "skipped",
-        "provider_not_configured",
-    )
+    def decide(blocked, subscriptions, providers=frozenset()):
+        recipient = Recipient(None, None, dict.fromkeys(blocked, False), subscriptions, "")
+        status, reason, payload = _decide_push(notification, recipient, content, providers)
+        return status, reason or payload["platforms"]
+
+    assert decide({"mobile_push"}, safari) == ("skipped", "provider_not_configured")
+    assert decide({"web_push"}, safari) == ("skipped", "preference")
+    assert decide({"mobile_push"}, phone) == ("skipped", "preference")
+    assert decide({"web_push"}, safari + phone) == ("skipped", "provider_not_configured")
+    assert decide(set(), phone) == ("skipped", "provider_not_configured")
+    assert decide(set(), phone, frozenset({"android"})) == ("queued", ["android"])
+    assert decide(set(), browser + phone, frozenset({"ios"})) == ("queued", ["web"])
+    assert decide({"web_push"}, browser + phone, frozenset({"android"})) == ("queued", ["android"])
+    assert decide({"mobile_push"}, browser + phone, frozenset({"android"})) == ("queued", ["web"])
+    assert decide(set(), [], frozenset({"android"})) == ("skipped", "no_push_subscription")

@@ -27,3 +27,8 @@ class PermanentFailure(DeliveryFailure):
 class AddressRejected(PermanentFailure):
     """The recipient's address does not exist (an SMTP hard bounce): record, stop, and add the
     address to the app's suppression list."""
+
+
+class SubscriptionGone(PermanentFailure):
+    """The push service no longer knows this subscription or device token (Web Push 404/410,
+    FCM UNREGISTERED, APNs Unregistered or BadDeviceToken): discard it, never send to it again."""

@@ -13,14 +13,9 @@ import urllib3
 from py_vapid import Vapid
 from pywebpush import WebPusher, WebPushException
 
-from app.engine.channels.base import PermanentFailure, TransientFailure
+from app.engine.channels.base import PermanentFailure, SubscriptionGone, TransientFailure
 from app.engine.channels.guarded_http import GuardedHttp, HttpReply
 from app.engine.retry import Verdict, http_verdict, retry_after_s
-
-
-class SubscriptionGone(PermanentFailure):
-    """The push service no longer knows this subscription (404/410): discard it."""
-
 
 DEFAULT_TTL_S = 24 * 60 * 60
 CONTENT_ENCODING = "aes128gcm"
