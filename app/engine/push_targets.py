@@ -53,6 +53,7 @@ def push_targets_of(connection: Connection, push_rows: Sequence[Any]) -> PushTar
         found.targets.update({(app_id, user): targets for user, targets in by_user.items()})
         ios_users = [u for u, ts in by_user.items() if any(t.platform == "ios" for t in ts)]
         if ios_users:
-            counts = dict(connection.execute(_UNREAD, {"app_id": app_id, "user_ids": ios_users}))
+            rows = connection.execute(_UNREAD, {"app_id": app_id, "user_ids": ios_users})
+            counts = {user: count for user, count in rows}
             found.badges.update({(app_id, user): counts.get(user, 0) for user in ios_users})
     return found
