@@ -15,6 +15,7 @@ from app.orm import Base, IdMixin, TimestampMixin
 class NotificationStatus(StrEnum):
     """A notification's stored status; its transitions are `app.engine.lifecycle`'s."""
 
+    SCHEDULED = "scheduled"  # accepted, waits in the database until `send_at`
     QUEUED = "queued"
     DISPATCHING = "dispatching"
     SENDING = "sending"
@@ -55,6 +56,8 @@ class Notification(Base, IdMixin, TimestampMixin):
         Index("ix_notifications_app_id_created_at", "app_id", "created_at"),
         # GET /broadcasts pages through one kind of an app's notifications, newest first.
         Index("ix_notifications_app_id_kind_created_at", "app_id", "kind", "created_at"),
+        # Scheduled sends that are due: the worker finds them here, whatever Redis has lost.
+        Index("ix_notifications_status_send_at", "status", "send_at"),
     )
 
     app_id: Mapped[str] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"))
@@ -78,6 +81,8 @@ class Notification(Base, IdMixin, TimestampMixin):
     rejected: Mapped[list[Any]] = mapped_column(default=list)
     sent_from: Mapped[str] = mapped_column(String(16), default="api")
     created_by: Mapped[str | None] = mapped_column(String(64))
+    # When a scheduled send starts (None: it started when it was accepted).
+    send_at: Mapped[datetime | None] = mapped_column()
 
     @property
     def has_literal_content(self) -> bool:
