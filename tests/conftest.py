@@ -62,7 +62,7 @@ SESSION_ENVIRONMENT = {
 }
 
 ENGINES = ("sqlite", "postgresql")
-pytest_plugins = ["tests.support.process_fixtures"]
+pytest_plugins = ["tests.support.process_fixtures", "tests.support.mobile_push"]
 _SERVICES = pytest.StashKey[services.Choice]()
 
 
