@@ -1,13 +1,18 @@
 """The notification's stored status, one state machine:
 
-    queued ──► dispatching ──► sending ──► completed | completed_with_errors
-      │             │             │
-      └─────────────┴─────────────┴──► cancelled
+    scheduled ──due──► queued ──► dispatching ──► sending ──► completed | completed_with_errors
+      │  └───due (realtime, direct)─────────────────► │
+      │                  │             │              │
+      └──────────────────┴─────────────┴──────────────┴──► cancelled
 
 Batches start `queued` (their targets not yet split into chunks); realtime and direct sends
-start `sending`, fanned out in the request. `advance` moves a notification on once nothing is
-left at its stage: no chunk still queued, then no delivery still queued, sending or
-retrying.
+start `sending`, fanned out in the request. A send given a time to start (`send_at`) starts
+`scheduled` instead, and waits in the database until it is due; then `claim_due_batches` moves
+batches to `queued` and `claim_due` realtime and direct sends to `sending` (the worker fans them
+out in the same transaction), each a conditional update that exactly one caller wins
+(`workers.scheduler`). `reschedule` changes `send_at` only while the send is `scheduled`.
+`advance` moves a notification on once nothing is left at its stage: no chunk still queued,
+then no delivery still queued, sending or retrying.
 
 Concurrent transactions each finishing the last pieces of one notification cannot see each
 other's work, so each would find the other's piece unfinished and leave the status behind.
@@ -20,8 +25,9 @@ died between the two.
 from __future__ import annotations
 
 from collections.abc import Collection
+from datetime import datetime
 
-from sqlalchemy import and_, case, exists, select, update
+from sqlalchemy import ColumnElement, and_, case, exists, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -109,3 +115,50 @@ def advance_fanned_out(session: Session, notification: Notification) -> None:
     session.flush()
     advance(session.connection(), [notification.id])
     session.expire(notification, ["status", "updated_at"])
+
+
+def _due(now: datetime) -> ColumnElement[bool]:
+    return and_(
+        _notifications.c.status == NotificationStatus.SCHEDULED, _notifications.c.send_at <= now
+    )
+
+
+def claim_due_batches(connection: Connection, *, now: datetime, limit: int) -> list[str]:
+    """scheduled ──due──► queued for up to `limit` batches whose `send_at` is `now` or before;
+    the ids this call moved, which no concurrent call also moves."""
+    due = and_(_due(now), _notifications.c.mode == "batch")
+    first_due = (
+        select(_notifications.c.id).where(due).order_by(_notifications.c.send_at).limit(limit)
+    )
+    claimed = connection.execute(
+        update(_notifications)
+        .where(due, _notifications.c.id.in_(first_due))
+        .values(status=NotificationStatus.QUEUED.value, updated_at=utcnow())
+        .returning(_notifications.c.id)
+    )
+    return list(claimed.scalars())
+
+
+def claim_due(connection: Connection, notification_id: str, *, now: datetime) -> bool:
+    """scheduled ──due──► sending for a realtime or direct send, which its claimant fans out in
+    the same transaction; True for the one caller that moved it."""
+    claimed = connection.execute(
+        update(_notifications)
+        .where(_notifications.c.id == notification_id, _due(now))
+        .values(status=NotificationStatus.SENDING.value, updated_at=utcnow())
+    )
+    return claimed.rowcount == 1
+
+
+def reschedule(connection: Connection, notification_id: str, *, send_at: datetime) -> bool:
+    """A new `send_at` for a send still `scheduled`; False once it has started or was
+    cancelled."""
+    moved = connection.execute(
+        update(_notifications)
+        .where(
+            _notifications.c.id == notification_id,
+            _notifications.c.status == NotificationStatus.SCHEDULED,
+        )
+        .values(send_at=send_at, updated_at=utcnow())
+    )
+    return moved.rowcount == 1

@@ -20,6 +20,8 @@ from app.engine.models import (
 
 Progress = dict[str, dict[str, int]]
 COUNTED = tuple(s.value for s in DeliveryStatus if s is not DeliveryStatus.SENDING)
+# Nothing fanned out yet: the stored status is all there is to read.
+_NOT_STARTED = (NotificationStatus.SCHEDULED, NotificationStatus.QUEUED)
 
 
 def progress_for(session: Session, notifications: Sequence[Notification]) -> dict[str, Progress]:
@@ -74,7 +76,7 @@ def snapshot(
 def derived_status(notification: Notification, progress: Progress, chunks_pending: bool) -> str:
     """What the pipeline has reached. The stored status may lag by a moment behind the chunks
     and deliveries (`app.engine.lifecycle`), so the rest is read off them."""
-    if notification.status in FINAL or notification.status == NotificationStatus.QUEUED:
+    if notification.status in FINAL or notification.status in _NOT_STARTED:
         return notification.status
     if chunks_pending:
         return "dispatching"
