@@ -14,6 +14,7 @@ from flask.testing import FlaskClient
 from app.runtime import Runtime
 from tests.support.factories import ORDER_CHANNELS, ORDER_SCHEMA, Tenant, approved_template
 from tests.support.inbox import put_in_inbox
+from tests.support.mobile_push_keys import new_apns_key, new_service_account
 
 TEMPLATE = "order-confirmation"
 VARIABLES = {"customerName": "Jane", "orderId": "ORD-1"}
@@ -58,6 +59,7 @@ def exercise_every_operation(caller: Caller, runtime: Runtime) -> None:
     _suppressions(caller)
     _inbox(caller, runtime)
     _user_settings(caller)
+    _push_providers(caller)
     caller.server("DELETE", f"/users/external_id:{USER}", 204)
 
 
@@ -177,3 +179,16 @@ def _user_settings(caller: Caller) -> None:
     caller.user("GET", f"/subscriptions/{TOPIC}", 200)
     caller.user("POST", f"/subscriptions/{TOPIC}/unsubscribe", 200, {"subscription": CATEGORIES})
     caller.user("DELETE", f"/subscriptions/{TOPIC}", 204, {})
+
+
+def _push_providers(caller: Caller) -> None:
+    """Set and remove both providers: the app is left with none, as it began."""
+    url, key = "/api/apps/current/push_providers", new_apns_key()
+    account = new_service_account("https://oauth2.googleapis.com/token")
+    apns = {"keyId": key.key_id, "teamId": key.team_id, "privateKey": key.p8}
+    apns |= {"bundleId": "com.example.conformance", "environment": "sandbox"}
+    caller.server("PUT", f"{url}/fcm", 200, {"serviceAccount": account})
+    caller.server("PUT", f"{url}/apns", 200, apns)
+    caller.server("GET", url, 200)
+    caller.server("DELETE", f"{url}/fcm", 204)
+    caller.server("DELETE", f"{url}/apns", 204)
