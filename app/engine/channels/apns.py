@@ -1,14 +1,15 @@
 """Apple Push Notification service to iOS devices: token-based authentication over HTTP/2.
 
 Each worker process keeps one HTTP/2 connection per APNs host, which all its threads share as
-concurrent streams (httpx over h2); a connection the server closes (GOAWAY, idle timeout) is
-reopened on the next send. The provider token (an ES256 JWT) is signed once per key and reused
-for 50 minutes: Apple refuses tokens older than an hour and keys refreshed more often than every
-20 minutes.
+concurrent streams (httpx over h2, on one event loop); a connection the server closes (GOAWAY,
+idle timeout) is reopened on the next send. The provider token (an ES256 JWT) is signed once
+per key and reused for 50 minutes: Apple refuses tokens older than an hour and keys refreshed
+more often than every 20 minutes.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import ssl
@@ -79,7 +80,12 @@ class ProviderTokens:
 
 
 class ApnsClient:
-    """Sends one alert to one iOS device token; raises a classified failure."""
+    """Sends one alert to one iOS device token; raises a classified failure.
+
+    The HTTP/2 connections belong to one asyncio loop on a thread of their own, to which the
+    worker's threads hand their requests: httpx's synchronous client cannot share an HTTP/2
+    connection between threads safely, its asynchronous one multiplexes them on one loop.
+    """
 
     def __init__(
         self,
@@ -92,10 +98,8 @@ class ApnsClient:
         self._tokens = tokens
         self._timeout = timeout
         self._base_url = base_url.rstrip("/")
-        self._verify: ssl.SSLContext | bool = (
-            ssl.create_default_context(cafile=ca_file) if ca_file else True
-        )
-        self._clients: dict[str, httpx.Client] = {}
+        self._ca_file = ca_file
+        self._connections: Http2Connections | None = None
         self._lock = threading.Lock()
 
     def send(
@@ -121,47 +125,85 @@ class ApnsClient:
 
     def close(self) -> None:
         with self._lock:
-            clients, self._clients = list(self._clients.values()), {}
-        for client in clients:
-            client.close()
+            connections, self._connections = self._connections, None
+        if connections is not None:
+            connections.close()
 
     def _host(self, credentials: ApnsCredentials) -> str:
         return self._base_url or HOSTS[credentials.environment]
 
-    def _client(self, host: str) -> httpx.Client:
-        with self._lock:
-            client = self._clients.get(host)
-            if client is None:
-                client = httpx.Client(
-                    http1=False, http2=True, verify=self._verify, timeout=self._timeout
-                )
-                self._clients[host] = client
-            return client
-
     def _post(self, url: str, body: bytes, headers: dict[str, str], token: str) -> None:
         headers = {**headers, "authorization": f"bearer {token}"}
-        client = self._client(url.split("/3/", 1)[0])
+        with self._lock:
+            if self._connections is None:  # started on first use: after a worker's fork
+                self._connections = Http2Connections(self._ca_file, self._timeout)
+            connections = self._connections
         try:
-            reply = _post_once_more_on_goaway(client, url, body, headers)
-        except httpx.HTTPError as exc:
+            status, content, retry_after = connections.post(url, body, headers)
+        except (httpx.HTTPError, TimeoutError) as exc:
             raise TransientFailure(f"apns unreachable: {exc.__class__.__name__}") from exc
-        if reply.status_code == 200:
+        if status == 200:
             return
-        reason = _reason_of(reply.content)
-        if reply.status_code == 403 and reason in CREDENTIAL_REASONS:
+        reason = _reason_of(content)
+        if status == 403 and reason in CREDENTIAL_REASONS:
             raise ProviderRefusedCredential()
-        raise _classified(reply.status_code, reason, reply.headers.get("retry-after"))
+        raise _classified(status, reason, retry_after)
 
 
-def _post_once_more_on_goaway(
-    client: httpx.Client, url: str, body: bytes, headers: dict[str, str]
-) -> httpx.Response:
-    """A stream the server had not processed when it said GOAWAY is safe to send again, on the
-    new connection the client opens for it."""
-    try:
-        return client.post(url, content=body, headers=headers)
-    except httpx.RemoteProtocolError:
-        return client.post(url, content=body, headers=headers)
+# Errors of a stream cut short by the server closing its connection (GOAWAY, idle timeout): the
+# request was not processed, so it is safe to send again, on the connection opened for it.
+_CUT_SHORT = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
+
+
+class Http2Connections:
+    """A process's HTTP/2 client (one connection per host), on an event loop of its own."""
+
+    def __init__(self, ca_file: str | None, timeout: float) -> None:
+        self._verify: ssl.SSLContext | bool = (
+            ssl.create_default_context(cafile=ca_file) if ca_file else True
+        )
+        self._timeout = timeout
+        self._loop = asyncio.new_event_loop()
+        self._client: httpx.AsyncClient | None = None
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="apns-http2", daemon=True
+        )
+        self._thread.start()
+
+    def post(self, url: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes, str | None]:
+        """(status, body, Retry-After) of one POST, sent once more if its stream was cut."""
+        future = asyncio.run_coroutine_threadsafe(self._post(url, body, headers), self._loop)
+        try:
+            return future.result(timeout=self._timeout * 3)
+        except TimeoutError:
+            future.cancel()
+            raise
+
+    async def _post(
+        self, url: str, body: bytes, headers: dict[str, str]
+    ) -> tuple[int, bytes, str | None]:
+        if self._client is None:
+            self._client = httpx.AsyncClient(
+                http1=False, http2=True, verify=self._verify, timeout=self._timeout
+            )
+        try:
+            reply = await self._client.post(url, content=body, headers=headers)
+        except _CUT_SHORT:
+            reply = await self._client.post(url, content=body, headers=headers)
+        return reply.status_code, reply.content, reply.headers.get("retry-after")
+
+    def close(self) -> None:
+        async def shut() -> None:
+            if self._client is not None:
+                await self._client.aclose()
+
+        try:
+            asyncio.run_coroutine_threadsafe(shut(), self._loop).result(timeout=5)
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=5)
+            if not self._thread.is_alive():
+                self._loop.close()
 
 
 def apns_payload(message: MobileMessage) -> dict[str, Any]:

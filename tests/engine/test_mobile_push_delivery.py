@@ -1,0 +1,447 @@
+"""Mobile push end to end: a batch through the send API and a real worker, to Android devices by
+FCM HTTP v1 and iOS devices by APNs over HTTP/2, against fakes speaking both protocols."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from uuid import uuid4
+
+import dramatiq
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from app.config import Settings
+from app.engine.models import Delivery
+from app.engine.push_dispatch import MobilePush
+from app.engine.sending import send_push_delivery
+from app.push.models import PushSubscription
+from app.push.service import register_subscription
+from app.runtime import Runtime
+from app.users.service import find_or_create_user
+from tests.support.factories import Tenant, approved_template
+from tests.support.mobile_push import (
+    ApnsKey,
+    FakeApns,
+    FakeGoogle,
+    apns_error,
+    fcm_error,
+    fcm_invalid_token,
+    fcm_unregistered,
+    new_apns_device_token,
+    new_apns_key,
+    new_service_account,
+)
+from tests.support.pipeline import batch, deliveries, fan_out_now, finished, subscribe
+from tests.support.sinks import PushService, wait_until
+from workers.actors import Actors
+
+BUNDLE = "com.shop.app"
+PROVIDERS = "/api/apps/current/push_providers"
+
+
+@dataclass
+class Providers:
+    account: dict
+    key: ApnsKey
+
+
+@pytest.fixture
+def mobile(
+    runtime: Runtime,
+    settings: Settings,
+    fake_google: FakeGoogle,
+    fake_apns: FakeApns,
+    tls_ca_file: str,
+) -> Iterator[MobilePush]:
+    """This process's FCM and APNs clients, pointed at the fakes."""
+    pointed = replace(
+        settings,
+        fcm_base_url=fake_google.url,
+        apns_base_url=fake_apns.url,
+        push_providers_ca_file=tls_ca_file,
+    )
+    runtime.mobile_push = MobilePush.from_settings(pointed, runtime.push_http)
+    yield runtime.mobile_push
+    runtime.mobile_push.close()
+    del runtime.mobile_push  # the next test builds its own from the runtime's settings
+
+
+@pytest.fixture
+def providers(
+    client: FlaskClient, tenant: Tenant, fake_google: FakeGoogle, fake_apns: FakeApns
+) -> Providers:
+    """The app's FCM service account and APNs key, configured through the API and trusted by
+    the fakes."""
+    account = new_service_account(fake_google.token_uri)
+    fake_google.trust(account)
+    key = new_apns_key()
+    fake_apns.trust(key, [BUNDLE, "com.shop.clips"])
+    fcm = client.put(f"{PROVIDERS}/fcm", json={"serviceAccount": account}, headers=tenant.headers())
+    apns = client.put(
+        f"{PROVIDERS}/apns",
+        json={
+            "keyId": key.key_id,
+            "teamId": key.team_id,
+            "privateKey": key.p8,
+            "bundleId": BUNDLE,
+            "environment": "sandbox",
+        },
+        headers=tenant.headers(),
+    )
+    assert (fcm.status_code, apns.status_code) == (200, 200), (fcm.get_json(), apns.get_json())
+    return Providers(account, key)
+
+
+def device(
+    runtime: Runtime, tenant: Tenant, external_id: str, platform: str, bundle_id: str | None = None
+) -> str:
+    """Register a device of the user (created if new); returns its token."""
+    token = new_apns_device_token() if platform == "ios" else f"fcm-{external_id}-{uuid4().hex}"
+    with runtime.database.transaction() as session:
+        user = find_or_create_user(session=session, app_id=tenant.app_id, external_id=external_id)
+        register_subscription(
+            session=session,
+            app_id=tenant.app_id,
+            user_id=user.id,
+            platform=platform,
+            device_token=token,
+            destinations=runtime.push_http.guard,
+            app_bundle_id=bundle_id,
+        )
+    return token
+
+
+def push_outcomes(client: FlaskClient, tenant: Tenant, notification_id: str) -> dict[str, tuple]:
+    """(status, reason, attempts) of each push delivery, by recipient external id."""
+    return {
+        d["target"]: (d["status"], d["reason"], d["attempts"])
+        for d in deliveries(client, tenant, notification_id, "&channel=push")
+    }
+
+
+def send_and_finish(client: FlaskClient, tenant: Tenant, *external_ids: str) -> str:
+    approved_template(client, tenant)
+    sent = batch(client, tenant, [{"external_id": e} for e in external_ids])
+    finished(client, tenant, sent["notificationId"])
+    return sent["notificationId"]
+
+
+def discarded(runtime: Runtime, *tokens: str) -> set[str]:
+    with runtime.database.transaction() as session:
+        rows = session.execute(
+            select(PushSubscription.device_token).where(
+                PushSubscription.device_token.in_(tokens),
+                PushSubscription.discarded_at.is_not(None),
+            )
+        )
+        return set(rows.scalars())
+
+
+@pytest.mark.usefixtures("mobile")
+def test_a_batch_reaches_every_browser_android_and_ios_device_once(
+    client: FlaskClient,
+    tenant: Tenant,
+    runtime: Runtime,
+    providers: Providers,
+    fake_google: FakeGoogle,
+    fake_apns: FakeApns,
+    push_service: PushService,
+    worker: dramatiq.Worker,
+):
+    browser = subscribe(runtime, tenant, push_service, "web-only")
+    both = (
+        device(runtime, tenant, "two-phones", "android"),
+        device(runtime, tenant, "two-phones", "ios"),
+    )
+    android = device(runtime, tenant, "android-only", "android")
+    clips = device(runtime, tenant, "clips-app", "ios", bundle_id="com.shop.clips")
+
+    notification_id = send_and_finish(
+        client, tenant, "web-only", "two-phones", "android-only", "clips-app"
+    )
+
+    assert set(push_outcomes(client, tenant, notification_id).values()) == {("sent", None, 1)}
+    [web_push] = browser.received
+    assert web_push["title"] == "Order ORD-1"
+    fcm = {m.message["token"]: m for m in fake_google.messages}
+    assert sorted(fcm) == sorted([both[0], android])
+    assert fcm[android].project_id == providers.account["project_id"]
+    assert fcm[android].message["notification"] == {
+        "title": "Order ORD-1",
+        "body": "Confirmed for Jane",
+    }
+    assert fcm[android].message["android"]["ttl"] == "86400s"
+    apns = {r.device_token: r for r in fake_apns.requests}
+    assert sorted(apns) == sorted([both[1], clips])
+    assert apns[both[1]].headers["apns-topic"] == BUNDLE  # the app's default bundle id
+    assert apns[clips].headers["apns-topic"] == "com.shop.clips"  # the device's own app
+    assert apns[clips].headers["apns-push-type"] == "alert"
+    assert apns[clips].payload["aps"]["alert"] == {
+        "title": "Order ORD-1",
+        "body": "Confirmed for Jane",
+    }
+    assert apns[clips].payload["aps"]["badge"] == 1  # this notification, unread in the inbox
+    assert fake_apns.connections_opened == 1
+    assert len(fake_apns.provider_tokens_seen) == 1
+
+
+@pytest.mark.usefixtures("mobile", "providers")
+def test_tokens_the_provider_no_longer_knows_are_discarded_and_never_retried(
+    client: FlaskClient,
+    tenant: Tenant,
+    runtime: Runtime,
+    fake_google: FakeGoogle,
+    fake_apns: FakeApns,
+    worker: dramatiq.Worker,
+):
+    uninstalled = device(runtime, tenant, "ann", "android")
+    malformed = device(runtime, tenant, "ann", "android")
+    unregistered = device(runtime, tenant, "ann", "ios")
+    bad = device(runtime, tenant, "ann", "ios")
+    fake_google.script(uninstalled, fcm_unregistered())
+    fake_google.script(malformed, fcm_invalid_token())
+    fake_apns.script(unregistered, apns_error("Unregistered"))
+    fake_apns.script(bad, apns_error("BadDeviceToken"))
+
+    notification_id = send_and_finish(client, tenant, "ann")
+
+    [(status, reason, attempts)] = push_outcomes(client, tenant, notification_id).values()
+    assert (status, attempts) == ("failed", 1)
+    assert sorted(reason.split("; ")) == [
+        "apns 400: BadDeviceToken",
+        "apns 410: Unregistered",
+        "fcm 400: INVALID_ARGUMENT",
+        "fcm 404: UNREGISTERED",
+    ]
+    assert discarded(runtime, uninstalled, malformed, unregistered, bad) == {
+        uninstalled,
+        malformed,
+        unregistered,
+        bad,
+    }
+    assert (fake_google.attempts(uninstalled), fake_google.attempts(malformed)) == ([404], [400])
+    assert len(fake_apns.requests) == 2
+
+
+@pytest.mark.usefixtures("mobile", "providers")
+def test_an_overloaded_provider_is_retried_and_devices_already_reached_are_not_sent_again(
+    client: FlaskClient,
+    tenant: Tenant,
+    runtime: Runtime,
+    fake_google: FakeGoogle,
+    fake_apns: FakeApns,
+    worker: dramatiq.Worker,
+):
+    busy_android = device(runtime, tenant, "ann", "android")
+    fine_android = device(runtime, tenant, "ann", "android")
+    busy_iphone = device(runtime, tenant, "bob", "ios")
+    fake_google.script(
+        busy_android, fcm_error("UNAVAILABLE"), fcm_error("QUOTA_EXCEEDED", retry_after=1)
+    )
+    fake_apns.script(busy_iphone, apns_error("TooManyRequests", retry_after=1))
+
+    notification_id = send_and_finish(client, tenant, "ann", "bob")
+
+    assert push_outcomes(client, tenant, notification_id) == {
+        "ann": ("sent", None, 3),
+        "bob": ("sent", None, 2),
+    }
+    assert fake_google.attempts(busy_android) == [503, 429, 200]
+    assert fake_google.attempts(fine_android) == [200]  # reached on the first attempt only
+    assert [r.status for r in fake_apns.requests] == [429, 200]
+    assert discarded(runtime, busy_android, fine_android, busy_iphone) == set()
+
+
+@pytest.mark.usefixtures("mobile", "providers")
+def test_a_refused_access_token_or_provider_token_is_replaced_once_and_the_send_goes_through(
+    client: FlaskClient,
+    tenant: Tenant,
+    runtime: Runtime,
+    fake_google: FakeGoogle,
+    fake_apns: FakeApns,
+    worker: dramatiq.Worker,
+):
+    device(runtime, tenant, "ann", "android")
+    device(runtime, tenant, "ann", "ios")
+    first = send_and_finish(client, tenant, "ann")
+    fake_google.revoke_tokens()
+    fake_apns.expire_provider_tokens()
+
+    second = batch(client, tenant, [{"external_id": "ann"}])["notificationId"]
+    finished(client, tenant, second)
+
+    for notification_id in (first, second):
+        assert push_outcomes(client, tenant, notification_id) == {"ann": ("sent", None, 1)}
+    assert fake_google.tokens_issued == 2
+    assert len(fake_apns.provider_tokens_seen) == 2
+    assert len(fake_google.messages) == len([r for r in fake_apns.requests if r.status == 200]) == 2
+
+
+@pytest.mark.usefixtures("mobile", "providers")
+def test_credentials_the_provider_keeps_refusing_fail_with_provider_auth_failed(
+    client: FlaskClient,
+    tenant: Tenant,
+    runtime: Runtime,
+    fake_google: FakeGoogle,
+    worker: dramatiq.Worker,
+):
+    android = device(runtime, tenant, "ann", "android")
+    iphone = device(runtime, tenant, "bob", "ios")
+    fake_google.refuse_grants()  # the service account's key was deleted
+    revoked = new_apns_key()  # a key Apple no longer accepts
+    client.put(
+        f"{PROVIDERS}/apns",
+        json={"keyId": revoked.key_id, "teamId": revoked.team_id, "privateKey": revoked.p8,
+              "bundleId": BUNDLE, "environment": "sandbox"},
+        headers=tenant.headers(),
+    )  # fmt: skip
+
+    notification_id = send_and_finish(client, tenant, "ann", "bob")
+
+    assert push_outcomes(client, tenant, notification_id) == {
+        "ann": ("failed", "provider_auth_failed", 1),
+        "bob": ("failed", "provider_auth_failed", 1),
+    }
+    assert discarded(runtime, android, iphone) == set()  # the devices are fine
+
+
+@pytest.mark.usefixtures("mobile", "providers")
+def test_other_refusals_fail_with_the_providers_reason_and_keep_the_device(
+    client: FlaskClient,
+    tenant: Tenant,
+    runtime: Runtime,
+    fake_google: FakeGoogle,
+    fake_apns: FakeApns,
+    worker: dramatiq.Worker,
+):
+    android = device(runtime, tenant, "ann", "android")
+    iphone = device(runtime, tenant, "bob", "ios")
+    fake_google.script(android, fcm_error("SENDER_ID_MISMATCH"))
+    fake_apns.script(iphone, apns_error("DeviceTokenNotForTopic"))
+
+    notification_id = send_and_finish(client, tenant, "ann", "bob")
+
+    assert push_outcomes(client, tenant, notification_id) == {
+        "ann": ("failed", "fcm 403: SENDER_ID_MISMATCH SenderId mismatch", 1),
+        "bob": ("failed", "apns 400: DeviceTokenNotForTopic", 1),
+    }
+    assert discarded(runtime, android, iphone) == set()
+
+
+@pytest.mark.usefixtures("mobile")
+def test_without_a_provider_mobile_only_users_are_skipped_and_with_one_they_are_sent_to(
+    client: FlaskClient,
+    tenant: Tenant,
+    runtime: Runtime,
+    fake_google: FakeGoogle,
+    worker: dramatiq.Worker,
+):
+    device(runtime, tenant, "ann", "android")
+    before = send_and_finish(client, tenant, "ann")
+    account = new_service_account(fake_google.token_uri)
+    fake_google.trust(account)
+    client.put(f"{PROVIDERS}/fcm", json={"serviceAccount": account}, headers=tenant.headers())
+
+    after = batch(client, tenant, [{"external_id": "ann"}])["notificationId"]
+    finished(client, tenant, after)
+
+    assert push_outcomes(client, tenant, before) == {
+        "ann": ("skipped", "provider_not_configured", 0)
+    }
+    assert push_outcomes(client, tenant, after) == {"ann": ("sent", None, 1)}
+
+
+@pytest.mark.usefixtures("mobile", "providers")
+def test_a_provider_removed_mid_batch_fails_its_devices_with_provider_not_configured(
+    client: FlaskClient, tenant: Tenant, runtime: Runtime, actors: Actors
+):
+    device(runtime, tenant, "ann", "ios")
+    device(runtime, tenant, "bob", "android")
+    approved_template(client, tenant)
+    notification_id = batch(client, tenant, [{"external_id": "ann"}, {"external_id": "bob"}])[
+        "notificationId"
+    ]
+    fan_out_now(runtime, actors, notification_id)  # both push deliveries queued
+
+    removed = client.delete(f"{PROVIDERS}/fcm", headers=tenant.headers())
+    wait_until(lambda: runtime.senders.identity(tenant.app_id).fcm_account is None)
+    for delivery_id in queued_push_deliveries(runtime, notification_id):
+        send_push_delivery(runtime, delivery_id=delivery_id)
+
+    assert removed.status_code == 204
+    assert push_outcomes(client, tenant, notification_id) == {
+        "ann": ("sent", None, 1),
+        "bob": ("failed", "provider_not_configured", 1),
+    }
+
+
+def queued_push_deliveries(runtime: Runtime, notification_id: str) -> list[str]:
+    with runtime.database.transaction() as session:
+        return list(
+            session.scalars(
+                select(Delivery.id).where(
+                    Delivery.notification_id == notification_id,
+                    Delivery.channel == "push",
+                    Delivery.status == "queued",
+                )
+            )
+        )
+
+
+def test_delivery_outcomes_are_kept_per_device(
+    client: FlaskClient,
+    tenant: Tenant,
+    runtime: Runtime,
+    mobile: MobilePush,
+    providers: Providers,
+    fake_google: FakeGoogle,
+    worker: dramatiq.Worker,
+):
+    kept = device(runtime, tenant, "ann", "android")
+    gone = device(runtime, tenant, "ann", "android")
+    fake_google.script(gone, fcm_unregistered())
+
+    notification_id = send_and_finish(client, tenant, "ann")
+
+    with runtime.database.transaction() as session:
+        delivery = session.scalars(
+            select(Delivery).where(
+                Delivery.notification_id == notification_id, Delivery.channel == "push"
+            )
+        ).one()
+        ids = dict(
+            session.execute(
+                select(PushSubscription.device_token, PushSubscription.id).where(
+                    PushSubscription.device_token.in_([kept, gone])
+                )
+            ).all()
+        )
+    assert delivery.status == "sent"
+    assert delivery.payload["outcomes"] == {
+        ids[kept]: "sent",
+        ids[gone]: "fcm 404: UNREGISTERED",
+    }
+
+
+@pytest.mark.usefixtures("mobile", "providers")
+def test_apns_connections_are_shared_by_the_workers_threads_and_reopened_after_goaway(
+    client: FlaskClient,
+    tenant: Tenant,
+    runtime: Runtime,
+    fake_apns: FakeApns,
+    worker: dramatiq.Worker,
+):
+    people = [f"u{i}" for i in range(12)]
+    for person in people:
+        device(runtime, tenant, person, "ios")
+    first = send_and_finish(client, tenant, *people)
+    fake_apns.goaway()
+
+    second = batch(client, tenant, [{"external_id": p} for p in people])["notificationId"]
+    finished(client, tenant, second)
+
+    for notification_id in (first, second):
+        assert {o[0] for o in push_outcomes(client, tenant, notification_id).values()} == {"sent"}
+    assert fake_apns.connections_opened == 2
