@@ -21,6 +21,7 @@ from workers.actors import Actors
 from workers.broker import build_broker
 from workers.middleware import FlushOnStop, StopOnce, ThreadConnections
 from workers.reconciler import ReconcilerMiddleware
+from workers.scheduler import SchedulerMiddleware
 
 
 @dataclass(frozen=True)
@@ -39,12 +40,14 @@ class Process:
 
 def compose(settings: Settings) -> Process:
     """Build the runtime (database, Redis, encryptor, senders, commit listeners), the broker,
-    the actors bound to both, and the worker middleware, which only a worker ever runs."""
+    the actors bound to both, and the worker middleware (the reconciler, the scheduled sends'
+    pass, ...), which only a worker ever runs."""
     runtime = Runtime.from_settings(settings)
     broker = build_broker(settings)
     actors = Actors(broker, runtime)
     for middleware in (
         ReconcilerMiddleware(runtime, actors),
+        SchedulerMiddleware(runtime, actors),
         ThreadConnections(runtime),
         StopOnce(),
         FlushOnStop(runtime),

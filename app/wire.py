@@ -37,6 +37,27 @@ EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 
 
+class OffsetDateTime(fields.DateTime):
+    """An ISO 8601 date and time with its UTC offset (`2026-12-24T09:00:00+01:00`, or `Z`),
+    loaded as UTC; a time without an offset is refused, not guessed."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
+        if not isinstance(value, str):
+            raise ValidationError("Must be an ISO 8601 date and time with a UTC offset.")
+        try:
+            parsed = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise ValidationError("Must be an ISO 8601 date and time with a UTC offset.") from None
+        if parsed.tzinfo is None:
+            raise ValidationError(
+                "Needs a UTC offset, such as 2026-12-24T09:00:00Z or 2026-12-24T10:00:00+01:00."
+            )
+        parsed = parsed.astimezone(UTC)
+        if not EARLIEST <= parsed < LATEST:
+            raise ValidationError(f"Must be between {EARLIEST.year} and {LATEST.year}.")
+        return parsed
+
+
 def parse_timestamp(value: Any) -> datetime | None:
     """RFC 3339 (a missing offset means UTC) or Unix seconds, from 1970 to 9000; None when
     neither."""

@@ -6,7 +6,7 @@ chunks are released to them at their app's pace (`app.engine.pacing`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -115,6 +115,33 @@ def deliver_to_targets(
         content_for=content_for(session, notification),
         links=links,
     )
+
+
+def deliver_per_channel(
+    session: Session,
+    *,
+    notification: Notification,
+    users: Mapping[str, Sequence[User]],
+    links: UnsubscribeLinks,
+) -> FanOut:
+    """Fan a notification out to each channel's own users (a direct send's recipients)."""
+    fanned = FanOut()
+    content = content_for(session, notification)
+    notified = {user.id for channel_users in users.values() for user in channel_users}
+    mark_notified(session, app_id=notification.app_id, user_ids=sorted(notified))
+    for channel, channel_users in users.items():
+        part = fan_out(
+            session,
+            notification=notification,
+            users=channel_users,
+            content_for=content,
+            links=links,
+            channels=[channel],
+        )
+        fanned.inbox_events += part.inbox_events
+        fanned.email_delivery_ids += part.email_delivery_ids
+        fanned.push_delivery_ids += part.push_delivery_ids
+    return fanned
 
 
 def content_for(session: Session, notification: Notification) -> ContentFor:
