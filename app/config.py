@@ -55,6 +55,15 @@ class Settings:
     apns_base_url: str = ""
     push_providers_ca_file: str = ""
     mobile_push_ttl_s: int = 24 * 60 * 60
+    # Webhooks (docs/webhooks.md): endpoints must be public https URLs on port 443 or one of
+    # these ports; loopback (http too) for `herald dev` and tests, private addresses only where
+    # the receivers live inside the network. Each attempt waits this long for an answer; the
+    # workers form and enqueue due messages this often.
+    webhook_allowed_ports: str = ""
+    webhook_allow_loopback: bool = False
+    webhook_allow_private: bool = False
+    webhook_timeout_s: float = 10.0
+    webhook_pass_interval_s: float = 1.0
     realtime_ping_interval_s: float = 25.0
     realtime_presence_ttl_s: float = 6.0
     realtime_redis_connections: int = 32

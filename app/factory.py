@@ -93,6 +93,7 @@ def _register_blueprints(flask_app: Flask) -> None:
     from app.tenants import routes as tenant_routes
     from app.topics import routes as topic_routes
     from app.users import routes as user_routes
+    from app.webhooks import routes as webhook_routes
 
     for blueprint in (
         health.bp,
@@ -118,5 +119,6 @@ def _register_blueprints(flask_app: Flask) -> None:
         metrics_routes.bp,
         suppression_routes.bp,
         unsubscribe_routes.bp,
+        webhook_routes.bp,
     ):
         flask_app.register_blueprint(blueprint)

@@ -52,6 +52,9 @@ class Runtime:
     local_sockets: LocalSockets | None = field(default=None, init=False)
     # Web Push endpoints are chosen by end users: registered and pushed to through one guard.
     push_http: GuardedHttp = field(init=False)
+    # Webhook endpoints are chosen by apps: checked when saved and at each send, by one guard
+    # with a policy of their own (`webhook_policy`).
+    webhook_http: GuardedHttp = field(init=False)
     # When deliveries that failed for now are tried again (`app.engine.retry`), built with the
     # runtime so that a malformed RETRY_SCHEDULE stops a process as it starts.
     retry_policy: RetryPolicy = field(init=False)
@@ -63,6 +66,7 @@ class Runtime:
         self.retry_policy = RetryPolicy.from_settings(self.settings)
         self.sending_rates = SendingRates.from_settings(self.settings, self.redis)
         self.push_http = GuardedHttp(DestinationGuard(web_push_policy(self.settings)))
+        self.webhook_http = GuardedHttp(DestinationGuard(webhook_policy(self.settings)))
         generation_key = self.key(GENERATION_KEY)
         self.credentials = new_cache(self.redis, generation_key)
 
@@ -141,4 +145,13 @@ def web_push_policy(settings: Settings) -> DestinationPolicy:
         ports=settings.webpush_allowed_ports,
         hosts=settings.webpush_allowed_hosts,
         allow_private=settings.webpush_allow_private,
+    )
+
+
+def webhook_policy(settings: Settings) -> DestinationPolicy:
+    """Where apps' webhook endpoints may lead (ValueError names a malformed setting)."""
+    return DestinationPolicy.from_lists(
+        ports=settings.webhook_allowed_ports,
+        allow_private=settings.webhook_allow_private,
+        allow_loopback=settings.webhook_allow_loopback,
     )

@@ -37,6 +37,7 @@ from tests.support.cleanup import wipe  # noqa: E402
 from tests.support.factories import Tenant, make_tenant  # noqa: E402
 from tests.support.processes import free_port  # noqa: E402
 from tests.support.sinks import PushService, SmtpSink  # noqa: E402
+from tests.support.webhook_receiver import WebhookReceiver  # noqa: E402
 
 _SESSION_TAG = uuid.uuid4().hex[:10]
 _SMTP_PORT = free_port()
@@ -59,6 +60,9 @@ SESSION_ENVIRONMENT = {
     # The push service sinks listen on loopback; tests of the destination rules install a
     # strict guard themselves (tests/engine/test_push_destinations.py).
     "WEBPUSH_ALLOW_PRIVATE": "true",
+    # Webhook receivers listen on loopback too; other private addresses stay refused.
+    "WEBHOOK_ALLOW_LOOPBACK": "true",
+    "WEBHOOK_PASS_INTERVAL_S": "0.2",
 }
 
 ENGINES = ("sqlite", "postgresql")
@@ -222,6 +226,14 @@ def smtp_sink(_smtp_server: SmtpSink) -> SmtpSink:
     """The real SMTP server (aiosmtpd) at SMTP_URL, emptied for this test."""
     _smtp_server.reset()
     return _smtp_server
+
+
+@pytest.fixture
+def webhook_receiver() -> Iterator[WebhookReceiver]:
+    """A real HTTP webhook receiver on loopback that records requests and answers as told."""
+    receiver = WebhookReceiver().start()
+    yield receiver
+    receiver.stop()
 
 
 @pytest.fixture

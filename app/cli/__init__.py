@@ -1,5 +1,5 @@
-"""The `herald` command line: apps, keys, templates, sends, notifications, migrations and the
-local demo, one module per command group. Every command prints JSON on stdout; a refusal
+"""The `herald` command line: apps, keys, templates, sends, notifications, webhooks, migrations
+and the local demo, one module per command group. Every command prints JSON on stdout; a refusal
 prints the Herald API's error envelope on stderr and exits 1 (docs/cli.md)."""
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from app.cli.push_providers import push_providers
 from app.cli.send import send
 from app.cli.suppressions import suppressions
 from app.cli.templates import templates
+from app.cli.webhooks import webhooks
 
 
 @click.group(cls=HeraldGroup)
@@ -22,7 +23,17 @@ def main() -> None:
     """Herald: self-hosted notification delivery."""
 
 
-for command in (db, apps, keys, templates, send, notifications, suppressions, push_providers):
+for command in (
+    db,
+    apps,
+    keys,
+    templates,
+    send,
+    notifications,
+    suppressions,
+    push_providers,
+    webhooks,
+):
     main.add_command(command)
 
 

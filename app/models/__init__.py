@@ -13,6 +13,7 @@ from app.suppressions.models import Suppression
 from app.tenants.models import App, SecretKey
 from app.topics.models import TopicSubscription, TopicSubscriptionCategory
 from app.users.models import User
+from app.webhooks.models import WebhookAttempt, WebhookEndpoint, WebhookEvent, WebhookMessage
 from templates_store.models import Template, TemplateVersion
 
 __all__ = [
@@ -38,4 +39,8 @@ __all__ = [
     "TopicSubscription",
     "TopicSubscriptionCategory",
     "User",
+    "WebhookAttempt",
+    "WebhookEndpoint",
+    "WebhookEvent",
+    "WebhookMessage",
 ]

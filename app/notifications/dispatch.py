@@ -14,7 +14,10 @@ from workers.actors import Actors
 
 def start_delivery(actors: Actors, app_id: str, accepted: Accepted) -> None:
     """Hand a committed send to the workers: a batch to the dispatcher; a realtime send, fanned
-    out already, has its inbox rows published and its emails and pushes enqueued."""
+    out already, has its inbox rows published and its emails and pushes enqueued. A scheduled
+    send waits in the database: a worker starts it when it is due (`workers.scheduler`)."""
+    if accepted.scheduled:
+        return
     if accepted.fanned is None:
         actors.hand_off([actors.delivery.dispatch_notification.message(accepted.notification.id)])
     else:
@@ -23,6 +26,6 @@ def start_delivery(actors: Actors, app_id: str, accepted: Accepted) -> None:
 
 def send_answer(accepted: Accepted, view: dict[str, Any]) -> tuple[dict[str, Any], int]:
     """The send API's body and status: the notification without its progress, 202 for a batch
-    (delivered later) and 200 for a realtime send (fanned out already)."""
+    or a scheduled send (delivered later) and 200 for a realtime send (fanned out already)."""
     body = {name: value for name, value in view.items() if name != "progress"}
     return body, 202 if accepted.fanned is None else 200

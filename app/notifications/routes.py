@@ -1,4 +1,5 @@
-"""`/api/notifications`: the send API's templated send, progress, deliveries and cancel."""
+"""`/api/notifications`: the send API's templated send, progress, deliveries, cancel and
+reschedule."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from flask import Blueprint
 
 from app.auth import current_principal, server_call
 from app.engine import states
+from app.engine.models import NotificationStatus
 from app.extensions import actors, db_session, runtime
 from app.families import HERALD_API, serving
 from app.http import doc, list_query, load_body, page_from_query
@@ -17,6 +19,7 @@ from app.notifications.schemas import (
     DeliveryListSchema,
     NotificationListSchema,
     NotificationSchema,
+    RescheduleSchema,
     SendRequestSchema,
     SendResponseSchema,
 )
@@ -26,6 +29,7 @@ from app.wire import page_body
 bp = serving(HERALD_API, Blueprint("notifications", __name__, url_prefix="/api/notifications"))
 
 CHANNELS = ("email", "push", "in_app")
+NOTIFICATION_STATUSES = tuple(s.value for s in NotificationStatus)
 NOT_FOUND = "ERR_NOTIFICATION_NOT_FOUND"
 
 
@@ -43,7 +47,8 @@ NOT_FOUND = "ERR_NOTIFICATION_NOT_FOUND"
     },
 )
 def send_notification() -> Any:
-    """Send a templated notification: realtime to one user (200) or a batch (202)."""
+    """Send a templated notification: realtime to one user (200), a batch or a scheduled send
+    (202)."""
     request = load_body(SendRequestSchema)
     principal = current_principal()
     session = db_session()
@@ -63,13 +68,18 @@ def send_notification() -> Any:
 
 @bp.get("")
 @server_call("read")
-@doc(response=NotificationListSchema, tag="Notifications", query=["page", "perPage"])
+@doc(response=NotificationListSchema, tag="Notifications", query=["status", "page", "perPage"])
 def list_notifications() -> Any:
     """List the app's notifications, newest first, with status and progress."""
     page = page_from_query()
+    statuses = _enum_query("status", NOTIFICATION_STATUSES)
     session = db_session()
     rows, total = service.list_notifications(
-        session, app_id=current_principal().app.id, page=page.number, per_page=page.per_page
+        session,
+        app_id=current_principal().app.id,
+        page=page.number,
+        per_page=page.per_page,
+        statuses=statuses,
     )
     views = service.describe(session, rows)
     return page_body("notifications", views, total=total, page=page.number, per_page=page.per_page)
@@ -85,6 +95,29 @@ def show_notification(notification_id: str) -> Any:
         session, app_id=current_principal().app.id, notification_id=notification_id
     )
     return service.describe(session, [notification])[0]
+
+
+@bp.patch("/<notification_id>")
+@server_call("send_notifications")
+@doc(
+    body=RescheduleSchema,
+    response=NotificationSchema,
+    tag="Notifications",
+    errors={404: (NOT_FOUND,), 409: ("ERR_NOT_RESCHEDULABLE",)},
+)
+def reschedule_notification(notification_id: str) -> Any:
+    """Move a scheduled send that has not started to another time."""
+    request = load_body(RescheduleSchema)
+    session = db_session()
+    notification = service.reschedule_notification(
+        session,
+        app_id=current_principal().app.id,
+        notification_id=notification_id,
+        send_at=request["sendAt"],
+    )
+    [view] = service.describe(session, [notification])
+    session.commit()
+    return view
 
 
 @bp.get("/<notification_id>/deliveries")

@@ -6,7 +6,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, missing, validate, validates_schema
 
-from app.wire import EmailField, View, WireList, herald_page_fields
+from app.wire import EmailField, OffsetDateTime, View, WireList, herald_page_fields
 
 MODES = ("realtime", "batch")
 
@@ -73,6 +73,16 @@ class SendRequestSchema(Schema):
     mode = ModeField(required=True, metadata={"type": "string", "enum": list(MODES)})
     title = fields.String(validate=validate.Length(max=255), allow_none=True)
     tag = fields.String(validate=validate.Length(max=255), allow_none=True)
+    sendAt = OffsetDateTime(
+        allow_none=True,
+        metadata={"description": "When to send, up to 30 days ahead; absent or null: now"},
+    )
+
+
+class RescheduleSchema(Schema):
+    """`PATCH /api/notifications/{id}`: a scheduled send's new time."""
+
+    sendAt = OffsetDateTime(required=True, metadata={"description": "Up to 30 days ahead"})
 
 
 class RejectedTargetView(View):
@@ -93,6 +103,10 @@ class SendResponseSchema(View):
     sentFrom = fields.String()
     createdAt = fields.String(metadata={"format": "date-time"})
     status = fields.String()
+    sendAt = fields.String(
+        allow_none=True,
+        metadata={"format": "date-time", "description": "When a scheduled send starts"},
+    )
     targets = fields.Integer()
     rejected = WireList(fields.Nested(RejectedTargetView))
 

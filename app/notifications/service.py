@@ -3,18 +3,21 @@ notifications."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.allowlist.service import screen_targets
-from app.engine import lifecycle, pipeline, states
+from app.engine import lifecycle, pipeline, schedule, states
 from app.engine.fanout import FanOut
 from app.engine.models import Delivery, Notification, NotificationStatus
 from app.engine.progress import derived_status, snapshot
 from app.notifications.schemas import MODES
+from app.orm import utcnow
 from app.pagination import fetch_page
 from app.refusals import ErrorDetail, HeraldError, InvalidRequest, NotFound, Unprocessable
 from app.suppressions.links import UnsubscribeLinks
@@ -41,10 +44,19 @@ class NotCancellable(HeraldError):
     code = "ERR_NOT_CANCELLABLE"
 
 
+class NotReschedulable(HeraldError):
+    status = 409
+    code = "ERR_NOT_RESCHEDULABLE"
+
+
 @dataclass(frozen=True)
 class Accepted:
     notification: Notification
     fanned: FanOut | None = None
+
+    @property
+    def scheduled(self) -> bool:
+        return self.notification.status == NotificationStatus.SCHEDULED
 
 
 @dataclass
@@ -55,6 +67,7 @@ class TemplatedSend:
     request: dict[str, Any]
     caller_email: str | None
     mode: str = ""
+    send_at: datetime | None = None
     targets: list[Target] = field(default_factory=list)
     version: TemplateVersion | None = None
     accepted: list[Target] = field(default_factory=list)
@@ -69,6 +82,10 @@ def _push_overrides(send: TemplatedSend, session: Session) -> None:
     problems = check_push_overrides(send.template.get("notificationPushData"))
     if problems:
         raise InvalidRequest(details=[ErrorDetail(p.code, p.message, p.field) for p in problems])
+
+
+def _send_at(send: TemplatedSend, session: Session) -> None:
+    send.send_at = schedule.start_time(send.request.get("sendAt"), field="sendAt")
 
 
 def _mode(send: TemplatedSend, session: Session) -> None:
@@ -125,6 +142,7 @@ def _allow_list(send: TemplatedSend, session: Session) -> None:
 # The send API's checks, in the order it documents them (docs/sending.md): the first refusal wins.
 SEND_CHECKS = (
     _push_overrides,
+    _send_at,
     _mode,
     _target_limit,
     _template,
@@ -144,19 +162,21 @@ def accept_templated_send(
     links: UnsubscribeLinks,
 ) -> Accepted:
     """Run `SEND_CHECKS`, store the send, and for realtime fan it out now (its emails carrying
-    `links`)."""
+    `links`) unless it is scheduled for later."""
     send = TemplatedSend(app=app, request=request, caller_email=caller_email)
     for check in SEND_CHECKS:
         check(send, session)
     version, ref = send.version, send.template
     assert version is not None
     in_app = version.channels.get("in_app") or {}
-    batch = send.mode == "batch"
+    batch, later = send.mode == "batch", send.send_at is not None
+    status = NotificationStatus.QUEUED if batch else NotificationStatus.SENDING
     notification = Notification(
         app_id=app.id,
         kind="template",
         mode=send.mode,
-        status=NotificationStatus.QUEUED if batch else NotificationStatus.SENDING,
+        status=NotificationStatus.SCHEDULED if later else status,
+        send_at=send.send_at,
         channels=version.channel_names,
         template_id=version.template_id,
         template_version_id=version.id,
@@ -167,14 +187,14 @@ def accept_templated_send(
         topic=in_app.get("topic") or None,
         variables=ref["variables"],
         content={"notificationPushData": ref.get("notificationPushData")},
-        targets=[t.as_json() for t in send.accepted] if batch else [],
+        targets=[t.as_json() for t in send.accepted] if batch or later else [],
         target_count=len(send.accepted),
         rejected=send.rejected,
         created_by=created_by,
     )
     session.add(notification)
     session.flush()
-    if batch:
+    if batch or later:
         return Accepted(notification)
     fanned = pipeline.deliver_to_targets(
         session, notification=notification, targets=send.accepted, links=links
@@ -191,11 +211,20 @@ def get_notification(session: Session, *, app_id: str, notification_id: str) -> 
 
 
 def list_notifications(
-    session: Session, *, app_id: str, page: int, per_page: int, kind: str | None = None
+    session: Session,
+    *,
+    app_id: str,
+    page: int,
+    per_page: int,
+    kind: str | None = None,
+    statuses: Sequence[str] | None = None,
 ) -> tuple[list[Notification], int]:
+    """The app's notifications, newest first; `statuses` filters on the stored status."""
     query = select(Notification).where(Notification.app_id == app_id)
     if kind:
         query = query.where(Notification.kind == kind)
+    if statuses:
+        query = query.where(Notification.status.in_(statuses))
     ordered = query.order_by(Notification.created_at.desc(), Notification.id)
     return fetch_page(session, ordered, page=page, per_page=per_page)
 
@@ -220,6 +249,7 @@ def notification_view(notification: Notification, progress: dict, status: str) -
         "sentFrom": notification.sent_from,
         "createdAt": iso(notification.created_at),
         "status": status,
+        "sendAt": iso(notification.send_at) if notification.send_at else None,
         "targets": notification.target_count,
         "rejected": notification.rejected,
         "progress": progress,
@@ -235,6 +265,19 @@ def cancel_notification(session: Session, *, app_id: str, notification_id: str) 
     notification.status = NotificationStatus.CANCELLED
     states.cancel_queued(session, notification_id=notification.id)
     session.flush()
+    return notification
+
+
+def reschedule_notification(
+    session: Session, *, app_id: str, notification_id: str, send_at: datetime
+) -> Notification:
+    """Move a scheduled send to `send_at` (checked as `sendAt` is; a time just past starts it
+    now); one that has started, or was cancelled, cannot be rescheduled."""
+    notification = get_notification(session, app_id=app_id, notification_id=notification_id)
+    when = schedule.start_time(send_at, field="sendAt") or utcnow()
+    if not lifecycle.reschedule(session.connection(), notification.id, send_at=when):
+        raise NotReschedulable("Only a scheduled send that has not started can be rescheduled.")
+    session.refresh(notification)
     return notification
 
 

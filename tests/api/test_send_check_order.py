@@ -27,6 +27,7 @@ def test_a_send_is_checked_in_the_documented_order_and_the_first_refusal_wins(
         "targets": [{"external_id": "a", "email": "a@elsewhere.org"}, "b"],
         "mode": "sometimes",
         "tag": 42,
+        "sendAt": "2000-01-01T00:00:00Z",
     }
     refusals = []
 
@@ -40,6 +41,8 @@ def test_a_send_is_checked_in_the_documented_order_and_the_first_refusal_wins(
             del request["tag"]
         elif stage == "push overrides":
             del request["template"]["notificationPushData"]
+        elif stage == "send time":
+            del request["sendAt"]
         elif stage == "mode":
             request["mode"] = "realtime"
         elif stage == "target limit":
@@ -52,8 +55,8 @@ def test_a_send_is_checked_in_the_documented_order_and_the_first_refusal_wins(
             request["targets"] = [{"external_id": "a", "email": "a@example.com"}]
 
     stages = [
-        "credentials", "scope", "body", "push overrides", "mode", "target limit", "template",
-        "variables", "allow-list",
+        "credentials", "scope", "body", "push overrides", "send time", "mode", "target limit",
+        "template", "variables", "allow-list",
     ]  # fmt: skip
     for stage in stages:
         response = client.post(URL, json=request, headers=headers)
@@ -66,6 +69,7 @@ def test_a_send_is_checked_in_the_documented_order_and_the_first_refusal_wins(
         ("scope", 403, "forbidden"),
         ("body", 400, "ERR_BAD_REQUEST"),
         ("push overrides", 400, "ERR_BAD_REQUEST"),
+        ("send time", 400, "ERR_BAD_REQUEST"),
         ("mode", 400, "ERR_INVALID_MODE"),
         ("target limit", 400, "ERR_TARGET_LIMIT_EXCEEDED"),
         ("template", 404, "ERR_TEMPLATE_NOT_FOUND"),

@@ -60,6 +60,7 @@ def exercise_every_operation(caller: Caller, runtime: Runtime) -> None:
     _inbox(caller, runtime)
     _user_settings(caller)
     _push_providers(caller)
+    _webhooks(caller)
     caller.server("DELETE", f"/users/external_id:{USER}", 204)
 
 
@@ -192,3 +193,16 @@ def _push_providers(caller: Caller) -> None:
     caller.server("GET", url, 200)
     caller.server("DELETE", f"{url}/fcm", 204)
     caller.server("DELETE", f"{url}/apns", 204)
+
+
+def _webhooks(caller: Caller) -> None:
+    """An endpoint on a loopback port nobody listens on: its test send answers 200, refused."""
+    body = {"url": "http://127.0.0.1:9/hooks", "events": ["*"], "description": "Conformance"}
+    url = f"/api/webhooks/{caller.server('POST', '/api/webhooks', 201, body)['id']}"
+    caller.server("GET", "/api/webhooks", 200)
+    caller.server("GET", url, 200)
+    caller.server("PATCH", url, 200, {"events": ["delivery.failed"], "enabled": False})
+    caller.server("POST", f"{url}/rotate-secret", 200)
+    caller.server("POST", f"{url}/test", 200)
+    caller.server("GET", f"{url}/attempts", 200)
+    caller.server("DELETE", url, 204)

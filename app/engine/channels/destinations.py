@@ -88,20 +88,28 @@ def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | No
 @dataclass(frozen=True)
 class DestinationPolicy:
     """What a user-supplied URL may name. `allow_private` (development and tests, with a
-    service on loopback) lifts the address, name and port rules and admits plain http."""
+    service on loopback) lifts the address, name and port rules and admits plain http;
+    `allow_loopback` lifts them for this machine's addresses only (`localhost`, 127.0.0.0/8,
+    ::1), every other non-public address still refused."""
 
     ports: frozenset[int] = frozenset({443})
     host_patterns: tuple[str, ...] = ()  # "push.example.com" or "*.example.com"; empty: any
     allow_private: bool = False
+    allow_loopback: bool = False
 
     @classmethod
     def from_lists(
-        cls, *, ports: str = "", hosts: str = "", allow_private: bool = False
+        cls,
+        *,
+        ports: str = "",
+        hosts: str = "",
+        allow_private: bool = False,
+        allow_loopback: bool = False,
     ) -> DestinationPolicy:
         """From comma-separated settings; ValueError names a malformed entry."""
         extra_ports = {_port_number(item) for item in _items(ports)}
         patterns = tuple(_host_pattern(item) for item in _items(hosts))
-        return cls(frozenset({443} | extra_ports), patterns, allow_private)
+        return cls(frozenset({443} | extra_ports), patterns, allow_private, allow_loopback)
 
     def allows_host(self, host: str) -> bool:
         return not self.host_patterns or any(_matches(host, p) for p in self.host_patterns)
@@ -190,11 +198,15 @@ class DestinationGuard:
 
     def _destination(self, url: str) -> Destination:
         """The URL checked up to resolution; a literal address is its own answer."""
-        scheme, host, port = _parts(url, self.policy.allow_private)
-        if not self.policy.allows_host(host):
+        policy = self.policy
+        scheme, host, port = _parts(url, policy.allow_private or policy.allow_loopback)
+        if not policy.allows_host(host):
             raise _Refused(f"The URL's host {host} is not one this installation sends to.")
         literal = _literal_address(host)
-        if not self.policy.allow_private:
+        loopback = policy.allow_loopback and _names_loopback(host, literal)
+        if scheme == "http" and not (policy.allow_private or loopback):
+            raise _Refused("The URL must use https.")
+        if not (policy.allow_private or loopback):
             if port not in self.policy.ports:
                 allowed = ", ".join(str(p) for p in sorted(self.policy.ports))
                 raise _Refused(f"The URL's port {port} is not one allowed here ({allowed}).")
@@ -225,7 +237,7 @@ class DestinationGuard:
             return
         for raw in addresses:
             kind = non_public_range(ipaddress.ip_address(raw))
-            if kind is not None:
+            if kind is not None and not (kind == "loopback" and self.policy.allow_loopback):
                 verb = "is" if literal else "resolves to"
                 article = "an" if kind[0] in "aeiou" else "a"
                 raise _Refused(f"The URL's host {host} {verb} {article} {kind} address.")
@@ -265,6 +277,12 @@ def _literal_address(host: str) -> IPAddress | None:
         return ipaddress.ip_address(host)
     except ValueError:
         return None
+
+
+def _names_loopback(host: str, literal: IPAddress | None) -> bool:
+    if literal is not None:
+        return non_public_range(literal) == "loopback"
+    return host == "localhost" or host.endswith(".localhost")
 
 
 def _check_name(host: str) -> None:

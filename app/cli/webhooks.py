@@ -1,0 +1,145 @@
+"""`herald webhooks`: an app's webhook endpoints, as `/api/webhooks` shows and changes them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from app.cli.output import emit, transaction
+from app.engine.webhook_sending import send_test
+from app.http import load_body
+from app.tenants import service as tenants
+from app.webhooks import service
+from app.webhooks.schemas import (
+    AttemptView,
+    CreateWebhookSchema,
+    UpdateWebhookSchema,
+    WebhookTestView,
+    WebhookView,
+    WebhookWithSecretView,
+)
+
+APP = click.option("--app", "app_id", required=True)
+EVENTS = click.option(
+    "--event", "events", multiple=True, help="An event type, or * for all (repeatable)."
+)
+# Endpoints and attempts read per query while listing them all.
+PAGE_SIZE = 100
+
+
+@click.group()
+def webhooks() -> None:
+    """Signed HTTP callbacks telling an app what became of its sends."""
+
+
+@webhooks.command("list")
+@APP
+def webhooks_list(app_id: str) -> None:
+    """Every endpoint of the app, oldest first."""
+    with transaction() as (_rt, session):
+        tenants.get_tenant(session=session, app_id=app_id)
+        endpoints, _ = service.list_endpoints(session, app_id=app_id, page=1, per_page=10_000)
+        emit([WebhookView().dump(service.endpoint_view(e)) for e in endpoints])
+
+
+@webhooks.command("create")
+@APP
+@click.option("--url", required=True)
+@EVENTS
+@click.option("--description", default="")
+def webhooks_create(app_id: str, url: str, events: tuple[str, ...], description: str) -> None:
+    """Add an endpoint; prints it with its signing secret, shown this once."""
+    document = {"url": url, "events": list(events), "description": description}
+    body = load_body(CreateWebhookSchema, document=document)
+    with transaction() as (rt, session):
+        tenants.get_tenant(session=session, app_id=app_id)
+        endpoint, secret = service.create_endpoint(
+            session=session,
+            app_id=app_id,
+            url=body["url"],
+            events=body["events"],
+            description=body["description"],
+            encryptor=rt.encryptor,
+            destinations=rt.webhook_http.guard,
+        )
+        emit(WebhookWithSecretView().dump(service.endpoint_view(endpoint, secret=secret)))
+
+
+@webhooks.command("show")
+@APP
+@click.argument("webhook_id")
+def webhooks_show(app_id: str, webhook_id: str) -> None:
+    """One endpoint (never its secret)."""
+    with transaction() as (_rt, session):
+        endpoint = service.get_endpoint(session, app_id=app_id, endpoint_id=webhook_id)
+        emit(WebhookView().dump(service.endpoint_view(endpoint)))
+
+
+@webhooks.command("update")
+@APP
+@click.argument("webhook_id")
+@click.option("--url")
+@EVENTS
+@click.option("--description")
+@click.option("--enable/--disable", "enabled", default=None, help="--enable resumes it.")
+def webhooks_update(app_id: str, webhook_id: str, **given: Any) -> None:
+    """Change its URL, events, description, or whether it is enabled."""
+    document = {name: value for name, value in given.items() if value not in (None, ())}
+    if "events" in document:
+        document["events"] = list(document["events"])
+    changes = load_body(UpdateWebhookSchema, document=document)
+    with transaction() as (rt, session):
+        endpoint = service.update_endpoint(
+            session=session,
+            endpoint=service.get_endpoint(session, app_id=app_id, endpoint_id=webhook_id),
+            changes=changes,
+            destinations=rt.webhook_http.guard,
+        )
+        emit(WebhookView().dump(service.endpoint_view(endpoint)))
+
+
+@webhooks.command("delete")
+@APP
+@click.argument("webhook_id")
+def webhooks_delete(app_id: str, webhook_id: str) -> None:
+    """Remove the endpoint and whatever was waiting to be sent to it."""
+    with transaction() as (_rt, session):
+        endpoint = service.get_endpoint(session, app_id=app_id, endpoint_id=webhook_id)
+        service.delete_endpoint(session, endpoint=endpoint)
+        emit({"id": webhook_id, "deleted": True})
+
+
+@webhooks.command("rotate-secret")
+@APP
+@click.argument("webhook_id")
+def webhooks_rotate_secret(app_id: str, webhook_id: str) -> None:
+    """A new signing secret, shown this once; the replaced one also signs for 24 hours."""
+    with transaction() as (rt, session):
+        endpoint = service.get_endpoint(session, app_id=app_id, endpoint_id=webhook_id)
+        secret = service.rotate_secret(session=session, endpoint=endpoint, encryptor=rt.encryptor)
+        emit(WebhookWithSecretView().dump(service.endpoint_view(endpoint, secret=secret)))
+
+
+@webhooks.command("test")
+@APP
+@click.argument("webhook_id")
+def webhooks_test(app_id: str, webhook_id: str) -> None:
+    """Send a `webhook.test` event now; prints the attempt."""
+    with transaction() as (rt, session):
+        endpoint = service.get_endpoint(session, app_id=app_id, endpoint_id=webhook_id)
+        attempt = send_test(rt, session, endpoint)
+        view = {**service.attempt_view(attempt), "delivered": attempt.delivered}
+        emit(WebhookTestView().dump(view))
+
+
+@webhooks.command("attempts")
+@APP
+@click.argument("webhook_id")
+@click.option("--limit", default=PAGE_SIZE, show_default=True, type=click.IntRange(1, 100))
+def webhooks_attempts(app_id: str, webhook_id: str, limit: int) -> None:
+    """The endpoint's most recent attempts, newest first."""
+    with transaction() as (_rt, session):
+        endpoint = service.get_endpoint(session, app_id=app_id, endpoint_id=webhook_id)
+        attempts, _ = service.list_attempts(session, endpoint=endpoint, page=1, per_page=limit)
+        emit([AttemptView().dump(service.attempt_view(a)) for a in attempts])

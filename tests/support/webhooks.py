@@ -1,0 +1,40 @@
+"""Webhook endpoints made through the API, and what the outbox holds, for the webhook tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from app.runtime import Runtime
+from app.webhooks.models import WebhookEvent, WebhookMessage
+from tests.support.factories import Tenant
+
+URL = "/api/webhooks"
+
+
+def create_webhook(
+    client: FlaskClient, tenant: Tenant, url: str, events: list[str] | None = None, **extra: Any
+) -> dict[str, Any]:
+    """An endpoint subscribed to `events` (default every type); its view, with its secret."""
+    body = {"url": url, "events": events or ["*"], **extra}
+    response = client.post(URL, json=body, headers=tenant.headers())
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+def outbox_rows(runtime: Runtime) -> int:
+    """Events waiting in the outbox plus messages formed from them, for every app."""
+    with runtime.database.transaction() as session:
+        events = session.scalar(select(func.count()).select_from(WebhookEvent))
+        messages = session.scalar(select(func.count()).select_from(WebhookMessage))
+    return int(events or 0) + int(messages or 0)
+
+
+def pending_events(runtime: Runtime) -> list[dict[str, Any]]:
+    """The events the outbox holds, not yet formed into a message, oldest first."""
+    with runtime.database.transaction() as session:
+        return list(
+            session.scalars(select(WebhookEvent.payload).order_by(WebhookEvent.created_at))
+        )
