@@ -30,7 +30,8 @@ NOT_FOUND = {404: (service.BroadcastNotFound.code,)}
 
 
 def _accept(name: str, schema: type[BroadcastBody] | type[NotificationBody]) -> dict[str, Any]:
-    """Store the broadcast, commit, then hand it to the workers; returns its view."""
+    """Store the broadcast, commit, then hand it to the workers (a scheduled one waits for a
+    worker to start it when due); returns its view."""
     fields = load_body(schema)[name]
     principal, session = current_principal(), db_session()
     broadcast = service.accept_broadcast(
@@ -43,8 +44,9 @@ def _accept(name: str, schema: type[BroadcastBody] | type[NotificationBody]) -> 
     )
     [view] = service.describe(session, [broadcast])
     session.commit()
-    work = actors()
-    work.hand_off([work.delivery.dispatch_notification.message(broadcast.id)])
+    if broadcast.send_at is None:
+        work = actors()
+        work.hand_off([work.delivery.dispatch_notification.message(broadcast.id)])
     return view
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
 
 from app.users.schemas import DeliveryStateView
-from app.wire import View, WireList, list_page_fields
+from app.wire import EpochSeconds, View, WireList, list_page_fields
 
 MAX_TITLE = 255
 MAX_CONTENT = 4_194_304
@@ -74,6 +74,10 @@ class BroadcastFieldsSchema(Schema):
         validate=validate.Length(min=1, max=MAX_RECIPIENTS),
     )
     overrides = fields.Nested(OverridesSchema, allow_none=True)
+    send_at = EpochSeconds(
+        allow_none=True,
+        metadata={"description": "Unix seconds: when to send, up to 30 days ahead; null: now"},
+    )
 
     @validates("custom_attributes")
     def _custom_attributes_size(self, value: dict[str, Any] | None, **_: Any) -> None:
@@ -112,8 +116,8 @@ class BroadcastErrorView(View):
 
 class BroadcastStatusView(View):
     status = fields.String(
-        metadata={"description": "enqueued, processing or processed"},
-        validate=validate.OneOf(("enqueued", "processing", "processed")),
+        metadata={"description": "scheduled, enqueued, processing or processed"},
+        validate=validate.OneOf(("scheduled", "enqueued", "processing", "processed")),
     )
     summary = fields.Nested(BroadcastStatusSummary)
     errors = WireList(fields.Nested(BroadcastErrorView))
@@ -132,6 +136,12 @@ class BroadcastView(View):
     overrides = fields.Nested(OverridesSchema, allow_none=True)
     recipients = WireList(fields.Nested(RecipientSchema))
     sent_at = fields.Integer(metadata={"description": "Unix seconds"})
+    send_at = fields.Integer(
+        metadata={
+            "optional": True,
+            "description": "Unix seconds: when a scheduled broadcast starts (only theirs)",
+        }
+    )
     status = fields.Nested(BroadcastStatusView)
 
 

@@ -1,10 +1,11 @@
 """Broadcasts: literal content for up to 1,000 recipients or topics' subscribers.
 
 A broadcast is a batch `Notification(kind="broadcast")` on the templated batches' pipeline:
-stored queued with its recipients resolved to users, then `dispatch_notification` splits it into
-chunks whose tasks write inbox rows and email/push deliveries, honouring preferences and topic
-opt-outs. Recipients are resolved when the request is accepted, so that two entries naming one
-user (by email and by external id, or again through a topic) are one recipient.
+stored queued with its recipients resolved to users (or scheduled, when given a `send_at`, until
+a worker starts it), then `dispatch_notification` splits it into chunks whose tasks write inbox
+rows and email/push deliveries, honouring preferences and topic opt-outs. Recipients are
+resolved when the request is accepted, so that two entries naming one user (by email and by
+external id, or again through a topic) are one recipient.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from app.allowlist.service import screen_targets
 from app.broadcasts.content import literal_content
 from app.engine.models import Notification, NotificationStatus
 from app.engine.progress import derived_status, snapshot
+from app.engine.schedule import start_time
 from app.notifications.service import list_notifications
 from app.refusals import HeraldError, NotFound, Unprocessable
 from app.tenants.models import App
@@ -30,7 +32,12 @@ from app.wire import epoch
 
 KIND = "broadcast"
 CHANNELS = ["in_app", "email", "push"]
-STATUSES = {"queued": "enqueued", "dispatching": "processing", "sending": "processing"}
+STATUSES = {
+    "scheduled": "scheduled",
+    "queued": "enqueued",
+    "dispatching": "processing",
+    "sending": "processing",
+}
 GIVEN = ("title", "content", "action_url", "category", "topic", "custom_attributes", "overrides")
 
 
@@ -47,7 +54,9 @@ def accept_broadcast(
     broadcast: dict[str, Any],
     name: str = "broadcast",
 ) -> Notification:
-    """Resolve and screen the recipients and store the broadcast, queued for dispatch."""
+    """Resolve and screen the recipients and store the broadcast, queued for dispatch or
+    scheduled for its `send_at`."""
+    send_at = start_time(broadcast.get("send_at"), field=f"{name}.send_at")
     recipients, rejected = _recipients(
         session,
         app=app,
@@ -59,7 +68,8 @@ def accept_broadcast(
         app_id=app.id,
         kind=KIND,
         mode="batch",
-        status=NotificationStatus.QUEUED,
+        status=NotificationStatus.SCHEDULED if send_at else NotificationStatus.QUEUED,
+        send_at=send_at,
         channels=CHANNELS,
         title=broadcast["title"],
         category=broadcast.get("category"),
@@ -162,7 +172,7 @@ def describe(session: Session, broadcasts: Sequence[Notification]) -> list[dict[
 
 
 def _status(broadcast: Notification, progress: dict[str, Any], chunks_pending: bool) -> str:
-    """enqueued, processing, or processed (which a cancelled broadcast also is)."""
+    """scheduled, enqueued, processing, or processed (which a cancelled broadcast also is)."""
     return STATUSES.get(derived_status(broadcast, progress, chunks_pending), "processed")
 
 
@@ -175,6 +185,8 @@ def broadcast_view(
         **{name: given.get(name) for name in GIVEN},
         "recipients": given.get("recipients", []),
         "sent_at": epoch(broadcast.created_at),
+        # Only a scheduled broadcast's view has it: the seed's view is unchanged otherwise.
+        **({"send_at": epoch(broadcast.send_at)} if broadcast.send_at else {}),
         "status": {
             "status": status,
             "summary": {

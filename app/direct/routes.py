@@ -29,7 +29,8 @@ bp = serving(HERALD_API, Blueprint("direct", __name__, url_prefix="/api/v1/notif
     },
 )
 def send_direct() -> Any:
-    """Queue a plain message to up to 50 recipients per channel, screened by the allow-list."""
+    """Queue a plain message to up to 50 recipients per channel, screened by the allow-list, to
+    send now or at `send_at`."""
     request = load_body(DirectSendSchema)
     principal = current_principal()
     session = db_session()
@@ -50,4 +51,6 @@ def send_direct() -> Any:
         "accepted_recipients": screening.accepted,
         "rejected_recipients": screening.rejected,
     }
+    if notification.send_at is not None:  # the seed's answer, plus when a scheduled one starts
+        data |= {"status": notification.status, "send_at": iso(notification.send_at)}
     return {"data": data}, 202

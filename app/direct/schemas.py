@@ -6,7 +6,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from app.wire import View, WireList
+from app.wire import OffsetDateTime, View, WireList
 
 CHANNELS = ("email", "push", "in_app")
 HTML_CHANNELS = ("email",)
@@ -26,6 +26,10 @@ class DirectSendSchema(Schema):
     subject = fields.String(required=True, validate=validate.Length(min=1, max=998))
     body = fields.String(required=True, validate=validate.Length(min=1, max=4 * 1024 * 1024))
     body_html = fields.String(validate=validate.Length(min=1, max=4 * 1024 * 1024))
+    send_at = OffsetDateTime(
+        allow_none=True,
+        metadata={"description": "When to send, up to 30 days ahead; absent or null: now"},
+    )
 
     @validates_schema
     def _html_needs_an_html_channel(self, data: dict[str, Any], **_: Any) -> None:
@@ -53,6 +57,16 @@ class DirectSendView(View):
         keys=fields.String(),
         values=WireList(fields.Nested(RejectedRecipientView)),
         metadata={"description": "Per channel"},
+    )
+    status = fields.String(
+        metadata={"optional": True, "description": "`scheduled`: only in a scheduled send's answer"}
+    )
+    send_at = fields.String(
+        metadata={
+            "optional": True,
+            "format": "date-time",
+            "description": "When a scheduled send starts: only in a scheduled send's answer",
+        }
     )
 
 

@@ -1,4 +1,5 @@
-"""Screening a direct send's recipients per channel, then fanning it out on the pipeline."""
+"""Screening a direct send's recipients per channel, then fanning it out on the pipeline, now
+or, scheduled, when it is due (`app.engine.schedule`)."""
 
 from __future__ import annotations
 
@@ -12,14 +13,14 @@ from sqlalchemy.orm import Session
 
 from app.allowlist.addresses import parse_address
 from app.allowlist.service import AllowListCheck
-from app.engine import lifecycle, pipeline
-from app.engine.fanout import FanOut, fan_out
+from app.engine import lifecycle, pipeline, schedule
+from app.engine.fanout import FanOut
 from app.engine.models import Notification, NotificationStatus
 from app.refusals import ErrorDetail, Unprocessable
 from app.suppressions.links import UnsubscribeLinks
 from app.tenants.models import App
 from app.users.models import User
-from app.users.service import mark_notified, match_names
+from app.users.service import match_names
 from app.users.targets import Target, resolve_users
 
 MAX_RECIPIENTS_PER_CHANNEL = 50
@@ -49,7 +50,8 @@ def accept_direct_send(
     links: UnsubscribeLinks,
 ) -> tuple[Notification, FanOut, Screening]:
     """Screen every recipient, refuse (422) if nobody passes, else store and fan out (the
-    emails carrying `links`)."""
+    emails carrying `links`), unless it is scheduled: then its recipients are stored."""
+    send_at = schedule.start_time(request.get("send_at"), field="send_at")
     channels = list(dict.fromkeys(request["channels"]))
     screening = _screen(
         session, app=app, caller_email=caller_email, channels=channels, to=request["to"]
@@ -65,10 +67,12 @@ def accept_direct_send(
         app_id=app.id,
         kind="direct",
         mode="direct",
-        status=NotificationStatus.SENDING,
+        status=NotificationStatus.SCHEDULED if send_at else NotificationStatus.SENDING,
+        send_at=send_at,
         channels=channels,
         title=request["subject"],
         content=_literal_content(request),
+        targets=schedule.direct_recipients(screening.users) if send_at else [],
         target_count=sum(len(v) for v in screening.accepted.values()),
         rejected=[
             {"target": r["recipient"], "reason": r["reason"], "channel": channel}
@@ -79,22 +83,11 @@ def accept_direct_send(
     )
     session.add(notification)
     session.flush()
-    fanned = FanOut()
-    content = pipeline.content_for(session, notification)
-    notified = {u.id for users in screening.users.values() for u in users}
-    mark_notified(session, app_id=notification.app_id, user_ids=sorted(notified))
-    for channel, users in screening.users.items():
-        part = fan_out(
-            session,
-            notification=notification,
-            users=users,
-            content_for=content,
-            links=links,
-            channels=[channel],
-        )
-        fanned.inbox_events += part.inbox_events
-        fanned.email_delivery_ids += part.email_delivery_ids
-        fanned.push_delivery_ids += part.push_delivery_ids
+    if send_at:
+        return notification, FanOut(), screening
+    fanned = pipeline.deliver_per_channel(
+        session, notification=notification, users=screening.users, links=links
+    )
     lifecycle.advance_fanned_out(session, notification)
     return notification, fanned, screening
 

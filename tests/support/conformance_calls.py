@@ -7,6 +7,7 @@ response to the document (`tests.support.openapi_conformance`).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask.testing import FlaskClient
@@ -116,11 +117,30 @@ def _sends(caller: Caller) -> None:
     caller.server("GET", url, 200)
     caller.server("GET", f"{url}/deliveries", 200)
     caller.server("POST", f"{url}/cancel", 200)
+    _scheduled_sends(caller, send)
     direct = {"to": ["ada@example.com"], "subject": "Hello", "body": "Hi Ada."}
     caller.server("POST", "/api/v1/notifications/send", 202, direct)
     caller.server("POST", "/send", 200, {"to": [{"type": "group", "id": "staff"}], "data": {}})
     user_url = f"/users/external_id:{USER}"
     caller.server("GET", f"{user_url}/notifications", 200)
+
+
+def _scheduled_sends(caller: Caller, send: dict[str, Any]) -> None:
+    """A send, a direct send and a broadcast scheduled an hour ahead; the first one moved,
+    listed and cancelled."""
+    later = datetime.now(UTC) + timedelta(hours=1)
+    body = {**send, "mode": "batch", "sendAt": later.isoformat()}
+    scheduled = caller.server("POST", "/api/notifications/send", 202, body)
+    url = f"/api/notifications/{scheduled['notificationId']}"
+    caller.server("PATCH", url, 200, {"sendAt": (later + timedelta(hours=1)).isoformat()})
+    caller.server("GET", "/api/notifications?status=scheduled", 200)
+    caller.server("POST", f"{url}/cancel", 200)
+    direct = {"to": ["ada@example.com"], "subject": "Later", "body": "Hi Ada."}
+    caller.server("POST", "/api/v1/notifications/send", 202, {**direct, "send_at": body["sendAt"]})
+    broadcast = {"title": "Later", "recipients": [{"external_id": USER}]}
+    caller.server(
+        "POST", "/broadcasts", 201, {"broadcast": {**broadcast, "send_at": int(later.timestamp())}}
+    )
 
 
 def _broadcasts_imports_and_metrics(caller: Caller) -> None:

@@ -215,6 +215,12 @@ def domain_probes() -> list[Probe]:
             ("POST", "/api/templates/{key}/reject"), "an unknown template", 404, {"reason": "No."}
         ),
         refused(("PUT", "/users/{user_id}"), "an unknown user", 404, {"user": {"first_name": "A"}}),
+        refused(
+            ("PATCH", "/api/notifications/{notification_id}"),
+            "an unknown notification",
+            404,
+            {"sendAt": "2030-01-01T09:00:00Z"},
+        ),
         Probe(
             ("POST", "/api/templates/{key}/preview"),
             "a render that fails",
