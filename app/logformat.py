@@ -13,6 +13,9 @@ from pythonjsonlogger.json import JsonFormatter
 _request_id: ContextVar[str] = ContextVar("request_id", default="-")
 
 access_log = logging.getLogger("herald.access")
+# HTTP client libraries that log each request at INFO, URL included: an APNs URL holds the
+# device token. Herald logs each delivery's outcome itself (herald.delivery).
+_CHATTY_CLIENTS = ("httpx", "httpcore", "hpack", "h2")
 _PLAIN_FORMAT = "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"
 
 
@@ -42,7 +45,7 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
             root.removeHandler(existing)
     handler._herald = True  # type: ignore[attr-defined]
     root.addHandler(handler)
-    root.setLevel(level.upper())
+    _set_levels(level)
 
 
 def format_existing_handlers(level: str = "INFO", *, json: bool = True) -> None:
@@ -52,7 +55,13 @@ def format_existing_handlers(level: str = "INFO", *, json: bool = True) -> None:
     for handler in root.handlers:
         handler.addFilter(_RequestIdFilter())
         handler.setFormatter(formatter(json=json))
-    root.setLevel(level.upper())
+    _set_levels(level)
+
+
+def _set_levels(level: str) -> None:
+    logging.getLogger().setLevel(level.upper())
+    for name in _CHATTY_CLIENTS:
+        logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
 def formatter(*, json: bool) -> logging.Formatter:

@@ -4,6 +4,7 @@ outcome for the delivery to record."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
     from app.engine.ledger import ClaimedDelivery
     from app.engine.senders import SendingIdentity
     from app.push.service import PushTarget
+
+log = logging.getLogger(__name__)
 
 PROVIDER_NOT_CONFIGURED = "provider_not_configured"
 # What a push delivery made before mobile push was sent to: web subscriptions only.
@@ -106,6 +109,9 @@ class PushRound:
             self.retry_after = max(self.retry_after or 0.0, failure.retry_after or 0.0) or None
         except PermanentFailure as failure:
             self._refused(subscription, failure.reason)
+        except Exception as exc:  # a client library's bug must not leave the delivery `sending`
+            log.exception("push to subscription %s raised unexpectedly", subscription)
+            self.transient.append(f"error while sending: {exc.__class__.__name__}")
         else:
             self.reached.add(subscription)
             self.outcomes[subscription] = "sent"

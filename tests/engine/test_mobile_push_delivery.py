@@ -445,3 +445,36 @@ def test_apns_connections_are_shared_by_the_workers_threads_and_reopened_after_g
     for notification_id in (first, second):
         assert {o[0] for o in push_outcomes(client, tenant, notification_id).values()} == {"sent"}
     assert fake_apns.connections_opened == 2
+
+
+class BrokenClient:
+    """A provider client with a bug: it raises what no provider answer maps to."""
+
+    def send(self, *_args: object, **_kwargs: object) -> None:
+        raise KeyError(43)
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.mark.usefixtures("providers")
+def test_a_client_error_is_a_failure_for_now_not_a_delivery_stuck_sending(
+    client: FlaskClient,
+    tenant: Tenant,
+    runtime: Runtime,
+    mobile: MobilePush,
+    worker: dramatiq.Worker,
+):
+    device(runtime, tenant, "ann", "ios")
+    mobile.apns = BrokenClient()  # type: ignore[assignment]
+
+    notification_id = send_and_finish(client, tenant, "ann")
+
+    attempts = runtime.retry_policy.max_attempts
+    assert push_outcomes(client, tenant, notification_id) == {
+        "ann": (
+            "failed",
+            f"gave up after {attempts} attempts: error while sending: KeyError",
+            attempts,
+        )
+    }
