@@ -11,7 +11,7 @@ from rich.live import Live
 
 from app.cli.output import command_runtime, emit, emit_line, fail, transaction
 from app.cli.progress import exit_status, follow, progress_table
-from app.engine.models import Notification
+from app.engine.models import Notification, NotificationStatus
 from app.http import MAX_PAGE, MAX_PER_PAGE
 from app.notifications import service
 from app.runtime import Runtime
@@ -28,7 +28,14 @@ def notifications() -> None:
 @click.option("--app", "app_id", required=True)
 @click.option("--page", "page", type=int, default=1, show_default=True)
 @click.option("--per-page", "per_page", type=int, default=20, show_default=True)
-def notifications_list(app_id: str, page: int, per_page: int) -> None:
+@click.option(
+    "--status",
+    "statuses",
+    multiple=True,
+    type=click.Choice([s.value for s in NotificationStatus]),
+    help="Only those with this status (repeatable): scheduled lists the sends still pending.",
+)
+def notifications_list(app_id: str, page: int, per_page: int, statuses: tuple[str, ...]) -> None:
     """The app's notifications, newest first, with status and progress (GET /api/notifications)."""
     if not 1 <= page <= MAX_PAGE:
         fail(f"--page must be an integer from 1 to {MAX_PAGE}.", field="page")
@@ -37,7 +44,7 @@ def notifications_list(app_id: str, page: int, per_page: int) -> None:
     with transaction() as (_rt, session):
         tenants.get_tenant(session=session, app_id=app_id)
         rows, total = service.list_notifications(
-            session, app_id=app_id, page=page, per_page=per_page
+            session, app_id=app_id, page=page, per_page=per_page, statuses=statuses
         )
         views = service.describe(session, rows)
         emit(page_body("notifications", views, total=total, page=page, per_page=per_page))

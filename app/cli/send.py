@@ -52,6 +52,12 @@ SENDER = "cli"
 @click.option("--mode", default="batch", show_default=True, help="batch or realtime.")
 @click.option("--title", default=None)
 @click.option("--tag", default=None)
+@click.option(
+    "--send-at",
+    default=None,
+    metavar="ISO8601",
+    help="Send at this time (with its UTC offset, up to 30 days ahead) instead of now.",
+)
 @click.option("--idempotency-key", default=None, help="Send at most once for this key.")
 def send(
     app_id: str,
@@ -61,6 +67,7 @@ def send(
     mode: str,
     title: str | None,
     tag: str | None,
+    send_at: str | None,
     idempotency_key: str | None,
 ) -> None:
     """Send a templated notification as POST /api/notifications/send does; prints its answer."""
@@ -69,7 +76,8 @@ def send(
         "targets": read_targets(targets),
         "mode": mode,
     }
-    document.update({k: v for k, v in (("title", title), ("tag", tag)) if v is not None})
+    given = (("title", title), ("tag", tag), ("sendAt", send_at))
+    document.update({k: v for k, v in given if v is not None})
     with command_process() as process:
         rt = process.runtime
         # An unknown app is refused before the key is looked at, as bad credentials are.
