@@ -25,6 +25,7 @@ from app.tenants.credentials import CredentialCache, new_cache
 from app.tenants.invalidation import install_invalidation
 from app.users import statistics as user_statistics
 from app.users.last_seen import LastSeenWriter
+from app.webhooks.outbox import WebhookOutbox, install_outbox
 
 # Replaced after each commit that changed an app, a secret key or a user's identity.
 GENERATION_KEY = "auth:generation"
@@ -55,6 +56,9 @@ class Runtime:
     # Webhook endpoints are chosen by apps: checked when saved and at each send, by one guard
     # with a policy of their own (`webhook_policy`).
     webhook_http: GuardedHttp = field(init=False)
+    # Where events for the apps' webhook endpoints are written (`app.webhooks.outbox`), which
+    # `from_settings` has keep what it read until the apps change.
+    webhook_outbox: WebhookOutbox = field(default_factory=WebhookOutbox)
     # When deliveries that failed for now are tried again (`app.engine.retry`), built with the
     # runtime so that a malformed RETRY_SCHEDULE stops a process as it starts.
     retry_policy: RetryPolicy = field(init=False)
@@ -77,6 +81,8 @@ class Runtime:
         database = Database(settings.database_url)
         encryptor = Encryptor(settings.secret_key)
         redis = Redis.from_url(settings.redis_url, health_check_interval=30)
+        # Apps' changes are announced where credential changes are (listen_for_commits).
+        app_changes = AppChanges(redis, settings.redis_prefix + GENERATION_KEY)
         runtime = cls(
             settings=settings,
             database=database,
@@ -87,9 +93,9 @@ class Runtime:
                 encryptor=encryptor,
                 smtp_url=settings.smtp_url,
                 default_sender=settings.default_sender,
-                # Apps' changes are announced where credential changes are (listen_for_commits).
-                app_changes=AppChanges(redis, settings.redis_prefix + GENERATION_KEY),
+                app_changes=app_changes,
             ),
+            webhook_outbox=WebhookOutbox(app_changes.generation),
         )
         listen_for_commits(runtime)
         return runtime
@@ -97,7 +103,7 @@ class Runtime:
     @cached_property
     def deliveries(self) -> DeliveryLedger:
         """Delivery claims and outcomes, group-committed across this process's threads."""
-        return DeliveryLedger(self.database, advancer=self.advancer)
+        return DeliveryLedger(self.database, advancer=self.advancer, outbox=self.webhook_outbox)
 
     @cached_property
     def mobile_push(self) -> MobilePush:
@@ -108,7 +114,7 @@ class Runtime:
     @cached_property
     def advancer(self) -> Advancer:
         """Moves notifications on once their chunks and deliveries commit (app.engine.advancer)."""
-        return Advancer(self.database)
+        return Advancer(self.database, outbox=self.webhook_outbox)
 
     @cached_property
     def unsubscribe_links(self) -> UnsubscribeLinks:
@@ -134,8 +140,10 @@ class Runtime:
 def listen_for_commits(runtime: Runtime) -> None:
     """After each commit on the runtime's database, announce credential changes to every
     process's credential cache and refresh `users` statistics after a bulk creation (listeners
-    on its session factory: other databases of the process are not heard)."""
+    on its session factory: other databases of the process are not heard); its sessions write
+    webhook events through the runtime's outbox."""
     install_invalidation(runtime.database.sessionmaker, runtime.redis, runtime.key(GENERATION_KEY))
+    install_outbox(runtime.database.sessionmaker, runtime.webhook_outbox)
     user_statistics.install(runtime.database, runtime.redis, runtime.key("users", "analyzed", ""))
 
 

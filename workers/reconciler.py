@@ -185,7 +185,8 @@ def _advance_unfinished(runtime: Runtime, cutoff: datetime) -> None:
     waiting_to_retry = exists().where(
         Delivery.notification_id == Notification.id, Delivery.status == states.RETRYING
     )
-    with runtime.database.autocommit_connection() as connection:
+    # One transaction: the `notification.completed` webhook events commit with the status.
+    with runtime.database.engine.begin() as connection:
         ids = list(
             connection.scalars(
                 select(Notification.id)
@@ -199,7 +200,7 @@ def _advance_unfinished(runtime: Runtime, cutoff: datetime) -> None:
                 .limit(BATCH_LIMIT)
             )
         )
-        lifecycle.advance(connection, ids)
+        lifecycle.advance(connection, ids, outbox=runtime.webhook_outbox)
 
 
 def oldest_waiting_message(broker: RedisBroker) -> datetime | None:

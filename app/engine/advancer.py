@@ -7,7 +7,8 @@ notifications and returns; one thread per process runs `advance` for everything 
 every `interval_s`. Notes are taken after the outcomes committed, so the ordering argument of
 `app.engine.lifecycle` holds: the pass that follows the last commit sees every outcome.
 Should a pass fail, or the process die with notes pending, the reconciler's sweep moves those
-notifications on later.
+notifications on later. A pass is one transaction, so that the `notification.completed` webhook
+events of the notifications it completes commit with their status.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from collections.abc import Iterable
 
 from app.db import Database
 from app.engine import lifecycle
+from app.webhooks.outbox import WebhookOutbox
 
 log = logging.getLogger(__name__)
 
@@ -26,9 +28,16 @@ INTERVAL_S = 0.2
 
 
 class Advancer:
-    def __init__(self, database: Database, *, interval_s: float = INTERVAL_S) -> None:
+    def __init__(
+        self,
+        database: Database,
+        *,
+        interval_s: float = INTERVAL_S,
+        outbox: WebhookOutbox | None = None,
+    ) -> None:
         self._database = database
         self._interval_s = interval_s
+        self._outbox = outbox or WebhookOutbox()
         self._pending: set[str] = set()
         self._lock = threading.Lock()
         self._noted = threading.Event()
@@ -54,8 +63,8 @@ class Advancer:
         if not ids:
             return
         try:
-            with self._database.autocommit_connection() as connection:
-                lifecycle.advance(connection, ids)
+            with self._database.engine.begin() as connection:
+                lifecycle.advance(connection, ids, outbox=self._outbox)
         except Exception:  # the outcomes are safe; the reconciler moves these on later
             log.warning("%d notification(s) not moved on", len(ids), exc_info=True)
 

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 from sqlalchemy import insert, inspect
 from sqlalchemy.orm import Session
 
-from app.engine import outcome_log, states
+from app.engine import outcome_log, states, webhook_events
 from app.engine.email_audience import EmailAudience
 from app.engine.models import Delivery, Notification
 from app.inbox.models import InboxNotification
@@ -73,6 +73,7 @@ def fan_out(
     for user in users:
         rows.add(user, content_for)
     _insert(session, rows.deliveries, rows.inbox_rows)
+    webhook_events.deliveries_created(session, notification.app_id, rows.deliveries, users)
     outcome_log.fanned_out(rows.deliveries)
     return rows.result()
 

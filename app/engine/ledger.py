@@ -20,11 +20,12 @@ from typing import Any
 from sqlalchemy.exc import DBAPIError
 
 from app.db import Database, is_connection_lost
-from app.engine import states
+from app.engine import states, webhook_events
 from app.engine.advancer import Advancer
 from app.engine.push_targets import PushTargets, push_targets_of
 from app.group_commit import GroupCommit
 from app.push.service import PushTarget
+from app.webhooks.outbox import WebhookOutbox
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +63,11 @@ class DeliveryLedger:
         *,
         lost_connection_pauses_s: Sequence[float] = LOST_CONNECTION_PAUSES_S,
         advancer: Advancer | None = None,
+        outbox: WebhookOutbox | None = None,
     ) -> None:
         self._database = database
+        # Outcomes' webhook events are written in the transaction that records them.
+        self._outbox = outbox or WebhookOutbox()
         self._pauses = tuple(lost_connection_pauses_s)
         self._batches: GroupCommit[str | states.Result, ClaimedDelivery | None] = GroupCommit(
             self._commit_batch
@@ -87,6 +91,7 @@ class DeliveryLedger:
         with self._database.engine.begin() as connection:
             if results:
                 states.record_many(connection, results)
+                webhook_events.outcomes_recorded(connection, self._outbox, results)
             claimed_rows = states.claim_many(connection, delivery_ids=claims)
             push_rows = [row for row in claimed_rows if row.channel == "push"]
             return claimed_rows, push_targets_of(connection, push_rows)

@@ -31,6 +31,7 @@ from sqlalchemy import ColumnElement, and_, case, exists, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from app.engine import webhook_events
 from app.engine.models import (
     ChunkStatus,
     Delivery,
@@ -41,6 +42,7 @@ from app.engine.models import (
 )
 from app.engine.states import PENDING
 from app.orm import utcnow
+from app.webhooks.outbox import WebhookOutbox, outbox_of
 
 FINAL = frozenset(
     {
@@ -87,11 +89,18 @@ _FINAL_STATUS = case(
 )
 
 
-def advance(connection: Connection, notification_ids: Collection[str]) -> None:
+def advance(
+    connection: Connection,
+    notification_ids: Collection[str],
+    *,
+    outbox: WebhookOutbox | None = None,
+) -> None:
     """Move these notifications as far on as their chunks and deliveries allow.
 
     Call it after committing whatever may have finished them (see the module's docstring).
-    Every statement is conditional: running it twice, or concurrently, is harmless.
+    Every statement is conditional: running it twice, or concurrently, is harmless. With an
+    outbox, the `notification.completed` events of those it completes are written on the same
+    connection: give it a transaction, so that they commit with the status.
     """
     ids = sorted(set(notification_ids))
     if not ids:
@@ -102,18 +111,25 @@ def advance(connection: Connection, notification_ids: Collection[str]) -> None:
             status=NotificationStatus.SENDING.value, updated_at=now
         )
     )
-    connection.execute(
-        _ALL_DELIVERIES_DONE.where(_notifications.c.id.in_(ids)).values(
-            status=_FINAL_STATUS, updated_at=now
+    completed = connection.execute(
+        _ALL_DELIVERIES_DONE.where(_notifications.c.id.in_(ids))
+        .values(status=_FINAL_STATUS, updated_at=now)
+        .returning(
+            _notifications.c.id,
+            _notifications.c.app_id,
+            _notifications.c.status,
+            _notifications.c.channels,
         )
-    )
+    ).all()
+    if outbox is not None and completed:
+        webhook_events.notifications_finished(connection, outbox, completed)
 
 
 def advance_fanned_out(session: Session, notification: Notification) -> None:
     """Complete a notification fanned out in this transaction if nothing is left to send
     (every recipient skipped, or in-app only). No one else has seen it yet: no race here."""
     session.flush()
-    advance(session.connection(), [notification.id])
+    advance(session.connection(), [notification.id], outbox=outbox_of(session))
     session.expire(notification, ["status", "updated_at"])
 
 

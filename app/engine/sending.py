@@ -233,7 +233,13 @@ def _record(
 ) -> Outcome:
     runtime.deliveries.record(
         states.Result(
-            delivery.id, status, reason, payload, delivery.notification_id, next_attempt_at
+            delivery.id,
+            status,
+            reason,
+            payload,
+            delivery.notification_id,
+            next_attempt_at,
+            app_id=delivery.app_id,
         )
     )
     return Outcome(status)

@@ -140,6 +140,7 @@ class Result:
 
     `notification_id`, when given, lets the ledger move the notification on after a final
     outcome (`app.engine.lifecycle`). `next_attempt_at` is when a `retrying` one goes again.
+    `app_id`, when given, has the outcome reported to the app's webhooks.
     """
 
     delivery_id: str
@@ -148,6 +149,7 @@ class Result:
     payload: dict[str, Any] | None = None
     notification_id: str | None = None
     next_attempt_at: datetime | None = None
+    app_id: str | None = None
 
     @property
     def is_final(self) -> bool:

@@ -16,6 +16,7 @@ from app.engine import lifecycle, pipeline, schedule, states
 from app.engine.fanout import FanOut
 from app.engine.models import Delivery, Notification, NotificationStatus
 from app.engine.progress import derived_status, snapshot
+from app.engine.webhook_events import notification_cancelled
 from app.notifications.schemas import MODES
 from app.orm import utcnow
 from app.pagination import fetch_page
@@ -265,6 +266,7 @@ def cancel_notification(session: Session, *, app_id: str, notification_id: str) 
     notification.status = NotificationStatus.CANCELLED
     states.cancel_queued(session, notification_id=notification.id)
     session.flush()
+    notification_cancelled(session, notification)
     return notification
 
 

@@ -100,19 +100,24 @@ def opt_outs(
     return dict(disabled)
 
 
-def unsubscribe_from_email(*, session: Session, app_id: str, user_id: str, category: str) -> None:
+def unsubscribe_from_email(*, session: Session, app_id: str, user_id: str, category: str) -> bool:
     """Switch email off for one category of the user's, as an unsubscribe link does; again
-    changes nothing. A critical category's row is stored too, and ignored like any other."""
+    changes nothing (False). A critical category's row is stored too, and ignored like any
+    other."""
     try:
         with session.begin_nested():
-            _unsubscribe_from_email(session, app_id=app_id, user_id=user_id, category=category)
+            return _unsubscribe_from_email(
+                session, app_id=app_id, user_id=user_id, category=category
+            )
     except IntegrityError:
         # A concurrent click inserted the row first; it exists now, so update it.
         with session.begin_nested():
-            _unsubscribe_from_email(session, app_id=app_id, user_id=user_id, category=category)
+            return _unsubscribe_from_email(
+                session, app_id=app_id, user_id=user_id, category=category
+            )
 
 
-def _unsubscribe_from_email(session: Session, *, app_id: str, user_id: str, category: str) -> None:
+def _unsubscribe_from_email(session: Session, *, app_id: str, user_id: str, category: str) -> bool:
     row = session.scalar(
         select(NotificationPreference).where(
             NotificationPreference.user_id == user_id,
@@ -125,8 +130,10 @@ def _unsubscribe_from_email(session: Session, *, app_id: str, user_id: str, cate
             app_id=app_id, user_id=user_id, category=category, channel="email"
         )
         session.add(row)
+    changed = row.enabled is not False or row.unsubscribed_at is None
     row.enabled = False
     row.unsubscribed_at = row.unsubscribed_at or utcnow()
+    return changed
 
 
 def _refuse_disabling_critical(app: App, categories: Iterable[dict[str, Any]]) -> None:

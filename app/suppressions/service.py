@@ -13,6 +13,8 @@ from sqlalchemy.orm import Session
 from app.pagination import fetch_page
 from app.refusals import NotFound
 from app.suppressions.models import Suppression
+from app.webhooks.models import EventType
+from app.webhooks.outbox import Event, outbox_of
 
 NOT_FOUND = "ERR_SUPPRESSION_NOT_FOUND"
 
@@ -26,11 +28,22 @@ def suppress(
     session: Session, *, app_id: str, emails: Sequence[str], reason: str
 ) -> list[Suppression]:
     """Add addresses to the app's list; one already there keeps its reason and date. Returns
-    each given address's entry, in the order given."""
+    each given address's entry, in the order given. The app's webhooks are told of each
+    address added (`suppression.added`)."""
     wanted = list(dict.fromkeys(canonical(email) for email in emails))
     if not wanted:
         return []
+    outbox = outbox_of(session)
+    reported = EventType.SUPPRESSION_ADDED in outbox.subscribed(session.connection(), app_id)
+    listed = suppressed(session, app_id=app_id, emails=wanted) if reported else {}
     _insert_missing(session, app_id=app_id, emails=wanted, reason=reason)
+    if reported:
+        added = [
+            Event(app_id, EventType.SUPPRESSION_ADDED, {"email": email, "reason": str(reason)})
+            for email in wanted
+            if email not in listed
+        ]
+        outbox.write(session.connection(), added)
     found = {
         entry.email: entry
         for entry in session.scalars(

@@ -11,9 +11,11 @@ from app.preferences.service import unsubscribe_from_email
 from app.refusals import NotFound
 from app.suppressions.links import UnsubscribeLink
 from app.suppressions.models import SuppressionReason
-from app.suppressions.service import suppress
+from app.suppressions.service import suppress, suppressed
 from app.tenants.models import App
 from app.users.models import User
+from app.webhooks.models import EventType
+from app.webhooks.outbox import Event, write_events
 
 INVALID_LINK = "ERR_UNSUBSCRIBE_LINK_INVALID"
 
@@ -41,13 +43,28 @@ def describe(session: Session, link: UnsubscribeLink) -> Unsubscription:
 
 
 def unsubscribe(session: Session, link: UnsubscribeLink) -> Unsubscription:
-    """Stop what the link names; again changes nothing."""
+    """Stop what the link names, telling the app's webhooks (`user.unsubscribed`); again
+    changes nothing."""
     stopped = describe(session, link)
+    changed = False
     if link.category is not None:
-        unsubscribe_from_email(
+        changed = unsubscribe_from_email(
             session=session, app_id=link.app_id, user_id=link.user_id, category=link.category
         )
     elif stopped.email:
         reason = SuppressionReason.UNSUBSCRIBED
+        changed = not suppressed(session, app_id=link.app_id, emails=[stopped.email])
         suppress(session, app_id=link.app_id, emails=[stopped.email], reason=reason)
+    if changed:
+        _report(session, link)
     return stopped
+
+
+def _report(session: Session, link: UnsubscribeLink) -> None:
+    user = session.get(User, link.user_id)
+    data = {
+        "user": {"externalId": user.external_id, "email": user.email} if user else None,
+        "category": link.category,
+        "allEmail": link.category is None,
+    }
+    write_events(session, [Event(link.app_id, EventType.USER_UNSUBSCRIBED, data)])

@@ -1,9 +1,10 @@
 """Announcing credential changes to every process's credential cache.
 
-After each commit that changed an app, a secret key or a user's identity, the cache's
-generation in Redis is bumped (`app.tenants.credentials`), so every process reads those rows
-afresh. Row changes are noticed by mapper events of those three classes only, so the flushes of
-everything else (a batch's notifications, deliveries) cost nothing extra.
+After each commit that changed an app, a secret key, a user's identity or a webhook endpoint,
+the cache's generation in Redis is bumped (`app.tenants.credentials`), so every process reads
+those rows afresh (webhook endpoints: `app.webhooks.outbox`). Row changes are noticed by mapper
+events of those classes only, so the flushes of everything else (a batch's notifications,
+deliveries) cost nothing extra.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sqlalchemy.orm import Mapper, ORMExecuteState, Session, object_session, ses
 from app.tenants.credentials import USER_TTL_S, new_generation
 from app.tenants.models import App, SecretKey
 from app.users.models import User
+from app.webhooks.models import WebhookEndpoint
 
 log = logging.getLogger(__name__)
 
@@ -27,9 +29,10 @@ _CHANGED = "herald_credentials_changed"
 
 
 def install_invalidation(factory: sessionmaker[Session], redis: Redis, generation_key: str) -> None:
-    """Bump the generation after each commit that changed an app, a key or a user's identity.
+    """Bump the generation after each commit that changed an app, a key, a user's identity or
+    a webhook endpoint.
 
-    Row changes are noticed by mapper events of those three classes only (see below), so the
+    Row changes are noticed by mapper events of those classes only (see below), so the
     flushes of everything else (a batch's notifications, deliveries) cost nothing extra.
     """
     _note_credential_rows()
@@ -72,14 +75,16 @@ def _note_credential_rows() -> None:
     the classes and so to the whole process; listened to once however many databases."""
     if event.contains(User, "after_update", _note_user_update):
         return
-    for credential_class in (App, SecretKey):
+    for credential_class in (App, SecretKey, WebhookEndpoint):
         for when in ("after_insert", "after_update", "after_delete"):
             event.listen(credential_class, when, _note_change)
     event.listen(User, "after_delete", _note_change)
     event.listen(User, "after_update", _note_user_update)
 
 
-_CREDENTIAL_TABLES = frozenset({App.__tablename__, SecretKey.__tablename__})
+_CREDENTIAL_TABLES = frozenset(
+    {App.__tablename__, SecretKey.__tablename__, WebhookEndpoint.__tablename__}
+)
 
 
 def _bulk_changes_credentials(state: ORMExecuteState) -> bool:
