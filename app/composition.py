@@ -22,6 +22,7 @@ from workers.broker import build_broker
 from workers.middleware import FlushOnStop, StopOnce, ThreadConnections
 from workers.reconciler import ReconcilerMiddleware
 from workers.scheduler import SchedulerMiddleware
+from workers.webhooks import WebhookPass
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ def compose(settings: Settings) -> Process:
         ThreadConnections(runtime),
         StopOnce(),
         FlushOnStop(runtime),
+        WebhookPass(actors.webhooks),
     ):
         broker.add_middleware(middleware)
     return Process(runtime, broker, actors)

@@ -15,6 +15,7 @@ from dramatiq.brokers.redis import RedisBroker
 from workers.delivery import DeliveryActors
 from workers.handoff import hand_off
 from workers.imports import declare_import_users
+from workers.webhooks import WebhookActors
 
 if TYPE_CHECKING:
     from app.runtime import Runtime
@@ -25,6 +26,7 @@ class Actors:
         self.broker = broker
         self.delivery = DeliveryActors(broker, runtime)
         self.import_users = declare_import_users(broker, runtime)
+        self.webhooks = WebhookActors(broker, runtime)
 
     def hand_off(self, messages: Sequence[Message]) -> bool:
         """Enqueue committed work; False when Redis is unreachable (see `workers.handoff`)."""
