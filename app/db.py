@@ -39,6 +39,12 @@ class Database:
             yield session
 
     @contextmanager
+    def connection_transaction(self) -> Iterator[Connection]:
+        """A Core connection in a transaction, committed when the block succeeds."""
+        with self.engine.begin() as connection:
+            yield connection
+
+    @contextmanager
     def autocommit_session(self) -> Iterator[Session]:
         """A session whose statements each commit on their own, for one-statement hot paths.
 

@@ -186,7 +186,7 @@ def _advance_unfinished(runtime: Runtime, cutoff: datetime) -> None:
         Delivery.notification_id == Notification.id, Delivery.status == states.RETRYING
     )
     # One transaction: the `notification.completed` webhook events commit with the status.
-    with runtime.database.engine.begin() as connection:
+    with runtime.database.connection_transaction() as connection:
         ids = list(
             connection.scalars(
                 select(Notification.id)

@@ -54,7 +54,7 @@ class WebhookActors:
 
     def pass_once(self) -> Pass:
         """Form messages and claim the due ones in one transaction, then enqueue those."""
-        with self.runtime.database.engine.begin() as connection:
+        with self.runtime.database.connection_transaction() as connection:
             done = run_pass(connection)
         hand_off(self.broker, [self.send_webhook.message(i) for i in done.due])
         return done
@@ -87,7 +87,7 @@ class WebhookPass(dramatiq.Middleware):
                 self.actors.pass_once()
                 if time.monotonic() - purged_at >= PURGE_EVERY_S:
                     purged_at = time.monotonic()
-                    with self.actors.runtime.database.engine.begin() as connection:
+                    with self.actors.runtime.database.connection_transaction() as connection:
                         purge_old(connection)
             except Exception:  # the database or Redis away: the next pass tries again
                 log.warning("webhook pass failed; next in %s s", interval, exc_info=True)

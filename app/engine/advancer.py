@@ -63,7 +63,7 @@ class Advancer:
         if not ids:
             return
         try:
-            with self._database.engine.begin() as connection:
+            with self._database.connection_transaction() as connection:
                 lifecycle.advance(connection, ids, outbox=self._outbox)
         except Exception:  # the outcomes are safe; the reconciler moves these on later
             log.warning("%d notification(s) not moved on", len(ids), exc_info=True)

@@ -63,8 +63,8 @@ class _FailingOnce:
         self.runtime = runtime
         self.failed = False
 
-    def autocommit_connection(self):  # type: ignore[no-untyped-def]
+    def connection_transaction(self):  # type: ignore[no-untyped-def]
         if not self.failed:
             self.failed = True
             raise RuntimeError("database away")
-        return self.runtime.database.autocommit_connection()
+        return self.runtime.database.connection_transaction()
