@@ -115,6 +115,8 @@ def _start_and_run(started: list[Helper], *, port: int) -> None:
         )
     os.environ.setdefault("PUBLIC_URL", f"http://127.0.0.1:{port}")
     os.environ.setdefault("LOG_JSON", "false")
+    # Webhook receivers being developed run on this machine (docs/webhooks.md, "Safety").
+    os.environ.setdefault("WEBHOOK_ALLOW_LOOPBACK", "true")
     settings = Settings.from_env()
     upgrade(settings.database_url)
     credentials = _prepare_demo_app(settings)
