@@ -47,9 +47,8 @@ def start_due_sends(runtime: Runtime, actors: Actors, *, now: datetime | None = 
     due_by = now or utcnow()
     with runtime.database.transaction() as session:
         batches = lifecycle.claim_due_batches(session.connection(), now=due_by, limit=PASS_LIMIT)
-    actors.hand_off([actors.delivery.dispatch_notification.message(i) for i in batches])
-    with runtime.database.transaction() as session:
         candidates = schedule.due_to_fan_out(session, now=due_by, limit=PASS_LIMIT)
+    actors.hand_off([actors.delivery.dispatch_notification.message(i) for i in batches])
     fanned_out = [i for i in candidates if _fan_out(runtime, actors, i, due_by)]
     if batches or fanned_out:
         log.info("started %d scheduled batch(es), %d other send(s)", len(batches), len(fanned_out))
