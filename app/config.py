@@ -64,6 +64,9 @@ class Settings:
     webhook_allow_private: bool = False
     webhook_timeout_s: float = 10.0
     webhook_pass_interval_s: float = 1.0
+    # The operator dashboard (docs/dashboard.md): a signed-in session ends after this long
+    # without a request.
+    dashboard_session_idle_s: int = 30 * 60
     realtime_ping_interval_s: float = 25.0
     realtime_presence_ttl_s: float = 6.0
     realtime_redis_connections: int = 32

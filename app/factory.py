@@ -76,6 +76,7 @@ def _register_blueprints(flask_app: Flask) -> None:
     from app import apidocs, client_config, health, openapi
     from app.allowlist import routes as allowlist_routes
     from app.broadcasts import routes as broadcast_routes
+    from app.dashboard import routes as dashboard_routes
     from app.direct import routes as direct_routes
     from app.groups import routes as group_routes
     from app.imports import routes as import_routes
@@ -120,5 +121,6 @@ def _register_blueprints(flask_app: Flask) -> None:
         suppression_routes.bp,
         unsubscribe_routes.bp,
         webhook_routes.bp,
+        dashboard_routes.bp,
     ):
         flask_app.register_blueprint(blueprint)

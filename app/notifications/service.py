@@ -219,13 +219,23 @@ def list_notifications(
     per_page: int,
     kind: str | None = None,
     statuses: Sequence[str] | None = None,
+    template_key: str | None = None,
+    created_from: datetime | None = None,
+    created_before: datetime | None = None,
 ) -> tuple[list[Notification], int]:
-    """The app's notifications, newest first; `statuses` filters on the stored status."""
+    """The app's notifications, newest first; `statuses` filters on the stored status, the
+    creation times on `created_from <= created_at < created_before`."""
     query = select(Notification).where(Notification.app_id == app_id)
     if kind:
         query = query.where(Notification.kind == kind)
     if statuses:
         query = query.where(Notification.status.in_(statuses))
+    if template_key:
+        query = query.where(Notification.template_key == template_key)
+    if created_from:
+        query = query.where(Notification.created_at >= created_from)
+    if created_before:
+        query = query.where(Notification.created_at < created_before)
     ordered = query.order_by(Notification.created_at.desc(), Notification.id)
     return fetch_page(session, ordered, page=page, per_page=per_page)
 
@@ -292,13 +302,17 @@ def list_deliveries(
     channels: list[str] | None,
     page: int,
     per_page: int,
+    reason: str | None = None,
 ) -> tuple[list[Delivery], int]:
+    """A notification's deliveries, oldest first; `reason` matches part of the last reason."""
     get_notification(session, app_id=app_id, notification_id=notification_id)
     query = select(Delivery).where(Delivery.notification_id == notification_id)
     if statuses:
         query = query.where(Delivery.status.in_(statuses))
     if channels:
         query = query.where(Delivery.channel.in_(channels))
+    if reason:
+        query = query.where(Delivery.reason.contains(reason, autoescape=True))
     ordered = query.order_by(Delivery.created_at, Delivery.id)
     return fetch_page(session, ordered, page=page, per_page=per_page)
 

@@ -1,0 +1,2 @@
+"""The operator dashboard at /dashboard: server-rendered pages over the services the API uses
+(docs/dashboard.md)."""
