@@ -49,6 +49,7 @@ from app.push.models import PushSubscription
 from app.runtime import Runtime
 from app.security import hash_secret
 from app.users.models import User
+from bench import webhook
 from tests.support import services
 from tests.support.factories import ORDER_CHANNELS, ORDER_SCHEMA, Tenant, make_tenant
 from tests.support.processes import free_port, procfile_process, wait_for_log
@@ -66,6 +67,7 @@ def main() -> None:
     parser.add_argument("--throttle", type=int, default=0, help="SMTP_MAX_PER_SECOND")
     parser.add_argument("--sink-per-second", type=int, default=0, help="the SMTP sink's quota")
     parser.add_argument("--apps", type=int, choices=(1, 2), default=1, help="apps sending")
+    parser.add_argument("--webhook", action="store_true", help="an endpoint for every event")
     args = parser.parse_args()
     globals()["WORKER_THREADS"] = args.threads
     globals()["WORKER_PROCESSES"] = args.processes
@@ -101,6 +103,7 @@ def run(
     with (
         procfile_process("web", database_url=database_url, log_dir=workdir, env=env) as web,
         procfile_process("worker", database_url=database_url, log_dir=workdir, env=env) as worker,
+        webhook.receiving(runtime, apps[0], smtp, push, enabled=args.webhook),
     ):
         wait_for_log(worker, r"is ready for action|Worker process is ready", timeout=120)
         for app in apps:
