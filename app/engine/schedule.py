@@ -94,14 +94,14 @@ def start_fanned_out(
 def direct_recipients(users: dict[str, list[User]]) -> list[dict[str, Any]]:
     """A scheduled direct send's screened recipients as stored: each channel's user ids."""
     return [
-        {"channel": channel, "userIds": [u.id for u in found]} for channel, found in users.items()
+        {"channel": channel, "user_ids": [u.id for u in found]} for channel, found in users.items()
     ]
 
 
 def _users_by_channel(session: Session, stored: list[dict[str, Any]]) -> dict[str, list[User]]:
     """The users `direct_recipients` stored, per channel; those deleted since are left out."""
-    ids = {user_id for entry in stored for user_id in entry["userIds"]}
+    ids = {user_id for entry in stored for user_id in entry["user_ids"]}
     found = {u.id: u for u in session.scalars(select(User).where(User.id.in_(ids)))} if ids else {}
     return {
-        entry["channel"]: [found[i] for i in entry["userIds"] if i in found] for entry in stored
+        entry["channel"]: [found[i] for i in entry["user_ids"] if i in found] for entry in stored
     }
