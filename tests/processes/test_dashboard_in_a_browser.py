@@ -1,0 +1,254 @@
+"""The operator dashboard in a real browser, from the Procfile's web process with a real
+worker process: signing in and out, progress bars that advance while a batch sends (no reload),
+cancelling from the page, CSRF and tenancy refusals, an expired session.
+
+With HERALD_SCREENSHOTS=1 the main pages are saved to docs/images/dashboard-*.png (the
+operators' guide, docs/dashboard.md, shows them).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from selenium.webdriver import Chrome
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+from app.config import PROJECT_ROOT
+from app.runtime import Runtime
+from tests.support.browser import chromium
+from tests.support.dashboard import session_keys
+from tests.support.factories import ORDER_CHANNELS, ORDER_SCHEMA, Tenant, make_tenant
+from tests.support.processes import RunningProcess, procfile_process, wait_for_log
+from tests.support.sinks import SmtpSink
+
+WAIT_S = 30
+SCREENSHOTS = os.environ.get("HERALD_SCREENSHOTS") == "1"
+IMAGES = PROJECT_ROOT / "docs" / "images"
+
+
+@pytest.fixture(scope="module")
+def worker_process(
+    postgresql_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningProcess]:
+    """The Procfile's worker process, on the web process's database."""
+    log_dir: Path = tmp_path_factory.mktemp("worker")
+    with procfile_process("worker", database_url=postgresql_url, log_dir=log_dir) as worker:
+        wait_for_log(worker, r"is ready for action")
+        yield worker
+
+
+@pytest.fixture
+def browser() -> Iterator[Chrome]:
+    with chromium() as driver:
+        yield driver
+
+
+def api(web: RunningProcess, tenant: Tenant) -> httpx.Client:
+    return httpx.Client(base_url=web.base_url, headers=tenant.headers(), timeout=10)
+
+
+def approve_order_template(web: RunningProcess, tenant: Tenant) -> None:
+    with api(web, tenant) as client:
+        body = {
+            "key": "order-confirmation",
+            "name": "Order confirmation",
+            "channels": ORDER_CHANNELS,
+            "variableSchema": ORDER_SCHEMA,
+        }
+        assert client.post("/api/templates", json=body).status_code == 201
+        for action in ("submit", "approve"):
+            assert client.post(f"/api/templates/order-confirmation/{action}", json={}).is_success
+
+
+def send_batch(web: RunningProcess, tenant: Tenant, count: int) -> str:
+    request = {
+        "template": {
+            "key": "order-confirmation",
+            "variables": {"customerName": "Jane", "orderId": "ORD-1"},
+        },
+        "targets": [{"email": f"reader{i}@example.com"} for i in range(count)],
+        "mode": "batch",
+    }
+    with api(web, tenant) as client:
+        response = client.post("/api/notifications/send", json=request)
+    assert response.status_code == 202, response.text
+    return response.json()["notificationId"]
+
+
+def sign_in(browser: Chrome, web: RunningProcess, secret: str) -> None:
+    browser.get(f"{web.base_url}/dashboard/sign-in")
+    browser.find_element(By.ID, "secret").send_keys(secret)
+    browser.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
+    WebDriverWait(browser, WAIT_S).until(lambda b: b.find_elements(By.CSS_SELECTOR, "nav"))
+
+
+def heading(browser: Chrome) -> str:
+    return browser.find_element(By.TAG_NAME, "h1").text
+
+
+def screenshot(browser: Chrome, name: str) -> None:
+    if SCREENSHOTS:
+        IMAGES.mkdir(parents=True, exist_ok=True)
+        browser.save_screenshot(str(IMAGES / f"dashboard-{name}.png"))
+
+
+def bar_value(browser: Chrome, bar_id: str) -> tuple[float, float] | None:
+    """A progress bar's value and max; None while it is indeterminate."""
+    return browser.execute_script(
+        "const b = document.getElementById(arguments[0]);"
+        "return b.hasAttribute('value') ? [b.value, b.max] : null;",
+        bar_id,
+    )
+
+
+def test_signing_in_and_out(browser: Chrome, web: RunningProcess, acme: Tenant):
+    sign_in(browser, web, acme.secret)
+    assert heading(browser) == "Notifications"
+    assert acme.secret not in browser.page_source
+    screenshot(browser, "sign-in-done")
+
+    browser.find_element(By.CSS_SELECTOR, ".sign-out button").click()
+    WebDriverWait(browser, WAIT_S).until(lambda b: "signed out" in b.page_source)
+    browser.get(f"{web.base_url}/dashboard/notifications")
+
+    assert heading(browser) == "Sign in"
+    cookie = browser.get_cookie("herald_dashboard")
+    assert cookie is None
+
+
+def test_a_progress_bar_advances_while_a_batch_sends_and_ends_complete_without_reload(
+    browser: Chrome,
+    web: RunningProcess,
+    worker_process: RunningProcess,
+    pg_runtime: Runtime,
+    smtp_sink: SmtpSink,
+):
+    tenant = make_tenant(pg_runtime, "paced", email_per_second=10)
+    approve_order_template(web, tenant)
+    sign_in(browser, web, tenant.secret)
+    notification_id = send_batch(web, tenant, 40)
+    browser.get(f"{web.base_url}/dashboard/notifications/{notification_id}")
+    browser.execute_script("window.notReloaded = true;")
+    bar_id = f"progress-{notification_id}-email"
+
+    seen: set[float] = set()
+    deadline = time.monotonic() + 60
+    status = ""
+    while time.monotonic() < deadline:
+        value = bar_value(browser, bar_id)
+        if value:
+            seen.add(value[0])
+        status = browser.find_element(By.CSS_SELECTOR, f'[data-status="{notification_id}"]').text
+        if status == "completed":
+            break
+        if len(seen) == 3:
+            screenshot(browser, "notification-sending")
+        time.sleep(0.2)
+
+    assert status == "completed"
+    assert bar_value(browser, bar_id) == [40, 40]
+    assert len([v for v in seen if 0 < v < 40]) >= 2, sorted(seen)  # moved in steps
+    assert browser.execute_script("return window.notReloaded === true;")
+    assert browser.find_element(By.ID, bar_id).get_attribute("aria-label") == (
+        f"email progress of notification {notification_id}"
+    )
+    screenshot(browser, "notification")
+    browser.get(f"{web.base_url}/dashboard/notifications")
+    screenshot(browser, "notifications")
+
+
+def test_cancelling_a_send_from_its_page(
+    browser: Chrome,
+    web: RunningProcess,
+    worker_process: RunningProcess,
+    pg_runtime: Runtime,
+    smtp_sink: SmtpSink,
+):
+    tenant = make_tenant(pg_runtime, "slow", email_per_second=1)
+    approve_order_template(web, tenant)
+    sign_in(browser, web, tenant.secret)
+    notification_id = send_batch(web, tenant, 40)
+    browser.get(f"{web.base_url}/dashboard/notifications/{notification_id}")
+
+    browser.find_element(By.CSS_SELECTOR, "form[action$='/cancel'] button").click()
+    WebDriverWait(browser, WAIT_S).until(
+        lambda b: (
+            b.find_element(By.CSS_SELECTOR, f'[data-status="{notification_id}"]').text
+            == "cancelled"
+        )
+    )
+
+    with api(web, tenant) as client:
+        assert client.get(f"/api/notifications/{notification_id}").json()["status"] == "cancelled"
+    assert not browser.find_elements(By.CSS_SELECTOR, "form[action$='/cancel']")
+
+
+def test_a_form_posted_without_its_csrf_token_is_refused(
+    browser: Chrome, web: RunningProcess, acme: Tenant
+):
+    approve_order_template(web, acme)
+    notification_id = send_batch(web, acme, 2)  # no worker needed: it stays queued
+    sign_in(browser, web, acme.secret)
+    browser.get(f"{web.base_url}/dashboard/notifications/{notification_id}")
+
+    browser.execute_script(
+        "document.querySelector(\"form[action$='/cancel'] input[name=csrf_token]\").remove();"
+    )
+    browser.find_element(By.CSS_SELECTOR, "form[action$='/cancel'] button").click()
+    WebDriverWait(browser, WAIT_S).until(lambda b: heading(b) == "Request refused")
+
+    assert "security token" in browser.page_source
+    with api(web, acme) as client:
+        assert client.get(f"/api/notifications/{notification_id}").json()["status"] != "cancelled"
+
+
+def test_an_expired_session_is_sent_to_sign_in(
+    browser: Chrome, web: RunningProcess, acme: Tenant, pg_runtime: Runtime
+):
+    sign_in(browser, web, acme.secret)
+    for key in session_keys(pg_runtime):
+        pg_runtime.redis.pexpire(key, 1)  # its idle time is up
+    time.sleep(0.05)
+
+    browser.get(f"{web.base_url}/dashboard/notifications")
+
+    assert heading(browser) == "Sign in"
+    assert "session has ended" in browser.page_source
+
+
+def test_another_apps_notification_answers_404(
+    browser: Chrome, web: RunningProcess, acme: Tenant, pg_runtime: Runtime
+):
+    other = make_tenant(pg_runtime, "globex")
+    approve_order_template(web, other)
+    theirs = send_batch(web, other, 1)
+    sign_in(browser, web, acme.secret)
+    url = f"{web.base_url}/dashboard/notifications/{theirs}"
+
+    browser.get(url)
+    status = browser.execute_script("return fetch(arguments[0]).then(r => r.status);", url)
+
+    assert heading(browser) == "Not found"
+    assert status == 404
+
+
+def test_pages_reach_no_other_host_and_log_no_error(
+    browser: Chrome, web: RunningProcess, acme: Tenant
+):
+    sign_in(browser, web, acme.secret)
+    for path in ("notifications", "settings"):
+        browser.get(f"{web.base_url}/dashboard/{path}")
+    loaded = browser.execute_script(
+        "return performance.getEntriesByType('resource').map(e => e.name)"
+    )
+    errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+
+    assert loaded and all(url.startswith(f"{web.base_url}/") for url in loaded), loaded
+    assert errors == []
+    screenshot(browser, "settings")
