@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from app.wire import OffsetDateTime, View, WireList
 
@@ -30,6 +30,22 @@ class DirectSendSchema(Schema):
         allow_none=True,
         metadata={"description": "When to send, up to 30 days ahead; absent or null: now"},
     )
+    # The send API's spelling of the same field, taken here too so that one client code path
+    # schedules both kinds of send.
+    sendAt = OffsetDateTime(
+        allow_none=True, load_only=True, metadata={"description": "The same as send_at"}
+    )
+
+    @validates_schema
+    def _one_spelling_of_the_send_time(self, data: dict[str, Any], **_: Any) -> None:
+        if "sendAt" in data and "send_at" in data:
+            raise ValidationError("Give send_at or sendAt, not both.", "sendAt")
+
+    @post_load
+    def _send_at(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
+        if "sendAt" in data:
+            data["send_at"] = data.pop("sendAt")
+        return data
 
     @validates_schema
     def _html_needs_an_html_channel(self, data: dict[str, Any], **_: Any) -> None:

@@ -147,3 +147,28 @@ def test_a_broadcast_sent_now_has_no_send_at_in_its_view(client: FlaskClient, te
     assert status == 201, body
     assert "send_at" not in body["broadcast"]
     assert body["broadcast"]["status"]["status"] == "enqueued"
+
+
+def test_a_direct_send_takes_the_send_apis_spelling_sendAt_too(client: FlaskClient, tenant: Tenant):
+    send_at = at(IN_AN_HOUR)
+    body = {
+        "to": ["ann@example.com"],
+        "subject": "Maintenance tonight",
+        "body": "The service is down from 22:00 to 23:00.",
+        "sendAt": send_at.isoformat(),
+    }
+
+    response = client.post(DIRECT, json=body, headers=tenant.headers())
+
+    assert response.status_code == 202, response.get_json()
+    assert response.get_json()["data"]["status"] == "scheduled"
+
+
+def test_a_direct_send_naming_its_time_twice_is_refused(client: FlaskClient, tenant: Tenant):
+    when = at(IN_AN_HOUR).isoformat()
+    body = {"to": ["ann@example.com"], "subject": "S", "body": "B", "send_at": when, "sendAt": when}
+
+    response = client.post(DIRECT, json=body, headers=tenant.headers())
+
+    assert response.status_code == 400
+    assert "sendAt" in {e.get("field") for e in response.get_json()["errors"]}
