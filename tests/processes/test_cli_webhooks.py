@@ -16,9 +16,7 @@ def test_create_show_update_and_delete_as_the_api_does(
     app = ("--app", tenant.app_id)
     created = cli("webhooks", "create", *app, "--url", webhook_receiver.url, "--event", "*")
     webhook_id = created["id"]
-    updated = cli(
-        "webhooks", "update", *app, webhook_id, "--event", "delivery.sent", "--disable"
-    )
+    updated = cli("webhooks", "update", *app, webhook_id, "--event", "delivery.sent", "--disable")
     listed = cli("webhooks", "list", *app)
     shown = client.get(f"/api/webhooks/{webhook_id}", headers=tenant.headers()).get_json()
     deleted = cli("webhooks", "delete", *app, webhook_id)

@@ -35,6 +35,4 @@ def outbox_rows(runtime: Runtime) -> int:
 def pending_events(runtime: Runtime) -> list[dict[str, Any]]:
     """The events the outbox holds, not yet formed into a message, oldest first."""
     with runtime.database.transaction() as session:
-        return list(
-            session.scalars(select(WebhookEvent.payload).order_by(WebhookEvent.created_at))
-        )
+        return list(session.scalars(select(WebhookEvent.payload).order_by(WebhookEvent.created_at)))
