@@ -252,3 +252,65 @@ def test_pages_reach_no_other_host_and_log_no_error(
     assert loaded and all(url.startswith(f"{web.base_url}/") for url in loaded), loaded
     assert errors == []
     screenshot(browser, "settings")
+
+
+def pending_order_template(web: RunningProcess, tenant: Tenant) -> None:
+    """The order template approved as version 1, and a changed version 2 submitted for review."""
+    approve_order_template(web, tenant)
+    channels = {**ORDER_CHANNELS, "email": {**ORDER_CHANNELS["email"], "subject": "Thanks!"}}
+    body = {"name": "Order confirmation", "channels": channels, "variableSchema": ORDER_SCHEMA}
+    with api(web, tenant) as client:
+        assert client.put("/api/templates/order-confirmation", json=body).is_success
+        assert client.post("/api/templates/order-confirmation/submit", json={}).is_success
+
+
+def test_approving_a_pending_version_lets_the_send_api_use_it(
+    browser: Chrome, web: RunningProcess, acme: Tenant
+):
+    pending_order_template(web, acme)
+    sign_in(browser, web, acme.secret)
+    browser.get(f"{web.base_url}/dashboard/templates/order-confirmation")
+    screenshot(browser, "template")
+
+    browser.find_element(By.XPATH, "//button[text()='Approve version 2']").click()
+    WebDriverWait(browser, WAIT_S).until(
+        lambda b: "Sends use version 2." in b.find_element(By.TAG_NAME, "main").text
+    )
+
+    send_batch(web, acme, 1)  # asserts 202
+    with api(web, acme) as client:
+        version = client.get("/api/templates/order-confirmation/versions/2").json()
+    assert version["status"] == "approved"
+
+
+def test_the_diff_of_two_versions(browser: Chrome, web: RunningProcess, acme: Tenant):
+    pending_order_template(web, acme)
+    sign_in(browser, web, acme.secret)
+    browser.get(f"{web.base_url}/dashboard/templates/order-confirmation")
+
+    browser.find_element(By.XPATH, "//button[text()='Compare']").click()
+    WebDriverWait(browser, WAIT_S).until(lambda b: b.find_elements(By.CSS_SELECTOR, "table.diff"))
+    removed = [e.text for e in browser.find_elements(By.CSS_SELECTOR, "td.removed")]
+    added = [e.text for e in browser.find_elements(By.CSS_SELECTOR, "td.added")]
+
+    assert heading(browser) == "Version 1 against version 2"
+    assert any("Order {{ orderId }} confirmed" in line for line in removed), removed
+    assert any('"subject": "Thanks!"' in line for line in added), added
+    screenshot(browser, "diff")
+
+
+def test_the_preview_shows_the_email_in_a_sandboxed_frame(
+    browser: Chrome, web: RunningProcess, acme: Tenant
+):
+    approve_order_template(web, acme)
+    sign_in(browser, web, acme.secret)
+    browser.get(f"{web.base_url}/dashboard/templates/order-confirmation/versions/1/preview")
+    frame = browser.find_element(By.CSS_SELECTOR, "iframe")
+
+    assert frame.get_attribute("sandbox") == ""
+    browser.switch_to.frame(frame)
+    assert "Hi example customerName" in browser.find_element(By.TAG_NAME, "body").text
+    browser.switch_to.default_content()
+    errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert errors == []
+    screenshot(browser, "preview")
