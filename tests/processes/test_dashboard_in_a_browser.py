@@ -89,7 +89,10 @@ def sign_in(browser: Chrome, web: RunningProcess, secret: str) -> None:
 
 
 def heading(browser: Chrome) -> str:
-    return browser.find_element(By.TAG_NAME, "h1").text
+    """The page's h1, read in one script call (never stale while a form's answer loads)."""
+    return browser.execute_script(
+        "const h = document.querySelector('h1'); return h ? h.innerText.trim() : '';"
+    )
 
 
 def screenshot(browser: Chrome, name: str) -> None:
