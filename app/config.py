@@ -72,6 +72,12 @@ class Settings:
     realtime_redis_connections: int = 32
     # The only directory an app's `oauth2.jwksPath` may name a file in (default: instance/jwks).
     jwks_dir: str = ""
+    # Operations metrics (docs/operations.md, "Metrics and alerts"): the bearer token of
+    # GET /internal/metrics (empty: not served), the directory where a host's processes share
+    # their counts (empty: instance/metrics), and the port a worker host serves them on (0: none).
+    metrics_token: str = ""
+    metrics_dir: str = ""
+    worker_metrics_port: int = 0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
