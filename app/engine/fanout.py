@@ -74,7 +74,8 @@ def fan_out(
         rows.add(user, content_for)
     _insert(session, rows.deliveries, rows.inbox_rows)
     webhook_events.deliveries_created(session, notification.app_id, rows.deliveries, users)
-    outcome_log.fanned_out(rows.deliveries)
+    accepted_at = notification.send_at or notification.created_at
+    outcome_log.fanned_out(rows.deliveries, accepted_at=accepted_at)
     return rows.result()
 
 

@@ -15,6 +15,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.exc import DBAPIError
@@ -48,6 +49,8 @@ class ClaimedDelivery:
     # and the user's unread inbox count when one of them is an iOS device (its badge).
     push_targets: list[PushTarget] = field(default_factory=list)
     badge: int | None = None
+    # When its notification was accepted (a scheduled one: its send time), for the time to sent.
+    accepted_at: datetime | None = None
 
 
 class DeliveryLedger:
@@ -138,6 +141,7 @@ class DeliveryLedger:
                     payload=row.payload or {},
                     push_targets=targets.of(row),
                     badge=targets.badge_of(row),
+                    accepted_at=row.accepted_at,
                 )
             )
         return answers

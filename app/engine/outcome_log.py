@@ -9,25 +9,30 @@ they apply.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
-from app.engine import states
+from app.engine import outcome_metrics, states
 from app.engine.ledger import ClaimedDelivery
+from app.observability.metrics import FAILED, GAVE_UP, RETRYING
 
 log = logging.getLogger("herald.delivery")
 
 
 def sent(delivery: ClaimedDelivery) -> None:
+    outcome_metrics.sent(delivery)
     _line("sent", _about(delivery), "sent", attempt=delivery.attempts)
 
 
 def failed(delivery: ClaimedDelivery, *, reason: str) -> None:
     """A refusal that retrying cannot fix (a 5xx SMTP reply, a gone subscription)."""
+    outcome_metrics.failed(delivery, outcome=FAILED, reason=reason)
     _line("failed", _about(delivery), "failed: %s", _flat(reason), reason=reason)
 
 
 def retry(delivery: ClaimedDelivery, *, reason: str, max_attempts: int, retry_in_ms: int) -> None:
+    outcome_metrics.failed(delivery, outcome=RETRYING, reason=reason)
     _line(
         "retry",
         _about(delivery),
@@ -44,6 +49,7 @@ def retry(delivery: ClaimedDelivery, *, reason: str, max_attempts: int, retry_in
 
 
 def gave_up(delivery: ClaimedDelivery, *, reason: str) -> None:
+    outcome_metrics.failed(delivery, outcome=GAVE_UP, reason=reason)
     _line(
         "gave_up",
         _about(delivery),
@@ -55,9 +61,12 @@ def gave_up(delivery: ClaimedDelivery, *, reason: str) -> None:
     )
 
 
-def fanned_out(deliveries: Iterable[Mapping[str, Any]]) -> None:
+def fanned_out(
+    deliveries: Sequence[Mapping[str, Any]], *, accepted_at: datetime | None = None
+) -> None:
     """The outcomes decided at fan-out: in-app rows written, channels skipped (with the reason),
     recipients whose content could not be rendered. Queued ones are logged once sent."""
+    outcome_metrics.fanned_out(deliveries, accepted_at=accepted_at)
     if not log.isEnabledFor(logging.INFO):
         return
     for row in deliveries:
