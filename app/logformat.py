@@ -10,7 +10,9 @@ from contextvars import ContextVar
 
 from pythonjsonlogger.json import JsonFormatter
 
-_request_id: ContextVar[str] = ContextVar("request_id", default="-")
+# What log lines outside any request or worker message carry.
+NO_REQUEST_ID = "-"
+_request_id: ContextVar[str] = ContextVar("request_id", default=NO_REQUEST_ID)
 
 access_log = logging.getLogger("herald.access")
 # HTTP client libraries that log each request at INFO, URL included: an APNs URL holds the

@@ -1,0 +1,74 @@
+"""The request id of a send follows it into the workers: every delivery log line of the send, in
+the chunk task that fans it out and in each email task after it, carries the id of the request
+that accepted it, so one search for that id shows the send's whole path."""
+
+from __future__ import annotations
+
+import logging
+
+import dramatiq
+import pytest
+from flask.testing import FlaskClient
+
+from tests.support.factories import Tenant, approved_template
+from tests.support.pipeline import SEND, VARIABLES, finished, people
+from tests.support.sinks import SmtpSink, wait_until
+
+
+def send_with_request_id(
+    client: FlaskClient, tenant: Tenant, targets: list, request_id: str
+) -> str:
+    """A batch sent with the caller's `X-Request-ID`, which Herald keeps as the request's id."""
+    template = {"key": "order-confirmation", "variables": VARIABLES}
+    response = client.post(
+        SEND,
+        json={"template": template, "targets": targets, "mode": "batch"},
+        headers={**tenant.headers(), "X-Request-ID": request_id},
+    )
+    assert response.status_code == 202, response.get_json()
+    assert response.headers["X-Request-ID"] == request_id
+    return response.get_json()["notificationId"]
+
+
+def delivery_lines(
+    caplog: pytest.LogCaptureFixture, notification_id: str, *, count: int
+) -> list[logging.LogRecord]:
+    """The notification's delivery log lines, once `count` of them are logged."""
+
+    def lines() -> list[logging.LogRecord]:
+        return [
+            record
+            for record in caplog.records
+            if record.name == "herald.delivery" and record.notification_id == notification_id
+        ]
+
+    wait_until(lambda: len(lines()) >= count, timeout=10)
+    return lines()
+
+
+def test_each_sends_worker_log_lines_carry_the_id_of_the_request_that_accepted_it(
+    client: FlaskClient,
+    tenant: Tenant,
+    smtp_sink: SmtpSink,
+    worker: dramatiq.Worker,
+    caplog: pytest.LogCaptureFixture,
+):
+    approved_template(client, tenant)
+
+    with caplog.at_level(logging.INFO, logger="herald.delivery"):
+        first = send_with_request_id(client, tenant, people(3, prefix="a"), "send-first")
+        second = send_with_request_id(client, tenant, people(3, prefix="b"), "send-second")
+        finished(client, tenant, first)
+        finished(client, tenant, second)
+        # Per recipient: in-app sent and push skipped at fan-out (chunk task), email sent later
+        # (its own task, enqueued by the chunk task).
+        first_lines = delivery_lines(caplog, first, count=9)
+        second_lines = delivery_lines(caplog, second, count=9)
+
+    assert {(r.channel, r.event) for r in first_lines} == {
+        ("in_app", "sent"),
+        ("push", "skipped"),
+        ("email", "sent"),
+    }
+    assert {r.request_id for r in first_lines} == {"send-first"}
+    assert {r.request_id for r in second_lines} == {"send-second"}
