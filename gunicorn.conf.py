@@ -15,3 +15,20 @@ def post_worker_init(worker: Any) -> None:
     sockets included, are collected as before.
     """
     gc.freeze()
+
+
+def on_starting(server: Any) -> None:
+    """Prepare the host's metrics directory in the master, before it forks any worker: the
+    workers inherit PROMETHEUS_MULTIPROC_DIR, and `child_exit` below finds it."""
+    from app.config import Settings
+    from app.observability.process_files import prepare_metrics_dir
+
+    prepare_metrics_dir(Settings.from_env())
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """A web worker exited: its open WebSockets no longer count (prometheus-client's
+    `mark_process_dead`); its counters still do."""
+    from app.observability.process_files import forget_process
+
+    forget_process(worker.pid)

@@ -18,5 +18,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from app.composition import compose
     from app.config import Settings
     from app.factory import build_app
+    from app.observability.process_files import prepare_metrics_dir
 
-    return build_app(compose(Settings.from_env(**(test_config or {}))))
+    settings = Settings.from_env(**(test_config or {}))
+    prepare_metrics_dir(settings)  # before this process creates any metric
+    return build_app(compose(settings))

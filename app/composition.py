@@ -16,10 +16,12 @@ from dramatiq.brokers.redis import RedisBroker
 
 from app.config import Settings
 from app.logformat import format_existing_handlers
+from app.observability.process_files import prepare_metrics_dir
 from app.runtime import Runtime
 from workers.actors import Actors
 from workers.broker import build_broker
 from workers.middleware import FlushOnStop, StopOnce, ThreadConnections
+from workers.process_metrics import ProcessMetrics
 from workers.reconciler import ReconcilerMiddleware
 from workers.scheduler import SchedulerMiddleware
 from workers.webhooks import WebhookPass
@@ -63,7 +65,9 @@ def worker_broker() -> RedisBroker:
     process's dependencies from the environment; Dramatiq reads the broker back with
     `get_broker()`, so it is set as the global broker here, before any worker starts."""
     settings = Settings.from_env()
+    metrics_dir = prepare_metrics_dir(settings)  # before any metric is created
     format_existing_handlers(settings.log_level, json=settings.log_json)
     broker = compose(settings).broker
+    broker.add_middleware(ProcessMetrics(metrics_dir, port=settings.worker_metrics_port))
     dramatiq.set_broker(broker)
     return broker

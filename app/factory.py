@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import Flask, Response, request
 
-from app import errors, extensions, logformat, logs, ratelimit
+from app import errors, extensions, logformat, logs, operations_metrics, ratelimit
 from app.composition import Process
 from app.config import Settings
 from app.refusals import HeraldError
@@ -22,6 +22,7 @@ def build_app(process: Process) -> Flask:
     flask_app.json.compact = True  # type: ignore[attr-defined]
     extensions.init_app(flask_app, process)
     logs.init_app(flask_app)
+    operations_metrics.init_app(flask_app, process)
     errors.init_app(flask_app)
     ratelimit.init_app(flask_app)
     _refuse_oversized_bodies(flask_app, settings)

@@ -21,6 +21,7 @@ from redis import Redis, RedisError
 from redis.commands.core import Script
 
 from app.extensions import runtime
+from app.observability.metrics import metrics
 from app.refusals import HeraldError
 from app.tenants.credentials import Credentials, generation_lua
 from app.tenants.models import App
@@ -136,6 +137,7 @@ def enforce(app: App, user: User | None, *, confirming: Credentials | None = Non
     g.rate_limit = budget
     if budget.exceeded:
         kind = "read" if is_read else "write"
+        metrics().rate_limit_refusals.labels(kind, "server" if user is None else "user").inc()
         raise HeraldError(
             f"Rate limit exceeded: {limit} {kind} requests per minute.",
             code="rate_limit_exceeded",

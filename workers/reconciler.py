@@ -40,6 +40,7 @@ from app.idempotency.models import purge_expired
 from app.imports.models import PROCESSED, Import
 from app.orm import utcnow
 from workers.bulk import enqueue_many
+from workers.process_metrics import count_reconciled
 
 if TYPE_CHECKING:
     from app.runtime import Runtime
@@ -90,6 +91,7 @@ def reconcile_once(
         expired,
         len(due),
     )
+    count_reconciled(result)
     if any((result.notifications, result.chunks, result.deliveries, result.imports)):
         log.warning("reconciler re-enqueued %s", result)
     elif due:  # the normal course of long waits, not a loss

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from redis import BlockingConnectionPool, Redis, RedisError
 from redis.client import PubSub
 
+from app.observability.metrics import metrics
 from app.realtime import presence
 from app.realtime.announcer import PresenceAnnouncer
 from app.realtime.frames import websocket_text_frame
@@ -116,6 +117,7 @@ class Hub:
         key = (conn.app_id, conn.user_id)
         with self._lock:
             self._index.setdefault(key, set()).add(conn)
+        metrics().websocket_connections.inc()
         self._announcer.change(key, +1, wait=True)
 
     def detach(self, conn: Connection) -> None:
@@ -127,6 +129,7 @@ class Hub:
             conns.discard(conn)
             if not conns:
                 del self._index[key]
+        metrics().websocket_connections.dec()
         self._announcer.change(key, -1, wait=False)
 
     # background ----------------------------------------------------------------------------
@@ -164,6 +167,8 @@ class Hub:
             ]
         for conn in targets:
             conn.push(encoded)
+        if targets:
+            metrics().websocket_frames.inc(len(targets))
         return len(targets)
 
     def _beat(self) -> None:
