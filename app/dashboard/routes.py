@@ -9,7 +9,14 @@ from typing import Any
 from flask import Blueprint, Response, g, redirect, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
 
-from app.dashboard import gate, notification_routes, policy, settings_routes, template_routes
+from app.dashboard import (
+    gate,
+    notification_routes,
+    policy,
+    settings_routes,
+    template_routes,
+    user_routes,
+)
 from app.extensions import db_session
 from app.refusals import HeraldError
 from templates_store.errors import TemplateStoreError
@@ -21,7 +28,7 @@ bp = Blueprint(
     template_folder="templates",
     static_folder="static",
 )
-for area in (notification_routes, template_routes, settings_routes):
+for area in (notification_routes, template_routes, user_routes, settings_routes):
     bp.register_blueprint(area.bp)
 
 PUBLIC_ENDPOINTS = frozenset({"dashboard.sign_in", "dashboard.static"})

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import ColumnElement, Select, select, update
+from sqlalchemy import ColumnElement, Select, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -162,6 +162,25 @@ def list_users(
 ) -> tuple[list[User], int]:
     """One page of the app's users, filtered and ordered, and how many match in all."""
     return fetch_page(session, _users_query(app_id, filters), page=page, per_page=per_page)
+
+
+def search_users(
+    *, session: Session, app_id: str, prefix: str, page: int, per_page: int
+) -> tuple[list[User], int]:
+    """One page of the app's users whose external id or email starts with `prefix` (every user
+    when it is empty), newest first, and how many match in all."""
+    statement = _users_query(app_id, UserFilters())
+    if prefix:
+        pattern = escape_like(prefix) + "%"
+        statement = statement.where(
+            or_(User.external_id.like(pattern, escape="\\"), User.email.like(pattern, escape="\\"))
+        )
+    return fetch_page(session, statement, page=page, per_page=per_page)
+
+
+def escape_like(text: str) -> str:
+    """`text` matched literally by LIKE (escape character `\\`), its `%` and `_` included."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def mark_notified(session: Session, *, app_id: str, user_ids: Sequence[str]) -> None:
