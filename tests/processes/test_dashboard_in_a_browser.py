@@ -17,6 +17,8 @@ import httpx
 import pytest
 from selenium.webdriver import Chrome
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
 from app.config import PROJECT_ROOT
@@ -317,3 +319,33 @@ def test_the_preview_shows_the_email_in_a_sandboxed_frame(
     errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
     assert errors == []
     screenshot(browser, "preview")
+
+
+def test_finding_a_user_by_the_start_of_their_email_and_opening_their_page(
+    browser: Chrome, web: RunningProcess, acme: Tenant
+):
+    with api(web, acme) as client:
+        for external_id, email in (("ada-1", "ada@example.com"), ("alan-2", "alan@example.com")):
+            user = {"user": {"external_id": external_id, "email": email, "first_name": "Ada"}}
+            assert client.post("/users", json=user).status_code == 201
+    sign_in(browser, web, acme.secret)
+
+    browser.find_element(By.LINK_TEXT, "Users").click()
+    WebDriverWait(browser, WAIT_S).until(lambda b: heading(b) == "Users")
+    search_box(browser).send_keys("ada@", Keys.ENTER)  # by keyboard: Enter submits the search
+    WebDriverWait(browser, WAIT_S).until(lambda b: "starts with “ada@”" in b.page_source)
+    rows = [row.text for row in browser.find_elements(By.CSS_SELECTOR, "tbody tr")]
+    described_by = search_box(browser).get_attribute("aria-describedby")
+    screenshot(browser, "users")
+    browser.find_element(By.CSS_SELECTOR, "tbody a").click()
+    WebDriverWait(browser, WAIT_S).until(lambda b: heading(b) == "User ada-1")
+    profile = browser.find_element(By.CSS_SELECTOR, "section[aria-labelledby=profile-heading]")
+
+    assert len(rows) == 1 and "ada@example.com" in rows[0], rows
+    assert described_by == "search-help"
+    assert "ada@example.com" in profile.text
+    screenshot(browser, "user")
+
+
+def search_box(browser: Chrome) -> WebElement:
+    return browser.find_element(By.CSS_SELECTOR, "input[name=q]")
