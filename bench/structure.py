@@ -23,8 +23,10 @@ EDGE_MODULES = {
     "app", "app.factory", "app.http", "app.families", "app.errors", "app.auth",
     "app.extensions", "app.ratelimit", "app.logs", "app.openapi", "app.openapi_responses",
     "app.health", "app.client_config", "app.idempotency.guard", "app.realtime.ws",
-    "app.realtime.routes", "app.devserver", "app.apidocs",
+    "app.realtime.routes", "app.devserver", "app.apidocs", "app.operations_metrics",
 }  # fmt: skip
+# Packages that are HTTP edge through and through (server-rendered pages over the services).
+EDGE_PACKAGES = ("app.dashboard",)
 SEND_SERVICES = (
     "app.notifications", "app.broadcasts", "app.direct", "app.inbox.service", "app.metrics",
 )  # fmt: skip
@@ -38,6 +40,8 @@ LAYERS = ("edge", "composition", "send services", "workers", "engine", "domain",
 
 def layer_of(module: str) -> str:
     if module in EDGE_MODULES or module.endswith("routes") or module.startswith("app.cli"):
+        return "edge"
+    if module.startswith(EDGE_PACKAGES):
         return "edge"
     if module in ("app.composition", "app.runtime", "app.models", "workers"):
         return "composition"

@@ -9,10 +9,9 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.engine.models import Notification, NotificationStatus
+from app.engine.models import NotificationStatus
 from app.notifications import service
 
 FINISHED = frozenset(
@@ -59,12 +58,8 @@ def progress_event(view: dict[str, Any]) -> dict[str, Any]:
 
 def read_progress(session: Session, *, app_id: str, ids: list[str]) -> list[dict[str, Any]]:
     """The progress of those of `ids` that are the app's (others are silently not there)."""
-    notifications = list(
-        session.scalars(
-            select(Notification).where(Notification.app_id == app_id, Notification.id.in_(ids))
-        )
-    )
-    return [progress_event(view) for view in service.describe(session, notifications)]
+    views = service.describe_by_ids(session, app_id=app_id, ids=ids)
+    return [progress_event(view) for view in views]
 
 
 def progress_stream(

@@ -249,6 +249,12 @@ def describe(session: Session, notifications: list[Notification]) -> list[dict[s
     ]
 
 
+def describe_by_ids(session: Session, *, app_id: str, ids: Sequence[str]) -> list[dict[str, Any]]:
+    """`describe` for those of the notifications named that are the app's (others are absent)."""
+    mine = (Notification.app_id == app_id, Notification.id.in_(ids))
+    return describe(session, list(session.scalars(select(Notification).where(*mine))))
+
+
 def notification_view(notification: Notification, progress: dict, status: str) -> dict[str, Any]:
     return {
         "notificationId": notification.id,
