@@ -145,6 +145,21 @@ def delivered(host: Host, tenant: Tenant, pg_runtime: Runtime, _smtp_server: Smt
     return Delivered(notification_id, request_id)
 
 
+def test_importing_herald_leaves_prometheus_client_to_each_entry_point():
+    """prometheus-client chooses where values live when it is first imported: a module importing
+    it at import time would fix that before an entry point names the host's directory."""
+    imports = (
+        "import sys, app.composition, app.factory, app.cli, workers.actors, "
+        "app.operations_metrics, workers.process_metrics; "
+        "print(sorted(m for m in sys.modules if m.startswith('prometheus_client')))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", imports], cwd=PROJECT_ROOT, capture_output=True, text=True
+    )
+
+    assert (loaded.returncode, loaded.stdout.strip()) == (0, "[]"), loaded.stderr
+
+
 def test_without_a_metrics_token_the_endpoint_does_not_exist(pg_process: Process):
     client = build_app(pg_process).test_client()
 
