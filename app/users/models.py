@@ -18,6 +18,21 @@ class User(Base, IdMixin, TimestampMixin):
         UniqueConstraint("app_id", "email"),
         # GET /users pages through an app's users newest first.
         Index("ix_users_app_id_created_at", "app_id", "created_at"),
+        # The dashboard finds users by the start of an external id or email (LIKE 'prefix%'):
+        # PostgreSQL uses a btree for LIKE only under the C collation or with the pattern
+        # operator class, so these have it (SQLite ignores it).
+        Index(
+            "ix_users_app_id_external_id_pattern",
+            "app_id",
+            "external_id",
+            postgresql_ops={"external_id": "text_pattern_ops"},
+        ),
+        Index(
+            "ix_users_app_id_email_pattern",
+            "app_id",
+            "email",
+            postgresql_ops={"email": "text_pattern_ops"},
+        ),
     )
 
     app_id: Mapped[str] = mapped_column(ForeignKey("apps.id", ondelete="CASCADE"), index=True)

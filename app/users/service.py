@@ -169,7 +169,11 @@ def search_users(
 ) -> tuple[list[User], int]:
     """One page of the app's users whose external id or email starts with `prefix` (every user
     when it is empty), newest first, and how many match in all."""
-    statement = _users_query(app_id, UserFilters())
+    # Newest first, as the index on (app_id, created_at) reads backwards (created_at is never
+    # null, so no NULLS LAST, which that index's order could not give).
+    statement = (
+        select(User).where(User.app_id == app_id).order_by(User.created_at.desc(), User.id.desc())
+    )
     if prefix:
         pattern = escape_like(prefix) + "%"
         statement = statement.where(
