@@ -9,7 +9,7 @@ prometheus-client at import time.
 
 from __future__ import annotations
 
-import functools
+import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -56,9 +56,25 @@ class Metrics:
     rate_limit_refusals: Counter
 
 
-@functools.cache
+_made: list[Metrics] = []
+_making = threading.Lock()
+
+
 def metrics() -> Metrics:
-    """This process's metrics, made on the first call (see the module's docstring)."""
+    """This process's metrics, made on the first call (see the module's docstring).
+
+    Made once, however many threads ask at once: in multiprocess mode each metric object keeps
+    its value and rewrites it to the file, so a second object of the same name would overwrite
+    the first one's counts. The lock is only taken until then.
+    """
+    if not _made:
+        with _making:
+            if not _made:
+                _made.append(_make_metrics())
+    return _made[0]
+
+
+def _make_metrics() -> Metrics:
     from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
     registry = CollectorRegistry()

@@ -17,9 +17,12 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from email.message import Message
+from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client import CollectorRegistry
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
 
@@ -158,6 +161,33 @@ def test_importing_herald_leaves_prometheus_client_to_each_entry_point():
     )
 
     assert (loaded.returncode, loaded.stdout.strip()) == (0, "[]"), loaded.stderr
+
+
+def test_counts_from_many_threads_of_a_process_all_reach_the_hosts_files(tmp_path: Path):
+    threads = """
+import sys, threading
+from app.observability.metrics import metrics
+sys.setswitchinterval(1e-6)  # threads take turns as often as they can: races show
+start = threading.Barrier(8)
+
+def count():
+    start.wait()
+    for _ in range(500):
+        metrics().deliveries.labels("email", "sent").inc()
+
+workers = [threading.Thread(target=count) for _ in range(8)]
+for worker in workers:
+    worker.start()
+for worker in workers:
+    worker.join()
+"""
+    environment = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    subprocess.run([sys.executable, "-c", threads], cwd=PROJECT_ROOT, env=environment, check=True)
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=str(tmp_path))
+
+    labels = {"channel": "email", "outcome": "sent"}
+    assert registry.get_sample_value("herald_deliveries_total", labels) == 8 * 500
 
 
 def test_without_a_metrics_token_the_endpoint_does_not_exist(pg_process: Process):
