@@ -10,6 +10,7 @@ prometheus-client at import time.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -21,21 +22,22 @@ SENT, FAILED, RETRYING, GAVE_UP, SKIPPED = "sent", "failed", "retrying", "gave_u
 
 HTTP_SECONDS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 # From a fraction of a second (realtime sends) to the retry schedule's last attempt (~16 h).
+HOUR_S = 3600.0
 TIME_TO_SENT_BUCKETS = (
     0.1,
     0.25,
     0.5,
-    1.0,
+    1,
     2.5,
-    5.0,
-    10.0,
-    30.0,
-    60.0,
-    300.0,
-    900.0,
-    3600.0,
-    4 * 3600.0,
-    16 * 3600.0,
+    5,
+    10,
+    30,
+    60,
+    300,
+    900,
+    HOUR_S,
+    4 * HOUR_S,
+    16 * HOUR_S,
 )
 
 
@@ -78,65 +80,55 @@ def _make_metrics() -> Metrics:
     from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
     registry = CollectorRegistry()
+
+    def counter(name: str, description: str, *labels: str) -> Counter:
+        return Counter(name, description, labels, registry=registry)
+
+    def histogram(name: str, description: str, buckets: Sequence[float], *labels: str) -> Histogram:
+        return Histogram(name, description, labels, buckets=buckets, registry=registry)
+
     return Metrics(
         registry=registry,
-        http_requests=Counter(
-            "herald_http_requests",
-            "HTTP requests answered, by route (the URL rule), method and status.",
-            ["route", "method", "status"],
-            registry=registry,
+        http_requests=counter(
+            "herald_http_requests", "HTTP requests answered.", "route", "method", "status"
         ),
-        http_request_seconds=Histogram(
+        http_request_seconds=histogram(
             "herald_http_request_duration_seconds",
-            "Time to answer an HTTP request, by route and method (WebSockets not included).",
-            ["route", "method"],
-            buckets=HTTP_SECONDS_BUCKETS,
-            registry=registry,
+            "Time to answer an HTTP request (WebSockets not included).",
+            HTTP_SECONDS_BUCKETS,
+            "route",
+            "method",
         ),
-        deliveries=Counter(
+        deliveries=counter(
             "herald_deliveries",
-            "Delivery outcomes by channel: sent, failed, retrying, gave_up, skipped.",
-            ["channel", "outcome"],
-            registry=registry,
+            "Delivery outcomes: sent, failed, retrying, gave_up, skipped.",
+            "channel",
+            "outcome",
         ),
-        delivery_failures=Counter(
+        delivery_failures=counter(
             "herald_delivery_failures",
-            "Failed delivery attempts (failed, retrying, gave_up) by channel and reason class.",
-            ["channel", "reason_class"],
-            registry=registry,
+            "Failed delivery attempts by their reason's class.",
+            "channel",
+            "reason_class",
         ),
-        time_to_sent=Histogram(
+        time_to_sent=histogram(
             "herald_delivery_time_to_sent_seconds",
-            "From a notification's acceptance (a scheduled one's send time) to each of its "
-            "deliveries' sent, by channel; retries included.",
-            ["channel"],
-            buckets=TIME_TO_SENT_BUCKETS,
-            registry=registry,
+            "From a notification's acceptance (or scheduled time) to each delivery's sent.",
+            TIME_TO_SENT_BUCKETS,
+            "channel",
         ),
+        # Summed over the host's live processes: a dead process's sockets are gone.
         websocket_connections=Gauge(
             "herald_websocket_connections",
             "Realtime WebSockets open.",
             registry=registry,
-            # The sum over the host's live processes: a dead process's sockets are gone.
             multiprocess_mode="livesum",
         ),
-        websocket_frames=Counter(
-            "herald_websocket_frames",
-            "Realtime frames handed to open WebSockets.",
-            registry=registry,
+        websocket_frames=counter("herald_websocket_frames", "Frames handed to WebSockets."),
+        reconciler_actions=counter(
+            "herald_reconciler_actions", "What the reconciler requeued or released.", "action"
         ),
-        reconciler_actions=Counter(
-            "herald_reconciler_actions",
-            "What the reconciler did: requeued_notification, requeued_chunk, requeued_delivery, "
-            "requeued_import (lost work) and released_retry (retries due).",
-            ["action"],
-            registry=registry,
-        ),
-        rate_limit_refusals=Counter(
-            "herald_rate_limit_refusals",
-            "API calls refused with 429 for a spent budget, by kind (read, write) and caller "
-            "(server, user).",
-            ["kind", "caller"],
-            registry=registry,
+        rate_limit_refusals=counter(
+            "herald_rate_limit_refusals", "API calls refused for a spent budget.", "kind", "caller"
         ),
     )
