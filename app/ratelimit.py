@@ -108,6 +108,12 @@ def spend(
     return Budget(limit=limit, used=int(used), reset_s=reset_s)
 
 
+def used_in_window(redis: Redis, *, bucket: str, now: float) -> int:
+    """What the bucket's current window has counted so far, spending nothing."""
+    used = redis.get(f"{bucket}:{int(now // WINDOW_S)}")
+    return int(used) if used is not None else 0
+
+
 def enforce(app: App, user: User | None, *, confirming: Credentials | None = None) -> bool:
     """Spend one request of the caller's budget; 429 `rate_limit_exceeded` when it is spent.
 

@@ -8,16 +8,21 @@ every request: a session whose key was revoked since ends there.
 from __future__ import annotations
 
 import hmac
+import logging
 import secrets
 
 from flask import Response, g, request
+from redis import RedisError
 from werkzeug.exceptions import BadRequest
 
+from app import ratelimit
 from app.auth import Principal, authenticate_server
 from app.dashboard.sessions import DashboardSession, SessionStore
 from app.extensions import db_session, runtime
 from app.refusals import Forbidden
 from app.tenants.models import SecretKey
+
+log = logging.getLogger(__name__)
 
 SESSION_COOKIE = "herald_dashboard"
 SIGN_IN_COOKIE = "herald_dashboard_sign_in"
@@ -51,6 +56,38 @@ def require_scope(scope: str) -> None:
     """Refuse (403) an action the session's key does not grant."""
     if not operator().may(scope):
         raise Forbidden(f"Your key lacks the {scope} scope this action needs.")
+
+
+# Failed sign-ins per minute from one address before the form stops checking secrets: a secret
+# cannot be guessed, but a script trying lists of leaked ones should be slowed down.
+FAILED_SIGN_INS_PER_MINUTE = 10
+
+
+def _failed_sign_ins_bucket() -> str:
+    return runtime().key("dashboard", "failed-sign-ins", request.remote_addr or "-")
+
+
+def sign_ins_blocked() -> bool:
+    """Whether this address used up its failed sign-ins of the minute (Redis down: no)."""
+    try:
+        failures = ratelimit.used_in_window(
+            runtime().redis, bucket=_failed_sign_ins_bucket(), now=ratelimit.clock()
+        )
+    except RedisError:
+        return False
+    return failures >= FAILED_SIGN_INS_PER_MINUTE
+
+
+def note_failed_sign_in() -> None:
+    try:
+        ratelimit.spend(
+            runtime().redis,
+            bucket=_failed_sign_ins_bucket(),
+            limit=FAILED_SIGN_INS_PER_MINUTE,
+            now=ratelimit.clock(),
+        )
+    except RedisError:
+        log.warning("failed sign-in not counted: Redis unreachable")
 
 
 def verify_secret(secret: str) -> Principal:

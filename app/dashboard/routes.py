@@ -97,9 +97,12 @@ def sign_in() -> Any:
     """Sign in with a secret key holding the `read` scope; the secret is never kept."""
     if request.method == "GET":
         return render_template("dashboard/sign_in.html", notice=_sign_in_notice())
+    if gate.sign_ins_blocked():
+        return _sign_in_refused("Too many failed sign-ins from here: try again in a minute.", 429)
     try:
         principal = gate.verify_secret(request.form.get("secret", ""))
     except HeraldError:
+        gate.note_failed_sign_in()
         return _sign_in_refused("That secret key is not valid (or has been revoked).", 401)
     if principal.key_id is None or gate.SIGN_IN_SCOPE not in principal.scopes:
         return _sign_in_refused("That key lacks the read scope the dashboard needs.", 403)

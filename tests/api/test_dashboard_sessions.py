@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from flask.testing import FlaskClient
 
+from app import ratelimit
 from app.runtime import Runtime
 from app.tenants import service as tenants
 from tests.support.dashboard import SIGN_IN, csrf_token, session_keys, sign_in
@@ -50,6 +52,24 @@ def test_a_wrong_secret_or_a_key_without_read_is_refused_with_the_form_again(
     assert wrong.status_code == 401 and "not valid" in wrong.get_data(as_text=True)
     assert lacking.status_code == 403 and "read scope" in lacking.get_data(as_text=True)
     assert session_keys(runtime) == []
+
+
+def test_an_address_failing_to_sign_in_ten_times_a_minute_is_refused_until_the_next(
+    client: FlaskClient, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+):
+    minute = 1_900_000_020.0  # a minute no other test signs in during
+    monkeypatch.setattr(ratelimit, "clock", lambda: minute)
+    failures = [sign_in(client, f"guess-{n}").status_code for n in range(10)]
+
+    blocked = sign_in(client, tenant.secret)
+    monkeypatch.setattr(ratelimit, "clock", lambda: minute + 60)
+    next_minute = sign_in(client, tenant.secret)
+
+    assert failures == [401] * 10
+    assert blocked.status_code == 429 and "Too many failed sign-ins" in blocked.get_data(
+        as_text=True
+    )
+    assert next_minute.status_code == 302
 
 
 def test_pages_need_a_session_and_send_to_sign_in_without_one(client: FlaskClient):
