@@ -10,34 +10,16 @@ import pytest
 from flask.testing import FlaskClient
 
 from app.runtime import Runtime
+from tests.support.delivery_logs import delivery_lines
 from tests.support.factories import Tenant, approved_template
 from tests.support.pipeline import batch, finished
-from tests.support.sinks import SmtpSink, wait_until
+from tests.support.sinks import SmtpSink
 
 PEOPLE = [
     {"external_id": "u0", "email": "u0@example.com"},
     {"external_id": "u1", "email": "u1@example.com"},
     {"external_id": "u2"},
 ]
-
-
-def outcome_lines(
-    caplog: pytest.LogCaptureFixture, notification_id: str, *, count: int
-) -> list[logging.LogRecord]:
-    """The delivery outcome lines of one notification, once `count` of them are logged.
-
-    A line is logged after its outcome is committed, so the notification can read as finished
-    a moment before the last line is written."""
-
-    def lines() -> list[logging.LogRecord]:
-        return [
-            record
-            for record in caplog.records
-            if record.name == "herald.delivery" and record.notification_id == notification_id
-        ]
-
-    wait_until(lambda: len(lines()) >= count, timeout=10)
-    return lines()
 
 
 def test_each_outcome_of_a_batch_is_one_line_naming_channel_recipient_and_notification(
@@ -54,7 +36,7 @@ def test_each_outcome_of_a_batch_is_one_line_naming_channel_recipient_and_notifi
         sent = batch(client, tenant, PEOPLE)
         finished(client, tenant, sent["notificationId"])
 
-        lines = outcome_lines(caplog, sent["notificationId"], count=9)
+        lines = delivery_lines(caplog, sent["notificationId"], count=9)
     outcomes = sorted((r.channel, r.event, getattr(r, "reason", None)) for r in lines)
     assert outcomes == [
         ("email", "failed", "smtp 550: 5.1.1 No such user"),
@@ -93,7 +75,7 @@ def test_a_transient_failure_logs_every_retry_with_its_reason_then_the_give_up(
         sent = batch(client, tenant, PEOPLE[:1])
         finished(client, tenant, sent["notificationId"])
 
-        lines = outcome_lines(caplog, sent["notificationId"], count=attempts + 2)
+        lines = delivery_lines(caplog, sent["notificationId"], count=attempts + 2)
     email = [r for r in lines if r.channel == "email"]
     assert [(r.event, r.attempt) for r in email] == [
         *(("retry", attempt) for attempt in range(1, attempts)),

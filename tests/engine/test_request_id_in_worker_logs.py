@@ -10,9 +10,10 @@ import dramatiq
 import pytest
 from flask.testing import FlaskClient
 
+from tests.support.delivery_logs import delivery_lines
 from tests.support.factories import Tenant, approved_template
 from tests.support.pipeline import SEND, VARIABLES, finished, people
-from tests.support.sinks import SmtpSink, wait_until
+from tests.support.sinks import SmtpSink
 
 
 def send_with_request_id(
@@ -28,22 +29,6 @@ def send_with_request_id(
     assert response.status_code == 202, response.get_json()
     assert response.headers["X-Request-ID"] == request_id
     return response.get_json()["notificationId"]
-
-
-def delivery_lines(
-    caplog: pytest.LogCaptureFixture, notification_id: str, *, count: int
-) -> list[logging.LogRecord]:
-    """The notification's delivery log lines, once `count` of them are logged."""
-
-    def lines() -> list[logging.LogRecord]:
-        return [
-            record
-            for record in caplog.records
-            if record.name == "herald.delivery" and record.notification_id == notification_id
-        ]
-
-    wait_until(lambda: len(lines()) >= count, timeout=10)
-    return lines()
 
 
 def test_each_sends_worker_log_lines_carry_the_id_of_the_request_that_accepted_it(
