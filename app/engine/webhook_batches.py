@@ -13,7 +13,6 @@ outbox in the same transaction, so each is in exactly one message.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -88,7 +87,7 @@ def form_messages(connection: Connection, *, limit: int = EVENTS_PER_PASS) -> in
         {
             "id": new_message_id(),
             "endpoint_id": endpoint_id,
-            "body": _body([row.payload for row in rows]),
+            "body": message_body(rows),
             "event_count": len(rows),
             "status": QUEUED,
             "attempts": 0,
@@ -119,12 +118,12 @@ def _groups(pending: list[Any]) -> Iterator[tuple[str, list[Any]]]:
     yield from batches.items()
 
 
-def _body(events: list[dict[str, Any]]) -> str:
-    if len(events) == 1 and not is_batched(events[0]["type"]):
-        document: dict[str, Any] = events[0]
-    else:
-        document = {"type": "batch", "events": events}
-    return json.dumps(document, separators=(",", ":"), ensure_ascii=False)
+def message_body(rows: list[Any]) -> str:
+    """The events' stored texts joined: each is compact JSON already, so the body is the same
+    document `json.dumps` would make of them, without decoding and encoding every event."""
+    if len(rows) == 1 and not is_batched(rows[0].type):
+        return str(rows[0].payload)
+    return '{"type":"batch","events":[' + ",".join(row.payload for row in rows) + "]}"
 
 
 def claim_due(connection: Connection, *, limit: int = MESSAGES_PER_PASS) -> list[str]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
 
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -77,8 +76,9 @@ class WebhookEvent(Base, IdMixin):
     event_id: Mapped[str] = mapped_column(String(40))
     endpoint_id: Mapped[str] = mapped_column(ForeignKey("webhook_endpoints.id", ondelete="CASCADE"))
     type: Mapped[str] = mapped_column(String(40))
-    # The event as sent: {"id", "type", "timestamp", "appId", "data"}.
-    payload: Mapped[dict[str, Any]] = mapped_column()
+    # The event as sent, {"id", "type", "timestamp", "appId", "data"}, serialized once when it
+    # is written: a message's body is these texts joined, never decoded and encoded again.
+    payload: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 

@@ -10,6 +10,7 @@ and the engine find it there (`outbox_of`) without being handed it.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -58,6 +59,10 @@ class Event:
             "data": self.data,
         }
 
+    def as_text(self) -> str:
+        """The event as a message's body holds it (compact JSON, serialized once)."""
+        return json.dumps(self.as_json(), separators=(",", ":"), ensure_ascii=False)
+
 
 @dataclass(frozen=True)
 class _Known:
@@ -87,7 +92,7 @@ class WebhookOutbox:
             if event.app_id not in of_app:
                 of_app[event.app_id] = self._subscribers(connection, event.app_id)
             endpoint_ids = of_app[event.app_id].get(event.type, ())
-            payload = event.as_json() if endpoint_ids else None
+            payload = event.as_text() if endpoint_ids else None
             rows += [
                 {
                     "id": new_id(),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from flask.testing import FlaskClient
@@ -35,4 +36,5 @@ def outbox_rows(runtime: Runtime) -> int:
 def pending_events(runtime: Runtime) -> list[dict[str, Any]]:
     """The events the outbox holds, not yet formed into a message, oldest first."""
     with runtime.database.transaction() as session:
-        return list(session.scalars(select(WebhookEvent.payload).order_by(WebhookEvent.created_at)))
+        payloads = session.scalars(select(WebhookEvent.payload).order_by(WebhookEvent.created_at))
+        return [json.loads(payload) for payload in payloads]
