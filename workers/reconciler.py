@@ -14,13 +14,11 @@ whatever fails in a pass, the next interval tries again.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-import dramatiq
 from dramatiq import Message
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.errors import DecodeError
@@ -40,6 +38,7 @@ from app.idempotency.models import purge_expired
 from app.imports.models import PROCESSED, Import
 from app.orm import utcnow
 from workers.bulk import enqueue_many
+from workers.periodic import PeriodicPass
 from workers.process_metrics import count_reconciled
 
 if TYPE_CHECKING:
@@ -257,33 +256,21 @@ def _touch(session, notification_ids, chunk_ids, delivery_ids, import_ids) -> No
             )
 
 
-class ReconcilerMiddleware(dramatiq.Middleware):
+class ReconcilerMiddleware(PeriodicPass):
     """Runs `reconcile_once` every RECONCILE_INTERVAL_S in each worker process (0 disables)."""
 
+    name = "reconciler"
+
     def __init__(self, runtime: Runtime, actors: Actors) -> None:
+        super().__init__()
         self.runtime = runtime
         self.actors = actors
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
-    def after_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
-        interval = self.runtime.settings.reconcile_interval_s
-        if interval <= 0:
-            return
-        self._thread = threading.Thread(
-            target=self._loop, args=(interval,), name="herald-reconciler", daemon=True
-        )
-        self._thread.start()
+    def interval_s(self) -> float:
+        return self.runtime.settings.reconcile_interval_s
 
-    def before_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
-        self._stop.set()
-
-    def _loop(self, interval: int) -> None:
-        while not self._stop.wait(interval):
-            try:
-                run_if_leader(self.runtime, self.actors, interval)
-            except Exception:  # Redis or the database away: the next interval tries again
-                log.warning("reconciler pass failed; next in %d s", interval, exc_info=True)
+    def run_once(self) -> None:
+        run_if_leader(self.runtime, self.actors, self.runtime.settings.reconcile_interval_s)
 
 
 def run_if_leader(runtime: Runtime, actors: Actors, interval: int) -> Reconciled | None:

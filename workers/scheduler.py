@@ -13,15 +13,13 @@ database was away, starts on the first pass after.
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-import dramatiq
-
 from app.engine import lifecycle, schedule
 from app.orm import utcnow
+from workers.periodic import PeriodicPass
 
 if TYPE_CHECKING:
     from app.runtime import Runtime
@@ -70,31 +68,19 @@ def _fan_out(runtime: Runtime, actors: Actors, notification_id: str, due_by: dat
     return True
 
 
-class SchedulerMiddleware(dramatiq.Middleware):
+class SchedulerMiddleware(PeriodicPass):
     """Runs `start_due_sends` when a worker process boots and every PASS_INTERVAL_S after."""
 
+    name = "scheduler"
+    at_boot = True
+
     def __init__(self, runtime: Runtime, actors: Actors) -> None:
+        super().__init__()
         self.runtime = runtime
         self.actors = actors
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
-    def after_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
-        self._stop = threading.Event()
-        self._thread = threading.Thread(
-            target=self._loop, args=(self._stop,), name="herald-scheduler", daemon=True
-        )
-        self._thread.start()
+    def interval_s(self) -> float:
+        return PASS_INTERVAL_S
 
-    def before_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-
-    def _loop(self, stop: threading.Event) -> None:
-        while not stop.is_set():
-            try:
-                start_due_sends(self.runtime, self.actors)
-            except Exception:  # the database or Redis away: the next pass tries again
-                log.warning("scheduled sends pass failed", exc_info=True)
-            stop.wait(PASS_INTERVAL_S)
+    def run_once(self) -> None:
+        start_due_sends(self.runtime, self.actors)
