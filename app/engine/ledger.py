@@ -51,6 +51,9 @@ class ClaimedDelivery:
     badge: int | None = None
     # When its notification was accepted (a scheduled one: its send time), for the time to sent.
     accepted_at: datetime | None = None
+    # The user's, for the outcome's webhook event.
+    external_id: str | None = None
+    email: str | None = None
 
 
 class DeliveryLedger:
@@ -93,8 +96,10 @@ class DeliveryLedger:
         # Core on a bare connection: at this rate the ORM session's own bookkeeping showed up.
         with self._database.engine.begin() as connection:
             if results:
-                states.record_many(connection, results)
-                webhook_events.outcomes_recorded(connection, self._outbox, results)
+                recorded = states.record_many(connection, results)
+                webhook_events.outcomes_recorded(
+                    connection, self._outbox, results, all_recorded=recorded == len(results)
+                )
             claimed_rows = states.claim_many(connection, delivery_ids=claims)
             push_rows = [row for row in claimed_rows if row.channel == "push"]
             return claimed_rows, push_targets_of(connection, push_rows)
@@ -142,6 +147,8 @@ class DeliveryLedger:
                     push_targets=targets.of(row),
                     badge=targets.badge_of(row),
                     accepted_at=row.accepted_at,
+                    external_id=row.external_id,
+                    email=row.email,
                 )
             )
         return answers

@@ -240,6 +240,9 @@ def _record(
             delivery.notification_id,
             next_attempt_at,
             app_id=delivery.app_id,
+            reported=states.Reported(
+                delivery.channel, delivery.attempts, delivery.external_id, delivery.email
+            ),
         )
     )
     return Outcome(status)

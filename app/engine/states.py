@@ -33,6 +33,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session, load_only
 
 from app.engine.models import Delivery, DeliveryStatus, Notification
 from app.orm import utcnow
+from app.users.models import User
 
 QUEUED, SENDING, SENT = DeliveryStatus.QUEUED, DeliveryStatus.SENDING, DeliveryStatus.SENT
 FAILED, SKIPPED, CANCELLED = DeliveryStatus.FAILED, DeliveryStatus.SKIPPED, DeliveryStatus.CANCELLED
@@ -84,6 +85,13 @@ _notifications = Notification.__table__
 # its time to sent (one primary key lookup per claimed row). SQLite's RETURNING names columns
 # unqualified (`WHERE id = notification_id`), which SQL's scoping reads right: `id` is the
 # notification's, `notification_id` (which notifications lack) the delivery's.
+_users = User.__table__
+# The recipient a delivery's webhook events name, read with the claim (two primary key lookups
+# per claimed row) so that recording the outcome needs no second read of the delivery.
+_EXTERNAL_ID, _EMAIL = (
+    select(column).where(_users.c.id == _table.c.user_id).scalar_subquery().label(column.name)
+    for column in (_users.c.external_id, _users.c.email)
+)
 _ACCEPTED_AT = (
     select(func.coalesce(_notifications.c.send_at, _notifications.c.created_at))
     .where(_notifications.c.id == _table.c.notification_id)
@@ -115,6 +123,8 @@ _CLAIM_MANY = (
         _table.c.attempts,
         _table.c.payload,
         _ACCEPTED_AT,
+        _EXTERNAL_ID,
+        _EMAIL,
     )
 )
 _RECORD = (
@@ -136,8 +146,8 @@ def claim_many(connection: Connection, *, delivery_ids: Collection[str]) -> list
     for sending, counting the attempt, in one statement.
 
     Returns the rows actually claimed (id, app_id, notification_id, user_id, channel, attempts,
-    payload, accepted_at); ids missing from the result were claimed by someone else, are not
-    due yet, or are no longer queued.
+    payload, accepted_at, and the user's external_id and email); ids missing from the result
+    were claimed by someone else, are not due yet, or are no longer queued.
     """
     if not delivery_ids:
         return []
@@ -147,12 +157,23 @@ def claim_many(connection: Connection, *, delivery_ids: Collection[str]) -> list
 
 
 @dataclass(frozen=True)
+class Reported:
+    """What a delivery's webhook event tells beside its outcome, known since it was claimed."""
+
+    channel: str
+    attempts: int
+    external_id: str | None
+    email: str | None
+
+
+@dataclass(frozen=True)
 class Result:
     """What happened to one claimed (`sending`) delivery; `payload` replaces the stored one.
 
     `notification_id`, when given, lets the ledger move the notification on after a final
     outcome (`app.engine.lifecycle`). `next_attempt_at` is when a `retrying` one goes again.
-    `app_id`, when given, has the outcome reported to the app's webhooks.
+    `app_id`, when given, has the outcome reported to the app's webhooks; `reported`, when
+    given too, spares the ledger reading the delivery back for that.
     """
 
     delivery_id: str
@@ -162,6 +183,7 @@ class Result:
     notification_id: str | None = None
     next_attempt_at: datetime | None = None
     app_id: str | None = None
+    reported: Reported | None = None
 
     @property
     def is_final(self) -> bool:
@@ -173,9 +195,9 @@ def check_outcome(result: Result) -> None:
         raise IllegalTransition(f"{SENDING} -> {result.status}")
 
 
-def record_many(connection: Connection, results: Sequence[Result]) -> None:
+def record_many(connection: Connection, results: Sequence[Result]) -> int:
     """Move claimed deliveries to their outcome: sent, failed, retrying (waiting for its next
-    attempt), or back to queued."""
+    attempt), or back to queued; returns how many moved (those no longer `sending` do not)."""
     for result in results:
         check_outcome(result)
     now = utcnow()
@@ -193,10 +215,12 @@ def record_many(connection: Connection, results: Sequence[Result]) -> None:
             keeping_payload.append(row)
         else:
             replacing_payload.append({**row, "new_payload": result.payload})
+    moved = 0
     if keeping_payload:
-        connection.execute(_RECORD, keeping_payload)
+        moved += connection.execute(_RECORD, keeping_payload).rowcount
     if replacing_payload:
-        connection.execute(_RECORD_WITH_PAYLOAD, replacing_payload)
+        moved += connection.execute(_RECORD_WITH_PAYLOAD, replacing_payload).rowcount
+    return moved
 
 
 def cancel_queued(session: Session, *, notification_id: str) -> int:

@@ -60,10 +60,16 @@ def _subscriptions_of(status: str, payload: Mapping[str, Any]) -> list[str]:
 
 
 def outcomes_recorded(
-    connection: Connection, outbox: WebhookOutbox, results: Sequence[states.Result]
+    connection: Connection,
+    outbox: WebhookOutbox,
+    results: Sequence[states.Result],
+    *,
+    all_recorded: bool = False,
 ) -> None:
     """Events of the outcomes the ledger just recorded (in its transaction): sent, failed,
-    retrying. Counts and recipients are read back in one query, for the apps with webhooks."""
+    retrying, for the apps with webhooks. With `all_recorded` (every result moved its delivery)
+    a result that carries what its event tells (`reported`) is written as it is; the others are
+    read back, in one query, to learn whether theirs was recorded and whom it was for."""
     apps = {r.app_id for r in results if r.app_id is not None}
     subscribed = {app_id: outbox.subscribed(connection, app_id) for app_id in apps}
     wanted = [
@@ -73,16 +79,38 @@ def outcomes_recorded(
     ]
     if not wanted:
         return
-    rows = {row.id: row for row in _recorded_rows(connection, [r.delivery_id for r in wanted])}
+    unread = [r.delivery_id for r in wanted if r.reported is None or not all_recorded]
+    rows = {row.id: row for row in _recorded_rows(connection, unread)} if unread else {}
     events = []
     for result in wanted:
+        assert result.app_id is not None  # `wanted` has only those
+        fields = _told(result) if all_recorded else None
         row = rows.get(result.delivery_id)
-        if row is None or row.status != result.status:  # not this result's outcome after all
+        if fields is None and row is not None and row.status == result.status:
+            fields = row._mapping
+        if fields is None:  # not this result's outcome after all
             continue
-        user = {"external_id": row.external_id, "email": row.email}
-        data = delivery_data(row._mapping, user, result.payload or {})
-        events.append(Event(row.app_id, DELIVERY_EVENTS[result.status], data))
+        user = {"external_id": fields["external_id"], "email": fields["email"]}
+        data = delivery_data(fields, user, result.payload or {})
+        events.append(Event(result.app_id, DELIVERY_EVENTS[result.status], data))
     outbox.write(connection, events)
+
+
+def _told(result: states.Result) -> dict[str, Any] | None:
+    """The columns of the delivery its event needs, from the result itself when it has them."""
+    reported = result.reported
+    if reported is None:
+        return None
+    return {
+        "id": result.delivery_id,
+        "notification_id": result.notification_id,
+        "channel": reported.channel,
+        "status": result.status,
+        "reason": result.reason,
+        "attempts": reported.attempts,
+        "external_id": reported.external_id,
+        "email": reported.email,
+    }
 
 
 def _recorded_rows(connection: Connection, delivery_ids: list[str]) -> list[Row]:

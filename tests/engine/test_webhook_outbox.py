@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 
+from app.engine import states
 from app.engine.models import Delivery
 from app.runtime import Runtime
 from app.suppressions.links import UnsubscribeLink
@@ -192,3 +194,40 @@ def test_a_cancelled_notification_is_told_with_its_progress(
     assert event["data"]["notificationId"] == notification_id
     assert event["data"]["status"] == "cancelled"
     assert set(event["data"]["progress"]) == {"email", "push", "in_app"}
+
+
+def test_an_outcome_recorded_too_late_is_not_told(
+    client: FlaskClient, runtime: Runtime, actors: Actors, tenant: Tenant
+):
+    """A result carrying its event's fields is still told only if it moved its delivery: one
+    taken back meanwhile (the reconciler requeued it) is not reported as sent."""
+    create_webhook(client, tenant, NOWHERE, ["delivery.sent"])
+    approved_template(client, tenant)
+    notification_id = batch(client, tenant, TARGETS[:1])["notificationId"]
+    fan_out_now(runtime, actors, notification_id)
+    with runtime.database.transaction() as session:
+        email_id = session.scalar(select(Delivery.id).where(Delivery.channel == "email"))
+    claimed = runtime.deliveries.claim(email_id)
+    assert claimed is not None and (claimed.external_id, claimed.email) == (
+        "ann",
+        "ann@example.com",
+    )
+    with runtime.database.transaction() as session:
+        session.execute(update(Delivery).where(Delivery.id == email_id).values(status="queued"))
+    reported = states.Reported(claimed.channel, claimed.attempts, "ann", "ann@example.com")
+    result = states.Result(email_id, states.SENT, None, None, notification_id, app_id=tenant.app_id)
+
+    runtime.deliveries.record(replace(result, reported=reported))
+    assert email_events(runtime) == []
+
+    claimed = runtime.deliveries.claim(email_id)
+    assert claimed is not None
+    reported = replace(reported, attempts=claimed.attempts)
+    runtime.deliveries.record(replace(result, reported=reported))
+    [sent] = email_events(runtime)
+    assert sent["data"]["recipient"] == {"externalId": "ann", "email": "ann@example.com"}
+    assert (sent["data"]["deliveryId"], sent["data"]["attempts"]) == (email_id, 2)
+
+
+def email_events(runtime: Runtime) -> list[dict]:
+    return [e for e in pending_events(runtime) if e["data"].get("channel") == "email"]
