@@ -11,7 +11,9 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -68,8 +70,10 @@ def approve_order_template(web: RunningProcess, tenant: Tenant) -> None:
             assert client.post(f"/api/templates/order-confirmation/{action}", json={}).is_success
 
 
-def send_batch(web: RunningProcess, tenant: Tenant, count: int) -> str:
-    request = {
+def send_batch(
+    web: RunningProcess, tenant: Tenant, count: int, send_at: datetime | None = None
+) -> str:
+    request: dict[str, Any] = {
         "template": {
             "key": "order-confirmation",
             "variables": {"customerName": "Jane", "orderId": "ORD-1"},
@@ -77,6 +81,8 @@ def send_batch(web: RunningProcess, tenant: Tenant, count: int) -> str:
         "targets": [{"email": f"reader{i}@example.com"} for i in range(count)],
         "mode": "batch",
     }
+    if send_at is not None:
+        request["sendAt"] = send_at.isoformat()
     with api(web, tenant) as client:
         response = client.post("/api/notifications/send", json=request)
     assert response.status_code == 202, response.text
@@ -198,7 +204,8 @@ def test_a_form_posted_without_its_csrf_token_is_refused(
     browser: Chrome, web: RunningProcess, acme: Tenant
 ):
     approve_order_template(web, acme)
-    notification_id = send_batch(web, acme, 2)  # no worker needed: it stays queued
+    # Scheduled an hour ahead: cancellable whether or not a worker runs beside this test.
+    notification_id = send_batch(web, acme, 2, send_at=datetime.now(UTC) + timedelta(hours=1))
     sign_in(browser, web, acme.secret)
     browser.get(f"{web.base_url}/dashboard/notifications/{notification_id}")
 
