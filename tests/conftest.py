@@ -66,7 +66,11 @@ SESSION_ENVIRONMENT = {
 }
 
 ENGINES = ("sqlite", "postgresql")
-pytest_plugins = ["tests.support.process_fixtures", "tests.support.mobile_push"]
+pytest_plugins = [
+    "tests.support.process_fixtures",
+    "tests.support.mobile_push",
+    "tests.support.mobile_delivery",
+]
 _SERVICES = pytest.StashKey[services.Choice]()
 
 
