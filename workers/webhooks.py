@@ -9,7 +9,6 @@ due in the database, and a later pass enqueues it again once its lease is over.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from typing import TYPE_CHECKING
 
@@ -19,6 +18,7 @@ from dramatiq.brokers.redis import RedisBroker
 from app.engine.webhook_batches import Pass, purge_old, run_pass
 from app.engine.webhook_sending import send_message
 from workers.handoff import hand_off
+from workers.periodic import PeriodicPass
 
 if TYPE_CHECKING:
     from app.runtime import Runtime
@@ -60,34 +60,23 @@ class WebhookActors:
         return done
 
 
-class WebhookPass(dramatiq.Middleware):
+class WebhookPass(PeriodicPass):
     """Runs `WebhookActors.pass_once` every WEBHOOK_PASS_INTERVAL_S in each worker process (0
     disables), and forgets week-old messages and attempts every ten minutes."""
 
+    name = "webhooks"
+
     def __init__(self, actors: WebhookActors) -> None:
+        super().__init__()
         self.actors = actors
-        self._stop = threading.Event()
+        self._purged_at = time.monotonic()
 
-    def after_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
-        interval = self.actors.runtime.settings.webhook_pass_interval_s
-        if interval <= 0:
-            return
-        self._stop = threading.Event()
-        threading.Thread(
-            target=self._loop, args=(interval, self._stop), name="herald-webhooks", daemon=True
-        ).start()
+    def interval_s(self) -> float:
+        return self.actors.runtime.settings.webhook_pass_interval_s
 
-    def before_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
-        self._stop.set()
-
-    def _loop(self, interval: float, stop: threading.Event) -> None:
-        purged_at = time.monotonic()
-        while not stop.wait(interval):
-            try:
-                self.actors.pass_once()
-                if time.monotonic() - purged_at >= PURGE_EVERY_S:
-                    purged_at = time.monotonic()
-                    with self.actors.runtime.database.connection_transaction() as connection:
-                        purge_old(connection)
-            except Exception:  # the database or Redis away: the next pass tries again
-                log.warning("webhook pass failed; next in %s s", interval, exc_info=True)
+    def run_once(self) -> None:
+        self.actors.pass_once()
+        if time.monotonic() - self._purged_at >= PURGE_EVERY_S:
+            self._purged_at = time.monotonic()
+            with self.actors.runtime.database.connection_transaction() as connection:
+                purge_old(connection)
