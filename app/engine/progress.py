@@ -4,22 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.engine import states
+from app.engine.counts import Progress, channel_counts
 from app.engine.lifecycle import FINAL
 from app.engine.models import (
     ChunkStatus,
-    Delivery,
-    DeliveryStatus,
     Notification,
     NotificationChunk,
     NotificationStatus,
 )
 
-Progress = dict[str, dict[str, int]]
-COUNTED = tuple(s.value for s in DeliveryStatus if s is not DeliveryStatus.SENDING)
 # Nothing fanned out yet: the stored status is all there is to read.
 _NOT_STARTED = (NotificationStatus.SCHEDULED, NotificationStatus.QUEUED)
 
@@ -27,23 +24,7 @@ _NOT_STARTED = (NotificationStatus.SCHEDULED, NotificationStatus.QUEUED)
 def progress_for(session: Session, notifications: Sequence[Notification]) -> dict[str, Progress]:
     """Per notification and channel: total, queued (sending included), retrying (waiting for
     another attempt), sent, failed, skipped, cancelled."""
-    ids = [n.id for n in notifications]
-    result: dict[str, Progress] = {
-        n.id: {channel: _empty() for channel in n.channels} for n in notifications
-    }
-    if not ids:
-        return result
-    rows = session.execute(
-        select(Delivery.notification_id, Delivery.channel, Delivery.status, func.count())
-        .where(Delivery.notification_id.in_(ids))
-        .group_by(Delivery.notification_id, Delivery.channel, Delivery.status)
-    )
-    for notification_id, channel, status, count in rows:
-        counts = result[notification_id].setdefault(channel, _empty())
-        bucket = states.QUEUED if status == states.SENDING else status
-        counts[bucket] += count
-        counts["total"] += count
-    return result
+    return channel_counts(session.connection(), {n.id: n.channels for n in notifications})
 
 
 def with_pending_chunks(session: Session, notification_ids: Sequence[str]) -> set[str]:
@@ -85,7 +66,3 @@ def derived_status(notification: Notification, progress: Progress, chunks_pendin
     if any(counts["failed"] for counts in progress.values()):
         return "completed_with_errors"
     return "completed"
-
-
-def _empty() -> dict[str, int]:
-    return {"total": 0, **{name: 0 for name in COUNTED}}

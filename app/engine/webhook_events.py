@@ -11,11 +11,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.orm import Session
 
 from app.engine import states
+from app.engine.counts import channel_counts
 from app.engine.models import Delivery, DeliveryStatus
 from app.users.models import User
 from app.webhooks.models import EventType
@@ -197,30 +198,3 @@ def notifications_finished(
             for row in chosen
         ],
     )
-
-
-_COUNTED = tuple(s.value for s in DeliveryStatus if s is not DeliveryStatus.SENDING)
-Counts = dict[str, int]
-
-
-def channel_counts(
-    connection: Connection, channels_of: Mapping[str, Sequence[str]]
-) -> dict[str, dict[str, Counts]]:
-    """Per notification (id -> its channels) and channel: total, queued (sending included),
-    retrying, sent, failed, skipped, cancelled, as `app.engine.progress` counts them."""
-    counts = {i: {c: _empty() for c in channels} for i, channels in channels_of.items()}
-    c = _deliveries.c
-    rows = connection.execute(
-        select(c.notification_id, c.channel, c.status, func.count())
-        .where(c.notification_id.in_(list(channels_of)))
-        .group_by(c.notification_id, c.channel, c.status)
-    )
-    for notification_id, channel, status, count in rows:
-        bucket = counts[notification_id].setdefault(channel, _empty())
-        bucket[states.QUEUED if status == states.SENDING else status] += count
-        bucket["total"] += count
-    return counts
-
-
-def _empty() -> Counts:
-    return {"total": 0, **dict.fromkeys(_COUNTED, 0)}
