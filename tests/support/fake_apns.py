@@ -4,7 +4,8 @@ Each accepted connection gets a thread that speaks HTTP/2 with the h2 library an
 `POST /3/device/<token>` as APNs does: it checks the provider JWT (ES256, signed by a key the
 test trusted, at most an hour old), the apns-* headers and the payload, then answers as the
 test scripted for that device token, by default 200 with an apns-id header. Errors are
-Apple's: a status and `{"reason": ...}` (410 adds "timestamp", in ms).
+Apple's: a status and `{"reason": ...}` (410 adds "timestamp", in ms), as
+tests/support/fake_apns_replies.py makes them.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import ssl
 import sys
 import threading
 import time
-import uuid
 from collections import defaultdict, deque
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -26,76 +26,19 @@ import jwt
 import trustme
 
 from tests.support.fake_apns_connection import Http2Connection
+from tests.support.fake_apns_replies import (
+    ApnsReply,
+    Refused,
+    answered_apns_id,
+    apns_accepted,
+    check_apns_headers,
+    check_payload,
+    http2_response,
+    json_or_none,
+)
 from tests.support.mobile_push_keys import ApnsKey
 
-MAX_PAYLOAD_BYTES = 4096
-_PUSH_TYPES = frozenset(
-    {"alert", "background", "location", "voip", "complication", "fileprovider", "mdm"}
-    | {"liveactivity", "pushtotalk", "widgets", "controls"}
-)
-_CANONICAL_UUID = re.compile(r"[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
 _HANDSHAKE_TIMEOUT_S = 10.0
-# Apple's reasons (developer.apple.com, "Handling notification responses from APNs") and the
-# status each comes with. BadPayload, for a body that is not a JSON object with an "aps"
-# dictionary, is not in Apple's table.
-_REASONS_BY_STATUS: dict[int, tuple[str, ...]] = {
-    400: (
-        "BadCollapseId",
-        "BadDeviceToken",
-        "BadExpirationDate",
-        "BadMessageId",
-        "BadPriority",
-        "BadTopic",
-        "DeviceTokenNotForTopic",
-        "DuplicateHeaders",
-        "IdleTimeout",
-        "InvalidPushType",
-        "MissingDeviceToken",
-        "MissingTopic",
-        "PayloadEmpty",
-        "TopicDisallowed",
-        "BadPayload",
-    ),
-    403: (
-        "BadCertificate",
-        "BadCertificateEnvironment",
-        "ExpiredProviderToken",
-        "Forbidden",
-        "InvalidProviderToken",
-        "MissingProviderToken",
-        "UnrelatedKeyIdInToken",
-        "BadEnvironmentKeyInToken",
-    ),
-    404: ("BadPath",),
-    405: ("MethodNotAllowed",),
-    410: ("ExpiredToken", "Unregistered"),
-    413: ("PayloadTooLarge",),
-    429: ("TooManyProviderTokenUpdates", "TooManyRequests"),
-    500: ("InternalServerError",),
-    503: ("ServiceUnavailable", "Shutdown"),
-}
-_STATUS_OF_REASON = {
-    reason: status for status, reasons in _REASONS_BY_STATUS.items() for reason in reasons
-}
-
-
-@dataclass(frozen=True)
-class ApnsReply:
-    """How the fake answers one request; `reason` None is the accepted answer."""
-
-    status: int
-    reason: str | None = None
-    retry_after: int | None = None
-
-
-def apns_error(reason: str, *, retry_after: int | None = None) -> ApnsReply:
-    """Apple's answer with this reason (one of _REASONS_BY_STATUS) and its status;
-    `retry_after` adds a Retry-After header (seconds)."""
-    return ApnsReply(_STATUS_OF_REASON[reason], reason, retry_after)
-
-
-def apns_accepted() -> ApnsReply:
-    return ApnsReply(200)
 
 
 @dataclass(frozen=True)
@@ -107,12 +50,6 @@ class ApnsRequest:
     payload: Any  # the decoded JSON body; None if it was not JSON
     status: int
     reason: str | None
-
-
-class _Refused(Exception):
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reply = apns_error(reason)
 
 
 class _Listener(socketserver.ThreadingTCPServer):
@@ -269,16 +206,16 @@ class FakeApns:
         fields = {name: value for name, value in headers}
         path = fields.get(":path", "")
         device_token = path.removeprefix("/3/device/") if path.startswith("/3/device/") else ""
-        payload = _json_or_none(body)
+        payload = json_or_none(body)
         try:
             self._check_request(fields, headers, device_token, body, payload)
             reply = self._next_reply(device_token)
-        except _Refused as refused:
+        except Refused as refused:
             reply = refused.reply
         request = ApnsRequest(device_token, fields, payload, reply.status, reply.reason)
         with self._lock:
             self._requests.append(request)
-        return _response(reply, _answered_apns_id(fields))
+        return http2_response(reply, answered_apns_id(fields))
 
     def _check_request(
         self,
@@ -290,22 +227,22 @@ class FakeApns:
     ) -> None:
         """Refuse the request as APNs would, if it would."""
         if fields.get(":method") != "POST":
-            raise _Refused("MethodNotAllowed")
+            raise Refused("MethodNotAllowed")
         if not fields.get(":path", "").startswith("/3/device/"):
-            raise _Refused("BadPath")
+            raise Refused("BadPath")
         if not device_token:
-            raise _Refused("MissingDeviceToken")
+            raise Refused("MissingDeviceToken")
         team_id = self._provider_team(fields.get("authorization"))
-        _check_apns_headers(fields, headers)
+        check_apns_headers(fields, headers)
         self._check_topic(team_id, fields.get("apns-topic"))
-        _check_payload(body, payload)
+        check_payload(body, payload)
         if len(device_token) % 2 or not re.fullmatch(r"[0-9a-fA-F]+", device_token):
-            raise _Refused("BadDeviceToken")
+            raise Refused("BadDeviceToken")
 
     def _provider_team(self, authorization: str | None) -> str:
         """The team whose key signed this request's provider token."""
         if not authorization:
-            raise _Refused("MissingProviderToken")
+            raise Refused("MissingProviderToken")
         scheme, _, token = authorization.partition(" ")
         with self._lock:
             if token:
@@ -314,11 +251,11 @@ class FakeApns:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.InvalidTokenError as exc:
-            raise _Refused("InvalidProviderToken") from exc
+            raise Refused("InvalidProviderToken") from exc
         with self._lock:
             key = self._keys.get(header.get("kid", ""))
         if scheme.lower() != "bearer" or header.get("alg") != "ES256" or key is None:
-            raise _Refused("InvalidProviderToken")
+            raise Refused("InvalidProviderToken")
         try:
             claims = jwt.decode(
                 token,
@@ -327,76 +264,23 @@ class FakeApns:
                 options={"require": ["iss", "iat"], "verify_iat": False, "verify_exp": False},
             )
         except jwt.InvalidTokenError as exc:
-            raise _Refused("InvalidProviderToken") from exc
+            raise Refused("InvalidProviderToken") from exc
         issued_at = claims["iat"]
         if claims["iss"] != key.team_id or not isinstance(issued_at, int | float):
-            raise _Refused("InvalidProviderToken")
+            raise Refused("InvalidProviderToken")
         if expired or issued_at < time.time() - 3600:
-            raise _Refused("ExpiredProviderToken")
+            raise Refused("ExpiredProviderToken")
         return key.team_id
 
     def _check_topic(self, team_id: str, topic: str | None) -> None:
         if not topic:
-            raise _Refused("MissingTopic")
+            raise Refused("MissingTopic")
         with self._lock:
             allowed = topic in self._topics[team_id]
         if not allowed:
-            raise _Refused("TopicDisallowed")
+            raise Refused("TopicDisallowed")
 
     def _next_reply(self, device_token: str) -> ApnsReply:
         with self._lock:
             script = self._scripts.get(device_token)
             return script.popleft() if script else apns_accepted()
-
-
-def _answered_apns_id(fields: dict[str, str]) -> str:
-    """The provider's apns-id, which APNs echoes, or one it makes up."""
-    given = fields.get("apns-id", "")
-    return given if _CANONICAL_UUID.fullmatch(given) else str(uuid.uuid4())
-
-
-def _json_or_none(body: bytes) -> Any:
-    try:
-        return json.loads(body)
-    except ValueError:
-        return None
-
-
-def _check_apns_headers(fields: dict[str, str], headers: list[tuple[str, str]]) -> None:
-    apns_names = [name for name, _ in headers if name.startswith("apns-")]
-    if len(apns_names) != len(set(apns_names)):
-        raise _Refused("DuplicateHeaders")
-    push_type = fields.get("apns-push-type")
-    if push_type is not None and push_type not in _PUSH_TYPES:
-        raise _Refused("InvalidPushType")
-    if fields.get("apns-priority", "10") not in {"1", "5", "10"}:
-        raise _Refused("BadPriority")
-    if not fields.get("apns-expiration", "0").isdigit():
-        raise _Refused("BadExpirationDate")
-    if "apns-id" in fields and not _CANONICAL_UUID.fullmatch(fields["apns-id"]):
-        raise _Refused("BadMessageId")
-    if len(fields.get("apns-collapse-id", "").encode()) > 64:
-        raise _Refused("BadCollapseId")
-
-
-def _check_payload(body: bytes, payload: Any) -> None:
-    if not body:
-        raise _Refused("PayloadEmpty")
-    if len(body) > MAX_PAYLOAD_BYTES:
-        raise _Refused("PayloadTooLarge")
-    if not isinstance(payload, dict) or not isinstance(payload.get("aps"), dict):
-        raise _Refused("BadPayload")
-
-
-def _response(reply: ApnsReply, apns_id: str) -> tuple[list[tuple[str, str]], bytes]:
-    headers = [(":status", str(reply.status)), ("apns-id", apns_id)]
-    if reply.reason is None:
-        return headers, b""
-    error: dict[str, Any] = {"reason": reply.reason}
-    if reply.status == 410:  # when APNs learnt the token is no longer valid
-        error["timestamp"] = time.time_ns() // 1_000_000
-    body = json.dumps(error).encode()
-    headers += [("content-type", "application/json"), ("content-length", str(len(body)))]
-    if reply.retry_after is not None:
-        headers.append(("retry-after", str(reply.retry_after)))
-    return headers, body

@@ -19,13 +19,8 @@ from collections.abc import Iterator
 import pytest
 import trustme
 
-from tests.support.fake_apns import (
-    ApnsReply,
-    ApnsRequest,
-    FakeApns,
-    apns_accepted,
-    apns_error,
-)
+from tests.support.fake_apns import ApnsRequest, FakeApns
+from tests.support.fake_apns_replies import ApnsReply, apns_accepted, apns_error
 from tests.support.fake_google import (
     FakeGoogle,
     FcmMessage,
