@@ -1,4 +1,5 @@
-"""`/api/templates`: create, read, versions, list, archive, save-time refusals, isolation."""
+"""`/api/templates`: create, read, versions, list, archive, isolation, preview. What a save
+refuses is specified in test_templates_api_refusals.py."""
 
 from __future__ import annotations
 
@@ -9,19 +10,8 @@ from app.runtime import Runtime
 from templates_store import service
 from templates_store.errors import TemplateNotFound
 from tests.support.factories import Tenant
+from tests.support.template_api import URL, create, errors
 from tests.support.template_factories import ORDER_CHANNELS, template_document
-
-URL = "/api/templates"
-
-
-def errors(response) -> list[dict]:
-    return response.get_json()["errors"]
-
-
-def create(client: FlaskClient, tenant: Tenant, **changes) -> dict:
-    response = client.post(URL, json=template_document(**changes), headers=tenant.headers())
-    assert response.status_code == 201, response.get_json()
-    return response.get_json()
 
 
 def test_create_answers_201_with_a_draft_version_1(client: FlaskClient, tenant: Tenant):
@@ -38,141 +28,6 @@ def test_create_answers_201_with_a_draft_version_1(client: FlaskClient, tenant: 
     assert body["variableSchema"]["properties"]["orderId"]["pattern"] == "^ORD-[0-9]+$"
     assert body["createdAt"].endswith("+00:00") and body["updatedAt"]
     assert body["createdBy"] and body["submittedBy"] is None
-
-
-def test_a_key_already_taken_is_409_template_exists(client: FlaskClient, tenant: Tenant):
-    create(client, tenant)
-
-    response = client.post(URL, json=template_document(), headers=tenant.headers())
-
-    assert response.status_code == 409
-    assert errors(response) == [
-        {
-            "code": "ERR_TEMPLATE_EXISTS",
-            "message": "A template with key 'order-confirmation' already exists.",
-            "field": "key",
-        }
-    ]
-
-
-def test_invalid_documents_report_every_field(client: FlaskClient, tenant: Tenant):
-    document = template_document(key="Not A Slug", name="")
-    document["channels"] = {"email": {"subject": "Hi"}, "sms": {"body": "x"}}
-
-    response = client.post(URL, json=document, headers=tenant.headers())
-
-    assert response.status_code == 400
-    fields = {error["field"] for error in errors(response)}
-    assert fields == {"key", "name", "channels.email.html", "channels.sms"}
-    assert {error["code"] for error in errors(response)} == {"ERR_BAD_REQUEST"}
-
-
-def test_an_in_app_category_or_topic_fits_a_notifications_100_characters(
-    client: FlaskClient, tenant: Tenant
-):
-    in_app = {"title": "Hi", "category": "c" * 101, "topic": "t" * 101}
-    document = template_document(channels={"in_app": in_app})
-
-    response = client.post(URL, json=document, headers=tenant.headers())
-
-    assert response.status_code == 400
-    fields = {error["field"] for error in errors(response)}
-    assert fields == {"channels.in_app.category", "channels.in_app.topic"}
-
-
-def test_channels_need_at_least_one_channel(client: FlaskClient, tenant: Tenant):
-    response = client.post(URL, json=template_document(channels={}), headers=tenant.headers())
-
-    assert response.status_code == 400
-    assert errors(response)[0]["field"] == "channels"
-
-
-def test_jinja_syntax_errors_are_refused_with_line_and_part(client: FlaskClient, tenant: Tenant):
-    channels = {"email": {"subject": "Hi", "html": "<p>one</p>\n<p>two</p>\n{{ orderId "}}
-
-    response = client.post(URL, json=template_document(channels=channels), headers=tenant.headers())
-
-    assert response.status_code == 400
-    [error] = errors(response)
-    assert error["field"] == "channels.email.html"
-    assert error["message"].startswith("Template syntax error on line 3:")
-
-
-def test_undeclared_variables_are_refused_at_save_time(client: FlaskClient, tenant: Tenant):
-    channels = {"in_app": {"title": "Hi {{ user.first_name }}", "body": "{{ couponCode }}"}}
-
-    response = client.post(URL, json=template_document(channels=channels), headers=tenant.headers())
-
-    assert response.status_code == 400
-    assert errors(response) == [
-        {
-            "code": "ERR_BAD_REQUEST",
-            "message": "Variable 'couponCode' is not declared in variableSchema.",
-            "field": "channels.in_app.body",
-        }
-    ]
-
-
-def test_a_variable_schema_that_is_not_json_schema_is_refused(client: FlaskClient, tenant: Tenant):
-    schema = {"type": "object", "properties": {"orderId": {"type": "text"}}}
-
-    response = client.post(
-        URL, json=template_document(variableSchema=schema), headers=tenant.headers()
-    )
-
-    assert response.status_code == 400
-    [error] = errors(response)
-    assert error["field"] == "variableSchema.properties.orderId.type"
-    assert "Not a valid JSON Schema" in error["message"]
-
-
-@pytest.mark.parametrize(
-    ("definition", "field"),
-    [
-        ({"$dynamicRef": "http://127.0.0.1:9/ssrf-probe"}, "properties.orderId.$dynamicRef"),
-        ({"$id": "http://example.invalid/x.json", "$ref": "#/$defs/s"}, "properties.orderId.$id"),
-    ],
-)
-def test_schema_references_that_could_leave_the_schema_are_refused(
-    client: FlaskClient, tenant: Tenant, definition: dict, field: str
-):
-    schema = {
-        "type": "object",
-        "$defs": {"s": {"type": "string"}},
-        "properties": {"customerName": {"type": "string"}, "orderId": definition},
-    }
-
-    response = client.post(
-        URL, json=template_document(variableSchema=schema), headers=tenant.headers()
-    )
-
-    assert response.status_code == 400
-    assert [(e["code"], e["field"]) for e in errors(response)] == [
-        ("ERR_BAD_REQUEST", f"variableSchema.{field}")
-    ]
-
-
-@pytest.mark.parametrize(
-    ("part", "source"),
-    [
-        ("html", "{{ ''.__class__.__mro__ }}"),
-        ("html", "{{ customerName|attr('__class__') }}"),
-        ("subject", "{{ customerName['__class__'] }}"),
-        ("subject", "{{ customerName.format(1) }}"),
-        ("html", "{% include 'secrets.html' %}"),
-        ("html", "{{ orderId|map(attribute=customerName)|list }}"),
-    ],
-)
-def test_unsafe_template_code_is_refused_when_saved(
-    client: FlaskClient, tenant: Tenant, part: str, source: str
-):
-    channels = {"email": {"subject": "Hi", "html": "<p>Hi</p>", part: source}}
-
-    response = client.post(URL, json=template_document(channels=channels), headers=tenant.headers())
-
-    assert response.status_code == 400
-    assert {e["field"] for e in errors(response)} == {f"channels.email.{part}"}
-    assert {e["code"] for e in errors(response)} == {"ERR_BAD_REQUEST"}
 
 
 def test_a_template_is_read_by_key_or_by_id(client: FlaskClient, tenant: Tenant):

@@ -1,34 +1,28 @@
-"""The per-process credential cache: changes made by another process apply at once."""
+"""The per-process credential cache: changes made by another process apply at once, and calls
+it answers ask Redis and the database no more than they must. What advances the generation its
+entries are checked against is specified in test_credential_generation.py."""
 
 from __future__ import annotations
 
-import threading
-import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime
 
 from flask.testing import FlaskClient
 from sqlalchemy import event, select, update
-from sqlalchemy.orm import Session
 
 from app.runtime import Runtime
 from app.security import hash_secret
 from app.tenants import service as tenants
-from app.tenants.credentials import USER_TTL_S, CredentialCache, new_cache, new_generation
+from app.tenants.credentials import USER_TTL_S, CredentialCache, new_generation
 from app.users import service as users
 from app.users.models import User
+from tests.support.credentials import current_generation, new_user
 from tests.support.factories import Tenant, make_key, make_tenant
 from tests.support.processes import RunningProcess
 from tests.support.realtime import Sockets, call, handshake_refusal, socket_url
-from tests.support.sinks import wait_until
 
 TO_NOBODY = {"to": [{"type": "user", "id": "nobody"}], "message": "hi"}
 LONG_AGO = datetime(2020, 1, 1, tzinfo=UTC)
-
-
-def _generation(runtime: Runtime) -> bytes | None:
-    return runtime.redis.get(runtime.key("auth", "generation"))
 
 
 def _last_seen(runtime: Runtime, tenant: Tenant, external_id: str) -> datetime | None:
@@ -152,7 +146,7 @@ def test_a_handshake_writes_last_seen_again_once_its_minute_is_over(
     now = [1000.0]
     cache = CredentialCache(runtime.redis, runtime.key("auth", "generation"), lambda: now[0])
     with runtime.database.transaction() as session:
-        _new_user(session, tenant)
+        new_user(session, tenant)
 
     def handshake_after(seconds: float) -> datetime | None:
         with runtime.database.transaction() as session:
@@ -169,140 +163,6 @@ def test_a_handshake_writes_last_seen_again_once_its_minute_is_over(
     assert handshake_after(2) != LONG_AGO
 
 
-def test_credential_changes_advance_the_generation(runtime: Runtime, tenant: Tenant):
-    seen = [_generation(runtime)]
-    make_key(runtime, tenant, ["read"])
-    seen.append(_generation(runtime))
-    with runtime.database.transaction() as session:
-        users.update_user(
-            session=session,
-            app_id=tenant.app_id,
-            user_ref=_new_user(session, tenant).id,
-            changes={"email": "new@example.com"},
-        )
-    seen.append(_generation(runtime))
-    with runtime.database.transaction() as session:  # a bulk import's update by primary key
-        user_id = _new_user(session, tenant).id
-        session.execute(update(User), [{"id": user_id, "email": "other@example.com"}])
-    seen.append(_generation(runtime))
-    with runtime.database.transaction() as session:  # a Core statement on the table
-        users_table = User.__table__
-        session.execute(
-            update(users_table).where(users_table.c.id == user_id).values(external_id="renamed")
-        )
-    seen.append(_generation(runtime))
-
-    assert len(set(seen)) == 5
-
-
-def test_a_change_inside_a_savepoint_advances_the_generation_when_the_transaction_commits(
-    runtime: Runtime, tenant: Tenant
-):
-    with runtime.database.transaction() as session:
-        user_id = _new_user(session, tenant).id
-    with runtime.database.transaction() as session:
-        with session.begin_nested():
-            session.get_one(User, user_id).email = "moved@example.com"
-        # Until the outer commit other processes still read the old email: a generation
-        # advanced now would let them cache it as current.
-        before_commit = _generation(runtime)
-    after_commit = _generation(runtime)
-
-    assert after_commit != before_commit
-
-
-def test_a_view_begun_while_a_read_is_under_way_waits_for_a_read_of_its_own(runtime: Runtime):
-    generation_key = runtime.key("auth", "generation-under-test")
-    runtime.redis.set(generation_key, "before")
-    first_read_sent, release_first_read = threading.Event(), threading.Event()
-
-    class SlowFirstRead:
-        """Redis whose first GET answers only once the test lets it (it was sent before)."""
-
-        def __init__(self) -> None:
-            self.gets = 0
-
-        def get(self, key: str) -> bytes | None:
-            self.gets += 1
-            answer = runtime.redis.get(key)
-            if self.gets == 1:
-                first_read_sent.set()
-                release_first_read.wait(timeout=10)
-            return answer
-
-    redis = SlowFirstRead()
-    cache = CredentialCache(redis, generation_key, time.monotonic)  # type: ignore[arg-type]
-    with ThreadPoolExecutor(2) as pool:
-        early = pool.submit(cache.view)
-        first_read_sent.wait(timeout=10)
-        runtime.redis.set(generation_key, "after")  # another process revoked a key
-        late = pool.submit(cache.view)
-        wait_until(lambda: len(cache._reads._pending) == 1)
-        release_first_read.set()
-        seen = (early.result(timeout=10)._generation, late.result(timeout=10)._generation)
-
-    assert seen == (b"before", b"after")
-    assert redis.gets == 2
-
-
-def test_views_arriving_together_share_one_read(runtime: Runtime):
-    generation_key = runtime.key("auth", "generation-under-test")
-    runtime.redis.set(generation_key, "current")
-    first_read_sent, release_first_read = threading.Event(), threading.Event()
-    gets = []
-
-    class SlowFirstRead:
-        def get(self, key: str) -> bytes | None:
-            gets.append(key)
-            if len(gets) == 1:
-                first_read_sent.set()
-                release_first_read.wait(timeout=10)
-            return runtime.redis.get(key)
-
-    cache = CredentialCache(SlowFirstRead(), generation_key, time.monotonic)  # type: ignore[arg-type]
-    with ThreadPoolExecutor(6) as pool:
-        first = pool.submit(cache.view)
-        first_read_sent.wait(timeout=10)
-        together = [pool.submit(cache.view) for _ in range(5)]
-        wait_until(lambda: len(cache._reads._pending) == 5)
-        release_first_read.set()
-        views = [first.result(timeout=10)] + [view.result(timeout=10) for view in together]
-
-    assert {view._generation for view in views} == {b"current"}
-    assert len(gets) == 2  # the first view's, then one for the five that came meanwhile
-
-
-def test_cached_entries_do_not_outlive_redis_losing_the_generation(runtime: Runtime):
-    generation_key = runtime.key("auth", "generation-under-test")
-    cache = new_cache(runtime.redis, generation_key)
-    cache.view()
-    held = runtime.redis.get(generation_key)
-    cache.put("app", "app-1", "cached before the restart", held)
-    runtime.redis.delete(generation_key)  # Redis restarted without its data ...
-    other_process = new_cache(runtime.redis, generation_key)
-    other_process.view()  # ... and another process started a generation since
-
-    cache.view()
-
-    assert runtime.redis.get(generation_key) != held
-    assert cache.get("app", "app-1", runtime.redis.get(generation_key)) is None
-
-
-def test_activity_leaves_the_generation_alone(runtime: Runtime, tenant: Tenant):
-    with runtime.database.transaction() as session:
-        user = _new_user(session, tenant)
-    before = _generation(runtime)
-    with runtime.database.transaction() as session:
-        users.touch_user_for_call(
-            session=session, app_id=tenant.app_id, external_id="u-1", email=None
-        )
-        users.mark_notified(session, app_id=tenant.app_id, user_ids=[user.id])
-    with runtime.database.transaction() as session:  # a bulk import's update by primary key
-        session.execute(update(User), [{"id": user.id, "first_name": "Ada"}])
-    runtime.last_seen.touch(app_id=tenant.app_id, external_id="u-1", email=None)
-    assert _generation(runtime) == before
-
-
 def test_cached_keys_and_apps_stay_with_their_own_app(
     runtime: Runtime, tenant: Tenant, other_tenant: Tenant
 ):
@@ -313,10 +173,6 @@ def test_cached_keys_and_apps_stay_with_their_own_app(
         app = credentials.find_app(session, api_key=other_tenant.api_key)
     assert key is not None and key.app_id == other_tenant.app_id
     assert app is not None and app.id == other_tenant.app_id
-
-
-def _new_user(session: Session, tenant: Tenant) -> User:
-    return users.find_or_create_user(session=session, app_id=tenant.app_id, external_id="u-1")
 
 
 def _redis_commands(runtime: Runtime, monkeypatch) -> list[str]:
@@ -384,7 +240,7 @@ def test_a_send_to_users_the_process_knows_asks_the_database_nothing(
     client: FlaskClient, runtime: Runtime, tenant: Tenant
 ):
     with runtime.database.transaction() as session:
-        _new_user(session, tenant)
+        new_user(session, tenant)
     to_u1 = {"to": [{"type": "user", "id": "u-1"}], "message": "hi"}
     for _ in range(2):  # the first call learns the generation, the second fills the cache
         assert client.post("/send", json=to_u1, headers=tenant.headers()).status_code == 200
@@ -408,11 +264,11 @@ def test_a_server_call_starts_a_generation_redis_lost(
 ):
     for _ in range(2):  # the first call learns the generation, the second fills the cache
         assert client.get("/broadcasts", headers=tenant.headers()).status_code == 200
-    held = _generation(runtime)
+    held = current_generation(runtime)
     runtime.redis.delete(runtime.key("auth", "generation"))  # Redis restarted without its data
 
     response = client.get("/broadcasts", headers=tenant.headers())
 
     assert response.status_code == 200
-    assert _generation(runtime) not in (None, held)
-    assert runtime.credentials.last_known().generation == _generation(runtime)
+    assert current_generation(runtime) not in (None, held)
+    assert runtime.credentials.last_known().generation == current_generation(runtime)
