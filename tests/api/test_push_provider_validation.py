@@ -19,6 +19,7 @@ from app.tenants.models import App
 from tests.support.dkim import WEAK_RSA_PEM, ec_private_pem, encrypted_rsa_pem, rsa_key
 from tests.support.factories import Tenant
 from tests.support.mobile_push_keys import new_apns_key, new_service_account
+from tests.support.push_providers import apns_body
 from tests.support.resolvers import StubResolver
 
 URL = "/api/apps/current/push_providers"
@@ -27,18 +28,6 @@ TOKEN_URI = "https://oauth2.googleapis.com/token"
 
 def fcm_body(**overrides: Any) -> dict[str, Any]:
     return {"serviceAccount": {**new_service_account(TOKEN_URI), **overrides}}
-
-
-def apns_body(**overrides: Any) -> dict[str, Any]:
-    key = new_apns_key()
-    return {
-        "keyId": key.key_id,
-        "teamId": key.team_id,
-        "privateKey": key.p8,
-        "bundleId": "com.acme.shop",
-        "environment": "production",
-        **overrides,
-    }
 
 
 def refused_fields(response: Any) -> list[str]:

@@ -15,6 +15,7 @@ from app.tenants.models import App
 from app.tenants.service import SCOPES
 from tests.support.factories import Tenant, make_key
 from tests.support.mobile_push_keys import ApnsKey, new_apns_key, new_service_account
+from tests.support.push_providers import apns_body
 
 URL = "/api/apps/current/push_providers"
 TOKEN_URI = "https://oauth2.googleapis.com/token"
@@ -28,17 +29,6 @@ NOT_CONFIGURED = {
         "environment": None,
     },
 }
-
-
-def apns_body(key: ApnsKey, **overrides: str) -> dict[str, str]:
-    return {
-        "keyId": key.key_id,
-        "teamId": key.team_id,
-        "privateKey": key.p8,
-        "bundleId": "com.acme.shop",
-        "environment": "production",
-        **overrides,
-    }
 
 
 def key_body(pem: str) -> str:

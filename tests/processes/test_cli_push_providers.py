@@ -31,6 +31,10 @@ def p8_file(tmp_path: Path, key: ApnsKey) -> Path:
     return path
 
 
+def set_fcm(tenant: Tenant, path: Path) -> list[str]:
+    return ["push-providers", "set", "fcm", "--app", tenant.app_id, "--service-account", str(path)]
+
+
 def set_apns(tenant: Tenant, key: ApnsKey, path: Path, *extra: str) -> list[str]:
     return [
         *("push-providers", "set", "apns", "--app", tenant.app_id),
@@ -45,15 +49,7 @@ def test_set_and_show_answer_what_the_api_reads(
     account_path, account = service_account_file(tmp_path)
     key = new_apns_key()
 
-    cli(
-        "push-providers",
-        "set",
-        "fcm",
-        "--app",
-        tenant.app_id,
-        "--service-account",
-        str(account_path),
-    )
+    cli(*set_fcm(tenant, account_path))
     after_apns = cli(*set_apns(tenant, key, p8_file(tmp_path, key)))
     shown = cli("push-providers", "show", "--app", tenant.app_id)
 
@@ -79,15 +75,7 @@ def test_the_commands_store_the_keys_encrypted_and_print_none_of_them(
     key = new_apns_key()
 
     printed = [
-        cli.run(
-            "push-providers",
-            "set",
-            "fcm",
-            "--app",
-            tenant.app_id,
-            "--service-account",
-            str(account_path),
-        ),
+        cli.run(*set_fcm(tenant, account_path)),
         cli.run(*set_apns(tenant, key, p8_file(tmp_path, key))),
         cli.run("push-providers", "show", "--app", tenant.app_id),
     ]
@@ -104,15 +92,7 @@ def test_the_commands_store_the_keys_encrypted_and_print_none_of_them(
 
 def test_remove_forgets_one_provider(cli, client: FlaskClient, tenant: Tenant, tmp_path: Path):
     account_path, _ = service_account_file(tmp_path)
-    cli(
-        "push-providers",
-        "set",
-        "fcm",
-        "--app",
-        tenant.app_id,
-        "--service-account",
-        str(account_path),
-    )
+    cli(*set_fcm(tenant, account_path))
 
     removed = cli("push-providers", "remove", "fcm", "--app", tenant.app_id)
 
@@ -137,18 +117,8 @@ def test_refusals_print_the_apis_error_envelope(cli, tenant: Tenant, tmp_path: P
     not_json.write_text("{not json")
 
     bad_key = cli.refusal(*set_apns(tenant, key, not_p8))
-    bad_json = cli.refusal(
-        "push-providers", "set", "fcm", "--app", tenant.app_id, "--service-account", str(not_json)
-    )
-    missing = cli.refusal(
-        "push-providers",
-        "set",
-        "fcm",
-        "--app",
-        tenant.app_id,
-        "--service-account",
-        str(tmp_path / "absent.json"),
-    )
+    bad_json = cli.refusal(*set_fcm(tenant, not_json))
+    missing = cli.refusal(*set_fcm(tenant, tmp_path / "absent.json"))
     not_configured = cli.refusal("push-providers", "remove", "apns", "--app", tenant.app_id)
     no_app = cli.refusal("push-providers", "show", "--app", "no-such-app")
 
@@ -168,14 +138,6 @@ def test_a_service_account_file_is_checked_as_the_api_checks_it(
     account_path, account = service_account_file(tmp_path)
     account_path.write_text(json.dumps({**account, "type": "authorized_user", "private_key": "x"}))
 
-    refused = cli.refusal(
-        "push-providers",
-        "set",
-        "fcm",
-        "--app",
-        tenant.app_id,
-        "--service-account",
-        str(account_path),
-    )
+    refused = cli.refusal(*set_fcm(tenant, account_path))
 
     assert [e["field"] for e in refused["errors"]] == ["serviceAccount.type"]

@@ -1,6 +1,7 @@
 """Mobile push deliveries in tests: the process's FCM and APNs clients pointed at the fakes
 (`mobile`), an app's credentials configured through the API and trusted by them (`providers`),
-users' devices, and what became of their push deliveries. A plugin of tests/conftest.py."""
+its users' devices and sends to them (`users`), and what became of their push deliveries. A
+plugin of tests/conftest.py."""
 
 from __future__ import annotations
 
@@ -11,14 +12,13 @@ from uuid import uuid4
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
+from werkzeug.test import TestResponse
 
 from app.config import Settings
 from app.engine.models import Delivery
 from app.engine.push_dispatch import MobilePush
 from app.push.models import PushSubscription
-from app.push.service import register_subscription
 from app.runtime import Runtime
-from app.users.service import find_or_create_user
 from tests.support.factories import Tenant, approved_template
 from tests.support.mobile_push import (
     ApnsKey,
@@ -28,10 +28,10 @@ from tests.support.mobile_push import (
     new_apns_key,
     new_service_account,
 )
-from tests.support.pipeline import batch, deliveries, finished
+from tests.support.pipeline import batch, deliveries, finished, register_device
+from tests.support.push_providers import PROVIDERS, apns_body
 
 BUNDLE = "com.shop.app"
-PROVIDERS = "/api/apps/current/push_providers"
 
 
 @dataclass
@@ -72,74 +72,81 @@ def providers(
     key = new_apns_key()
     fake_apns.trust(key, [BUNDLE, "com.shop.clips"])
     fcm = client.put(f"{PROVIDERS}/fcm", json={"serviceAccount": account}, headers=tenant.headers())
-    apns = client.put(
-        f"{PROVIDERS}/apns",
-        json={
-            "keyId": key.key_id,
-            "teamId": key.team_id,
-            "privateKey": key.p8,
-            "bundleId": BUNDLE,
-            "environment": "sandbox",
-        },
-        headers=tenant.headers(),
-    )
+    apns = put_apns_key(client, tenant, key)
     assert (fcm.status_code, apns.status_code) == (200, 200), (fcm.get_json(), apns.get_json())
     return Providers(account, key)
 
 
-def device(
-    runtime: Runtime, tenant: Tenant, external_id: str, platform: str, bundle_id: str | None = None
-) -> str:
-    """Register a device of the user (created if new); returns its token."""
-    token = new_apns_device_token() if platform == "ios" else f"fcm-{external_id}-{uuid4().hex}"
-    with runtime.database.transaction() as session:
-        user = find_or_create_user(session=session, app_id=tenant.app_id, external_id=external_id)
-        register_subscription(
-            session=session,
-            app_id=tenant.app_id,
-            user_id=user.id,
-            platform=platform,
-            device_token=token,
-            destinations=runtime.push_http.guard,
-            app_bundle_id=bundle_id,
+def put_apns_key(client: FlaskClient, tenant: Tenant, key: ApnsKey) -> TestResponse:
+    """Save the app's APNs key, for BUNDLE in the sandbox."""
+    body = apns_body(key, bundleId=BUNDLE, environment="sandbox")
+    return client.put(f"{PROVIDERS}/apns", json=body, headers=tenant.headers())
+
+
+@dataclass
+class MobileUsers:
+    """The app's users and their devices, sends to them through the API, and what became of
+    their push deliveries."""
+
+    client: FlaskClient
+    tenant: Tenant
+    runtime: Runtime
+    template_approved: bool = False
+
+    def device(self, external_id: str, platform: str, bundle_id: str | None = None) -> str:
+        """Register a device of the user (created if new); returns its token."""
+        token = new_apns_device_token() if platform == "ios" else f"fcm-{external_id}-{uuid4().hex}"
+        register_device(
+            self.runtime, self.tenant, external_id, platform, token, app_bundle_id=bundle_id
         )
-    return token
+        return token
 
+    def batch(self, *external_ids: str) -> str:
+        """A batch of the order template (approved before the first) to these users; its id."""
+        if not self.template_approved:
+            approved_template(self.client, self.tenant)
+            self.template_approved = True
+        targets = [{"external_id": e} for e in external_ids]
+        return batch(self.client, self.tenant, targets)["notificationId"]
 
-def push_outcomes(client: FlaskClient, tenant: Tenant, notification_id: str) -> dict[str, tuple]:
-    """(status, reason, attempts) of each push delivery, by recipient external id."""
-    return {
-        d["target"]: (d["status"], d["reason"], d["attempts"])
-        for d in deliveries(client, tenant, notification_id, "&channel=push")
-    }
+    def send(self, *external_ids: str) -> str:
+        """A batch to these users, once finished; its notification id."""
+        notification_id = self.batch(*external_ids)
+        finished(self.client, self.tenant, notification_id)
+        return notification_id
 
+    def push_outcomes(self, notification_id: str) -> dict[str, tuple]:
+        """(status, reason, attempts) of each push delivery, by recipient external id."""
+        return {
+            d["target"]: (d["status"], d["reason"], d["attempts"])
+            for d in deliveries(self.client, self.tenant, notification_id, "&channel=push")
+        }
 
-def send_and_finish(client: FlaskClient, tenant: Tenant, *external_ids: str) -> str:
-    approved_template(client, tenant)
-    sent = batch(client, tenant, [{"external_id": e} for e in external_ids])
-    finished(client, tenant, sent["notificationId"])
-    return sent["notificationId"]
-
-
-def discarded(runtime: Runtime, *tokens: str) -> set[str]:
-    with runtime.database.transaction() as session:
-        rows = session.execute(
-            select(PushSubscription.device_token).where(
-                PushSubscription.device_token.in_(tokens),
-                PushSubscription.discarded_at.is_not(None),
-            )
-        )
-        return set(rows.scalars())
-
-
-def queued_push_deliveries(runtime: Runtime, notification_id: str) -> list[str]:
-    with runtime.database.transaction() as session:
-        return list(
-            session.scalars(
-                select(Delivery.id).where(
-                    Delivery.notification_id == notification_id,
-                    Delivery.channel == "push",
-                    Delivery.status == "queued",
+    def discarded(self, *tokens: str) -> set[str]:
+        """Those of the devices' tokens that were discarded."""
+        with self.runtime.database.transaction() as session:
+            rows = session.execute(
+                select(PushSubscription.device_token).where(
+                    PushSubscription.device_token.in_(tokens),
+                    PushSubscription.discarded_at.is_not(None),
                 )
             )
-        )
+            return set(rows.scalars())
+
+    def queued_push_deliveries(self, notification_id: str) -> list[str]:
+        with self.runtime.database.transaction() as session:
+            return list(
+                session.scalars(
+                    select(Delivery.id).where(
+                        Delivery.notification_id == notification_id,
+                        Delivery.channel == "push",
+                        Delivery.status == "queued",
+                    )
+                )
+            )
+
+
+@pytest.fixture
+def users(client: FlaskClient, tenant: Tenant, runtime: Runtime) -> MobileUsers:
+    """The app's users and their devices (see MobileUsers)."""
+    return MobileUsers(client, tenant, runtime)
