@@ -4,6 +4,7 @@ and carrying the same facts as fields, which JSON logs show as keys."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import dramatiq
 import pytest
@@ -20,23 +21,34 @@ PEOPLE = [
     {"external_id": "u1", "email": "u1@example.com"},
     {"external_id": "u2"},
 ]
+LoggedBatch = Callable[[list, int], tuple[str, list[logging.LogRecord]]]
+
+
+@pytest.fixture
+def logged_batch(
+    client: FlaskClient, tenant: Tenant, caplog: pytest.LogCaptureFixture, worker: dramatiq.Worker
+) -> LoggedBatch:
+    """`logged_batch(targets, lines)`: a batch of the order template to `targets`, sent to the
+    end while the delivery outcome lines are captured; its notification id and its `lines`
+    lines."""
+    approved_template(client, tenant)
+
+    def send(targets: list, lines: int) -> tuple[str, list[logging.LogRecord]]:
+        with caplog.at_level(logging.INFO, logger="herald.delivery"):
+            notification_id = batch(client, tenant, targets)["notificationId"]
+            finished(client, tenant, notification_id)
+            return notification_id, delivery_lines(caplog, notification_id, count=lines)
+
+    return send
 
 
 def test_each_outcome_of_a_batch_is_one_line_naming_channel_recipient_and_notification(
-    client: FlaskClient,
-    tenant: Tenant,
-    smtp_sink: SmtpSink,
-    worker: dramatiq.Worker,
-    caplog: pytest.LogCaptureFixture,
+    smtp_sink: SmtpSink, logged_batch: LoggedBatch
 ):
-    approved_template(client, tenant)
     smtp_sink.fail("u1@example.com", "550 5.1.1 No such user", times=5)
 
-    with caplog.at_level(logging.INFO, logger="herald.delivery"):
-        sent = batch(client, tenant, PEOPLE)
-        finished(client, tenant, sent["notificationId"])
+    notification_id, lines = logged_batch(PEOPLE, 9)
 
-        lines = delivery_lines(caplog, sent["notificationId"], count=9)
     outcomes = sorted((r.channel, r.event, getattr(r, "reason", None)) for r in lines)
     assert outcomes == [
         ("email", "failed", "smtp 550: 5.1.1 No such user"),
@@ -51,31 +63,22 @@ def test_each_outcome_of_a_batch_is_one_line_naming_channel_recipient_and_notifi
     ]
     [email_sent] = [r for r in lines if (r.channel, r.event) == ("email", "sent")]
     assert email_sent.getMessage() == (
-        f"email to user {email_sent.user_id}: sent (notification {sent['notificationId']})"
+        f"email to user {email_sent.user_id}: sent (notification {notification_id})"
     )
     [skipped] = [r for r in lines if (r.channel, r.event) == ("email", "skipped")]
     assert skipped.getMessage().endswith(
-        f": skipped: no_email_address (notification {sent['notificationId']})"
+        f": skipped: no_email_address (notification {notification_id})"
     )
 
 
 def test_a_transient_failure_logs_every_retry_with_its_reason_then_the_give_up(
-    client: FlaskClient,
-    tenant: Tenant,
-    smtp_sink: SmtpSink,
-    runtime: Runtime,
-    worker: dramatiq.Worker,
-    caplog: pytest.LogCaptureFixture,
+    smtp_sink: SmtpSink, runtime: Runtime, logged_batch: LoggedBatch
 ):
-    approved_template(client, tenant)
     smtp_sink.fail("u0@example.com", "421 4.7.0 Busy", times=50)
     attempts = runtime.retry_policy.max_attempts
 
-    with caplog.at_level(logging.INFO, logger="herald.delivery"):
-        sent = batch(client, tenant, PEOPLE[:1])
-        finished(client, tenant, sent["notificationId"])
+    notification_id, lines = logged_batch(PEOPLE[:1], attempts + 2)
 
-        lines = delivery_lines(caplog, sent["notificationId"], count=attempts + 2)
     email = [r for r in lines if r.channel == "email"]
     assert [(r.event, r.attempt) for r in email] == [
         *(("retry", attempt) for attempt in range(1, attempts)),
@@ -87,10 +90,8 @@ def test_a_transient_failure_logs_every_retry_with_its_reason_then_the_give_up(
     assert first.getMessage().startswith(
         f"email to user {first.user_id}: attempt 1/{attempts} failed, retry in "
     )
-    assert first.getMessage().endswith(
-        f"s: smtp 421: 4.7.0 Busy (notification {sent['notificationId']})"
-    )
+    assert first.getMessage().endswith(f"s: smtp 421: 4.7.0 Busy (notification {notification_id})")
     assert gave_up.getMessage() == (
         f"email to user {gave_up.user_id}: gave up after {attempts} attempts: smtp 421: 4.7.0 Busy"
-        f" (notification {sent['notificationId']})"
+        f" (notification {notification_id})"
     )

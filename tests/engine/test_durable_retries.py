@@ -17,6 +17,7 @@ from app.runtime import Runtime
 from tests.support.factories import Tenant, approved_template
 from tests.support.pipeline import (
     batch,
+    cancel,
     deliveries,
     fan_out_now,
     finished,
@@ -32,10 +33,12 @@ HOUR_MS = 3_600_000
 GREYLISTED = "451 4.7.1 Greylisted, please try again later"
 
 UsePolicy = Callable[..., RetryPolicy]
+GreylistedBatch = Callable[..., tuple[str, list[str]]]
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def template(client: FlaskClient, tenant: Tenant) -> dict:
+    """Every test sends the order template."""
     return approved_template(client, tenant)
 
 
@@ -58,6 +61,26 @@ def use_policy(runtime: Runtime) -> Iterator[UsePolicy]:
 
     yield use
     runtime.retry_policy = original
+
+
+@pytest.fixture
+def greylisted_batch(
+    client: FlaskClient, tenant: Tenant, smtp_sink: SmtpSink, runtime: Runtime, actors: Actors
+) -> GreylistedBatch:
+    """`greylisted_batch(size, greylisted=size)`: a batch to `size` people, the first
+    `greylisted` of whom the relay defers, fanned out and each email attempted once as a worker
+    would; the notification's id and its email deliveries'."""
+
+    def send(size: int, greylisted: int | None = None) -> tuple[str, list[str]]:
+        for i in range(size if greylisted is None else greylisted):
+            smtp_sink.fail(f"u{i}@example.com", GREYLISTED)
+        sent = batch(client, tenant, people(size))
+        ids = list(fan_out_now(runtime, actors, sent["notificationId"]).values())
+        for delivery_id in ids:
+            actors.delivery.deliver_email(delivery_id)
+        return sent["notificationId"], ids
+
+    return send
 
 
 def time_passes(runtime: Runtime, delivery_ids: list[str], by: timedelta) -> None:
@@ -83,12 +106,7 @@ def parse(timestamp: str) -> datetime:
 
 
 def test_a_greylisting_relay_receives_every_email_after_retries(
-    client: FlaskClient,
-    tenant: Tenant,
-    template: dict,
-    smtp_sink: SmtpSink,
-    use_policy: UsePolicy,
-    worker,
+    client: FlaskClient, tenant: Tenant, smtp_sink: SmtpSink, use_policy: UsePolicy, worker
 ):
     use_policy(*[150] * 6)
     smtp_sink.greylist(0.3)  # every address deferred for 0.3 s after its first attempt
@@ -107,27 +125,21 @@ def test_a_greylisting_relay_receives_every_email_after_retries(
 def test_a_delivery_waiting_to_retry_shows_its_attempts_next_attempt_and_reason(
     client: FlaskClient,
     tenant: Tenant,
-    template: dict,
-    smtp_sink: SmtpSink,
-    runtime: Runtime,
     actors: Actors,
     use_policy: UsePolicy,
+    greylisted_batch: GreylistedBatch,
 ):
     use_policy(HOUR_MS, broker_wait_limit_ms=30_000)
-    smtp_sink.fail("u0@example.com", GREYLISTED)
-    sent = batch(client, tenant, people(2))
-    ids = fan_out_now(runtime, actors, sent["notificationId"])
 
     failed_at = utcnow()
-    for delivery_id in ids.values():
-        actors.delivery.deliver_email(delivery_id)
+    notification_id, _ = greylisted_batch(2, greylisted=1)
 
-    waiting = by_target(client, tenant, sent["notificationId"])["u0"]
+    waiting = by_target(client, tenant, notification_id)["u0"]
     assert (waiting["status"], waiting["attempts"]) == ("retrying", 1)
     assert waiting["reason"] == "smtp 451: 4.7.1 Greylisted, please try again later"
     wait = parse(waiting["nextAttemptAt"]) - failed_at
     assert timedelta(minutes=47) < wait < timedelta(minutes=73)  # an hour, ± the jitter
-    view = status_of(client, tenant, sent["notificationId"])
+    view = status_of(client, tenant, notification_id)
     assert view["status"] == "sending"
     assert view["progress"]["email"] == {
         "total": 2,
@@ -138,7 +150,7 @@ def test_a_delivery_waiting_to_retry_shows_its_attempts_next_attempt_and_reason(
         "skipped": 0,
         "cancelled": 0,
     }
-    only_waiting = deliveries(client, tenant, sent["notificationId"], "&status=retrying")
+    only_waiting = deliveries(client, tenant, notification_id, "&status=retrying")
     assert [d["target"] for d in only_waiting] == ["u0"]
     assert delayed_messages(actors) == 0  # an hour is the reconciler's to wait, not Redis's
 
@@ -146,40 +158,33 @@ def test_a_delivery_waiting_to_retry_shows_its_attempts_next_attempt_and_reason(
 def test_a_retry_is_not_sent_before_its_time_even_by_a_stray_message(
     client: FlaskClient,
     tenant: Tenant,
-    template: dict,
     smtp_sink: SmtpSink,
-    runtime: Runtime,
     actors: Actors,
     use_policy: UsePolicy,
+    greylisted_batch: GreylistedBatch,
 ):
     use_policy(HOUR_MS, broker_wait_limit_ms=30_000)
-    smtp_sink.fail("u0@example.com", GREYLISTED)
-    sent = batch(client, tenant, people(1))
-    [delivery_id] = fan_out_now(runtime, actors, sent["notificationId"]).values()
-    actors.delivery.deliver_email(delivery_id)
+    notification_id, [delivery_id] = greylisted_batch(1)
 
     actors.delivery.deliver_email(delivery_id)  # a duplicate of an earlier message, say
 
     assert smtp_sink.attempts("u0@example.com") == 1
-    waiting = by_target(client, tenant, sent["notificationId"])["u0"]
+    waiting = by_target(client, tenant, notification_id)["u0"]
     assert (waiting["status"], waiting["attempts"]) == ("retrying", 1)
 
 
 def test_the_reconciler_enqueues_a_long_wait_once_due_and_never_takes_it_for_lost(
     client: FlaskClient,
     tenant: Tenant,
-    template: dict,
     smtp_sink: SmtpSink,
     runtime: Runtime,
     actors: Actors,
     use_policy: UsePolicy,
+    greylisted_batch: GreylistedBatch,
     request: pytest.FixtureRequest,
 ):
     use_policy(4 * HOUR_MS, broker_wait_limit_ms=30_000)
-    smtp_sink.fail("u0@example.com", GREYLISTED)
-    sent = batch(client, tenant, people(1))
-    [delivery_id] = fan_out_now(runtime, actors, sent["notificationId"]).values()
-    actors.delivery.deliver_email(delivery_id)
+    notification_id, [delivery_id] = greylisted_batch(1)
     actors.broker.flush_all()
 
     time_passes(runtime, [delivery_id], timedelta(hours=3))  # long past any staleness bound
@@ -187,11 +192,11 @@ def test_the_reconciler_enqueues_a_long_wait_once_due_and_never_takes_it_for_los
     time_passes(runtime, [delivery_id], timedelta(hours=2))  # past its time, however jittered
     due = reconcile_once(runtime, actors)
     request.getfixturevalue("worker")
-    finished(client, tenant, sent["notificationId"])
+    finished(client, tenant, notification_id)
 
     assert (still_waiting.deliveries, still_waiting.due_retries) == (0, 0)
     assert (due.deliveries, due.due_retries) == (0, 1)
-    delivered = by_target(client, tenant, sent["notificationId"])["u0"]
+    delivered = by_target(client, tenant, notification_id)["u0"]
     assert (delivered["status"], delivered["attempts"], delivered["nextAttemptAt"]) == (
         "sent",
         2,
@@ -213,43 +218,37 @@ def test_the_reconciler_enqueues_a_long_wait_once_due_and_never_takes_it_for_los
 def test_redis_flushed_while_deliveries_wait_to_retry_loses_none(
     client: FlaskClient,
     tenant: Tenant,
-    template: dict,
     smtp_sink: SmtpSink,
     runtime: Runtime,
     actors: Actors,
     use_policy: UsePolicy,
+    greylisted_batch: GreylistedBatch,
     request: pytest.FixtureRequest,
     schedule_ms: int,
     broker_wait_limit_ms: int | None,
     waited: timedelta,
 ):
     use_policy(schedule_ms, broker_wait_limit_ms=broker_wait_limit_ms)
-    for i in range(5):
-        smtp_sink.fail(f"u{i}@example.com", GREYLISTED)
-    sent = batch(client, tenant, people(5))
-    ids = list(fan_out_now(runtime, actors, sent["notificationId"]).values())
-    for delivery_id in ids:
-        actors.delivery.deliver_email(delivery_id)
+    notification_id, ids = greylisted_batch(5)
     holding = delayed_messages(actors)
 
     actors.broker.flush_all()  # Redis restarted empty
     time_passes(runtime, ids, waited)
     reconciled = reconcile_once(runtime, actors)
     request.getfixturevalue("worker")
-    done = finished(client, tenant, sent["notificationId"])
+    done = finished(client, tenant, notification_id)
 
     assert holding == (5 if broker_wait_limit_ms is None else 0)
     assert reconciled.due_retries == 5
     assert done["progress"]["email"]["sent"] == 5
     assert sorted(smtp_sink.recipients()) == sorted(f"u{i}@example.com" for i in range(5))
-    attempts = [d["attempts"] for d in by_target(client, tenant, sent["notificationId"]).values()]
+    attempts = [d["attempts"] for d in by_target(client, tenant, notification_id).values()]
     assert attempts == [2] * 5
 
 
 def test_retry_after_lengthens_a_wait_up_to_the_longest_of_the_schedule(
     client: FlaskClient,
     tenant: Tenant,
-    template: dict,
     push_service: PushService,
     runtime: Runtime,
     actors: Actors,
@@ -278,25 +277,14 @@ def test_retry_after_lengthens_a_wait_up_to_the_longest_of_the_schedule(
 
 
 def test_cancelling_cancels_deliveries_waiting_to_retry(
-    client: FlaskClient,
-    tenant: Tenant,
-    template: dict,
-    smtp_sink: SmtpSink,
-    runtime: Runtime,
-    actors: Actors,
-    use_policy: UsePolicy,
+    client: FlaskClient, tenant: Tenant, use_policy: UsePolicy, greylisted_batch: GreylistedBatch
 ):
     use_policy(HOUR_MS, broker_wait_limit_ms=30_000)
-    smtp_sink.fail("u0@example.com", GREYLISTED)
-    sent = batch(client, tenant, people(1))
-    [delivery_id] = fan_out_now(runtime, actors, sent["notificationId"]).values()
-    actors.delivery.deliver_email(delivery_id)
+    notification_id, _ = greylisted_batch(1)
 
-    cancelled = client.post(
-        f"/api/notifications/{sent['notificationId']}/cancel", headers=tenant.headers()
-    ).get_json()
+    cancelled = cancel(client, tenant, notification_id).get_json()
 
     assert cancelled["status"] == "cancelled"
     assert cancelled["progress"]["email"]["cancelled"] == 1
-    delivery = by_target(client, tenant, sent["notificationId"])["u0"]
+    delivery = by_target(client, tenant, notification_id)["u0"]
     assert (delivery["status"], delivery["nextAttemptAt"]) == ("cancelled", None)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import timedelta
-from typing import Any
 
 import pytest
 from dramatiq import Message
@@ -17,7 +16,7 @@ from app.engine.pacing import window_for
 from app.orm import utcnow
 from app.runtime import Runtime
 from tests.support.factories import Tenant, approved_template
-from tests.support.pipeline import batch, finished, people
+from tests.support.pipeline import batch, cancel, finished, people
 from tests.support.rates import positions
 from tests.support.sinks import SmtpSink
 from workers.actors import Actors
@@ -26,16 +25,18 @@ from workers.reconciler import reconcile_once
 CHUNK_SIZE = 10  # a window of 40 deliveries: two chunks of email + push
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def small_chunks(runtime: Runtime):
+    """Every test's batches are cut in chunks of CHUNK_SIZE."""
     original = runtime.settings
     runtime.settings = replace(original, chunk_size=CHUNK_SIZE)
     yield
     runtime.settings = original
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def templates(client: FlaskClient, tenant: Tenant, other_tenant: Tenant) -> None:
+    """Both apps send the order template."""
     approved_template(client, tenant)
     approved_template(client, other_tenant)
 
@@ -70,6 +71,17 @@ def fill_window(actors: Actors, notification_id: str) -> None:
         run_released_chunks(actors)
 
 
+def dispatched_once(
+    client: FlaskClient, tenant: Tenant, actors: Actors, count: int
+) -> tuple[str, Message]:
+    """A batch to `count` people, dispatched once: its notification id and the feeder's next
+    pass, waiting as a delayed message."""
+    sent = batch(client, tenant, people(count))
+    actors.delivery.dispatch_notification(sent["notificationId"])
+    [feeder] = queued(actors, f"{actors.delivery.dispatch_notification.queue_name}.DQ")
+    return sent["notificationId"], feeder
+
+
 def chunks_of(runtime: Runtime, notification_id: str) -> list[NotificationChunk]:
     with runtime.database.transaction() as session:
         query = select(NotificationChunk).where(
@@ -79,12 +91,7 @@ def chunks_of(runtime: Runtime, notification_id: str) -> list[NotificationChunk]
 
 
 def test_a_batch_releases_a_window_of_chunks_and_feeds_the_rest_later(
-    client: FlaskClient,
-    tenant: Tenant,
-    templates: None,
-    small_chunks: None,
-    runtime: Runtime,
-    actors: Actors,
+    client: FlaskClient, tenant: Tenant, runtime: Runtime, actors: Actors
 ):
     sent = batch(client, tenant, people(100))
 
@@ -102,13 +109,7 @@ def test_a_batch_releases_a_window_of_chunks_and_feeds_the_rest_later(
 
 
 def test_another_apps_batch_is_released_while_the_first_app_is_at_its_window(
-    client: FlaskClient,
-    tenant: Tenant,
-    other_tenant: Tenant,
-    templates: None,
-    small_chunks: None,
-    runtime: Runtime,
-    actors: Actors,
+    client: FlaskClient, tenant: Tenant, other_tenant: Tenant, runtime: Runtime, actors: Actors
 ):
     first = batch(client, tenant, people(200))
     fill_window(actors, first["notificationId"])  # 40 emails queued
@@ -123,54 +124,39 @@ def test_another_apps_batch_is_released_while_the_first_app_is_at_its_window(
 
 
 def test_waiting_chunks_are_kept_fresh_and_a_lost_feeder_is_restarted_not_bypassed(
-    client: FlaskClient,
-    tenant: Tenant,
-    templates: None,
-    small_chunks: None,
-    runtime: Runtime,
-    actors: Actors,
+    client: FlaskClient, tenant: Tenant, runtime: Runtime, actors: Actors
 ):
-    sent = batch(client, tenant, people(100))
-    actors.delivery.dispatch_notification(sent["notificationId"])
-    [feeder] = queued(actors, f"{actors.delivery.dispatch_notification.queue_name}.DQ")
+    notification_id, feeder = dispatched_once(client, tenant, actors, 100)
     run_released_chunks(actors)
-    _chunks_updated(runtime, sent["notificationId"], utcnow() - timedelta(hours=1))
+    _chunks_updated_an_hour_ago(runtime, notification_id)
 
     actors.delivery.dispatch_notification(*feeder.args, **feeder.kwargs)  # a pass that waits
     run_released_chunks(actors)
     fed = reconcile_once(runtime, actors, stale_after=timedelta(minutes=2))
     actors.broker.flush_all()  # the feeder's next pass is lost with Redis
-    _chunks_updated(runtime, sent["notificationId"], utcnow() - timedelta(hours=1))
+    _chunks_updated_an_hour_ago(runtime, notification_id)
     lost = reconcile_once(runtime, actors, stale_after=timedelta(minutes=2))
 
     assert fed.chunks == 0
     assert lost.chunks == 7  # those the feeder had not released
     waiting = queued(actors, actors.delivery.dispatch_notification.queue_name)
     assert [(m.actor_name, m.args) for m in waiting] == [
-        ("dispatch_notification", (sent["notificationId"],))
+        ("dispatch_notification", (notification_id,))
     ]
 
 
 def test_cancelling_a_batch_retires_the_chunks_its_feeder_had_not_released(
-    client: FlaskClient,
-    tenant: Tenant,
-    templates: None,
-    small_chunks: None,
-    runtime: Runtime,
-    actors: Actors,
+    client: FlaskClient, tenant: Tenant, runtime: Runtime, actors: Actors
 ):
-    sent = batch(client, tenant, people(100))
-    actors.delivery.dispatch_notification(sent["notificationId"])
-    [feeder] = queued(actors, f"{actors.delivery.dispatch_notification.queue_name}.DQ")
+    notification_id, feeder = dispatched_once(client, tenant, actors, 100)
     actors.broker.flush(actors.delivery.dispatch_notification.queue_name)
-    cancel = f"/api/notifications/{sent['notificationId']}/cancel"
-    assert client.post(cancel, headers=tenant.headers()).status_code == 200
+    assert cancel(client, tenant, notification_id).status_code == 200
 
     actors.delivery.dispatch_notification(*feeder.args, **feeder.kwargs)
-    _chunks_updated(runtime, sent["notificationId"], utcnow() - timedelta(hours=1))
+    _chunks_updated_an_hour_ago(runtime, notification_id)
     reconciled = reconcile_once(runtime, actors, stale_after=timedelta(minutes=2))
 
-    assert {c.status for c in chunks_of(runtime, sent["notificationId"])} == {"done"}
+    assert {c.status for c in chunks_of(runtime, notification_id)} == {"done"}
     assert queued(actors, f"{actors.delivery.dispatch_notification.queue_name}.DQ") == []
     assert reconciled.chunks == 0
 
@@ -179,8 +165,6 @@ def test_two_apps_concurrent_batches_interleave_at_the_sink(
     client: FlaskClient,
     tenant: Tenant,
     other_tenant: Tenant,
-    templates: None,
-    small_chunks: None,
     smtp_sink: SmtpSink,
     worker,
 ):
@@ -199,10 +183,10 @@ def test_two_apps_concurrent_batches_interleave_at_the_sink(
     assert max(second_at) < max(first_at)  # the second did not wait for the first to drain
 
 
-def _chunks_updated(runtime: Runtime, notification_id: str, at: Any) -> None:
+def _chunks_updated_an_hour_ago(runtime: Runtime, notification_id: str) -> None:
     with runtime.database.transaction() as session:
         session.execute(
             update(NotificationChunk)
             .where(NotificationChunk.notification_id == notification_id)
-            .values(updated_at=at)
+            .values(updated_at=utcnow() - timedelta(hours=1))
         )

@@ -10,6 +10,7 @@ from app.engine import lifecycle
 from app.engine.models import Delivery, Notification, NotificationChunk
 from app.runtime import Runtime
 from tests.support.factories import Tenant, approved_template
+from tests.support.pipeline import realtime
 
 
 def stored(runtime: Runtime, notification_id: str) -> str:
@@ -120,19 +121,11 @@ def test_a_realtime_send_with_nothing_left_to_deliver_is_stored_completed(
 ):
     in_app_only = {"in_app": {"title": "Hello {{ customerName }}", "body": "{{ orderId }}"}}
     approved_template(client, tenant, key="in-app-only", channels=in_app_only)
-    response = client.post(
-        "/api/notifications/send",
-        json={
-            "template": {
-                "key": "in-app-only",
-                "variables": {"customerName": "Jo", "orderId": "1"},
-            },
-            "targets": [{"external_id": "jo"}],
-            "mode": "realtime",
-        },
-        headers=tenant.headers(),
+    variables = {"customerName": "Jo", "orderId": "1"}
+
+    answer = realtime(
+        client, tenant, [{"external_id": "jo"}], key="in-app-only", variables=variables
     )
 
-    assert response.status_code == 200, response.get_json()
-    assert response.get_json()["status"] == "completed"
-    assert stored(runtime, response.get_json()["notificationId"]) == "completed"
+    assert answer["status"] == "completed"
+    assert stored(runtime, answer["notificationId"]) == "completed"

@@ -14,12 +14,12 @@ from app.orm import utcnow
 from app.runtime import Runtime
 from tests.support.factories import Tenant, approved_template
 from tests.support.pipeline import (
-    SEND,
-    VARIABLES,
     batch,
+    cancel,
     deliveries,
     finished,
     people,
+    realtime,
     status_of,
     subscribe,
 )
@@ -28,8 +28,9 @@ from workers.actors import Actors
 from workers.reconciler import reconcile_once
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def template(client: FlaskClient, tenant: Tenant) -> dict:
+    """Every test sends the order template."""
     return approved_template(client, tenant)
 
 
@@ -44,7 +45,6 @@ def small_chunks(runtime: Runtime):
 def test_batch_across_chunks_reaches_every_recipient_exactly_once_per_channel(
     client: FlaskClient,
     tenant: Tenant,
-    template: dict,
     small_chunks,
     smtp_sink: SmtpSink,
     push_service: PushService,
@@ -75,7 +75,7 @@ def test_batch_across_chunks_reaches_every_recipient_exactly_once_per_channel(
 
 
 def test_email_is_multipart_text_and_html_with_the_notification_id(
-    client: FlaskClient, tenant: Tenant, template: dict, smtp_sink: SmtpSink, worker
+    client: FlaskClient, tenant: Tenant, smtp_sink: SmtpSink, worker
 ):
     client.patch(
         "/api/apps/current",
@@ -103,7 +103,7 @@ def test_email_is_multipart_text_and_html_with_the_notification_id(
 
 
 def test_without_a_sender_setting_email_comes_from_default_sender(
-    client: FlaskClient, tenant: Tenant, template: dict, smtp_sink: SmtpSink, worker
+    client: FlaskClient, tenant: Tenant, smtp_sink: SmtpSink, worker
 ):
     sent = batch(client, tenant, people(1))
     finished(client, tenant, sent["notificationId"])
@@ -118,7 +118,7 @@ def test_without_a_sender_setting_email_comes_from_default_sender(
 
 
 def test_transient_smtp_failures_are_retried_until_delivered(
-    client: FlaskClient, tenant: Tenant, template: dict, smtp_sink: SmtpSink, worker
+    client: FlaskClient, tenant: Tenant, smtp_sink: SmtpSink, worker
 ):
     smtp_sink.fail("u1@example.com", "451 4.3.0 Try again later", times=2)
 
@@ -135,7 +135,7 @@ def test_transient_smtp_failures_are_retried_until_delivered(
 
 
 def test_permanent_smtp_failure_is_recorded_and_not_retried(
-    client: FlaskClient, tenant: Tenant, template: dict, smtp_sink: SmtpSink, worker
+    client: FlaskClient, tenant: Tenant, smtp_sink: SmtpSink, worker
 ):
     smtp_sink.fail("u1@example.com", "550 5.1.1 No such user", times=5)
 
@@ -152,7 +152,6 @@ def test_permanent_smtp_failure_is_recorded_and_not_retried(
 def test_transient_failures_give_up_after_the_attempt_limit(
     client: FlaskClient,
     tenant: Tenant,
-    template: dict,
     smtp_sink: SmtpSink,
     runtime: Runtime,
     worker,
@@ -170,7 +169,6 @@ def test_transient_failures_give_up_after_the_attempt_limit(
 def test_push_410_discards_the_subscription_and_500_is_retried(
     client: FlaskClient,
     tenant: Tenant,
-    template: dict,
     smtp_sink: SmtpSink,
     push_service: PushService,
     runtime: Runtime,
@@ -196,16 +194,13 @@ def test_push_410_discards_the_subscription_and_500_is_retried(
 def test_cancelling_before_dispatch_sends_nothing(
     client: FlaskClient,
     tenant: Tenant,
-    template: dict,
     smtp_sink: SmtpSink,
     request: pytest.FixtureRequest,
     actors: Actors,
 ):
     sent = batch(client, tenant, people(20))
 
-    cancelled = client.post(
-        f"/api/notifications/{sent['notificationId']}/cancel", headers=tenant.headers()
-    )
+    cancelled = cancel(client, tenant, sent["notificationId"])
     request.getfixturevalue("worker")
     actors.broker.join(actors.delivery.dispatch_notification.queue_name)
 
@@ -216,16 +211,14 @@ def test_cancelling_before_dispatch_sends_nothing(
 def test_cancelling_mid_batch_cancels_the_unsent_deliveries(
     client: FlaskClient,
     tenant: Tenant,
-    template: dict,
     smtp_sink: SmtpSink,
-    request: pytest.FixtureRequest,
     actors: Actors,
+    request: pytest.FixtureRequest,
 ):
     sent = batch(client, tenant, people(20))
-    actors.delivery.dispatch_notification(sent["notificationId"])
-    _run_queued_chunks(actors)
+    _dispatched(actors, sent["notificationId"])
 
-    client.post(f"/api/notifications/{sent['notificationId']}/cancel", headers=tenant.headers())
+    cancel(client, tenant, sent["notificationId"])
     request.getfixturevalue("worker")
     actors.broker.join("default")
 
@@ -238,7 +231,6 @@ def test_cancelling_mid_batch_cancels_the_unsent_deliveries(
 def test_reconciler_finishes_a_batch_whose_queued_messages_were_lost(
     client: FlaskClient,
     tenant: Tenant,
-    template: dict,
     small_chunks,
     smtp_sink: SmtpSink,
     runtime: Runtime,
@@ -246,8 +238,7 @@ def test_reconciler_finishes_a_batch_whose_queued_messages_were_lost(
     actors: Actors,
 ):
     sent = batch(client, tenant, people(120))
-    actors.delivery.dispatch_notification(sent["notificationId"])
-    _run_queued_chunks(actors, limit=1)
+    _dispatched(actors, sent["notificationId"], chunks=1)
     actors.broker.flush_all()  # Redis lost every queued message: chunks and deliveries
 
     reconciled = reconcile_once(runtime, actors, stale_after=timedelta(0))
@@ -260,7 +251,7 @@ def test_reconciler_finishes_a_batch_whose_queued_messages_were_lost(
 
 
 def test_the_reconciler_leaves_work_waiting_behind_a_backlog_alone(
-    client: FlaskClient, tenant: Tenant, template: dict, runtime: Runtime, actors: Actors
+    client: FlaskClient, tenant: Tenant, runtime: Runtime, actors: Actors
 ):
     # The head of a backlog no worker has reached yet, then a batch whose chunk queues behind it.
     actors.delivery.process_chunk.send("an-older-chunk")
@@ -276,11 +267,10 @@ def test_the_reconciler_leaves_work_waiting_behind_a_backlog_alone(
 
 
 def test_the_reconciler_resends_work_lost_long_before_the_oldest_waiting_message(
-    client: FlaskClient, tenant: Tenant, template: dict, runtime: Runtime, actors: Actors
+    client: FlaskClient, tenant: Tenant, runtime: Runtime, actors: Actors
 ):
     sent = batch(client, tenant, people(2))
-    actors.delivery.dispatch_notification(sent["notificationId"])
-    _run_queued_chunks(actors)
+    _dispatched(actors, sent["notificationId"])
     actors.broker.flush_all()  # its deliveries' messages are lost ...
     email = Delivery.notification_id == sent["notificationId"], Delivery.channel == "email"
     with runtime.database.transaction() as session:
@@ -297,15 +287,13 @@ def test_the_reconciler_resends_work_lost_long_before_the_oldest_waiting_message
 def test_a_duplicated_delivery_message_never_sends_twice(
     client: FlaskClient,
     tenant: Tenant,
-    template: dict,
     smtp_sink: SmtpSink,
     runtime: Runtime,
     request: pytest.FixtureRequest,
     actors: Actors,
 ):
     sent = batch(client, tenant, people(5))
-    actors.delivery.dispatch_notification(sent["notificationId"])
-    _run_queued_chunks(actors)
+    _dispatched(actors, sent["notificationId"])
     reconcile_once(runtime, actors, stale_after=timedelta(0))  # every delivery now queued twice
 
     request.getfixturevalue("worker")
@@ -316,22 +304,18 @@ def test_a_duplicated_delivery_message_never_sends_twice(
 
 
 def test_realtime_email_and_push_go_through_the_priority_queue(
-    client: FlaskClient, tenant: Tenant, template: dict, smtp_sink: SmtpSink, worker
+    client: FlaskClient, tenant: Tenant, smtp_sink: SmtpSink, worker
 ):
-    request = {
-        "template": {"key": "order-confirmation", "variables": VARIABLES},
-        "targets": [{"external_id": "rt", "email": "rt@example.com"}],
-        "mode": "realtime",
-    }
-
-    body = client.post(SEND, json=request, headers=tenant.headers()).get_json()
+    body = realtime(client, tenant, [{"external_id": "rt", "email": "rt@example.com"}])
     finished(client, tenant, body["notificationId"])
 
     assert smtp_sink.recipients() == ["rt@example.com"]
 
 
-def _run_queued_chunks(actors: Actors, limit: int | None = None) -> None:
-    """Process chunk messages synchronously, as a worker would, leaving their sends queued."""
+def _dispatched(actors: Actors, notification_id: str, chunks: int | None = None) -> None:
+    """Dispatch the notification and process its chunk messages (or the first `chunks` of
+    them) synchronously, as a worker would, leaving their sends queued."""
+    actors.delivery.dispatch_notification(notification_id)
     queue = f"{actors.broker.namespace}:{actors.delivery.process_chunk.queue_name}"
     messages = actors.broker.client.hgetall(f"{queue}.msgs")
     from dramatiq import Message
@@ -341,22 +325,15 @@ def _run_queued_chunks(actors: Actors, limit: int | None = None) -> None:
         for raw in messages.values()
         if Message.decode(raw).actor_name == "process_chunk"
     ]
-    for chunk_id in chunk_ids[:limit]:
+    for chunk_id in chunk_ids[:chunks]:
         actors.delivery.process_chunk(chunk_id)
 
 
 def test_non_ascii_subjects_are_encoded_and_read_back_intact(
-    client: FlaskClient, tenant: Tenant, template: dict, smtp_sink: SmtpSink, worker
+    client: FlaskClient, tenant: Tenant, smtp_sink: SmtpSink, worker
 ):
-    request = {
-        "template": {
-            "key": "order-confirmation",
-            "variables": {"customerName": "Zoë", "orderId": "Ü-7"},
-        },
-        "targets": [{"external_id": "z", "email": "z@example.com"}],
-        "mode": "batch",
-    }
-    sent = client.post(SEND, json=request, headers=tenant.headers()).get_json()
+    targets = [{"external_id": "z", "email": "z@example.com"}]
+    sent = batch(client, tenant, targets, variables={"customerName": "Zoë", "orderId": "Ü-7"})
     finished(client, tenant, sent["notificationId"])
 
     [message] = smtp_sink.received_by("z@example.com")
@@ -367,7 +344,6 @@ def test_non_ascii_subjects_are_encoded_and_read_back_intact(
 def test_dispatch_moves_the_targets_into_chunks(
     client: FlaskClient,
     tenant: Tenant,
-    template: dict,
     small_chunks,
     runtime: Runtime,
     actors: Actors,

@@ -18,13 +18,13 @@ from app.engine.channels.destinations import DestinationGuard
 from app.engine.channels.guarded_http import GuardedHttp
 from app.runtime import Runtime, web_push_policy
 from tests.support.factories import ORDER_CHANNELS, Tenant, approved_template
+from tests.support.pipeline import batch
 from tests.support.recipients import WEB_KEYS
 from tests.support.resolvers import StubResolver
 from tests.support.sinks import PushService, wait_until
 
 NAME = "push.example.net"
 PUBLIC = "93.184.216.34"
-SEND = "/api/notifications/send"
 
 
 @pytest.fixture
@@ -70,17 +70,8 @@ def subscriptions(client: FlaskClient, tenant: Tenant) -> list[dict]:
 def push_to_u0(client: FlaskClient, tenant: Tenant) -> dict:
     """Send a push-only notification to u0 and wait for its push delivery's outcome."""
     approved_template(client, tenant, channels={"push": ORDER_CHANNELS["push"]})
-    request = {
-        "template": {
-            "key": "order-confirmation",
-            "variables": {"orderId": "ORD-1", "customerName": "Jane"},
-        },
-        "targets": [{"external_id": "u0"}],
-        "mode": "batch",
-    }
-    sent = client.post(SEND, json=request, headers=tenant.headers())
-    assert sent.status_code == 202, sent.get_json()
-    url = f"/api/notifications/{sent.get_json()['notificationId']}/deliveries?channel=push"
+    sent = batch(client, tenant, [{"external_id": "u0"}])
+    url = f"/api/notifications/{sent['notificationId']}/deliveries?channel=push"
 
     def outcome() -> dict | None:
         deliveries = client.get(url, headers=tenant.headers()).get_json()["deliveries"]
@@ -121,12 +112,9 @@ def test_registration_refuses_an_endpoint_leading_inside_the_network_and_says_wh
     assert subscriptions(client, tenant) == []
 
 
+@pytest.mark.usefixtures("install_push_http")
 def test_the_loopback_push_service_is_refused_at_registration_without_allow_private(
-    client: FlaskClient,
-    tenant: Tenant,
-    resolver: StubResolver,
-    install_push_http: Callable[..., None],
-    https_push_service: PushService,
+    client: FlaskClient, tenant: Tenant, resolver: StubResolver, https_push_service: PushService
 ):
     resolver.answers[NAME] = ["127.0.0.1"]
 
@@ -159,13 +147,9 @@ def test_with_allow_private_the_push_reaches_the_loopback_service_over_verified_
     assert https_push_service.host_headers == [f"{NAME}:{https_push_service.port}"]
 
 
+@pytest.mark.usefixtures("install_push_http", "worker")
 def test_a_name_rebound_to_loopback_after_registration_is_blocked_and_reaches_nothing(
-    client: FlaskClient,
-    tenant: Tenant,
-    resolver: StubResolver,
-    install_push_http: Callable[..., None],
-    https_push_service: PushService,
-    worker,
+    client: FlaskClient, tenant: Tenant, resolver: StubResolver, https_push_service: PushService
 ):
     resolver.answers[NAME] = [PUBLIC]
     assert register(client, tenant, https_push_service.new_browser().endpoint).status_code == 201

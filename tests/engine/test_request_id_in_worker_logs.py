@@ -6,24 +6,21 @@ from __future__ import annotations
 
 import logging
 
-import dramatiq
 import pytest
 from flask.testing import FlaskClient
 
 from tests.support.delivery_logs import delivery_lines
 from tests.support.factories import Tenant, approved_template
-from tests.support.pipeline import SEND, VARIABLES, finished, people
-from tests.support.sinks import SmtpSink
+from tests.support.pipeline import SEND, finished, people, send_request
 
 
 def send_with_request_id(
     client: FlaskClient, tenant: Tenant, targets: list, request_id: str
 ) -> str:
     """A batch sent with the caller's `X-Request-ID`, which Herald keeps as the request's id."""
-    template = {"key": "order-confirmation", "variables": VARIABLES}
     response = client.post(
         SEND,
-        json={"template": template, "targets": targets, "mode": "batch"},
+        json=send_request(targets),
         headers={**tenant.headers(), "X-Request-ID": request_id},
     )
     assert response.status_code == 202, response.get_json()
@@ -31,12 +28,9 @@ def send_with_request_id(
     return response.get_json()["notificationId"]
 
 
+@pytest.mark.usefixtures("smtp_sink", "worker")
 def test_each_sends_worker_log_lines_carry_the_id_of_the_request_that_accepted_it(
-    client: FlaskClient,
-    tenant: Tenant,
-    smtp_sink: SmtpSink,
-    worker: dramatiq.Worker,
-    caplog: pytest.LogCaptureFixture,
+    client: FlaskClient, tenant: Tenant, caplog: pytest.LogCaptureFixture
 ):
     approved_template(client, tenant)
 

@@ -22,7 +22,7 @@ from app.engine.throttle import GO, Decision, Lane, SendingRates
 from app.orm import utcnow
 from app.runtime import Runtime
 from tests.support.factories import Tenant, approved_template
-from tests.support.pipeline import SEND, VARIABLES, batch, deliveries, fan_out_now, finished, people
+from tests.support.pipeline import batch, deliveries, fan_out_now, finished, people, realtime
 from tests.support.processes import free_port
 from tests.support.rates import PinnedClock, positions, sending_rates
 from tests.support.sinks import SmtpSink, wait_until
@@ -77,6 +77,16 @@ def sending_here(runtime: Runtime) -> Iterator[None]:
     closed afterwards, as a worker's middleware closes its threads' connections."""
     yield
     runtime.senders.close_thread_connections()
+
+
+@pytest.fixture
+def one_a_second(
+    template: dict, use_rates: UseRates, clock: PinnedClock, sending_here: None
+) -> PinnedClock:
+    """The order template's emails sent here, in the test's thread, under a relay limit of one
+    a second on the pinned clock (returned)."""
+    use_rates(1, clock)
+    return clock
 
 
 def batch_send(rates: SendingRates, app: str = "a", rate: int | None = None, turns: int = 0):
@@ -165,13 +175,9 @@ def test_a_negative_smtp_max_per_second_stops_a_process_as_it_starts(
         SendingRates.from_settings(replace(settings, smtp_max_per_second=-5), redis_client)
 
 
+@pytest.mark.usefixtures("template")
 def test_a_relay_with_a_quota_receives_a_throttled_batch_without_a_refusal(
-    client: FlaskClient,
-    tenant: Tenant,
-    template: dict,
-    smtp_sink: SmtpSink,
-    use_rates: UseRates,
-    worker,
+    client: FlaskClient, tenant: Tenant, smtp_sink: SmtpSink, use_rates: UseRates, worker
 ):
     smtp_sink.limit_rate(10)  # 451 to the eleventh message of any second
     use_rates(5)
@@ -189,15 +195,11 @@ def test_a_relay_with_a_quota_receives_a_throttled_batch_without_a_refusal(
 def test_a_throttled_delivery_stays_queued_without_counting_an_attempt(
     client: FlaskClient,
     tenant: Tenant,
-    template: dict,
     smtp_sink: SmtpSink,
     runtime: Runtime,
     actors: Actors,
-    use_rates: UseRates,
-    clock: PinnedClock,
-    sending_here: None,
+    one_a_second: PinnedClock,
 ):
-    use_rates(1, clock)
     sent = batch(client, tenant, people(2))
     first, second = fan_out_now(runtime, actors, sent["notificationId"]).values()
 
@@ -205,7 +207,7 @@ def test_a_throttled_delivery_stays_queued_without_counting_an_attempt(
     actors.delivery.deliver_email(second)
     waiting = {d["id"]: d for d in deliveries(client, tenant, sent["notificationId"])}[second]
     [deferred] = _delayed(actors, actors.delivery.deliver_email_turn.queue_name)
-    clock.advance(ms=1_000)
+    one_a_second.advance(ms=1_000)
     actors.delivery.deliver_email_turn(*deferred.args, **deferred.kwargs)  # as its message would
 
     assert (waiting["status"], waiting["attempts"], waiting["reason"]) == ("queued", 0, None)
@@ -220,22 +222,19 @@ def test_a_throttled_delivery_stays_queued_without_counting_an_attempt(
     assert {(d["status"], d["attempts"]) for d in sent_once} == {("sent", 1)}
 
 
+@pytest.mark.usefixtures("one_a_second")
 def test_a_long_wait_for_a_turn_is_stored_and_survives_redis_coming_back_empty(
     client: FlaskClient,
     tenant: Tenant,
-    template: dict,
     smtp_sink: SmtpSink,
     runtime: Runtime,
     actors: Actors,
     use_rates: UseRates,
-    clock: PinnedClock,
-    sending_here: None,
     request: pytest.FixtureRequest,
 ):
     original = runtime.settings
     runtime.settings = replace(original, reconcile_stale_after_s=4)  # waits of 1 s are noted
     try:
-        use_rates(1, clock)
         sent = batch(client, tenant, people(3))
         ids = list(fan_out_now(runtime, actors, sent["notificationId"]).values())
         for delivery_id in ids:
@@ -259,24 +258,15 @@ def test_a_long_wait_for_a_turn_is_stored_and_survives_redis_coming_back_empty(
     assert sorted(smtp_sink.recipients()) == sorted(f"u{i}@example.com" for i in range(3))
 
 
+@pytest.mark.usefixtures("template")
 def test_a_realtime_email_goes_ahead_of_a_throttled_batch(
-    client: FlaskClient,
-    tenant: Tenant,
-    template: dict,
-    smtp_sink: SmtpSink,
-    use_rates: UseRates,
-    worker,
+    client: FlaskClient, tenant: Tenant, smtp_sink: SmtpSink, use_rates: UseRates, worker
 ):
     use_rates(2)
     sent = batch(client, tenant, people(10))
     wait_until(lambda: smtp_sink.count() >= 2)
 
-    realtime = {
-        "template": {"key": "order-confirmation", "variables": VARIABLES},
-        "targets": [{"external_id": "now", "email": "now@example.com"}],
-        "mode": "realtime",
-    }
-    answer = client.post(SEND, json=realtime, headers=tenant.headers()).get_json()
+    answer = realtime(client, tenant, [{"external_id": "now", "email": "now@example.com"}])
     finished(client, tenant, answer["notificationId"])
     finished(client, tenant, sent["notificationId"])
 

@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 from app.composition import Process
 from app.factory import build_app
 from tests.support.factories import Tenant, approved_template
-from tests.support.pipeline import SEND, VARIABLES, people
+from tests.support.pipeline import people, schedule, status_of
 from tests.support.processes import RunningProcess, procfile_process, wait_for_log
 from tests.support.realtime import poll
 from tests.support.sinks import SmtpSink
@@ -49,28 +49,11 @@ def test_two_worker_processes_start_each_due_send_exactly_once(
     sends = [("batch", people(3, prefix=f"b{i}-")) for i in range(4)]
     sends += [("realtime", people(1, prefix=f"r{i}-")) for i in range(4)]
 
-    ids = [schedule(pg_client, acme, mode, targets, send_at) for mode, targets in sends]
-    poll(lambda: all(status(pg_client, acme, i) == "completed" for i in ids), timeout=60)
+    ids = [schedule(pg_client, acme, send_at, targets, mode) for mode, targets in sends]
+    poll(
+        lambda: {status_of(pg_client, acme, i)["status"] for i in ids} == {"completed"}, timeout=60
+    )
 
     expected = Counter(target["email"] for _, targets in sends for target in targets)
     assert Counter(smtp_sink.recipients()) == expected
     assert set(expected.values()) == {1}
-
-
-def schedule(
-    client: FlaskClient, tenant: Tenant, mode: str, targets: list[dict], send_at: datetime
-) -> str:
-    request = {
-        "template": {"key": "order-confirmation", "variables": VARIABLES},
-        "targets": targets,
-        "mode": mode,
-        "sendAt": send_at.isoformat(),
-    }
-    response = client.post(SEND, json=request, headers=tenant.headers())
-    assert response.status_code == 202, response.get_json()
-    return response.get_json()["notificationId"]
-
-
-def status(client: FlaskClient, tenant: Tenant, notification_id: str) -> str:
-    view = client.get(f"/api/notifications/{notification_id}", headers=tenant.headers())
-    return view.get_json()["status"]
