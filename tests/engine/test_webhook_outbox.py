@@ -18,17 +18,19 @@ from app.suppressions.links import UnsubscribeLink
 from app.suppressions.unsubscribe import unsubscribe
 from app.users.service import find_or_create_user
 from tests.support.factories import Tenant, approved_template
-from tests.support.pipeline import batch, fan_out_now
+from tests.support.pipeline import batch, cancel, fan_out_now
 from tests.support.sinks import SmtpSink
-from tests.support.webhooks import create_webhook, outbox_rows, pending_events
+from tests.support.webhooks import (
+    TARGETS,
+    TARGETS_EVENTS,
+    create_webhook,
+    outbox_rows,
+    pending_events,
+    refuse_cy,
+)
 from workers.actors import Actors
 
 NOWHERE = "http://127.0.0.1:9/hooks"  # the events wait in the outbox: no worker runs here
-TARGETS = [
-    {"external_id": "ann", "email": "ann@example.com"},
-    {"external_id": "bob"},  # no address: email skipped
-    {"external_id": "cy", "email": "cy@example.com"},  # the relay refuses it
-]
 
 
 @pytest.fixture(autouse=True)
@@ -67,7 +69,7 @@ def test_an_app_without_webhooks_writes_nothing_while_another_app_gets_every_out
     smtp_sink: SmtpSink,
 ):
     create_webhook(client, other_tenant, NOWHERE)
-    smtp_sink.fail("cy@example.com", "550 5.1.1 No such user", times=2)
+    refuse_cy(smtp_sink)
 
     send_and_deliver(client, runtime, actors, tenant)
     assert outbox_rows(runtime) == 0
@@ -76,15 +78,7 @@ def test_an_app_without_webhooks_writes_nothing_while_another_app_gets_every_out
     events = pending_events(runtime)
     assert {e["appId"] for e in events} == {other_tenant.app_id}
     kinds = Counter((e["type"], e["data"].get("channel")) for e in events)
-    assert kinds == {
-        ("delivery.sent", "in_app"): 3,
-        ("delivery.sent", "email"): 1,
-        ("delivery.skipped", "email"): 1,
-        ("delivery.failed", "email"): 1,
-        ("delivery.skipped", "push"): 3,
-        ("suppression.added", None): 1,
-        ("notification.completed", None): 1,
-    }
+    assert kinds == TARGETS_EVENTS
     [failed] = [e for e in events if e["type"] == "delivery.failed"]
     assert failed["data"]["recipient"] == {"externalId": "cy", "email": "cy@example.com"}
     assert (failed["data"]["notificationId"], failed["data"]["attempts"]) == (notification_id, 1)
@@ -112,7 +106,7 @@ def test_only_the_types_an_endpoint_subscribed_to_are_written(
     client: FlaskClient, runtime: Runtime, actors: Actors, tenant: Tenant, smtp_sink: SmtpSink
 ):
     create_webhook(client, tenant, NOWHERE, ["delivery.failed", "notification.completed"])
-    smtp_sink.fail("cy@example.com", "550 5.1.1 No such user", times=2)
+    refuse_cy(smtp_sink)
 
     send_and_deliver(client, runtime, actors, tenant)
 
@@ -184,9 +178,7 @@ def test_a_cancelled_notification_is_told_with_its_progress(
     approved_template(client, tenant)
     notification_id = batch(client, tenant, TARGETS)["notificationId"]
 
-    cancelled = client.post(
-        f"/api/notifications/{notification_id}/cancel", headers=tenant.headers()
-    )
+    cancelled = cancel(client, tenant, notification_id)
 
     assert cancelled.status_code == 200
     [event] = pending_events(runtime)

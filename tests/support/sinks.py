@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 
 import http_ece
 from aiosmtpd.controller import Controller
@@ -44,6 +44,20 @@ def wait_until(condition: Callable[[], Any], timeout: float = 30.0, interval: fl
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout}s: last result {value!r}")
         time.sleep(interval)
+
+
+class ServedInThread:
+    """An HTTP server (`_server`) that serves from a daemon thread between start() and stop()."""
+
+    _server: ThreadingHTTPServer
+
+    def start(self) -> Self:
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
 
 
 class _SmtpHandler:
@@ -262,7 +276,7 @@ class _PushServer(ThreadingHTTPServer):
         return connection, address
 
 
-class PushService:
+class PushService(ServedInThread):
     """An HTTP push service on a free port that decrypts every payload it is given.
 
     Given a trustme certificate authority it speaks https instead, with a certificate for
@@ -287,20 +301,11 @@ class PushService:
             f"https://{hostname}:{self.port}" if context else f"http://127.0.0.1:{self.port}"
         )
         self._server = _PushServer(self.port, self._handler_class(), context)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
     def connections(self) -> int:
         """TCP connections accepted so far (a refused destination must open none)."""
         return self._server.connections
-
-    def start(self) -> PushService:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
     def new_browser(self) -> FakeBrowser:
         token = _b64url(os.urandom(12))

@@ -14,7 +14,7 @@ from typing import Any
 
 from standardwebhooks import Webhook
 
-from tests.support.sinks import wait_until
+from tests.support.sinks import ServedInThread, wait_until
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ class Received:
         return Webhook(secret).verify(self.body, self.headers)
 
 
-class WebhookReceiver:
+class WebhookReceiver(ServedInThread):
     """`answer(500, 200)` scripts the next answers (then 200 again); `url` is its address."""
 
     def __init__(self) -> None:
@@ -69,19 +69,10 @@ class WebhookReceiver:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self._server.server_address[1]}/hooks"
-
-    def start(self) -> WebhookReceiver:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
     def answer(self, *statuses: int) -> None:
         with self._lock:

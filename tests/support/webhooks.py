@@ -1,4 +1,5 @@
-"""Webhook endpoints made through the API, and what the outbox holds, for the webhook tests."""
+"""Webhook endpoints made through the API, a batch making every kind of delivery event, and
+what the outbox holds, for the webhook tests."""
 
 from __future__ import annotations
 
@@ -11,8 +12,31 @@ from sqlalchemy import func, select
 from app.runtime import Runtime
 from app.webhooks.models import WebhookEvent, WebhookMessage
 from tests.support.factories import Tenant
+from tests.support.sinks import SmtpSink
 
 URL = "/api/webhooks"
+# A batch to these three, the relay refusing cy (`refuse_cy`), makes every kind of delivery event.
+TARGETS = [
+    {"external_id": "ann", "email": "ann@example.com"},
+    {"external_id": "bob"},  # no address: email skipped
+    {"external_id": "cy", "email": "cy@example.com"},  # the relay refuses it
+]
+# The events of that batch, counted by (type, channel): no one has a push subscription, and
+# cy's refused address is suppressed.
+TARGETS_EVENTS = {
+    ("delivery.sent", "in_app"): 3,
+    ("delivery.sent", "email"): 1,
+    ("delivery.skipped", "email"): 1,
+    ("delivery.failed", "email"): 1,
+    ("delivery.skipped", "push"): 3,
+    ("suppression.added", None): 1,
+    ("notification.completed", None): 1,
+}
+
+
+def refuse_cy(smtp_sink: SmtpSink) -> None:
+    """The relay answers that cy's address does not exist (a hard bounce)."""
+    smtp_sink.fail("cy@example.com", "550 5.1.1 No such user", times=2)
 
 
 def create_webhook(
