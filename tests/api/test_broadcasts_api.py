@@ -33,6 +33,24 @@ def fields_in_error(body: dict) -> list[str]:
     return [e.get("field") for e in body["errors"]]
 
 
+def create_user(client: FlaskClient, tenant: Tenant, external_id: str, email: str) -> None:
+    body = {"user": {"external_id": external_id, "email": email}}
+    client.post("/users", json=body, headers=tenant.headers())
+
+
+def direct_send(client: FlaskClient, tenant: Tenant) -> dict:
+    """An email through the direct send API (no broadcast); its answer's data."""
+    body = {"channels": ["email"], "to": ["a@example.com"], "subject": "direct", "body": "b"}
+    response = client.post("/api/v1/notifications/send", json=body, headers=tenant.headers())
+    return response.get_json()["data"]
+
+
+def subscribe(client: FlaskClient, tenant: Tenant, external_id: str, topic: str) -> None:
+    """The user subscribes to the topic, as the user."""
+    body = {"subscription": {"topic": topic, "categories": []}}
+    client.post("/subscriptions", json=body, headers=tenant.user_headers(external_id))
+
+
 def test_the_seed_example_is_accepted_enqueued_with_its_fields(client: FlaskClient, tenant: Tenant):
     response = client.post("/broadcasts", json=SEED_EXAMPLE, headers=tenant.headers())
 
@@ -163,11 +181,7 @@ def test_a_body_without_the_broadcast_wrapper_is_422(client: FlaskClient, tenant
 def test_two_entries_naming_one_user_are_one_recipient(
     client: FlaskClient, tenant: Tenant, runtime: Runtime
 ):
-    client.post(
-        "/users",
-        json={"user": {"external_id": "u1", "email": "u1@example.com"}},
-        headers=tenant.headers(),
-    )
+    create_user(client, tenant, "u1", "u1@example.com")
 
     status, body = broadcast(
         client,
@@ -204,11 +218,7 @@ def test_unknown_recipients_are_created_with_their_attributes(client: FlaskClien
 
 def test_a_topic_recipient_means_its_subscribers(client: FlaskClient, tenant: Tenant):
     for user in ("s1", "s2"):
-        client.post(
-            "/subscriptions",
-            json={"subscription": {"topic": "launch", "categories": []}},
-            headers=tenant.user_headers(user),
-        )
+        subscribe(client, tenant, user, "launch")
 
     status, body = broadcast(
         client, tenant, recipients=[{"topic": "launch"}, {"external_id": "s1"}]
@@ -224,11 +234,7 @@ def test_topic_subscribers_beyond_the_apps_batch_limit_are_refused(
 ):
     client.patch("/api/apps/current", json={"batchTargetLimit": 2}, headers=tenant.headers())
     for user in ("s1", "s2", "s3"):
-        client.post(
-            "/subscriptions",
-            json={"subscription": {"topic": "launch", "categories": []}},
-            headers=tenant.user_headers(user),
-        )
+        subscribe(client, tenant, user, "launch")
 
     status, body = broadcast(client, tenant, recipients=[{"topic": "launch"}])
 
@@ -280,11 +286,7 @@ def test_broadcasting_needs_the_send_notifications_scope(
 def test_broadcasts_are_listed_newest_first_in_pages(client: FlaskClient, tenant: Tenant):
     for title in ("first", "second", "third"):
         broadcast(client, tenant, title=title)
-    client.post(
-        "/api/v1/notifications/send",
-        json={"channels": ["email"], "to": ["a@example.com"], "subject": "direct", "body": "b"},
-        headers=tenant.headers(),
-    )
+    direct_send(client, tenant)
 
     page = client.get("/broadcasts?per_page=2", headers=tenant.headers()).get_json()
     rest = client.get("/broadcasts?per_page=2&page=2", headers=tenant.headers()).get_json()
@@ -322,11 +324,7 @@ def test_another_apps_broadcast_is_not_found(client: FlaskClient, runtime: Runti
 
 
 def test_a_templated_notification_is_not_a_broadcast(client: FlaskClient, tenant: Tenant):
-    sent = client.post(
-        "/api/v1/notifications/send",
-        json={"channels": ["email"], "to": ["a@example.com"], "subject": "direct", "body": "b"},
-        headers=tenant.headers(),
-    ).get_json()["data"]
+    sent = direct_send(client, tenant)
 
     response = client.get(f"/broadcasts/{sent['notification_id']}", headers=tenant.headers())
 
@@ -349,16 +347,8 @@ def test_null_identifiers_are_absent_ones(client: FlaskClient, tenant: Tenant):
 def test_recipients_and_topics_are_looked_up_in_the_callers_app_only(
     client: FlaskClient, tenant: Tenant, other_tenant: Tenant
 ):
-    client.post(
-        "/users",
-        json={"user": {"external_id": "u1", "email": "u1@globex.example"}},
-        headers=other_tenant.headers(),
-    )
-    client.post(
-        "/subscriptions",
-        json={"subscription": {"topic": "launch", "categories": []}},
-        headers=other_tenant.user_headers("sub"),
-    )
+    create_user(client, other_tenant, "u1", "u1@globex.example")
+    subscribe(client, other_tenant, "sub", "launch")
 
     status, body = broadcast(
         client, tenant, recipients=[{"external_id": "u1"}, {"topic": "launch"}]

@@ -8,6 +8,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from redis import Redis
+from werkzeug.test import TestResponse
 
 from app.runtime import Runtime
 from app.users import service as users
@@ -23,6 +24,15 @@ def assert_envelope(response, status: int, code: str) -> None:
     assert errors[0]["message"]
 
 
+def patch_app(
+    client: FlaskClient, tenant: Tenant, data: str | bytes, content_type: str | None
+) -> TestResponse:
+    """PATCH /api/apps/current with this body, declared as this type (None: no Content-Type)."""
+    return client.patch(
+        "/api/apps/current", data=data, content_type=content_type, headers=tenant.headers()
+    )
+
+
 def test_unknown_path_is_404(client: FlaskClient):
     assert_envelope(client.get("/nowhere"), 404, "ERR_NOT_FOUND")
 
@@ -35,12 +45,7 @@ def test_wrong_method_is_405_with_allow(client: FlaskClient):
 
 
 def test_malformed_json_is_400(client: FlaskClient, tenant: Tenant):
-    response = client.patch(
-        "/api/apps/current",
-        data="{not json",
-        content_type="application/json",
-        headers=tenant.headers(),
-    )
+    response = patch_app(client, tenant, "{not json", "application/json")
     assert_envelope(response, 400, "ERR_BAD_REQUEST")
 
 
@@ -50,12 +55,7 @@ def test_json_that_is_not_an_object_is_400(client: FlaskClient, tenant: Tenant):
 
 
 def test_wrong_content_type_is_415(client: FlaskClient, tenant: Tenant):
-    response = client.patch(
-        "/api/apps/current",
-        data="name=x",
-        content_type="application/x-www-form-urlencoded",
-        headers=tenant.headers(),
-    )
+    response = patch_app(client, tenant, "name=x", "application/x-www-form-urlencoded")
     assert_envelope(response, 415, "ERR_UNSUPPORTED_MEDIA_TYPE")
 
 
@@ -63,12 +63,7 @@ def test_wrong_content_type_is_415(client: FlaskClient, tenant: Tenant):
 def test_a_body_of_another_declared_type_is_415(
     client: FlaskClient, tenant: Tenant, content_type: str
 ):
-    response = client.patch(
-        "/api/apps/current",
-        data='{"name": "x"}',
-        content_type=content_type,
-        headers=tenant.headers(),
-    )
+    response = patch_app(client, tenant, '{"name": "x"}', content_type)
     assert_envelope(response, 415, "ERR_UNSUPPORTED_MEDIA_TYPE")
 
 
@@ -78,12 +73,7 @@ def test_a_json_body_sent_without_a_json_type_is_read_as_json(
 ):
     """Seed 001's curl examples use `--data` with no Content-Type header (curl then declares
     a form); a browser `fetch` with a string body declares text/plain."""
-    response = client.patch(
-        "/api/apps/current",
-        data='{"senderName": "Shop"}',
-        content_type=content_type,
-        headers=tenant.headers(),
-    )
+    response = patch_app(client, tenant, '{"senderName": "Shop"}', content_type)
     assert response.status_code == 200
     assert response.get_json()["senderName"] == "Shop"
 
@@ -126,21 +116,14 @@ def test_a_nul_character_in_a_url_is_400(client: FlaskClient, tenant: Tenant, ur
 def test_a_deeply_nested_body_is_a_client_error(client: FlaskClient, tenant: Tenant, depth: int):
     body = '{"senderName": ' + "[" * depth + "]" * depth + "}"
 
-    response = client.patch(
-        "/api/apps/current", data=body, content_type="application/json", headers=tenant.headers()
-    )
+    response = patch_app(client, tenant, body, "application/json")
 
     assert_envelope(response, 400, "ERR_BAD_REQUEST")
 
 
 def test_body_over_the_limit_is_413(client: FlaskClient, app: Flask, tenant: Tenant):
     limit = app.config["MAX_CONTENT_LENGTH"]
-    response = client.patch(
-        "/api/apps/current",
-        data=b"x" * (limit + 1),
-        content_type="application/json",
-        headers=tenant.headers(),
-    )
+    response = patch_app(client, tenant, b"x" * (limit + 1), "application/json")
     assert_envelope(response, 413, "ERR_PAYLOAD_TOO_LARGE")
 
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from app.preferences import service as preferences
 from app.push import service as push
+from app.push.models import PushSubscription
 from app.runtime import Runtime
 from app.tenants.models import App
 from app.topics import service as topics
@@ -28,6 +30,22 @@ def _disable(runtime: Runtime, tenant: Tenant, user_id: str, category: str, *cha
                 {"slug": category, "channels": [{"slug": c, "enabled": False} for c in channels]}
             ],
         )
+
+
+def _register(
+    session: Session, runtime: Runtime, app_id: str, user_id: str, platform: str, token: str, **keys
+) -> PushSubscription:
+    """The user's device (or browser, given its keys) registered through the service."""
+    subscription, _ = push.register_subscription(
+        session=session,
+        destinations=runtime.push_http.guard,
+        app_id=app_id,
+        user_id=user_id,
+        platform=platform,
+        device_token=token,
+        **keys,
+    )
+    return subscription
 
 
 def test_disabled_channels_answers_each_users_switched_off_channels(
@@ -130,23 +148,14 @@ def test_subscriber_user_ids_are_the_current_subscribers_of_the_app(
     ann, bob, cat = (make_user(runtime, tenant, external_id=n) for n in ("ann", "bob", "cat"))
     theirs = make_user(runtime, other_tenant, external_id="ann")
     with runtime.database.transaction() as session:
+        mine = {"session": session, "app_id": tenant.app_id, "topic": "t"}
         for user_id in (ann, bob):
-            topics.subscribe(
-                session=session, app_id=tenant.app_id, user_id=user_id, topic="t", categories=[]
-            )
+            topics.subscribe(**mine, user_id=user_id, categories=[])
         topics.subscribe(
             session=session, app_id=other_tenant.app_id, user_id=theirs, topic="t", categories=[]
         )
-        topics.unsubscribe(
-            session=session, app_id=tenant.app_id, user_id=bob, topic="t", categories=[]
-        )
-        topics.unsubscribe(
-            session=session,
-            app_id=tenant.app_id,
-            user_id=cat,
-            topic="t",
-            categories=[{"slug": "x"}],
-        )
+        topics.unsubscribe(**mine, user_id=bob, categories=[])
+        topics.unsubscribe(**mine, user_id=cat, categories=[{"slug": "x"}])
 
     with runtime.database.transaction() as session:
         assert topics.subscriber_user_ids(session, app_id=tenant.app_id, topics=["t"]) == [ann]
@@ -175,39 +184,10 @@ def test_active_subscriptions_skip_discarded_ones_and_other_apps(
     ann, bob = (make_user(runtime, tenant, external_id=n) for n in ("ann", "bob"))
     theirs = make_user(runtime, other_tenant, external_id="ann")
     with runtime.database.transaction() as session:
-        web, _ = push.register_subscription(
-            session=session,
-            destinations=runtime.push_http.guard,
-            app_id=tenant.app_id,
-            user_id=ann,
-            platform="web",
-            device_token=FCM_ENDPOINT,
-            **WEB_KEYS,
-        )
-        phone, _ = push.register_subscription(
-            session=session,
-            destinations=runtime.push_http.guard,
-            app_id=tenant.app_id,
-            user_id=ann,
-            platform="ios",
-            device_token="d1",
-        )
-        gone, _ = push.register_subscription(
-            session=session,
-            destinations=runtime.push_http.guard,
-            app_id=tenant.app_id,
-            user_id=bob,
-            platform="android",
-            device_token="d2",
-        )
-        push.register_subscription(
-            session=session,
-            destinations=runtime.push_http.guard,
-            app_id=other_tenant.app_id,
-            user_id=theirs,
-            platform="ios",
-            device_token="d3",
-        )
+        web = _register(session, runtime, tenant.app_id, ann, "web", FCM_ENDPOINT, **WEB_KEYS)
+        phone = _register(session, runtime, tenant.app_id, ann, "ios", "d1")
+        gone = _register(session, runtime, tenant.app_id, bob, "android", "d2")
+        _register(session, runtime, other_tenant.app_id, theirs, "ios", "d3")
         push.discard_subscriptions(session, subscription_ids=[gone.id])
         ids = {"web": web.id, "phone": phone.id}
 
@@ -232,14 +212,7 @@ def test_active_subscriptions_skip_discarded_ones_and_other_apps(
 def test_discarding_twice_keeps_the_first_time(runtime: Runtime, tenant: Tenant):
     ann = make_user(runtime, tenant, external_id="ann")
     with runtime.database.transaction() as session:
-        subscription, _ = push.register_subscription(
-            session=session,
-            destinations=runtime.push_http.guard,
-            app_id=tenant.app_id,
-            user_id=ann,
-            platform="ios",
-            device_token="d",
-        )
+        subscription = _register(session, runtime, tenant.app_id, ann, "ios", "d")
         push.discard_subscriptions(session, subscription_ids=[subscription.id])
         first = subscription.discarded_at
         push.discard_subscriptions(session, subscription_ids=[subscription.id])
@@ -263,14 +236,7 @@ def test_each_pipeline_question_is_one_query_for_a_whole_chunk(runtime: Runtime,
     user_ids = [make_user(runtime, tenant, external_id=f"u-{n}") for n in range(40)]
     with runtime.database.transaction() as session:
         for user_id in user_ids[::2]:
-            push.register_subscription(
-                session=session,
-                destinations=runtime.push_http.guard,
-                app_id=tenant.app_id,
-                user_id=user_id,
-                platform="ios",
-                device_token=f"d-{user_id}",
-            )
+            _register(session, runtime, tenant.app_id, user_id, "ios", f"d-{user_id}")
             topics.unsubscribe(
                 session=session,
                 app_id=tenant.app_id,
@@ -299,7 +265,6 @@ def test_push_goes_to_the_platforms_the_user_allows_and_the_app_has_a_provider_f
     """Legacy Safari tokens belong to `web_push` preferences, ios/android ones to `mobile_push`;
     iOS and Android are sent to once the app configured APNs, FCM."""
     from app.engine.fanout import Recipient, _decide_push
-    from app.push.models import PushSubscription
 
     notification = SimpleNamespace(category=None, tag=None)
     content = SimpleNamespace(push={"title": "Hi"}, in_app=None)

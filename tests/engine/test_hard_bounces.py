@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask.testing import FlaskClient
 
 from tests.support.deliverability import (
+    JANE,
     email_outcome,
     email_template,
     send_and_wait,
@@ -15,7 +16,6 @@ from tests.support.factories import Tenant
 from tests.support.sinks import SmtpSink
 
 GONE = {"external_id": "gone", "email": "gone@example.com"}
-JANE = {"external_id": "jane", "email": "jane@example.com"}
 
 
 def test_550_5_1_1_fails_with_the_reason_and_later_batches_skip_the_address(

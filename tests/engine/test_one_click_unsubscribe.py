@@ -10,6 +10,7 @@ from app.runtime import Runtime
 from app.suppressions.links import UnsubscribeLinks
 from app.tenants.models import App
 from tests.support.deliverability import (
+    JANE,
     email_outcome,
     email_template,
     one_click,
@@ -20,7 +21,6 @@ from tests.support.deliverability import (
 from tests.support.factories import Tenant
 from tests.support.sinks import SmtpSink
 
-JANE = {"external_id": "jane", "email": "jane@example.com"}
 BO = {"external_id": "bo", "email": "bo@example.com"}
 
 

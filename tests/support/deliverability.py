@@ -20,6 +20,8 @@ EMAIL = {
     "html": '<p>Hello {{ name }}.</p><a href="{{ unsubscribe_url }}">Unsubscribe</a>',
 }
 SCHEMA = {"type": "object", "properties": {"name": {"type": "string"}}}
+# The recipient the sends greet (`send_and_wait` names her).
+JANE = {"external_id": "jane", "email": "jane@example.com"}
 
 
 def email_template(
