@@ -70,6 +70,8 @@ pytest_plugins = [
     "tests.support.process_fixtures",
     "tests.support.mobile_push",
     "tests.support.mobile_delivery",
+    "tests.support.send_api",
+    "tests.support.direct_send",
 ]
 _SERVICES = pytest.StashKey[services.Choice]()
 

@@ -8,6 +8,7 @@ from flask.testing import FlaskClient
 
 from tests.support.dashboard import sign_in
 from tests.support.factories import Tenant, approved_template
+from tests.support.pipeline import SEND, send_request
 from tests.support.recipients import FCM_ENDPOINT, WEB_KEYS
 
 USERS = "/dashboard/users"
@@ -91,15 +92,8 @@ def test_a_users_page_shows_profile_preferences_subscriptions_deliveries_and_inb
         )
         assert registered.status_code == 201, registered.get_json()
     approved_template(client, tenant)
-    send = {
-        "template": {
-            "key": "order-confirmation",
-            "variables": {"customerName": "Jane", "orderId": "7"},
-        },
-        "targets": ["jane-7"],
-        "mode": "realtime",
-    }
-    sent = client.post("/api/notifications/send", json=send, headers=tenant.headers())
+    send = send_request(["jane-7"], "realtime", variables={"customerName": "Jane", "orderId": "7"})
+    sent = client.post(SEND, json=send, headers=tenant.headers())
     assert sent.status_code == 200, sent.get_json()
     sign_in(client, tenant.secret)
 

@@ -11,6 +11,7 @@ from flask.testing import FlaskClient
 
 from tests.support.cli import Herald
 from tests.support.factories import Tenant, approved_template
+from tests.support.pipeline import SEND, send_request
 from tests.support.sinks import SmtpSink, wait_until
 
 VARS = ("--var", "customerName=Jane", "--var", "orderId=ORD-1")
@@ -39,18 +40,8 @@ def test_send_to_comma_separated_ids_answers_as_the_send_api_and_is_delivered(
 
     sent = send(cli, tenant, "u1, u2")
 
-    api = client.post(
-        "/api/notifications/send",
-        json={
-            "template": {
-                "key": "order-confirmation",
-                "variables": {"customerName": "Jane", "orderId": "ORD-2"},
-            },
-            "targets": ["u3"],
-            "mode": "batch",
-        },
-        headers=tenant.headers(),
-    )
+    request = send_request(["u3"], "batch", variables={"customerName": "Jane", "orderId": "ORD-2"})
+    api = client.post(SEND, json=request, headers=tenant.headers())
     assert set(sent) == set(api.get_json())
     assert (sent["mode"], sent["targets"], sent["templateKey"]) == (
         "batch",
