@@ -6,27 +6,62 @@ import time
 
 import pytest
 
-from tests.support.cluster import SETTINGS, Cluster, audience, batch_under_way, received, send_batch
-from tests.support.fault_outcome import assert_consistent, outcome, report, wait_until_completed
+from tests.support.cluster import (
+    SETTINGS,
+    Audience,
+    Cluster,
+    audience,
+    batch_under_way,
+    received,
+    send_batch,
+)
+from tests.support.fault_outcome import (
+    Outcome,
+    assert_consistent,
+    outcome,
+    report,
+    wait_until_completed,
+)
 from tests.support.realtime import poll
 
 OUTAGE_S = 4
 
 
-def test_a_batch_completes_without_a_restart_after_redis_comes_back_empty(cluster: Cluster):
-    recipients, notification_id = batch_under_way(cluster, "redis")
-
+def redis_lost_and_back_empty(cluster: Cluster) -> float:
+    """Redis killed for OUTAGE_S, then restarted empty; when it came back (time.monotonic())."""
     cluster.redis.kill()
     time.sleep(OUTAGE_S)
     cluster.redis.restart_empty()
-    back = time.monotonic()
-    views = wait_until_completed(cluster, recipients.tenant, [notification_id])
-    completed_after = time.monotonic() - back
+    return time.monotonic()
 
+
+def assert_delivered_once(
+    cluster: Cluster, recipients: Audience, notification_id: str, while_: str = ""
+) -> Outcome:
+    """Once the batch has completed: its outcome, reported as a run of Redis lost `while_`, and
+    checked: every delivery made, none twice."""
+    views = wait_until_completed(cluster, recipients.tenant, [notification_id])
     result = outcome(cluster, recipients, views)
-    report(f"Redis killed for {OUTAGE_S} s, back empty", 1, result)
+    report(f"Redis killed for {OUTAGE_S} s, back empty{while_}", 1, result)
     assert_consistent(result, recipients)
     assert result.doubled == 0, result
+    return result
+
+
+def accepted_batch(cluster: Cluster, recipients: Audience) -> str:
+    """A batch to the whole audience, accepted; its notification id."""
+    status, sent = send_batch(cluster, recipients)
+    assert status == 202, sent
+    return sent["notificationId"]
+
+
+def test_a_batch_completes_without_a_restart_after_redis_comes_back_empty(cluster: Cluster):
+    recipients, notification_id = batch_under_way(cluster, "redis")
+
+    back = redis_lost_and_back_empty(cluster)
+    assert_delivered_once(cluster, recipients, notification_id)
+    completed_after = time.monotonic() - back
+
     # The reconciler's interval and staleness bound, plus the time the rest takes to send.
     bound = int(SETTINGS["RECONCILE_INTERVAL_S"]) + int(SETTINGS["RECONCILE_STALE_AFTER_S"])
     assert completed_after < bound + 30
@@ -79,9 +114,7 @@ def test_deliveries_waiting_to_retry_are_all_delivered_after_redis_comes_back_em
     for external_id in recipients.external_ids:
         cluster.smtp.fail(recipients.email(external_id), "451 4.7.1 Greylisted, try again")
         cluster.push.reply(recipients.browsers[external_id], 503)
-    status, sent = send_batch(cluster, recipients)
-    assert status == 202, sent
-    notification_id = sent["notificationId"]
+    notification_id = accepted_batch(cluster, recipients)
 
     def every_delivery_waiting() -> bool:
         status, view = cluster.api(
@@ -93,17 +126,11 @@ def test_deliveries_waiting_to_retry_are_all_delivered_after_redis_comes_back_em
         return bool(counts) and all((n["queued"], n["retrying"]) == (0, 40) for n in counts)
 
     poll(every_delivery_waiting, timeout=30, interval=0.1)
-    cluster.redis.kill()
-    time.sleep(OUTAGE_S)
-    cluster.redis.restart_empty()
-    views = wait_until_completed(cluster, recipients.tenant, [notification_id])
+    redis_lost_and_back_empty(cluster)
 
-    result = outcome(cluster, recipients, views)
-    report(
-        f"Redis killed for {OUTAGE_S} s, back empty, while 80 deliveries waited to retry", 1, result
+    assert_delivered_once(
+        cluster, recipients, notification_id, ", while 80 deliveries waited to retry"
     )
-    assert_consistent(result, recipients)
-    assert result.doubled == 0, result
     emails = {cluster.smtp.attempts(recipients.email(e)) for e in recipients.external_ids}
     pushes = {cluster.push.requests_to(b) for b in recipients.browsers.values()}
     assert (emails, pushes) == ({2}, {2})  # refused once, delivered on the retry
@@ -115,9 +142,7 @@ def test_emails_deferred_by_the_sending_rate_are_all_delivered_after_redis_comes
     cluster: Cluster,
 ):
     recipients = audience(cluster, "deferred", 40)
-    status, sent = send_batch(cluster, recipients)
-    assert status == 202, sent
-    notification_id = sent["notificationId"]
+    notification_id = accepted_batch(cluster, recipients)
 
     def emails_waiting_for_their_turn() -> int:
         status, view = cluster.api(
@@ -127,17 +152,11 @@ def test_emails_deferred_by_the_sending_rate_are_all_delivered_after_redis_comes
         return view["progress"]["email"]["queued"] if status == 200 and sent_already else 0
 
     waiting = poll(emails_waiting_for_their_turn, timeout=30, interval=0.1)
-    cluster.redis.kill()
-    time.sleep(OUTAGE_S)
-    cluster.redis.restart_empty()
-    views = wait_until_completed(cluster, recipients.tenant, [notification_id])
+    redis_lost_and_back_empty(cluster)
 
-    result = outcome(cluster, recipients, views)
-    report(
-        f"Redis killed for {OUTAGE_S} s, back empty, while emails waited for their turn", 1, result
+    assert_delivered_once(
+        cluster, recipients, notification_id, ", while emails waited for their turn"
     )
     assert waiting >= 20
-    assert_consistent(result, recipients)
-    assert result.doubled == 0, result
     # Waiting for a turn is no attempt: every address was offered its email once.
     assert {cluster.smtp.attempts(recipients.email(e)) for e in recipients.external_ids} == {1}

@@ -29,7 +29,6 @@ from tests.support.browser import chromium
 from tests.support.dashboard import session_keys
 from tests.support.factories import ORDER_CHANNELS, ORDER_SCHEMA, Tenant, make_tenant
 from tests.support.processes import RunningProcess, procfile_process, wait_for_log
-from tests.support.sinks import SmtpSink
 
 WAIT_S = 30
 SCREENSHOTS = os.environ.get("HERALD_SCREENSHOTS") == "1"
@@ -89,6 +88,22 @@ def send_batch(
     return response.json()["notificationId"]
 
 
+def open_batch(
+    browser: Chrome,
+    web: RunningProcess,
+    tenant: Tenant,
+    count: int,
+    send_at: datetime | None = None,
+) -> str:
+    """Signed in as the tenant, a batch of the order template (approved here) to `count` readers,
+    its page open in the browser; the notification's id."""
+    approve_order_template(web, tenant)
+    sign_in(browser, web, tenant.secret)
+    notification_id = send_batch(web, tenant, count, send_at)
+    browser.get(f"{web.base_url}/dashboard/notifications/{notification_id}")
+    return notification_id
+
+
 def sign_in(browser: Chrome, web: RunningProcess, secret: str) -> None:
     browser.get(f"{web.base_url}/dashboard/sign-in")
     browser.find_element(By.ID, "secret").send_keys(secret)
@@ -133,18 +148,12 @@ def test_signing_in_and_out(browser: Chrome, web: RunningProcess, acme: Tenant):
     assert cookie is None
 
 
+@pytest.mark.usefixtures("worker_process", "smtp_sink")
 def test_a_progress_bar_advances_while_a_batch_sends_and_ends_complete_without_reload(
-    browser: Chrome,
-    web: RunningProcess,
-    worker_process: RunningProcess,
-    pg_runtime: Runtime,
-    smtp_sink: SmtpSink,
+    browser: Chrome, web: RunningProcess, pg_runtime: Runtime
 ):
     tenant = make_tenant(pg_runtime, "paced", email_per_second=10)
-    approve_order_template(web, tenant)
-    sign_in(browser, web, tenant.secret)
-    notification_id = send_batch(web, tenant, 40)
-    browser.get(f"{web.base_url}/dashboard/notifications/{notification_id}")
+    notification_id = open_batch(browser, web, tenant, 40)
     browser.execute_script("window.notReloaded = true;")
     bar_id = f"progress-{notification_id}-email"
 
@@ -174,18 +183,10 @@ def test_a_progress_bar_advances_while_a_batch_sends_and_ends_complete_without_r
     screenshot(browser, "notifications")
 
 
-def test_cancelling_a_send_from_its_page(
-    browser: Chrome,
-    web: RunningProcess,
-    worker_process: RunningProcess,
-    pg_runtime: Runtime,
-    smtp_sink: SmtpSink,
-):
+@pytest.mark.usefixtures("worker_process", "smtp_sink")
+def test_cancelling_a_send_from_its_page(browser: Chrome, web: RunningProcess, pg_runtime: Runtime):
     tenant = make_tenant(pg_runtime, "slow", email_per_second=1)
-    approve_order_template(web, tenant)
-    sign_in(browser, web, tenant.secret)
-    notification_id = send_batch(web, tenant, 40)
-    browser.get(f"{web.base_url}/dashboard/notifications/{notification_id}")
+    notification_id = open_batch(browser, web, tenant, 40)
 
     browser.find_element(By.CSS_SELECTOR, "form[action$='/cancel'] button").click()
     WebDriverWait(browser, WAIT_S).until(
@@ -203,11 +204,8 @@ def test_cancelling_a_send_from_its_page(
 def test_a_form_posted_without_its_csrf_token_is_refused(
     browser: Chrome, web: RunningProcess, acme: Tenant
 ):
-    approve_order_template(web, acme)
     # Scheduled an hour ahead: cancellable whether or not a worker runs beside this test.
-    notification_id = send_batch(web, acme, 2, send_at=datetime.now(UTC) + timedelta(hours=1))
-    sign_in(browser, web, acme.secret)
-    browser.get(f"{web.base_url}/dashboard/notifications/{notification_id}")
+    notification_id = open_batch(browser, web, acme, 2, datetime.now(UTC) + timedelta(hours=1))
 
     browser.execute_script(
         "document.querySelector(\"form[action$='/cancel'] input[name=csrf_token]\").remove();"
