@@ -1,7 +1,8 @@
 """The one error envelope: every error response Herald gives is built here.
 
 `{"errors": [{"code": ..., "message": ..., "field": ...}]}` with the HTTP status. Services raise
-refusals (`app.refusals`, or the template store's errors); this module turns them into responses.
+refusals (`app.refusals`, or the template store's errors, from the same base); this module turns
+them into responses.
 """
 
 from __future__ import annotations
@@ -18,8 +19,7 @@ from werkzeug.exceptions import HTTPException
 from app.db import is_connection_lost
 from app.families import ApiFamily, current_family
 from app.logformat import current_request_id
-from app.refusals import ErrorDetail, HeraldError, InvalidRequest
-from templates_store.errors import TemplateStoreError
+from app.refusals import ErrorDetail, InvalidRequest, Refusal
 
 log = logging.getLogger(__name__)
 
@@ -41,14 +41,10 @@ def envelope(details: Iterable[ErrorDetail]) -> dict[str, list[dict[str, str]]]:
     return {"errors": [detail.as_dict() for detail in details]}
 
 
-def refusal(
-    error: HeraldError | TemplateStoreError, family: ApiFamily
-) -> tuple[int, list[ErrorDetail]]:
+def refusal(error: Refusal, family: ApiFamily) -> tuple[int, list[ErrorDetail]]:
     """A refusal as an API family answers it, its status and details: invalid input takes the
     family's status and code (`app.families`); every other refusal carries its own. The
     command line answers as the Herald API does."""
-    if isinstance(error, TemplateStoreError):
-        return error.status, [ErrorDetail(d.code, d.message, d.field) for d in error.details]
     status = error.status or family.validation_status
     details = error.details
     if isinstance(error, InvalidRequest):
@@ -69,11 +65,10 @@ def error_response(
     return response
 
 
-def response_for(error: HeraldError | TemplateStoreError) -> Response:
+def response_for(error: Refusal) -> Response:
     """The response the error handlers give a refused request (for whoever must keep it)."""
     status, details = refusal(error, current_family())
-    headers = error.headers if isinstance(error, HeraldError) else None
-    return error_response(status, details, headers)
+    return error_response(status, details, error.headers)
 
 
 def _http_error(error: HTTPException) -> Response:
@@ -125,7 +120,6 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(RedisError, _redis_unreachable)
     app.register_error_handler(DBAPIError, _database_unavailable)
     app.register_error_handler(SQLAlchemyTimeoutError, _database_unavailable)
-    app.register_error_handler(HeraldError, response_for)
-    app.register_error_handler(TemplateStoreError, response_for)
+    app.register_error_handler(Refusal, response_for)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected_error)

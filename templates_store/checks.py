@@ -13,7 +13,7 @@ from typing import Any
 
 from jinja2 import TemplateSyntaxError, meta, nodes
 
-from templates_store.errors import Problem
+from templates_store.errors import ErrorDetail
 from templates_store.models import CHANNEL_ORDER
 from templates_store.sandbox import HTML, TEXT, HeraldCodeGenerator, HeraldSandbox
 from templates_store.variables import resolve_ref
@@ -76,15 +76,15 @@ def _data_sources(value: Any, path: str) -> Iterator[tuple[str, str, str, str]]:
 
 def check_channels(
     channels: Mapping[str, Any], variable_schema: Mapping[str, Any]
-) -> list[Problem]:
+) -> list[ErrorDetail]:
     """Every problem in every template string of the channels; [] when all can be saved."""
     declared = variable_schema.get("properties") or {}
-    problems: list[Problem] = []
+    problems: list[ErrorDetail] = []
     for name, what in PROVIDED.items():
         if name in declared:
             message = f"'{name}' is {what} and cannot be declared as a variable."
             field = f"variableSchema.properties.{name}"
-            problems.append(Problem("ERR_BAD_REQUEST", message, field))
+            problems.append(ErrorDetail("ERR_BAD_REQUEST", message, field))
     for channel, part, field, source in iter_sources(channels):
         env = environment_for(channel, part)
         problems.extend(check_source(source, env=env, field=field, schema=variable_schema))
@@ -93,18 +93,20 @@ def check_channels(
 
 def check_source(
     source: str, *, env: HeraldSandbox, field: str, schema: Mapping[str, Any]
-) -> list[Problem]:
+) -> list[ErrorDetail]:
     """Problems of one template string: syntax, safety, then undeclared names."""
     try:
         ast = env.parse(source)
-        problems = [Problem("ERR_BAD_REQUEST", m, field) for m in _unsafe(ast, env)]
+        problems = [ErrorDetail("ERR_BAD_REQUEST", m, field) for m in _unsafe(ast, env)]
         if not problems:
-            problems = [Problem("ERR_BAD_REQUEST", m, field) for m in _undeclared(ast, env, schema)]
+            problems = [
+                ErrorDetail("ERR_BAD_REQUEST", m, field) for m in _undeclared(ast, env, schema)
+            ]
         if not problems:
             env.compile(source)
     except TemplateSyntaxError as exc:
         message = f"Template syntax error on line {exc.lineno}: {exc.message}"
-        return [Problem("ERR_BAD_REQUEST", message, field)]
+        return [ErrorDetail("ERR_BAD_REQUEST", message, field)]
     return problems
 
 

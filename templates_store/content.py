@@ -12,7 +12,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from templates_store.errors import InvalidTemplate, Problem
+from templates_store.errors import InvalidTemplate, marshmallow_details
 
 KEY_PATTERN = r"^[a-z0-9]+(?:[-_][a-z0-9]+)*$"
 SHORT = validate.Length(max=1000)
@@ -127,18 +127,5 @@ def load_document(document: Any, *, keyed: bool = True) -> tuple[str | None, Tem
     try:
         data = schema.load(document)
     except ValidationError as exc:
-        raise InvalidTemplate(problems=problems_from_messages(exc.messages)) from exc
+        raise InvalidTemplate(details=marshmallow_details(exc.messages)) from exc
     return data.get("key"), TemplateContent.from_loaded(data)
-
-
-def problems_from_messages(messages: Any, prefix: str = "") -> list[Problem]:
-    """Flatten marshmallow's nested messages into problems with dotted field paths."""
-    if isinstance(messages, Mapping):
-        found: list[Problem] = []
-        for name, value in messages.items():
-            path = prefix if name == "_schema" else (f"{prefix}.{name}" if prefix else str(name))
-            found.extend(problems_from_messages(value, path))
-        return found
-    if isinstance(messages, list):
-        return [p for m in messages for p in problems_from_messages(m, prefix)]
-    return [Problem("ERR_BAD_REQUEST", str(messages), prefix or None)]

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from templates_store import service
 from templates_store.content import TemplateContent, load_document
-from templates_store.errors import InvalidTemplate, Problem, TemplateArchived
+from templates_store.errors import ErrorDetail, InvalidTemplate, TemplateArchived
 from templates_store.models import Template
 
 SUFFIXES = (".yaml", ".yml", ".json")
@@ -102,7 +102,7 @@ def _load_directory(directory: Path) -> dict[str, tuple[str, TemplateContent]]:
     if not directory.is_dir():
         raise InvalidTemplate(f"{directory} is not a directory.")
     loaded: dict[str, tuple[str, TemplateContent]] = {}
-    problems: list[Problem] = []
+    problems: list[ErrorDetail] = []
     files_by_key: dict[str, str] = {}
     for path in sorted(p for p in directory.iterdir() if p.suffix in SUFFIXES):
         try:
@@ -113,11 +113,11 @@ def _load_directory(directory: Path) -> dict[str, tuple[str, TemplateContent]]:
             continue
         if key in files_by_key:
             message = f"{path.name}: key {key!r} is also in {files_by_key[key]}."
-            problems.append(Problem("ERR_BAD_REQUEST", message, "key"))
+            problems.append(ErrorDetail("ERR_BAD_REQUEST", message, "key"))
         files_by_key[key] = path.name
         loaded[path.name] = (key, content)
     if problems:
-        raise InvalidTemplate(problems=problems)
+        raise InvalidTemplate(details=problems)
     return loaded
 
 
@@ -150,8 +150,8 @@ def _inline_html(document: dict[str, Any], directory: Path) -> None:
         raise InvalidTemplate(f"Cannot read {name}: {exc.strerror}.", field=field) from exc
 
 
-def _in_file(name: str, problems: list[Problem]) -> list[Problem]:
-    return [Problem(p.code, f"{name}: {p.message}", p.field) for p in problems]
+def _in_file(name: str, problems: list[ErrorDetail]) -> list[ErrorDetail]:
+    return [ErrorDetail(p.code, f"{name}: {p.message}", p.field) for p in problems]
 
 
 def _content_of(version: Any) -> TemplateContent:

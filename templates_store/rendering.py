@@ -8,7 +8,7 @@ from typing import Any
 
 from templates_store.checks import RECIPIENT, UNSUBSCRIBE_URL
 from templates_store.compiled import compiled
-from templates_store.errors import Problem
+from templates_store.errors import ErrorDetail
 from templates_store.models import TemplateVersion
 from templates_store.sandbox import GLOBALS, RecipientView
 
@@ -72,20 +72,22 @@ def render(
 
 def check_push_overrides(
     overrides: Any, *, field_prefix: str = "template.notificationPushData"
-) -> list[Problem]:
+) -> list[ErrorDetail]:
     """Shape check for a send's push overrides: text fields are strings, `data` an object."""
     if overrides is None:
         return []
     if not isinstance(overrides, Mapping):
-        return [Problem("ERR_BAD_REQUEST", "Push overrides must be a JSON object.", field_prefix)]
+        return [
+            ErrorDetail("ERR_BAD_REQUEST", "Push overrides must be a JSON object.", field_prefix)
+        ]
     problems = [
-        Problem("ERR_BAD_REQUEST", f"{name} must be a string.", f"{field_prefix}.{name}")
+        ErrorDetail("ERR_BAD_REQUEST", f"{name} must be a string.", f"{field_prefix}.{name}")
         for name in PUSH_TEXT_OVERRIDES
         if overrides.get(name) is not None and not isinstance(overrides[name], str)
     ]
     if overrides.get("data") is not None and not isinstance(overrides["data"], Mapping):
         message = "data must be an object."
-        problems.append(Problem("ERR_BAD_REQUEST", message, f"{field_prefix}.data"))
+        problems.append(ErrorDetail("ERR_BAD_REQUEST", message, f"{field_prefix}.data"))
     return problems
 
 

@@ -37,7 +37,7 @@ def validate_content(content: TemplateContent) -> None:
     if not problems:
         problems = check_channels(content.channels, content.variable_schema)
     if problems:
-        raise InvalidTemplate(problems=problems)
+        raise InvalidTemplate(details=problems)
 
 
 def create_template(
@@ -215,7 +215,7 @@ def preview(
     target = _version(session, template, version or template.latest_version)
     problems = check_variables(target, variables, field_prefix="variables")
     if problems:
-        raise InvalidVariables(problems=problems)
+        raise InvalidVariables(details=problems)
     return target, render(target, variables=variables, user=user)
 
 

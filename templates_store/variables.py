@@ -20,7 +20,7 @@ from referencing import Registry, Resource
 from referencing.exceptions import CannotDetermineSpecification, NoSuchResource, Unresolvable
 
 from templates_store.cache import BoundedCache
-from templates_store.errors import Problem
+from templates_store.errors import ErrorDetail
 from templates_store.models import TemplateVersion
 
 INVALID_VARIABLES = "ERR_INVALID_VARIABLES"
@@ -53,11 +53,11 @@ def check_variables(
     variables: Mapping[str, Any],
     *,
     field_prefix: str = "template.variables",
-) -> list[Problem]:
+) -> list[ErrorDetail]:
     """Every way `variables` fails the version's schema, each naming its field; [] when valid."""
     if not isinstance(variables, Mapping):
-        return [Problem(INVALID_VARIABLES, "Variables must be a JSON object.", field_prefix)]
-    problems: dict[tuple[str, str], Problem] = {}
+        return [ErrorDetail(INVALID_VARIABLES, "Variables must be a JSON object.", field_prefix)]
+    problems: dict[tuple[str, str], ErrorDetail] = {}
     try:
         validator = _validators.get_or_build(
             version.cache_key, lambda: build_validator(version.variable_schema)
@@ -74,10 +74,10 @@ def check_variables(
     return sorted(problems.values(), key=lambda p: (p.field or "", p.message))
 
 
-def _unresolvable(exc: Exception, field: str) -> Problem:
+def _unresolvable(exc: Exception, field: str) -> ErrorDetail:
     ref = getattr(exc, "ref", None)
     message = "The template's variableSchema has a reference that cannot be resolved"
-    return Problem(INVALID_VARIABLES, f"{message}: {ref!r}." if ref else f"{message}.", field)
+    return ErrorDetail(INVALID_VARIABLES, f"{message}: {ref!r}." if ref else f"{message}.", field)
 
 
 def build_validator(schema: Mapping[str, Any]) -> Validator:
@@ -222,23 +222,23 @@ def strict_schema(schema: Any) -> Any:
     return strict
 
 
-def check_variable_schema(schema: Any, *, field: str = "variableSchema") -> list[Problem]:
+def check_variable_schema(schema: Any, *, field: str = "variableSchema") -> list[ErrorDetail]:
     """Save-time check: an object-typed, valid JSON Schema whose references all resolve locally,
     within the schema itself (`#/...`), so that validating variables never looks anywhere else."""
     if not isinstance(schema, Mapping):
-        return [Problem("ERR_BAD_REQUEST", "variableSchema must be a JSON object.", field)]
+        return [ErrorDetail("ERR_BAD_REQUEST", "variableSchema must be a JSON object.", field)]
     if schema.get("type") != "object":
-        return [Problem("ERR_BAD_REQUEST", 'variableSchema must have "type": "object".', field)]
+        return [ErrorDetail("ERR_BAD_REQUEST", 'variableSchema must have "type": "object".', field)]
     if "$schema" in schema and validator_for(schema, default=None) is None:  # type: ignore[arg-type]
-        return [Problem("ERR_BAD_REQUEST", "Unknown $schema dialect.", f"{field}.$schema")]
+        return [ErrorDetail("ERR_BAD_REQUEST", "Unknown $schema dialect.", f"{field}.$schema")]
     cls = validator_for(schema, default=Draft202012Validator)
     try:
         cls.check_schema(schema)
     except SchemaError as exc:
         where = ".".join([field, *(str(p) for p in exc.absolute_path)])
-        return [Problem("ERR_BAD_REQUEST", f"Not a valid JSON Schema: {exc.message}", where)]
+        return [ErrorDetail("ERR_BAD_REQUEST", f"Not a valid JSON Schema: {exc.message}", where)]
     if _unevaluated_with_patterns(schema):
-        return [Problem("ERR_BAD_REQUEST", UNEVALUATED_WITH_PATTERNS, field)]
+        return [ErrorDetail("ERR_BAD_REQUEST", UNEVALUATED_WITH_PATTERNS, field)]
     return _reference_problems(schema, field, scope_keywords=_scope_keywords(cls))
 
 
@@ -250,8 +250,8 @@ def _scope_keywords(cls: type[Validator]) -> tuple[str, ...]:
 
 def _reference_problems(
     schema: Mapping[str, Any], field: str, *, scope_keywords: tuple[str, ...]
-) -> list[Problem]:
-    problems: list[Problem] = []
+) -> list[ErrorDetail]:
+    problems: list[ErrorDetail] = []
     for where, keyword, value in _keywords(schema, field):
         if keyword == "$ref" and resolve_ref(schema, value) is None:
             message = f"Unresolvable $ref {value!r}; only local refs (#/...)."
@@ -261,7 +261,7 @@ def _reference_problems(
             message = f"{keyword} is only allowed at the top level of variableSchema."
         else:
             continue
-        problems.append(Problem("ERR_BAD_REQUEST", message, where))
+        problems.append(ErrorDetail("ERR_BAD_REQUEST", message, where))
     return problems
 
 
@@ -297,12 +297,14 @@ def _keywords(schema: Any, path: str) -> Iterator[tuple[str, str, Any]]:
             yield from _keywords(item, f"{path}.{index}")
 
 
-def _problems_for(error: ValidationError, prefix: str) -> Iterator[Problem]:
+def _problems_for(error: ValidationError, prefix: str) -> Iterator[ErrorDetail]:
     base = ".".join([prefix, *(str(p) for p in error.absolute_path)])
     instance = error.instance
     if error.validator == "required" and isinstance(instance, Mapping):
         for name in error.validator_value:
             if name not in instance:
-                yield Problem(INVALID_VARIABLES, f"Missing variable {name!r}.", f"{base}.{name}")
+                yield ErrorDetail(
+                    INVALID_VARIABLES, f"Missing variable {name!r}.", f"{base}.{name}"
+                )
     else:
-        yield Problem(INVALID_VARIABLES, error.message, base)
+        yield ErrorDetail(INVALID_VARIABLES, error.message, base)

@@ -16,10 +16,9 @@ from app.composition import Process, compose
 from app.config import Settings
 from app.errors import envelope, refusal
 from app.families import HERALD_API
-from app.refusals import HeraldError, InvalidRequest
+from app.refusals import InvalidRequest, Refusal
 from app.runtime import Runtime
 from app.wire import parse_json
-from templates_store.errors import TemplateStoreError
 
 # A refusal's exit status; `herald notifications watch` documents its other ones.
 REFUSED = 1
@@ -35,13 +34,13 @@ def emit_line(payload: Any) -> None:
     click.echo(json.dumps(payload, default=str))
 
 
-def refusal_answer(error: HeraldError | TemplateStoreError) -> tuple[int, dict[str, Any]]:
+def refusal_answer(error: Refusal) -> tuple[int, dict[str, Any]]:
     """The status and error envelope the Herald API answers this refusal with."""
     status, details = refusal(error, HERALD_API)
     return status, envelope(details)
 
 
-def refuse(error: HeraldError | TemplateStoreError) -> NoReturn:
+def refuse(error: Refusal) -> NoReturn:
     """Print the refusal's error envelope on stderr and exit non-zero."""
     print_refusal(refusal_answer(error)[1])
 
@@ -62,7 +61,7 @@ class HeraldGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except (HeraldError, TemplateStoreError) as error:
+        except Refusal as error:
             refuse(error)
 
 

@@ -20,11 +20,10 @@ from app.idempotency import records
 from app.notifications import service
 from app.notifications.dispatch import send_answer, start_delivery
 from app.notifications.schemas import SendRequestSchema
-from app.refusals import ErrorDetail, HeraldError, invalid
+from app.refusals import ErrorDetail, Refusal, invalid
 from app.runtime import Runtime
 from app.tenants import service as tenants
 from app.wire import has_nul
-from templates_store.errors import TemplateStoreError
 from workers.actors import Actors
 
 SEND_PATH = "/api/notifications/send"
@@ -107,7 +106,7 @@ def send_once(
             return stored.status, json.loads(stored.body)
         try:
             status, answer = _send(rt, actors, app_id=app_id, document=document)
-        except (HeraldError, TemplateStoreError) as error:
+        except Refusal as error:
             status, answer = refusal_answer(error)
         except BaseException:
             records.forget(session, scope=app_id, key=key)

@@ -18,8 +18,7 @@ from app.dashboard import (
     user_routes,
 )
 from app.extensions import db_session
-from app.refusals import HeraldError
-from templates_store.errors import TemplateStoreError
+from app.refusals import HeraldError, Refusal
 
 bp = Blueprint(
     "dashboard",
@@ -69,9 +68,8 @@ def _page_context() -> dict[str, Any]:
     return {"csrf_token": gate.csrf_token, "operator": g.get("dashboard_session")}
 
 
-@bp.errorhandler(HeraldError)
-@bp.errorhandler(TemplateStoreError)
-def _refused(error: HeraldError | TemplateStoreError) -> tuple[str, int]:
+@bp.errorhandler(Refusal)
+def _refused(error: Refusal) -> tuple[str, int]:
     messages = "; ".join(detail.message for detail in error.details)
     return _error_page(error.status or 400, messages or "The request was refused.")
 

@@ -15,8 +15,7 @@ from flask import Response, make_response, request
 from app.errors import response_for
 from app.extensions import db_session
 from app.idempotency import records
-from app.refusals import HeraldError
-from templates_store.errors import TemplateStoreError
+from app.refusals import Refusal
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -39,7 +38,7 @@ def run_idempotently(scope: str, view: Callable[[], Any]) -> Any:
         return _replayed(stored)
     try:
         response = make_response(view())
-    except (HeraldError, TemplateStoreError) as refusal:
+    except Refusal as refusal:
         # A refusal is the request's answer too: replayed like any other (a retry with the same
         # key and body gets it again, a corrected body needs a new key).
         session.rollback()

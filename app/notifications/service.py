@@ -117,7 +117,7 @@ def _variables(send: TemplatedSend, session: Session) -> None:
     assert send.version is not None
     problems = check_variables(send.version, send.template["variables"])
     if problems:
-        raise InvalidVariables(problems=problems)
+        raise InvalidVariables(details=problems)
 
 
 def _email_owners(send: TemplatedSend, session: Session) -> None:
