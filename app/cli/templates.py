@@ -52,47 +52,48 @@ VERSION = click.option(
 )
 
 
-@templates.command("submit")
-@click.argument("key")
-@click.option("--app", "app_id", required=True)
-@VERSION
-def templates_submit(key: str, app_id: str, version: int | None) -> None:
-    """Submit a draft version for review, as POST /api/templates/KEY/submit does."""
-    _review(service.submit, TransitionBody, key, app_id, version=version)
-
-
-@templates.command("approve")
-@click.argument("key")
-@click.option("--app", "app_id", required=True)
-@VERSION
-def templates_approve(key: str, app_id: str, version: int | None) -> None:
-    """Approve a pending version; sends use it from now on."""
-    _review(service.approve, TransitionBody, key, app_id, version=version)
-
-
-@templates.command("reject")
-@click.argument("key")
-@click.option("--app", "app_id", required=True)
-@click.option("--reason", default=None, help="Why (required, as the API requires it).")
-@VERSION
-def templates_reject(key: str, app_id: str, reason: str | None, version: int | None) -> None:
-    """Reject a pending version with a reason."""
-    _review(service.reject, RejectBody, key, app_id, version=version, reason=reason)
-
-
-def _review(
+def _review_command(
+    name: str,
     transition: Callable[..., Any],
     body: type[Schema],
-    key: str,
-    app_id: str,
-    **options: Any,
+    help_text: str,
+    *options: Callable[[Any], Any],
 ) -> None:
-    """One review step, its options checked by the API's body schema; prints the version."""
-    data = load_body(body, document=_body(**options))
-    with transaction() as (_rt, session):
-        tenants.get_tenant(session=session, app_id=app_id)
-        version = transition(session, app_id=app_id, ref=key, actor=ACTOR, **data)
-        emit(TemplateVersionView().dump(version))
+    """`herald templates NAME KEY --app APP [options] [--version N]`: one review step, its
+    options checked by the API's body schema; prints the version."""
+
+    def review(key: str, app_id: str, version: int | None, **given: Any) -> None:
+        data = load_body(body, document=_body(version=version, **given))
+        with transaction() as (_rt, session):
+            tenants.get_tenant(session=session, app_id=app_id)
+            reviewed = transition(session, app_id=app_id, ref=key, actor=ACTOR, **data)
+            emit(TemplateVersionView().dump(reviewed))
+
+    parameters = (click.argument("key"), click.option("--app", "app_id", required=True))
+    for parameter in reversed((*parameters, *options, VERSION)):
+        review = parameter(review)
+    templates.command(name, help=help_text)(review)
+
+
+_review_command(
+    "submit",
+    service.submit,
+    TransitionBody,
+    "Submit a draft version for review, as POST /api/templates/KEY/submit does.",
+)
+_review_command(
+    "approve",
+    service.approve,
+    TransitionBody,
+    "Approve a pending version; sends use it from now on.",
+)
+_review_command(
+    "reject",
+    service.reject,
+    RejectBody,
+    "Reject a pending version with a reason.",
+    click.option("--reason", default=None, help="Why (required, as the API requires it)."),
+)
 
 
 def _body(**fields: Any) -> dict[str, Any]:

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import click
+from sqlalchemy.orm import Session
 
 from app.cli.output import emit, transaction
 from app.engine.webhook_sending import send_test
 from app.http import load_body
+from app.runtime import Runtime
 from app.tenants import service as tenants
 from app.webhooks import service
+from app.webhooks.models import WebhookEndpoint
 from app.webhooks.schemas import (
     AttemptView,
     CreateWebhookSchema,
@@ -26,6 +31,18 @@ EVENTS = click.option(
 )
 # Endpoints and attempts read per query while listing them all.
 PAGE_SIZE = 100
+
+
+def _one_endpoint(command: Any) -> Any:
+    """A command about one endpoint of the app: `--app APP WEBHOOK_ID`."""
+    return APP(click.argument("webhook_id")(command))
+
+
+@contextmanager
+def _endpoint(app_id: str, webhook_id: str) -> Iterator[tuple[Runtime, Session, WebhookEndpoint]]:
+    """The app's endpoint (refused when it has none of that id), in the command's transaction."""
+    with transaction() as (rt, session):
+        yield rt, session, service.get_endpoint(session, app_id=app_id, endpoint_id=webhook_id)
 
 
 @click.group()
@@ -67,18 +84,15 @@ def webhooks_create(app_id: str, url: str, events: tuple[str, ...], description:
 
 
 @webhooks.command("show")
-@APP
-@click.argument("webhook_id")
+@_one_endpoint
 def webhooks_show(app_id: str, webhook_id: str) -> None:
     """One endpoint (never its secret)."""
-    with transaction() as (_rt, session):
-        endpoint = service.get_endpoint(session, app_id=app_id, endpoint_id=webhook_id)
+    with _endpoint(app_id, webhook_id) as (_rt, _session, endpoint):
         emit(WebhookView().dump(service.endpoint_view(endpoint)))
 
 
 @webhooks.command("update")
-@APP
-@click.argument("webhook_id")
+@_one_endpoint
 @click.option("--url")
 @EVENTS
 @click.option("--description")
@@ -89,57 +103,46 @@ def webhooks_update(app_id: str, webhook_id: str, **given: Any) -> None:
     if "events" in document:
         document["events"] = list(document["events"])
     changes = load_body(UpdateWebhookSchema, document=document)
-    with transaction() as (rt, session):
-        endpoint = service.update_endpoint(
-            session=session,
-            endpoint=service.get_endpoint(session, app_id=app_id, endpoint_id=webhook_id),
-            changes=changes,
-            destinations=rt.webhook_http.guard,
+    with _endpoint(app_id, webhook_id) as (rt, session, endpoint):
+        service.update_endpoint(
+            session=session, endpoint=endpoint, changes=changes, destinations=rt.webhook_http.guard
         )
         emit(WebhookView().dump(service.endpoint_view(endpoint)))
 
 
 @webhooks.command("delete")
-@APP
-@click.argument("webhook_id")
+@_one_endpoint
 def webhooks_delete(app_id: str, webhook_id: str) -> None:
     """Remove the endpoint and whatever was waiting to be sent to it."""
-    with transaction() as (_rt, session):
-        endpoint = service.get_endpoint(session, app_id=app_id, endpoint_id=webhook_id)
+    with _endpoint(app_id, webhook_id) as (_rt, session, endpoint):
         service.delete_endpoint(session, endpoint=endpoint)
         emit({"id": webhook_id, "deleted": True})
 
 
 @webhooks.command("rotate-secret")
-@APP
-@click.argument("webhook_id")
+@_one_endpoint
 def webhooks_rotate_secret(app_id: str, webhook_id: str) -> None:
     """A new signing secret, shown this once; the replaced one also signs for 24 hours."""
-    with transaction() as (rt, session):
-        endpoint = service.get_endpoint(session, app_id=app_id, endpoint_id=webhook_id)
+    with _endpoint(app_id, webhook_id) as (rt, session, endpoint):
         secret = service.rotate_secret(session=session, endpoint=endpoint, encryptor=rt.encryptor)
         emit(WebhookWithSecretView().dump(service.endpoint_view(endpoint, secret=secret)))
 
 
 @webhooks.command("test")
-@APP
-@click.argument("webhook_id")
+@_one_endpoint
 def webhooks_test(app_id: str, webhook_id: str) -> None:
     """Send a `webhook.test` event now; prints the attempt."""
-    with transaction() as (rt, session):
-        endpoint = service.get_endpoint(session, app_id=app_id, endpoint_id=webhook_id)
+    with _endpoint(app_id, webhook_id) as (rt, session, endpoint):
         attempt = send_test(rt, session, endpoint)
         view = {**service.attempt_view(attempt), "delivered": attempt.delivered}
         emit(WebhookTestView().dump(view))
 
 
 @webhooks.command("attempts")
-@APP
-@click.argument("webhook_id")
+@_one_endpoint
 @click.option("--limit", default=PAGE_SIZE, show_default=True, type=click.IntRange(1, 100))
 def webhooks_attempts(app_id: str, webhook_id: str, limit: int) -> None:
     """The endpoint's most recent attempts, newest first."""
-    with transaction() as (_rt, session):
-        endpoint = service.get_endpoint(session, app_id=app_id, endpoint_id=webhook_id)
+    with _endpoint(app_id, webhook_id) as (_rt, session, endpoint):
         attempts, _ = service.list_attempts(session, endpoint=endpoint, page=1, per_page=limit)
         emit([AttemptView().dump(service.attempt_view(a)) for a in attempts])
