@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import ColumnElement, Table, Update, create_engine, event, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -82,6 +82,21 @@ def is_connection_lost(error: DBAPIError) -> bool:
     """The connection died or could not be made (a restart, a failover, an administrator's
     kill), rather than the statement being wrong: worth another try on a fresh connection."""
     return bool(error.connection_invalidated) or isinstance(error, OperationalError)
+
+
+def update_first(
+    table: Table,
+    *where: ColumnElement[bool],
+    order_by: ColumnElement[Any],
+    limit: int,
+    chosen_if: Sequence[ColumnElement[bool]] = (),
+) -> Update:
+    """An UPDATE of the first `limit` rows (by `order_by`) that match `where` and `chosen_if`,
+    which checks `where` again on each row it updates: a row that a concurrent statement moved
+    meanwhile is left alone, so two callers never both take one row. Add its `values` (and
+    `returning`)."""
+    chosen = select(table.c.id).where(*where, *chosen_if).order_by(order_by).limit(limit)
+    return update(table).where(table.c.id.in_(chosen.scalar_subquery()), *where)
 
 
 def _build_engine(url: str) -> Engine:

@@ -31,6 +31,7 @@ from sqlalchemy import ColumnElement, and_, case, exists, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from app.db import update_first
 from app.engine import webhook_events
 from app.engine.models import (
     ChunkStatus,
@@ -143,12 +144,8 @@ def claim_due_batches(connection: Connection, *, now: datetime, limit: int) -> l
     """scheduled ──due──► queued for up to `limit` batches whose `send_at` is `now` or before;
     the ids this call moved, which no concurrent call also moves."""
     due = and_(_due(now), _notifications.c.mode == "batch")
-    first_due = (
-        select(_notifications.c.id).where(due).order_by(_notifications.c.send_at).limit(limit)
-    )
     claimed = connection.execute(
-        update(_notifications)
-        .where(due, _notifications.c.id.in_(first_due))
+        update_first(_notifications, due, order_by=_notifications.c.send_at, limit=limit)
         .values(status=NotificationStatus.QUEUED.value, updated_at=utcnow())
         .returning(_notifications.c.id)
     )

@@ -31,6 +31,7 @@ from sqlalchemy import ColumnElement, and_, bindparam, func, or_, select, true, 
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.orm import InstrumentedAttribute, Session, load_only
 
+from app.db import update_first
 from app.engine.models import Delivery, DeliveryStatus, Notification
 from app.orm import utcnow
 from app.users.models import User
@@ -313,16 +314,10 @@ def release_due_retries(
     releasable = _table.c.next_attempt_at <= now - overdue_after
     if broker_wait_limit is not None:  # began waiting longer ago than any message could hold
         releasable = or_(releasable, _table.c.updated_at <= now - broker_wait_limit)
-    chosen = (
-        select(_table.c.id)
-        .where(*due, releasable)
-        .order_by(_table.c.next_attempt_at)
-        .limit(limit)
-        .scalar_subquery()
-    )
     released = connection.execute(
-        update(_table)
-        .where(_table.c.id.in_(chosen), *due)
+        update_first(
+            _table, *due, order_by=_table.c.next_attempt_at, limit=limit, chosen_if=[releasable]
+        )
         .values(status=QUEUED, updated_at=now)
         .returning(_table.c.id, _table.c.channel, _table.c.app_id)
     )

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import delete, exists, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
+from app.db import update_first
 from app.orm import utcnow
 from app.webhooks.models import (
     MessageStatus,
@@ -135,18 +136,15 @@ def claim_due(connection: Connection, *, limit: int = MESSAGES_PER_PASS) -> list
         _messages.c.next_attempt_at <= now,
         or_(_messages.c.lease_until.is_(None), _messages.c.lease_until < now),
     ]
-    chosen = (
-        select(_messages.c.id)
-        .where(*claimable, _ENDPOINT_ENABLED)
-        .order_by(_messages.c.next_attempt_at)
-        .limit(limit)
-        .scalar_subquery()
+    first_due = update_first(
+        _messages,
+        *claimable,
+        order_by=_messages.c.next_attempt_at,
+        limit=limit,
+        chosen_if=[_ENDPOINT_ENABLED],
     )
     claimed = connection.execute(
-        update(_messages)
-        .where(_messages.c.id.in_(chosen), *claimable)
-        .values(lease_until=now + ENQUEUED_LEASE)
-        .returning(_messages.c.id)
+        first_due.values(lease_until=now + ENQUEUED_LEASE).returning(_messages.c.id)
     )
     return list(claimed.scalars())
 
