@@ -31,15 +31,15 @@ class EmailAudience:
     def of(
         cls,
         session: Session,
-        *,
+        app: App | None,
         notification: Notification,
         users: Sequence[User],
+        *,
         links: UnsubscribeLinks,
         emails: bool,
     ) -> EmailAudience:
-        """The audience of this notification among these users (one query, none when no email
-        is to be sent)."""
-        app = session.get(App, notification.app_id)
+        """The audience of this notification of `app` among these users (one query, none when
+        no email is to be sent)."""
         category = notification.category
         critical = app is not None and category is not None and category in app.critical_categories
         addresses = [u.email for u in users if u.email] if emails else []

@@ -102,6 +102,8 @@ class Lookups:
     ) -> Lookups:
         user_ids = [u.id for u in users]
         app_id, category = notification.app_id, notification.category
+        app = session.get(App, app_id)  # its critical categories, its push providers
+        mobile = configured_platforms(app) if app is not None and "push" in chosen else frozenset()
         return cls(
             blocked=opt_outs(session, app_id=app_id, user_ids=user_ids, category=category),
             unsubscribed=unsubscribed_user_ids(
@@ -113,13 +115,9 @@ class Lookups:
             ),
             subscriptions=active_subscriptions(session, app_id=app_id, user_ids=user_ids),
             audience=EmailAudience.of(
-                session,
-                notification=notification,
-                users=users,
-                links=links,
-                emails="email" in chosen,
+                session, app, notification, users, links=links, emails="email" in chosen
             ),
-            mobile_platforms=_mobile_platforms(session, notification, chosen),
+            mobile_platforms=mobile,
         )
 
     def recipient(self, user: User, unsubscribe_url: str) -> Recipient:
@@ -347,15 +345,6 @@ def _decide_push(
         payload["category"] = in_app.get("category") or notification.category
         payload["tag"] = notification.tag
     return states.QUEUED, None, payload
-
-
-def _mobile_platforms(
-    session: Session, notification: Notification, chosen: Sequence[str]
-) -> frozenset[str]:
-    if "push" not in chosen:
-        return frozenset()
-    app = session.get(App, notification.app_id)
-    return configured_platforms(app) if app is not None else frozenset()
 
 
 # The inbox columns a rendered value must fit (a title is cut to its length instead).
