@@ -50,20 +50,14 @@ from app.runtime import Runtime
 from app.security import hash_secret
 from app.users.models import User
 from bench import webhook
-from tests.support import services
+from bench.common import WORKER_PROCESSES, WORKER_THREADS, private_database, procfile_parser
 from tests.support.factories import ORDER_CHANNELS, ORDER_SCHEMA, Tenant, make_tenant
 from tests.support.processes import free_port, procfile_process, wait_for_log
 from tests.support.sinks import PushService, SmtpSink
 
-WORKER_PROCESSES, WORKER_THREADS = 2, 16  # the Procfile's defaults
-
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--targets", type=int, default=10_000)
-    parser.add_argument("--sqlite", action="store_true", help="SQLite instead of PostgreSQL")
-    parser.add_argument("--threads", type=int, default=WORKER_THREADS, help="worker threads")
-    parser.add_argument("--processes", type=int, default=WORKER_PROCESSES, help="worker processes")
+    parser = procfile_parser(__doc__.splitlines()[0])
     parser.add_argument("--throttle", type=int, default=0, help="SMTP_MAX_PER_SECOND")
     parser.add_argument("--sink-per-second", type=int, default=0, help="the SMTP sink's quota")
     parser.add_argument("--apps", type=int, choices=(1, 2), default=1, help="apps sending")
@@ -78,16 +72,12 @@ def main() -> None:
         smtp.limit_rate(quota)
     os.environ["SMTP_URL"] = smtp.url
     workdir = Path(tempfile.mkdtemp(prefix="herald-bench-"))
-    database_url = (
-        f"sqlite:///{workdir / 'bench.db'}" if args.sqlite else services.create_postgres_database()
-    )
-    try:
-        run(args, database_url, workdir, smtp, push)
-    finally:
-        smtp.stop()
-        push.stop()
-        if database_url.startswith("postgresql"):
-            services.drop_postgres_database(database_url)
+    with private_database(workdir, sqlite=args.sqlite) as database_url:
+        try:
+            run(args, database_url, workdir, smtp, push)
+        finally:
+            smtp.stop()
+            push.stop()
 
 
 def run(

@@ -50,15 +50,13 @@ from app.push.service import token_hash
 from app.runtime import Runtime, web_push_policy
 from app.users.models import User
 from bench.batch import (
-    WORKER_PROCESSES,
-    WORKER_THREADS,
     BenchApp,
     _group_cpu_s,
     _post,
     _send,
     _wait_for_completion,
 )
-from tests.support import services
+from bench.common import private_database, procfile_parser
 from tests.support.factories import ORDER_CHANNELS, ORDER_SCHEMA, make_tenant
 from tests.support.fake_apns import ApnsRequest, FakeApns
 from tests.support.fake_google import FakeGoogle
@@ -83,34 +81,25 @@ class Device:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--targets", type=int, default=10_000)
-    parser.add_argument("--sqlite", action="store_true", help="SQLite instead of PostgreSQL")
-    parser.add_argument("--threads", type=int, default=WORKER_THREADS, help="worker threads")
-    parser.add_argument("--processes", type=int, default=WORKER_PROCESSES, help="worker processes")
-    args = parser.parse_args()
+    args = procfile_parser(__doc__.splitlines()[0]).parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="herald-bench-mobile-"))
     ca = trustme.CA()
     ca_file = workdir / "ca.pem"
     ca.cert_pem.write_to_path(str(ca_file))
     google, apns = FakeGoogle(), FakeApns(ca)
-    database_url = (
-        f"sqlite:///{workdir / 'bench.db'}" if args.sqlite else services.create_postgres_database()
-    )
-    try:
-        settings = Settings.from_env(
-            database_url=database_url,
-            fcm_base_url=google.url,
-            apns_base_url=apns.url,
-            push_providers_ca_file=str(ca_file),
-            webpush_allow_private=True,  # the service account's token endpoint: loopback http
-        )
-        run(args, settings, workdir, google, apns)
-    finally:
-        google.close()
-        apns.close()
-        if database_url.startswith("postgresql"):
-            services.drop_postgres_database(database_url)
+    with private_database(workdir, sqlite=args.sqlite) as database_url:
+        try:
+            settings = Settings.from_env(
+                database_url=database_url,
+                fcm_base_url=google.url,
+                apns_base_url=apns.url,
+                push_providers_ca_file=str(ca_file),
+                webpush_allow_private=True,  # the service account's token endpoint: loopback http
+            )
+            run(args, settings, workdir, google, apns)
+        finally:
+            google.close()
+            apns.close()
 
 
 def run(
