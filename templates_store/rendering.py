@@ -24,6 +24,11 @@ class Rendered:
     push: dict[str, Any] | None
 
     @property
+    def mobile_push(self) -> None:
+        """A template's push channel serves browsers and devices alike: no mobile part."""
+        return None
+
+    @property
     def channel_names(self) -> list[str]:
         return [name for name, content in self._items() if content is not None]
 

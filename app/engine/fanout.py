@@ -37,6 +37,11 @@ class RenderedContent(Protocol):
     email: Mapping[str, Any] | None
     push: Mapping[str, Any] | None
 
+    @property
+    def mobile_push(self) -> Mapping[str, Any] | None:
+        """Content for Android and iOS devices when it differs from `push` (a broadcast's)."""
+        ...
+
 
 # An email payload holding this instead of subject/text/HTML sends the notification's own
 # literal email content (`Notification.content["email"]`), stored once rather than per recipient.
@@ -339,9 +344,8 @@ def _decide_push(
         "sent_to": [],
     }
     if wanted & mobile_platforms:
-        mobile = getattr(content, "mobile_push", None)  # a broadcast's own mobile part
-        if mobile and mobile != content.push:
-            payload["mobile_message"] = dict(mobile)
+        if content.mobile_push and content.mobile_push != content.push:
+            payload["mobile_message"] = dict(content.mobile_push)
         payload["category"] = in_app.get("category") or notification.category
         payload["tag"] = notification.tag
     return states.QUEUED, None, payload

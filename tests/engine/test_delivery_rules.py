@@ -265,9 +265,10 @@ def test_push_goes_to_the_platforms_the_user_allows_and_the_app_has_a_provider_f
     """Legacy Safari tokens belong to `web_push` preferences, ios/android ones to `mobile_push`;
     iOS and Android are sent to once the app configured APNs, FCM."""
     from app.engine.fanout import Recipient, _decide_push
+    from app.engine.pipeline import LiteralContent
 
     notification = SimpleNamespace(category=None, tag=None)
-    content = SimpleNamespace(push={"title": "Hi"}, in_app=None)
+    content = LiteralContent(push={"title": "Hi"})
     safari = [PushSubscription(platform="safari", device_token="t")]
     phone = [PushSubscription(platform="android", device_token="t")]
     browser = [PushSubscription(platform="web", device_token="https://push.example/1")]
@@ -287,3 +288,23 @@ def test_push_goes_to_the_platforms_the_user_allows_and_the_app_has_a_provider_f
     assert decide({"web_push"}, browser + phone, frozenset({"android"})) == ("queued", ["android"])
     assert decide({"mobile_push"}, browser + phone, frozenset({"android"})) == ("queued", ["web"])
     assert decide(set(), [], frozenset({"android"})) == ("skipped", "no_push_subscription")
+
+
+def test_a_broadcasts_own_mobile_part_goes_to_devices_and_its_push_part_to_browsers():
+    from app.engine.fanout import Recipient, _decide_push
+    from app.engine.pipeline import LiteralContent
+
+    notification = SimpleNamespace(category="news", tag="t1")
+    devices = [
+        PushSubscription(platform="web", device_token="https://push.example/1"),
+        PushSubscription(platform="android", device_token="t"),
+    ]
+    recipient = Recipient(None, None, {}, devices, "")
+    content = LiteralContent(push={"title": "Web"}, mobile_push={"title": "Phone"})
+
+    status, _, payload = _decide_push(notification, recipient, content, frozenset({"android"}))
+
+    assert status == "queued"
+    assert payload["message"] == {"title": "Web"}
+    assert payload["mobile_message"] == {"title": "Phone"}
+    assert (payload["category"], payload["tag"]) == ("news", "t1")
