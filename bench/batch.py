@@ -15,6 +15,9 @@ refuses (451) any message beyond `--sink-per-second` (default 1.25 N) in a secon
 its refusals; the plain script is skipped. With `--apps 2` a second app, with as many recipients
 of its own, sends the same batch 2 s after the first: it prints the time from its acceptance to
 its first delivery, and each batch's time to its last delivery.
+
+`machine_probe_us` (`plain_machine_probe_us` for the plain script) is how long a fixed piece of
+work took during the run (bench/machine_speed.py): compare runs whose probes agree.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ from app.security import hash_secret
 from app.users.models import User
 from bench import webhook
 from bench.common import WORKER_PROCESSES, WORKER_THREADS, private_database, procfile_parser
+from bench.machine_speed import SpeedProbe
 from tests.support.factories import ORDER_CHANNELS, ORDER_SCHEMA, Tenant, make_tenant
 from tests.support.processes import free_port, procfile_process, wait_for_log
 from tests.support.sinks import PushService, SmtpSink
@@ -94,6 +98,7 @@ def run(
         procfile_process("web", database_url=database_url, log_dir=workdir, env=env) as web,
         procfile_process("worker", database_url=database_url, log_dir=workdir, env=env) as worker,
         webhook.receiving(runtime, apps[0], smtp, push, enabled=args.webhook),
+        SpeedProbe() as herald_probe,
     ):
         wait_for_log(worker, r"is ready for action|Worker process is ready", timeout=120)
         for app in apps:
@@ -121,6 +126,7 @@ def run(
         "deliveries_per_s": round(sends / herald_seconds, 1),
         "peak_worker_rss_mb": round(peak / 1024, 1),
         "worker_cpu_ms_per_delivery": round(worker_cpu * 1000 / sends, 2),
+        "machine_probe_us": herald_probe.median_us,
     }
     if args.throttle or args.sink_per_second:
         figures.update(_email_pace(smtp, first.started, args.throttle))
@@ -128,8 +134,12 @@ def run(
         figures.update(_shares(smtp, apps))
     elif not args.throttle:
         content = _sent_content(smtp, first.browsers)
-        plain_seconds = _plain_baseline(smtp.url, first.browsers, runtime, first.app_id, content)
+        with SpeedProbe() as plain_probe:
+            plain_seconds = _plain_baseline(
+                smtp.url, first.browsers, runtime, first.app_id, content
+            )
         figures["plain_script_s"] = round(plain_seconds, 2)
+        figures["plain_machine_probe_us"] = plain_probe.median_us
         figures["herald_speed_vs_plain"] = round(plain_seconds / herald_seconds, 2)
     runtime.close()
     print(json.dumps(figures, indent=2))
