@@ -91,10 +91,12 @@ class DeliveryActors:
         )
 
     def after_fan_out(self, app_id: str, fanned: FanOut, *, realtime: bool) -> None:
-        """After commit: push inbox rows to connected sockets and enqueue email and push tasks.
+        """After commit: log and count the outcomes fan-out decided, push inbox rows to
+        connected sockets and enqueue email and push tasks.
 
-        Neither may fail the caller: the rows are committed (see `workers.handoff`).
+        None may fail the caller: the rows are committed (see `workers.handoff`).
         """
+        fanned.report_outcomes()
         publish_events(
             self.runtime,
             app_id=app_id,

@@ -8,16 +8,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import insert, inspect
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from app.engine import outcome_log, states, webhook_events
 from app.engine.email_audience import EmailAudience
+from app.engine.inbox_rows import in_app_overflow, inbox_row, inbox_values
 from app.engine.models import Delivery, Notification
 from app.inbox.models import InboxNotification
-from app.inbox.views import in_app_content, inbox_view
+from app.inbox.views import inbox_view
 from app.orm import new_id, utcnow
 from app.preferences.service import opt_outs
 from app.push.models import PushSubscription
@@ -58,6 +60,23 @@ class FanOut:
     inbox_events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     email_delivery_ids: list[str] = field(default_factory=list)
     push_delivery_ids: list[str] = field(default_factory=list)
+    # The deliveries whose outcome fan-out decided (in-app sent, skipped, failed to render),
+    # told by `report_outcomes` once they are committed: a chunk rolled back and run again
+    # would otherwise log and count them twice.
+    decided: list[dict[str, Any]] = field(default_factory=list)
+    accepted_at: datetime | None = None
+
+    def report_outcomes(self) -> None:
+        """Log and count the outcomes decided at fan-out; call after the commit."""
+        outcome_log.fanned_out(self.decided, accepted_at=self.accepted_at)
+
+    def merge(self, part: FanOut) -> None:
+        """Take in the fan-out of another part of the same notification."""
+        self.inbox_events += part.inbox_events
+        self.email_delivery_ids += part.email_delivery_ids
+        self.push_delivery_ids += part.push_delivery_ids
+        self.decided += part.decided
+        self.accepted_at = part.accepted_at
 
 
 def fan_out(
@@ -79,8 +98,6 @@ def fan_out(
         rows.add(user, content_for)
     _insert(session, rows.deliveries, rows.inbox_rows)
     webhook_events.deliveries_created(session, notification.app_id, rows.deliveries, users)
-    accepted_at = notification.send_at or notification.created_at
-    outcome_log.fanned_out(rows.deliveries, accepted_at=accepted_at)
     return rows.result()
 
 
@@ -176,11 +193,11 @@ class _Rows:
         self, user: User, in_app: Mapping[str, Any], delivery: dict[str, Any]
     ) -> dict[str, Any]:
         """The inbox row and its realtime event; a failed delivery when the row cannot fit."""
-        overflow = _in_app_overflow(in_app)
+        overflow = in_app_overflow(in_app)
         if overflow is not None:  # only this recipient's inbox row is refused
             return _failed(self.notification, user, "in_app", f"render failed: {overflow}")
-        row = _inbox_row(self.notification, user, in_app, shared=self.shared)
-        self.inbox_rows.append(_inbox_values(row))
+        row = inbox_row(self.notification, user, in_app, shared=self.shared)
+        self.inbox_rows.append(inbox_values(row))
         self.inbox_events.append((user.id, inbox_view(row, in_app if self.shared else None)))
         return delivery
 
@@ -190,6 +207,8 @@ class _Rows:
             inbox_events=self.inbox_events,
             email_delivery_ids=[d["id"] for d in queued if d["channel"] == "email"],
             push_delivery_ids=[d["id"] for d in queued if d["channel"] == "push"],
+            decided=[d for d in self.deliveries if d["status"] != states.QUEUED],
+            accepted_at=self.notification.send_at or self.notification.created_at,
         )
 
 
@@ -204,21 +223,6 @@ def _insert(
         connection.execute(insert(Delivery.__table__), deliveries)
     if inbox_rows:
         connection.execute(insert(InboxNotification.__table__), inbox_rows)
-
-
-_INBOX_COLUMNS = tuple(column.key for column in InboxNotification.__table__.columns)
-
-
-def _inbox_values(row: InboxNotification) -> dict[str, Any]:
-    """What is stored: a shared row's content is its notification's, so the row holds none.
-
-    Only the attributes `_inbox_row` set: the INSERT fills every other column's default.
-    """
-    given = inspect(row).dict
-    values = {key: given[key] for key in _INBOX_COLUMNS if key in given}
-    if row.shared_content:
-        values.update(content=None, custom_attributes={})
-    return values
 
 
 @dataclass(frozen=True)
@@ -349,40 +353,3 @@ def _decide_push(
         payload["category"] = in_app.get("category") or notification.category
         payload["tag"] = notification.tag
     return states.QUEUED, None, payload
-
-
-# The inbox columns a rendered value must fit (a title is cut to its length instead).
-_IN_APP_LIMITS = {
-    name: InboxNotification.__table__.c[name].type.length
-    for name in ("action_url", "category", "topic")
-}
-
-
-def _in_app_overflow(in_app: Mapping[str, Any]) -> str | None:
-    """Why a rendered inbox row cannot be stored, if it cannot: a value rendered from a
-    recipient's variables can outgrow its column, which would fail the whole chunk."""
-    for name, limit in _IN_APP_LIMITS.items():
-        value = in_app.get(name)
-        if isinstance(value, str) and len(value) > limit:
-            return f"in_app.{name} renders to more than {limit} characters"
-    return None
-
-
-def _inbox_row(
-    notification: Notification, user: User, in_app: Mapping[str, Any], *, shared: bool
-) -> InboxNotification:
-    content, custom_attributes = in_app_content(in_app)
-    return InboxNotification(
-        id=new_id(),
-        app_id=notification.app_id,
-        user_id=user.id,
-        notification_id=notification.id,
-        title=(in_app.get("title") or notification.title or "")[:255],
-        content=content,
-        action_url=in_app.get("action_url"),
-        category=in_app.get("category") or notification.category,
-        topic=in_app.get("topic") or notification.topic,
-        custom_attributes=custom_attributes,
-        shared_content=shared,
-        sent_at=utcnow(),
-    )

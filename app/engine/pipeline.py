@@ -138,9 +138,7 @@ def deliver_per_channel(
             links=links,
             channels=[channel],
         )
-        fanned.inbox_events += part.inbox_events
-        fanned.email_delivery_ids += part.email_delivery_ids
-        fanned.push_delivery_ids += part.push_delivery_ids
+        fanned.merge(part)
     return fanned
 
 

@@ -9,12 +9,16 @@ from collections.abc import Callable
 import dramatiq
 import pytest
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
+from app.engine import pipeline
+from app.engine.models import NotificationChunk
 from app.runtime import Runtime
 from tests.support.delivery_logs import delivery_lines
 from tests.support.factories import Tenant, approved_template
 from tests.support.pipeline import batch, finished
 from tests.support.sinks import SmtpSink
+from workers.actors import Actors
 
 PEOPLE = [
     {"external_id": "u0", "email": "u0@example.com"},
@@ -95,3 +99,34 @@ def test_a_transient_failure_logs_every_retry_with_its_reason_then_the_give_up(
         f"email to user {gave_up.user_id}: gave up after {attempts} attempts: smtp 421: 4.7.0 Busy"
         f" (notification {notification_id})"
     )
+
+
+def test_outcomes_decided_at_fan_out_are_told_once_committed_never_for_a_rolled_back_chunk(
+    client: FlaskClient,
+    tenant: Tenant,
+    runtime: Runtime,
+    actors: Actors,
+    caplog: pytest.LogCaptureFixture,
+):
+    approved_template(client, tenant)
+    notification_id = batch(client, tenant, PEOPLE[2:])["notificationId"]
+    actors.delivery.dispatch_notification(notification_id)
+    with runtime.database.transaction() as session:
+        [chunk_id] = session.scalars(
+            select(NotificationChunk.id).where(NotificationChunk.notification_id == notification_id)
+        ).all()
+
+    with caplog.at_level(logging.INFO, logger="herald.delivery"):
+        with pytest.raises(RuntimeError), runtime.database.transaction() as session:
+            pipeline.process_chunk(session, chunk_id=chunk_id, links=runtime.unsubscribe_links)
+            raise RuntimeError("the chunk's transaction fails after its fan-out")
+        told_before_commit = [r for r in caplog.records if r.name == "herald.delivery"]
+        actors.delivery.process_chunk(chunk_id)
+
+    assert told_before_commit == []
+    lines = delivery_lines(caplog, notification_id, count=3)
+    assert sorted((r.channel, r.event) for r in lines) == [
+        ("email", "skipped"),
+        ("in_app", "sent"),
+        ("push", "skipped"),
+    ]
