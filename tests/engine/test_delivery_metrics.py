@@ -11,6 +11,7 @@ import dramatiq
 from flask.testing import FlaskClient
 
 from app.observability.metrics import metrics
+from app.runtime import Runtime
 from tests.support.factories import Tenant, approved_template
 from tests.support.pipeline import batch, finished
 from tests.support.sinks import SmtpSink, wait_until
@@ -70,3 +71,34 @@ def test_a_batchs_outcomes_are_counted_by_channel_and_its_failure_by_reason_clas
     }
     assert refused() == 1
     assert {channel: grown() for channel, grown in timed.items()} == {"email": 1, "in_app": 3}
+
+
+def test_each_retry_and_the_give_up_are_counted_with_their_reason_class(
+    client: FlaskClient,
+    tenant: Tenant,
+    runtime: Runtime,
+    smtp_sink: SmtpSink,
+    worker: dramatiq.Worker,
+):
+    approved_template(client, tenant)
+    smtp_sink.fail("u0@example.com", "421 4.7.0 Busy", times=50)
+    attempts = runtime.retry_policy.max_attempts
+    outcomes = {
+        outcome: increase("herald_deliveries_total", channel="email", outcome=outcome)
+        for outcome in ("retrying", "gave_up", "sent", "failed")
+    }
+    deferred = increase("herald_delivery_failures_total", channel="email", reason_class="smtp_4xx")
+    timed = increase("herald_delivery_time_to_sent_seconds_count", channel="email")
+
+    sent = batch(client, tenant, PEOPLE[:1])
+    finished(client, tenant, sent["notificationId"])
+    wait_until(lambda: outcomes["gave_up"]() == 1)
+
+    assert {outcome: grown() for outcome, grown in outcomes.items()} == {
+        "retrying": attempts - 1,
+        "gave_up": 1,
+        "sent": 0,
+        "failed": 0,
+    }
+    assert deferred() == attempts
+    assert timed() == 0
