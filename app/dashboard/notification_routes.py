@@ -18,7 +18,14 @@ from flask import (
 
 from app.dashboard import gate
 from app.dashboard.paging import page_links, page_number
-from app.dashboard.progress import channel_bars, overall_bar, progress_stream, read_progress
+from app.dashboard.progress import (
+    FINISHED,
+    channel_bars,
+    following,
+    overall_bar,
+    progress_stream,
+    read_progress,
+)
 from app.engine import states
 from app.engine.models import NotificationStatus
 from app.extensions import db_session
@@ -58,6 +65,7 @@ def list_notifications() -> str:
     return render_template(
         "dashboard/notifications.html",
         notifications=views,
+        live=following(views),
         filters=filters,
         statuses=STATUSES,
         pages=page_links(number, PER_PAGE, total),
@@ -98,7 +106,7 @@ def show_notification(notification_id: str) -> str:
         statuses=states.STATUSES,
         pages=page_links(number, PER_PAGE, total),
         total=total,
-        cancellable=view["status"] not in ("completed", "completed_with_errors", "cancelled"),
+        cancellable=view["status"] not in FINISHED,
     )
 
 

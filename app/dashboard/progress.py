@@ -11,16 +11,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from app.engine.models import NotificationStatus
+from app.engine.lifecycle import FINAL as FINISHED
 from app.notifications import service
 
-FINISHED = frozenset(
-    {
-        NotificationStatus.COMPLETED,
-        NotificationStatus.COMPLETED_WITH_ERRORS,
-        NotificationStatus.CANCELLED,
-    }
-)
 # Still waiting for a worker: neither queued nor retrying deliveries count as done.
 WAITING = ("queued", "retrying")
 POLL_INTERVAL_S = 1.0
@@ -54,6 +47,11 @@ def progress_event(view: dict[str, Any]) -> dict[str, Any]:
         "overall": overall_bar(view["progress"]),
         "channels": channel_bars(view["progress"]),
     }
+
+
+def following(views: list[dict[str, Any]]) -> list[str]:
+    """The ids of those sends a page's progress stream follows: the ones not finished."""
+    return [view["notificationId"] for view in views if view["status"] not in FINISHED]
 
 
 def read_progress(session: Session, *, app_id: str, ids: list[str]) -> list[dict[str, Any]]:
