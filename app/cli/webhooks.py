@@ -134,8 +134,7 @@ def webhooks_test(app_id: str, webhook_id: str) -> None:
     """Send a `webhook.test` event now; prints the attempt."""
     with _endpoint(app_id, webhook_id) as (rt, session, endpoint):
         attempt = send_test(rt, session, endpoint)
-        view = {**service.attempt_view(attempt), "delivered": attempt.delivered}
-        emit(WebhookTestView().dump(view))
+        emit(WebhookTestView().dump(service.sent_test_view(attempt)))
 
 
 @webhooks.command("attempts")

@@ -10,7 +10,6 @@ enables it again.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -228,10 +227,9 @@ def send_test(runtime: Runtime, session: Session, endpoint: WebhookEndpoint) -> 
     """Send a `webhook.test` event to the endpoint now, enabled or not, through the same
     signed path; the attempt is recorded (in the caller's transaction) and not retried."""
     event = Event(endpoint.app_id, TEST_EVENT, {"webhookId": endpoint.id, "url": endpoint.url})
-    body = json.dumps(event.as_json(), separators=(",", ":"))
     message_id = new_message_id()
     secrets = signing_secrets(endpoint, runtime.encryptor)
-    result = post(runtime, endpoint.url, secrets, message_id=message_id, body=body)
+    result = post(runtime, endpoint.url, secrets, message_id=message_id, body=event.as_text())
     attempt = _attempt(endpoint.id, message_id, 1, result, utcnow())
     session.add(attempt)
     session.flush()

@@ -117,7 +117,7 @@ def test_webhook(webhook_id: str) -> Any:
     session = db_session()
     attempt = send_test(runtime(), session, _endpoint(webhook_id))
     session.commit()
-    return {**service.attempt_view(attempt), "delivered": attempt.delivered}
+    return service.sent_test_view(attempt)
 
 
 @bp.get("/<webhook_id>/attempts")

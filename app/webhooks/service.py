@@ -189,6 +189,11 @@ def attempt_view(attempt: WebhookAttempt) -> dict[str, Any]:
     }
 
 
+def sent_test_view(attempt: WebhookAttempt) -> dict[str, Any]:
+    """A test send's attempt, and whether the endpoint took it."""
+    return {**attempt_view(attempt), "delivered": attempt.delivered}
+
+
 def _check_url(destinations: UrlChecker, url: str) -> None:
     refusal = destinations.registration_refusal(url)
     if refusal is not None:
