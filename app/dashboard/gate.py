@@ -97,10 +97,11 @@ def verify_secret(secret: str) -> Principal:
     return authenticate_server(db_session(), headers, runtime().encryptor, credentials)
 
 
-def signed_in_session(cookie: str | None) -> DashboardSession | None:
-    """The session the cookie names if it is live and its key still unrevoked in its app."""
+def signed_in_session(cookie: str | None, *, touch: bool = True) -> DashboardSession | None:
+    """The session the cookie names if it is live and its key still unrevoked in its app;
+    `touch` restarts its idle timer (`SessionStore.find`)."""
     store = session_store()
-    found = store.find(cookie)
+    found = store.find(cookie, touch=touch)
     if found is None:
         return None
     key = db_session().get(SecretKey, found.key_id)

@@ -131,7 +131,7 @@ def progress_events() -> Response:
     def read() -> list[dict[str, Any]] | None:
         session = db_session()
         try:
-            signed_in = gate.signed_in_session(cookie)
+            signed_in = gate.signed_in_session(cookie, touch=False)
             if signed_in is None:
                 return None
             return read_progress(session, app_id=signed_in.app_id, ids=ids)

@@ -31,6 +31,9 @@ for area in (notification_routes, template_routes, user_routes, settings_routes)
     bp.register_blueprint(area.bp)
 
 PUBLIC_ENDPOINTS = frozenset({"dashboard.sign_in", "dashboard.static"})
+# Requests a page makes by itself, with no one at it: they do not keep a session from expiring
+# after inactivity (an open list of sends that never finish would otherwise keep it forever).
+UNATTENDED_ENDPOINTS = frozenset({"dashboard.notifications.progress_events"})
 
 
 @bp.before_request
@@ -38,7 +41,8 @@ def _gate() -> Any:
     """Find the session (or send to sign-in), then check the CSRF token of a POST."""
     if request.endpoint not in PUBLIC_ENDPOINTS:
         cookie = request.cookies.get(gate.SESSION_COOKIE)
-        session = gate.signed_in_session(cookie)
+        touch = request.endpoint not in UNATTENDED_ENDPOINTS
+        session = gate.signed_in_session(cookie, touch=touch)
         if session is None:
             target = url_for("dashboard.sign_in", expired=1 if cookie else None)
             response = redirect(target)

@@ -60,16 +60,20 @@ class SessionStore:
         self._redis.set(self._key(session_id), json.dumps(record), ex=self.idle_s)
         return session_id, self._signer.sign(session_id).decode()
 
-    def find(self, cookie: str | None) -> DashboardSession | None:
-        """The live session a cookie names, its idle timer restarted; None if none or expired."""
+    def find(self, cookie: str | None, *, touch: bool = True) -> DashboardSession | None:
+        """The live session a cookie names, its idle timer restarted unless `touch` is False
+        (what a page does by itself is no activity); None if none or expired."""
         session_id = self._unsigned(cookie)
         if session_id is None:
             return None
         key = self._key(session_id)
-        with self._redis.pipeline(transaction=False) as pipe:
-            pipe.get(key)
-            pipe.expire(key, self.idle_s)
-            raw, _ = pipe.execute()
+        if touch:
+            with self._redis.pipeline(transaction=False) as pipe:
+                pipe.get(key)
+                pipe.expire(key, self.idle_s)
+                raw, _ = pipe.execute()
+        else:
+            raw = self._redis.get(key)
         if raw is None:
             return None
         record = json.loads(raw)

@@ -118,6 +118,19 @@ def test_each_request_restarts_the_idle_timer(
     assert runtime.redis.ttl(key) > 1700
 
 
+def test_a_progress_stream_does_not_restart_the_idle_timer(
+    client: FlaskClient, tenant: Tenant, runtime: Runtime
+):
+    sign_in(client, tenant.secret)
+    [key] = session_keys(runtime)
+    runtime.redis.expire(key, 60)
+
+    stream = client.get(f"{NOTIFICATIONS}/progress").get_data(as_text=True)
+
+    assert "event: done" in stream
+    assert 0 < runtime.redis.ttl(key) <= 60  # an open page alone is no activity
+
+
 def test_signing_out_ends_the_session_in_redis(
     client: FlaskClient, tenant: Tenant, runtime: Runtime
 ):
