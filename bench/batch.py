@@ -53,7 +53,14 @@ from app.runtime import Runtime
 from app.security import hash_secret
 from app.users.models import User
 from bench import webhook
-from bench.common import WORKER_PROCESSES, WORKER_THREADS, private_database, procfile_parser
+from bench.common import (
+    WORKER_PROCESSES,
+    WORKER_THREADS,
+    group_cpu_s,
+    group_rss_kib,
+    private_database,
+    procfile_parser,
+)
 from bench.machine_speed import SpeedProbe
 from tests.support.factories import ORDER_CHANNELS, ORDER_SCHEMA, Tenant, make_tenant
 from tests.support.processes import free_port, procfile_process, wait_for_log
@@ -103,7 +110,7 @@ def run(
         wait_for_log(worker, r"is ready for action|Worker process is ready", timeout=120)
         for app in apps:
             _approve_template(web.base_url, app.tenant.headers())
-        cpu_before = _group_cpu_s(worker.process.pid)
+        cpu_before = group_cpu_s(worker.process.pid)
         for position, app in enumerate(apps):
             if position:  # the next app's batch, 2 s after the first was accepted
                 time.sleep(max(0.0, apps[0].started + 2.0 - time.monotonic()))
@@ -111,7 +118,7 @@ def run(
         peak = 0
         for app in apps:
             peak = max(peak, _wait_for_completion(web.base_url, app, worker.process.pid))
-        worker_cpu = _group_cpu_s(worker.process.pid) - cpu_before
+        worker_cpu = group_cpu_s(worker.process.pid) - cpu_before
     first = apps[0]
     last = max(smtp.last_received_at, push.last_received_at)
     herald_seconds = last - first.started
@@ -282,7 +289,7 @@ def _wait_for_completion(base: str, app: BenchApp, worker_pid: int) -> int:
     peak = 0
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline:
-        peak = max(peak, _group_rss_kib(worker_pid))
+        peak = max(peak, group_rss_kib(worker_pid))
         request = urllib.request.Request(
             f"{base}/api/notifications/{app.notification_id}", headers=app.tenant.headers()
         )
@@ -296,39 +303,6 @@ def _wait_for_completion(base: str, app: BenchApp, worker_pid: int) -> int:
             print(round(time.monotonic() % 1000, 2), status, counts, flush=True)
         time.sleep(1.0)  # the issue's polling rate: "cheap to poll every second"
     raise TimeoutError("batch did not complete in 10 minutes")
-
-
-def _group_processes(pgid: int) -> list[tuple[Path, list[str]]]:
-    """(/proc/PID, its stat fields after the command name) for every process of the group."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid:
-            found.append((proc, fields))
-    return found
-
-
-def _group_rss_kib(pgid: int) -> int:
-    total = 0
-    for proc, _ in _group_processes(pgid):
-        try:
-            for line in (proc / "status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-    return total
-
-
-def _group_cpu_s(pgid: int) -> float:
-    """User + system CPU seconds used so far by the group's processes."""
-    ticks = sum(int(f[11]) + int(f[12]) for _, f in _group_processes(pgid))
-    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def _sent_content(smtp: SmtpSink, browsers: list) -> tuple[str, str, str, str, dict]:

@@ -51,12 +51,11 @@ from app.runtime import Runtime, web_push_policy
 from app.users.models import User
 from bench.batch import (
     BenchApp,
-    _group_cpu_s,
     _post,
     _send,
     _wait_for_completion,
 )
-from bench.common import private_database, procfile_parser
+from bench.common import group_cpu_s, private_database, procfile_parser
 from tests.support.factories import ORDER_CHANNELS, ORDER_SCHEMA, make_tenant
 from tests.support.fake_apns import ApnsRequest, FakeApns
 from tests.support.fake_google import FakeGoogle
@@ -133,11 +132,11 @@ def run(
         _approve_push_template(web.base_url, tenant.headers())
         start = Mark.of(google, apns)
         arrivals = Arrivals(google, apns, 2 * count).start()
-        cpu_before = _group_cpu_s(worker.process.pid)
+        cpu_before = group_cpu_s(worker.process.pid)
         _send(web.base_url, app, count)
         peak = _wait_for_completion(web.base_url, app, worker.process.pid)
         arrivals.wait(timeout=30)
-        worker_cpu = _group_cpu_s(worker.process.pid) - cpu_before
+        worker_cpu = group_cpu_s(worker.process.pid) - cpu_before
         arrivals.stop()
         final = _request("GET", f"{web.base_url}/api/notifications/{app.notification_id}", app)
         worker_log = worker.log()
