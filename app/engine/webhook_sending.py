@@ -158,20 +158,17 @@ def _record(runtime: Runtime, session: Session, claimed: Row, result: AttemptRes
     endpoint = session.get(WebhookEndpoint, claimed.endpoint_id)
     if endpoint is None:  # deleted meanwhile, with its messages
         return
-    connection = session.connection()  # not announced: only `enabled` concerns other processes
-    if result.delivered:
-        _set_message(session, claimed.id, status=MessageStatus.DELIVERED, delivered_at=now)
-        if endpoint.failing_since is not None:
-            connection.execute(
-                update(_endpoints).where(_endpoints.c.id == endpoint.id).values(failing_since=None)
-            )
-        return
-    failing_since = endpoint.failing_since or now
-    if endpoint.failing_since is None:
-        connection.execute(
-            update(_endpoints).where(_endpoints.c.id == endpoint.id).values(failing_since=now)
+    failing_since = None if result.delivered else endpoint.failing_since or now
+    if failing_since != endpoint.failing_since:
+        # On the bare connection, not announced: only `enabled` concerns other processes.
+        session.connection().execute(
+            update(_endpoints)
+            .where(_endpoints.c.id == endpoint.id)
+            .values(failing_since=failing_since)
         )
-    if now - failing_since >= DISABLE_AFTER:
+    if failing_since is None:
+        _set_message(session, claimed.id, status=MessageStatus.DELIVERED, delivered_at=now)
+    elif now - failing_since >= DISABLE_AFTER:
         endpoint.enabled = False
         endpoint.disabled_reason = f"every attempt failed for 24 hours; last: {result.error}"
         _set_message(session, claimed.id, status=MessageStatus.QUEUED, next_attempt_at=now)
