@@ -5,6 +5,7 @@ Run by hand (never in the test suite):
     .venv/bin/python -m bench.batch [--targets 10000] [--sqlite]
     .venv/bin/python -m bench.batch --throttle 200      # SMTP_MAX_PER_SECOND=200
     .venv/bin/python -m bench.batch --apps 2            # a second app's batch 2 s later
+    .venv/bin/python -m bench.batch --metrics           # operations metrics on (METRICS_TOKEN)
 
 It creates a private PostgreSQL database (or SQLite file) and Redis prefix, starts the SMTP and
 push sinks in this process, the Procfile's `web` and `worker` processes, sends one batch through
@@ -17,7 +18,9 @@ of its own, sends the same batch 2 s after the first: it prints the time from it
 its first delivery, and each batch's time to its last delivery.
 
 `machine_probe_us` (`plain_machine_probe_us` for the plain script) is how long a fixed piece of
-work took during the run (bench/machine_speed.py): compare runs whose probes agree.
+work took during the run (bench/machine_speed.py): compare runs whose probes agree. With
+`--metrics` every process counts its work for GET /internal/metrics, as in production, and
+`metrics_sent_counted` is what they counted as sent.
 """
 
 from __future__ import annotations
@@ -52,7 +55,7 @@ from app.push.models import PushSubscription
 from app.runtime import Runtime
 from app.security import hash_secret
 from app.users.models import User
-from bench import webhook
+from bench import common, webhook
 from bench.common import (
     WORKER_PROCESSES,
     WORKER_THREADS,
@@ -99,6 +102,7 @@ def run(
     runtime = Runtime.from_settings(Settings.from_env(database_url=database_url))
     apps = [_app(runtime, push, count, name) for name in ("bench", "second")[: args.apps]]
     env = {"WORKER_PROCESSES": str(WORKER_PROCESSES), "WORKER_THREADS": str(WORKER_THREADS)}
+    env.update(common.metrics_environment(workdir, enabled=args.metrics))
     if args.throttle:
         env["SMTP_MAX_PER_SECOND"] = str(args.throttle)
     with (
@@ -119,6 +123,7 @@ def run(
         for app in apps:
             peak = max(peak, _wait_for_completion(web.base_url, app, worker.process.pid))
         worker_cpu = group_cpu_s(worker.process.pid) - cpu_before
+        counted = common.sent_counted(web.base_url) if args.metrics else None
     first = apps[0]
     last = max(smtp.last_received_at, push.last_received_at)
     herald_seconds = last - first.started
@@ -134,6 +139,7 @@ def run(
         "peak_worker_rss_mb": round(peak / 1024, 1),
         "worker_cpu_ms_per_delivery": round(worker_cpu * 1000 / sends, 2),
         "machine_probe_us": herald_probe.median_us,
+        "metrics_sent_counted": counted,  # None: --metrics not given, metrics off
     }
     if args.throttle or args.sink_per_second:
         figures.update(_email_pace(smtp, first.started, args.throttle))

@@ -1,28 +1,61 @@
 """What the Procfile benchmarks (`bench.batch`, `bench.mobile`) share: their command line's
-common options, the private database of a run, and the CPU
+common options, the operations metrics on or off, the private database of a run, and the CPU
 and memory of the worker's process group."""
 
 from __future__ import annotations
 
 import argparse
 import os
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from tests.support import services
 
+METRICS_TOKEN = "bench-metrics-token"
 WORKER_PROCESSES, WORKER_THREADS = 2, 16  # the Procfile's defaults
 
 
 def procfile_parser(description: str) -> argparse.ArgumentParser:
-    """`--targets`, `--sqlite`, `--threads` and `--processes`; a benchmark adds its own."""
+    """`--targets`, `--sqlite`, `--threads`, `--processes` and `--metrics`; a benchmark adds its
+    own."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--targets", type=int, default=10_000)
     parser.add_argument("--sqlite", action="store_true", help="SQLite instead of PostgreSQL")
     parser.add_argument("--threads", type=int, default=WORKER_THREADS, help="worker threads")
     parser.add_argument("--processes", type=int, default=WORKER_PROCESSES, help="worker processes")
+    parser.add_argument(
+        "--metrics", action="store_true", help="operations metrics on (METRICS_TOKEN set)"
+    )
     return parser
+
+
+def metrics_environment(workdir: Path, *, enabled: bool) -> dict[str, str]:
+    """The Procfile processes' environment for the operations metrics: on, in a directory of the
+    run's own, as a production host runs them (every process writing its counts to its files),
+    or off whatever METRICS_TOKEN this shell has."""
+    if not enabled:
+        return {"METRICS_TOKEN": ""}
+    return {"METRICS_TOKEN": METRICS_TOKEN, "METRICS_DIR": str(workdir / "metrics")}
+
+
+def sent_counted(base_url: str) -> float:
+    """The deliveries the operations metrics counted as sent, all channels, read from the web
+    process's GET /internal/metrics (every process of the run)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    request = urllib.request.Request(
+        f"{base_url}/internal/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        text = response.read().decode()
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "herald_deliveries_total" and sample.labels.get("outcome") == "sent"
+    )
 
 
 @contextmanager

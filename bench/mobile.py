@@ -49,6 +49,7 @@ from app.push.providers import ApnsCredentials
 from app.push.service import token_hash
 from app.runtime import Runtime, web_push_policy
 from app.users.models import User
+from bench import common
 from bench.batch import (
     BenchApp,
     _post,
@@ -121,6 +122,7 @@ def run(
         "APNS_BASE_URL": settings.apns_base_url,
         "PUSH_PROVIDERS_CA_FILE": settings.push_providers_ca_file,
         "WEBPUSH_ALLOW_PRIVATE": "true",
+        **common.metrics_environment(workdir, enabled=args.metrics),
     }
     url = settings.database_url
     with (
@@ -140,6 +142,7 @@ def run(
         arrivals.stop()
         final = _request("GET", f"{web.base_url}/api/notifications/{app.notification_id}", app)
         worker_log = worker.log()
+        counted = common.sent_counted(web.base_url) if args.metrics else None
     herald_seconds = arrivals.last_at - app.started
     herald = _tally(google, apns, start, devices)
     print(f"herald: {herald['messages']} push messages in {herald_seconds:.1f} s", flush=True)
@@ -153,6 +156,7 @@ def run(
         "messages_per_s": round(herald["messages"] / herald_seconds, 1),
         "worker_cpu_ms_per_message": round(worker_cpu * 1000 / max(herald["messages"], 1), 2),
         "peak_worker_rss_mb": round(peak / 1024, 1),
+        "metrics_sent_counted": counted,  # None: --metrics not given, metrics off
         **herald,
         "notification_status": final["status"],
         "push_progress": final["progress"].get("push"),
