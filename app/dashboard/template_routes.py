@@ -14,7 +14,9 @@ from app.dashboard.paging import page_links, page_number
 from app.dashboard.policy import PREVIEW_CONTENT_SECURITY_POLICY
 from app.dashboard.versions import content_lines, example_variables, side_by_side
 from app.extensions import db_session
+from app.http import load_body
 from app.refusals import InvalidRequest
+from app.templates_api.schemas import RejectBody
 from templates_store import service
 from templates_store.errors import TemplateStoreError
 
@@ -120,6 +122,7 @@ def review_version(key: str, number: int, action: str) -> Any:
         reason = request.form.get("reason", "").strip()
         if not reason:
             raise InvalidRequest("A rejection needs a reason.", field="reason")
+        load_body(RejectBody, document={"reason": reason})  # the API's limits on a reason
         service.reject(session, reason=reason, **common)
     session.commit()
     return redirect(url_for(".show_template", key=key))

@@ -65,10 +65,12 @@ def test_reject_needs_a_reason_and_shows_it(client: FlaskClient, tenant: Tenant)
     review(client, 1, "submit")
 
     without = review(client, 1, "reject")
+    too_long = review(client, 1, "reject", reason="x" * 2001)  # as the API refuses it
     rejected = review(client, 1, "reject", reason="Subject too vague")
     page = client.get(f"{TEMPLATES}/{KEY}").get_data(as_text=True)
 
     assert without.status_code == 400 and "needs a reason" in without.get_data(as_text=True)
+    assert too_long.status_code == 400 and "2000" in too_long.get_data(as_text=True)
     assert rejected.status_code == 302
     assert "rejected by" in page and "Subject too vague" in page
 
