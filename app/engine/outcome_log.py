@@ -61,9 +61,7 @@ def gave_up(delivery: ClaimedDelivery, *, reason: str) -> None:
     )
 
 
-def fanned_out(
-    deliveries: Sequence[Mapping[str, Any]], *, accepted_at: datetime | None = None
-) -> None:
+def fanned_out(deliveries: Sequence[Mapping[str, Any]], *, accepted_at: datetime | None) -> None:
     """The outcomes decided at fan-out: in-app rows written, channels skipped (with the reason),
     recipients whose content could not be rendered. Queued ones are logged once sent."""
     outcome_metrics.fanned_out(deliveries, accepted_at=accepted_at)
