@@ -1,12 +1,14 @@
 """A message's body is its events' stored texts joined: the same document `json.dumps` would
-make of the decoded events, whatever their data holds."""
+make of the decoded events, whatever their data holds. Of an endpoint's answer, 1 KB is kept."""
 
 from __future__ import annotations
 
 import json
 from types import SimpleNamespace
 
+from app.engine.channels.guarded_http import HttpReply
 from app.engine.webhook_batches import message_body
+from app.engine.webhook_sending import RESPONSE_KEPT_BYTES, _result
 from app.webhooks.outbox import Event
 
 DATA = {"text": 'quotes " and \\ backslashes, “unicode”, emoji 🎉, </script>', "n": [1, 2.5, None]}
@@ -36,3 +38,10 @@ def test_a_single_delivery_event_is_still_a_batch() -> None:
         "type": "batch",
         "events": [event.as_json()],
     }
+
+
+def test_an_answer_is_kept_to_its_first_kilobyte() -> None:
+    result = _result(HttpReply(500, b"x" * 5_000), latency_ms=3)
+    assert RESPONSE_KEPT_BYTES == 1024
+    assert result.response_body == "x" * 1024
+    assert (result.delivered, result.error, result.latency_ms) == (False, "answered 500", 3)

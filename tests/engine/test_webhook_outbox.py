@@ -3,6 +3,7 @@ subscribed to them, and for no other app."""
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import replace
@@ -13,10 +14,13 @@ from sqlalchemy import select, update
 
 from app.engine import states
 from app.engine.models import Delivery
+from app.engine.webhook_batches import BATCH_SIZE, form_messages
 from app.runtime import Runtime
 from app.suppressions.links import UnsubscribeLink
 from app.suppressions.unsubscribe import unsubscribe
 from app.users.service import find_or_create_user
+from app.webhooks.models import WebhookMessage
+from app.webhooks.outbox import Event
 from tests.support.factories import Tenant, approved_template
 from tests.support.pipeline import batch, cancel, fan_out_now
 from tests.support.sinks import SmtpSink
@@ -223,3 +227,25 @@ def test_an_outcome_recorded_too_late_is_not_told(
 
 def email_events(runtime: Runtime) -> list[dict]:
     return [e for e in pending_events(runtime) if e["data"].get("channel") == "email"]
+
+
+def test_delivery_events_are_sent_at_most_a_hundred_to_a_message(
+    client: FlaskClient, runtime: Runtime, tenant: Tenant
+):
+    create_webhook(client, tenant, NOWHERE)
+    delivered = [Event(tenant.app_id, "delivery.sent", {"i": i}) for i in range(250)]
+    completed = Event(tenant.app_id, "notification.completed", {"i": 250})
+    with runtime.database.connection_transaction() as connection:
+        assert runtime.webhook_outbox.write(connection, [*delivered, completed]) == 251
+    with runtime.database.connection_transaction() as connection:
+        assert form_messages(connection) == 4
+
+    with runtime.database.transaction() as session:
+        messages = session.execute(select(WebhookMessage.event_count, WebhookMessage.body)).all()
+    assert BATCH_SIZE == 100
+    assert sorted(count for count, _ in messages) == [1, 50, 100, 100]
+    documents = [json.loads(body) for _, body in messages]
+    batched = [e["id"] for d in documents if d.get("type") == "batch" for e in d["events"]]
+    assert sorted(batched) == sorted(e.id for e in delivered)
+    assert [d["id"] for d in documents if d.get("type") != "batch"] == [completed.id]
+    assert pending_events(runtime) == []
