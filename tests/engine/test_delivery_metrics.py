@@ -5,6 +5,7 @@ from real processes.)"""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import dramatiq
@@ -57,10 +58,17 @@ def test_a_batchs_outcomes_are_counted_by_channel_and_its_failure_by_reason_clas
         for channel in ("email", "in_app")
     }
 
+    waited = {
+        channel: increase("herald_delivery_time_to_sent_seconds_sum", channel=channel)
+        for channel in ("email", "in_app")
+    }
+
+    started = time.monotonic()
     sent = batch(client, tenant, PEOPLE)
     finished(client, tenant, sent["notificationId"])
     # Counted as logged: after the outcome commits, a moment after the notification finishes.
     wait_until(lambda: outcomes["email", "failed"]() == 1 and outcomes["email", "sent"]() == 1)
+    elapsed = time.monotonic() - started
 
     assert {key: grown() for key, grown in outcomes.items()} == {
         ("email", "sent"): 1,
@@ -71,6 +79,9 @@ def test_a_batchs_outcomes_are_counted_by_channel_and_its_failure_by_reason_clas
     }
     assert refused() == 1
     assert {channel: grown() for channel, grown in timed.items()} == {"email": 1, "in_app": 3}
+    # Each sent delivery's wait since the notification was accepted, within the test's own time.
+    assert 0 < waited["email"]() <= elapsed
+    assert 0 <= waited["in_app"]() <= 3 * elapsed
 
 
 def test_each_retry_and_the_give_up_are_counted_with_their_reason_class(
