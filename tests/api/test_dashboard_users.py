@@ -37,11 +37,13 @@ def test_users_are_found_by_the_start_of_their_external_id_or_email(
 
     by_prefix = page_text(client, f"{USERS}?q=ada")
     literal = page_text(client, f"{USERS}?q=a_a")
+    percent = page_text(client, f"{USERS}?q=%25")
     everyone = page_text(client, USERS)
 
     assert "2 users whose external id or email starts with" in by_prefix
     assert "ada-1" in by_prefix and "grace-2" in by_prefix and "alan-3" not in by_prefix
     assert "0 users" in literal  # `_` is a character to match, not LIKE's wildcard
+    assert "0 users" in percent  # nor is `%`
     assert "3 users" in everyone
 
 
