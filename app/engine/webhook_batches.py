@@ -47,7 +47,8 @@ _messages = WebhookMessage.__table__
 _endpoints = WebhookEndpoint.__table__
 _attempts = WebhookAttempt.__table__
 QUEUED, SENDING = MessageStatus.QUEUED.value, MessageStatus.SENDING.value
-_ENDPOINT_ENABLED = exists().where(
+# A message whose endpoint is enabled: only those are claimed, here and by its sender.
+ENDPOINT_ENABLED = exists().where(
     _endpoints.c.id == _messages.c.endpoint_id, _endpoints.c.enabled.is_(True)
 )
 
@@ -141,7 +142,7 @@ def claim_due(connection: Connection, *, limit: int = MESSAGES_PER_PASS) -> list
         *claimable,
         order_by=_messages.c.next_attempt_at,
         limit=limit,
-        chosen_if=[_ENDPOINT_ENABLED],
+        chosen_if=[ENDPOINT_ENABLED],
     )
     claimed = connection.execute(
         first_due.values(lease_until=now + ENQUEUED_LEASE).returning(_messages.c.id)

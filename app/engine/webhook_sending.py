@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import urllib3
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
@@ -24,6 +24,7 @@ from app.engine.channels.destinations import BlockedDestination
 from app.engine.channels.guarded_http import HttpReply
 from app.engine.retry import retry_after_s
 from app.engine.states import CLAIM_EARLY_BY
+from app.engine.webhook_batches import ENDPOINT_ENABLED
 from app.orm import new_id, utcnow
 from app.webhooks.models import (
     TEST_EVENT,
@@ -82,14 +83,13 @@ def send_message(runtime: Runtime, *, message_id: str) -> AttemptResult | None:
 
 def _claim(session: Session, message_id: str) -> Row | None:
     now = utcnow()
-    enabled = select(_endpoints.c.id).where(_endpoints.c.enabled.is_(True))
     return session.execute(
         update(_messages)
         .where(
             _messages.c.id == message_id,
             _messages.c.status == MessageStatus.QUEUED.value,
             _messages.c.next_attempt_at <= now + CLAIM_EARLY_BY,
-            _messages.c.endpoint_id.in_(enabled),
+            ENDPOINT_ENABLED,
         )
         .values(
             status=MessageStatus.SENDING.value,
