@@ -86,11 +86,11 @@ def outcomes_recorded(
     for result in wanted:
         assert result.app_id is not None  # `wanted` has only those
         fields = _told(result) if all_recorded else None
-        row = rows.get(result.delivery_id)
-        if fields is None and row is not None and row.status == result.status:
+        if fields is None:
+            row = rows.get(result.delivery_id)
+            if row is None or row.status != result.status:
+                continue  # not this result's outcome after all
             fields = row._mapping
-        if fields is None:  # not this result's outcome after all
-            continue
         user = {"external_id": fields["external_id"], "email": fields["email"]}
         data = delivery_data(fields, user, result.payload or {})
         events.append(Event(result.app_id, DELIVERY_EVENTS[result.status], data))
