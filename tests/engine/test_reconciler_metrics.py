@@ -12,12 +12,17 @@ from app.runtime import Runtime
 from tests.support.factories import Tenant, approved_template
 from tests.support.pipeline import batch, people
 from workers.actors import Actors
-from workers.reconciler import reconcile_once
+from workers.process_metrics import count_reconciled
+from workers.reconciler import Reconciled, reconcile_once
+
+
+def actions(action: str) -> float:
+    labels = {"action": action}
+    return metrics().registry.get_sample_value("herald_reconciler_actions_total", labels) or 0.0
 
 
 def requeued_notifications() -> float:
-    labels = {"action": "requeued_notification"}
-    return metrics().registry.get_sample_value("herald_reconciler_actions_total", labels) or 0.0
+    return actions("requeued_notification")
 
 
 def test_a_pass_counts_the_notifications_it_requeued(
@@ -32,3 +37,29 @@ def test_a_pass_counts_the_notifications_it_requeued(
 
     assert reconciled.notifications == 1
     assert requeued_notifications() - before == 1
+
+
+def test_each_action_is_counted_under_the_name_docs_operations_md_gives_it():
+    names = [
+        "requeued_notification",
+        "requeued_chunk",
+        "requeued_delivery",
+        "requeued_import",
+        "released_retry",
+    ]
+    before = {name: actions(name) for name in names}
+
+    count_reconciled(
+        Reconciled(
+            notifications=1,
+            chunks=2,
+            deliveries=3,
+            imports=4,
+            expired_idempotency_records=9,
+            due_retries=5,
+        )
+    )
+
+    assert {name: actions(name) - before[name] for name in names} == dict(
+        zip(names, [1, 2, 3, 4, 5], strict=True)
+    )
