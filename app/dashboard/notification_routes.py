@@ -128,17 +128,18 @@ def progress_events() -> Response:
     ids = request.args.getlist("id")[:MAX_STREAMED]
     cookie = request.cookies.get(gate.SESSION_COOKIE)
 
-    def read() -> list[dict[str, Any]] | None:
+    def read(unfinished: list[str]) -> list[dict[str, Any]] | None:
         session = db_session()
         try:
             signed_in = gate.signed_in_session(cookie, touch=False)
             if signed_in is None:
                 return None
-            return read_progress(session, app_id=signed_in.app_id, ids=ids)
+            return read_progress(session, app_id=signed_in.app_id, ids=unfinished)
         finally:
             session.rollback()  # no transaction held open between readings
 
-    response = Response(stream_with_context(progress_stream(read)), mimetype="text/event-stream")
+    stream = stream_with_context(progress_stream(read, ids))
+    response = Response(stream, mimetype="text/event-stream")
     response.headers["X-Accel-Buffering"] = "no"  # a proxy must pass each event on at once
     return response
 

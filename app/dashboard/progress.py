@@ -61,19 +61,24 @@ def read_progress(session: Session, *, app_id: str, ids: list[str]) -> list[dict
 
 
 def progress_stream(
-    read: Callable[[], list[dict[str, Any]] | None], *, sleep: Callable[[float], None] = time.sleep
+    read: Callable[[list[str]], list[dict[str, Any]] | None],
+    ids: list[str],
+    *,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> Iterator[str]:
     """Server-sent events: a `progress` event per reading, then `done` once every send has
-    finished. `read` answers None when the session has ended, which ends the stream too."""
+    finished. Each reading asks `read` only for the sends not yet seen finished (or absent:
+    not the app's); `read` answers None when the session has ended, which ends the stream."""
     yield "retry: 2000\n\n"
     started = time.monotonic()
     while time.monotonic() - started < STREAM_LIFETIME_S:
-        events = read()
+        events = read(ids)
         if events is None:
             yield "event: ended\ndata: {}\n\n"
             return
         yield f"event: progress\ndata: {json.dumps(events)}\n\n"
-        if all(event["finished"] for event in events):
+        ids = [event["id"] for event in events if not event["finished"]]
+        if not ids:
             yield "event: done\ndata: {}\n\n"
             return
         sleep(POLL_INTERVAL_S)
