@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from app.cli.output import emit, transaction
 from app.engine.webhook_sending import send_test
-from app.http import load_body
+from app.http import MAX_PER_PAGE, load_body
 from app.runtime import Runtime
 from app.tenants import service as tenants
 from app.webhooks import service
@@ -29,8 +29,6 @@ APP = click.option("--app", "app_id", required=True)
 EVENTS = click.option(
     "--event", "events", multiple=True, help="An event type, or * for all (repeatable)."
 )
-# Endpoints and attempts read per query while listing them all.
-PAGE_SIZE = 100
 
 
 def _one_endpoint(command: Any) -> Any:
@@ -139,9 +137,11 @@ def webhooks_test(app_id: str, webhook_id: str) -> None:
 
 @webhooks.command("attempts")
 @_one_endpoint
-@click.option("--limit", default=PAGE_SIZE, show_default=True, type=click.IntRange(1, 100))
+@click.option(
+    "--limit", default=MAX_PER_PAGE, show_default=True, type=click.IntRange(1, MAX_PER_PAGE)
+)
 def webhooks_attempts(app_id: str, webhook_id: str, limit: int) -> None:
-    """The endpoint's most recent attempts, newest first."""
+    """The endpoint's most recent attempts, newest first (at most one API page)."""
     with _endpoint(app_id, webhook_id) as (_rt, session, endpoint):
         attempts, _ = service.list_attempts(session, endpoint=endpoint, page=1, per_page=limit)
         emit([AttemptView().dump(service.attempt_view(a)) for a in attempts])
