@@ -147,7 +147,7 @@ def deliveries_created(
     events = []
     for delivery in deliveries:
         event_type = DELIVERY_EVENTS.get(delivery["status"])
-        if event_type not in subscribed or delivery["status"] == DeliveryStatus.RETRYING:
+        if event_type not in subscribed:  # queued ones have none
             continue
         user = by_id.get(delivery["user_id"])
         identity = {"external_id": user.external_id, "email": user.email} if user else None
