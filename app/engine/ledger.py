@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy.engine import Connection, Row
 from sqlalchemy.exc import DBAPIError
 
 from app.db import Database, is_connection_lost
@@ -26,12 +28,16 @@ from app.engine.advancer import Advancer
 from app.engine.push_targets import PushTargets, push_targets_of
 from app.group_commit import GroupCommit
 from app.push.service import PushTarget
+from app.users.models import User
 from app.webhooks.outbox import WebhookOutbox
 
 log = logging.getLogger(__name__)
 
 # Pauses before each new attempt at a batch whose database connection was lost.
 LOST_CONNECTION_PAUSES_S = (0.0, 0.25, 1.0, 2.0)
+DELIVERY_EVENTS = frozenset(webhook_events.DELIVERY_EVENTS.values())
+# Per claimed delivery whose event may be wanted: its user's (external id, email).
+Recipients = dict[str, tuple[str | None, str | None]]
 
 
 @dataclass(frozen=True)
@@ -51,7 +57,10 @@ class ClaimedDelivery:
     badge: int | None = None
     # When its notification was accepted (a scheduled one: its send time), for the time to sent.
     accepted_at: datetime | None = None
-    # The user's, for the outcome's webhook event.
+    # The user's, for the outcome's webhook event: read with the claim when its app has an
+    # endpoint for delivery events (`identified`); otherwise the event, should one be wanted by
+    # the time of the outcome, reads them then.
+    identified: bool = False
     external_id: str | None = None
     email: str | None = None
 
@@ -92,7 +101,7 @@ class DeliveryLedger:
 
     def _write(
         self, results: Sequence[states.Result], claims: Sequence[str]
-    ) -> tuple[list[Any], PushTargets]:
+    ) -> tuple[list[Any], PushTargets, Recipients]:
         # Core on a bare connection: at this rate the ORM session's own bookkeeping showed up.
         with self._database.engine.begin() as connection:
             if results:
@@ -102,11 +111,29 @@ class DeliveryLedger:
                 )
             claimed_rows = states.claim_many(connection, delivery_ids=claims)
             push_rows = [row for row in claimed_rows if row.channel == "push"]
-            return claimed_rows, push_targets_of(connection, push_rows)
+            targets = push_targets_of(connection, push_rows)
+            return claimed_rows, targets, self._recipients(connection, claimed_rows)
+
+    def _recipients(self, connection: Connection, rows: Sequence[Row]) -> Recipients:
+        """Per claimed delivery of an app with an endpoint for delivery events, its user's
+        external id and email, in one query; none for apps without webhooks."""
+        apps = {row.app_id for row in rows}
+        wanting = {a for a in apps if self._outbox.subscribed(connection, a) & DELIVERY_EVENTS}
+        told = [row for row in rows if row.app_id in wanting]
+        user_ids = {row.user_id for row in told if row.user_id is not None}
+        found = (
+            connection.execute(
+                select(User.id, User.external_id, User.email).where(User.id.in_(user_ids))
+            )
+            if user_ids
+            else ()
+        )
+        users = {user_id: (external_id, email) for user_id, external_id, email in found}
+        return {row.id: users.get(row.user_id, (None, None)) for row in told}
 
     def _write_persistently(
         self, results: Sequence[states.Result], claims: Sequence[str]
-    ) -> tuple[list[Any], PushTargets]:
+    ) -> tuple[list[Any], PushTargets, Recipients]:
         """`_write`, tried again on fresh connections while the database connection is lost.
 
         An outcome lost here would mean a second send later, so a restart, a failover or an
@@ -127,12 +154,13 @@ class DeliveryLedger:
     def _commit_batch(self, items: Sequence[str | states.Result]) -> list[ClaimedDelivery | None]:
         results = [item for item in items if isinstance(item, states.Result)]
         claims = [item for item in items if isinstance(item, str)]
-        claimed_rows, targets = self._write_persistently(results, claims)
+        claimed_rows, targets, recipients = self._write_persistently(results, claims)
         self._advancer.note(r.notification_id for r in results if r.is_final and r.notification_id)
         rows = {row.id: row for row in claimed_rows}
         answers: list[ClaimedDelivery | None] = []
         for item in items:
             row = rows.pop(item, None) if isinstance(item, str) else None  # claimed once
+            recipient = recipients.get(row.id) if row is not None else None
             answers.append(
                 None
                 if row is None
@@ -147,8 +175,9 @@ class DeliveryLedger:
                     push_targets=targets.of(row),
                     badge=targets.badge_of(row),
                     accepted_at=row.accepted_at,
-                    external_id=row.external_id,
-                    email=row.email,
+                    identified=recipient is not None,
+                    external_id=recipient[0] if recipient else None,
+                    email=recipient[1] if recipient else None,
                 )
             )
         return answers

@@ -242,7 +242,9 @@ def _record(
             app_id=delivery.app_id,
             reported=states.Reported(
                 delivery.channel, delivery.attempts, delivery.external_id, delivery.email
-            ),
+            )
+            if delivery.identified
+            else None,
         )
     )
     return Outcome(status)

@@ -34,7 +34,6 @@ from sqlalchemy.orm import InstrumentedAttribute, Session, load_only
 from app.db import update_first
 from app.engine.models import Delivery, DeliveryStatus, Notification
 from app.orm import utcnow
-from app.users.models import User
 
 QUEUED, SENDING, SENT = DeliveryStatus.QUEUED, DeliveryStatus.SENDING, DeliveryStatus.SENT
 FAILED, SKIPPED, CANCELLED = DeliveryStatus.FAILED, DeliveryStatus.SKIPPED, DeliveryStatus.CANCELLED
@@ -85,14 +84,9 @@ _notifications = Notification.__table__
 # When a claimed delivery's notification was accepted, or its scheduled time came: the start of
 # its time to sent (one primary key lookup per claimed row). SQLite's RETURNING names columns
 # unqualified (`WHERE id = notification_id`), which SQL's scoping reads right: `id` is the
-# notification's, `notification_id` (which notifications lack) the delivery's.
-_users = User.__table__
-# The recipient a delivery's webhook events name, read with the claim (two primary key lookups
-# per claimed row) so that recording the outcome needs no second read of the delivery.
-_EXTERNAL_ID, _EMAIL = (
-    select(column).where(_users.c.id == _table.c.user_id).scalar_subquery().label(column.name)
-    for column in (_users.c.external_id, _users.c.email)
-)
+# notification's, `notification_id` (which notifications lack) the delivery's. The recipient a
+# webhook event names is not read here: only apps with webhooks need it, and the ledger reads it
+# for theirs, one query per claim (`app.engine.ledger`).
 _ACCEPTED_AT = (
     select(func.coalesce(_notifications.c.send_at, _notifications.c.created_at))
     .where(_notifications.c.id == _table.c.notification_id)
@@ -124,8 +118,6 @@ _CLAIM_MANY = (
         _table.c.attempts,
         _table.c.payload,
         _ACCEPTED_AT,
-        _EXTERNAL_ID,
-        _EMAIL,
     )
 )
 _RECORD = (
@@ -147,8 +139,8 @@ def claim_many(connection: Connection, *, delivery_ids: Collection[str]) -> list
     for sending, counting the attempt, in one statement.
 
     Returns the rows actually claimed (id, app_id, notification_id, user_id, channel, attempts,
-    payload, accepted_at, and the user's external_id and email); ids missing from the result
-    were claimed by someone else, are not due yet, or are no longer queued.
+    payload, accepted_at); ids missing from the result were claimed by someone else, are not due
+    yet, or are no longer queued.
     """
     if not delivery_ids:
         return []

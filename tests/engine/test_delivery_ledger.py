@@ -9,16 +9,21 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+from flask.testing import FlaskClient
 
 from app.engine import states
 from app.engine.ledger import DeliveryLedger
 from app.orm import utcnow
 from app.push.models import PushSubscription
 from app.runtime import Runtime
+from app.webhooks.outbox import WebhookOutbox
 from tests.support.factories import Tenant
 from tests.support.ledger import holding_the_first_call, in_background, queued_deliveries, stored
-from tests.support.recipients import FCM_ENDPOINT, WEB_KEYS, make_user
+from tests.support.recipients import FCM_ENDPOINT, WEB_KEYS, counting_statements, make_user
 from tests.support.sinks import wait_until
+from tests.support.webhooks import create_webhook, pending_events
+
+NOWHERE = "http://127.0.0.1:9/hooks"  # the events wait in the outbox: no worker runs here
 
 
 def in_threads(count: int, work: Callable[[int], Any]) -> list[Any]:
@@ -150,3 +155,34 @@ def test_a_claimed_push_delivery_carries_the_users_active_subscriptions_herald_p
     }
     assert (targets["web"].p256dh, targets["web"].auth) == (WEB_KEYS["p256dh"], WEB_KEYS["auth"])
     assert claimed.badge is None  # only users with an iOS device get a badge count
+
+
+def test_a_claim_reads_its_recipient_only_for_an_app_with_an_endpoint_for_delivery_events(
+    client: FlaskClient, runtime: Runtime, tenant: Tenant
+):
+    """An app without webhooks pays no read of its users on the claim; once it has an endpoint,
+    the claim carries the recipient its events name, and an outcome of a delivery claimed
+    before the endpoint existed is read back for its event."""
+    ann = make_user(runtime, tenant, external_id="ann", email="ann@example.com")
+    before, after = queued_deliveries(runtime, tenant, 2, user_id=ann)
+    # An outbox that keeps nothing: it sees the endpoint as soon as it is committed.
+    ledger = DeliveryLedger(runtime.database, outbox=WebhookOutbox())
+
+    with counting_statements(runtime.database.engine) as statements:
+        unwatched = ledger.claim(before)
+    assert unwatched is not None and not unwatched.identified
+    assert (unwatched.external_id, unwatched.email) == (None, None)
+    assert not [s for s in statements if "FROM users" in s]
+
+    create_webhook(client, tenant, NOWHERE, ["delivery.sent"])
+    ledger.record(
+        states.Result(
+            before, states.SENT, notification_id=unwatched.notification_id, app_id=tenant.app_id
+        )
+    )
+    [event] = pending_events(runtime)
+    assert event["data"]["recipient"] == {"externalId": "ann", "email": "ann@example.com"}
+
+    watched = ledger.claim(after)
+    assert watched is not None and watched.identified
+    assert (watched.external_id, watched.email) == ("ann", "ann@example.com")
