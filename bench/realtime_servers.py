@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from app.devprocesses import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 GROUP = "bench-all"
 
@@ -75,14 +77,6 @@ def server_log(kind: str) -> Any:
     """Where a server's output goes: a file per run under the system's temporary directory."""
     path = Path(tempfile.gettempdir()) / f"herald-bench-{kind}-{os.getpid()}.log"
     return path.open("ab")
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_healthy(port: int, process: subprocess.Popen[bytes]) -> None:
