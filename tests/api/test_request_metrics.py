@@ -5,27 +5,16 @@ for its spent budget is counted by kind and caller."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 
 import pytest
 from flask.testing import FlaskClient
 
 from app import ratelimit
-from app.observability.metrics import metrics
 from app.runtime import Runtime
 from tests.support.factories import Tenant, make_tenant
+from tests.support.metrics import increase
 
 NOTIFICATION = "/api/notifications/<notification_id>"
-
-
-def increase(name: str, **labels: str) -> Callable[[], float]:
-    """How much a sample has grown since this was called."""
-
-    def value() -> float:
-        return metrics().registry.get_sample_value(name, labels) or 0.0
-
-    before = value()
-    return lambda: value() - before
 
 
 def test_requests_are_counted_by_url_rule_and_status_and_unmatched_ones_together(

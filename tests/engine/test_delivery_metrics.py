@@ -6,14 +6,13 @@ from real processes.)"""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 
 import dramatiq
 from flask.testing import FlaskClient
 
-from app.observability.metrics import metrics
 from app.runtime import Runtime
 from tests.support.factories import Tenant, approved_template
+from tests.support.metrics import increase
 from tests.support.pipeline import batch, finished
 from tests.support.sinks import SmtpSink, wait_until
 
@@ -22,16 +21,6 @@ PEOPLE = [
     {"external_id": "u1", "email": "u1@example.com"},
     {"external_id": "u2"},
 ]
-
-
-def counted(name: str, **labels: str) -> float:
-    return metrics().registry.get_sample_value(name, labels) or 0.0
-
-
-def increase(name: str, **labels: str) -> Callable[[], float]:
-    """How much a sample has grown since this was called."""
-    before = counted(name, **labels)
-    return lambda: counted(name, **labels) - before
 
 
 def test_a_batchs_outcomes_are_counted_by_channel_and_its_failure_by_reason_class(

@@ -7,9 +7,9 @@ from datetime import timedelta
 
 from flask.testing import FlaskClient
 
-from app.observability.metrics import metrics
 from app.runtime import Runtime
 from tests.support.factories import Tenant, approved_template
+from tests.support.metrics import counted
 from tests.support.pipeline import batch, people
 from workers.actors import Actors
 from workers.process_metrics import count_reconciled
@@ -17,8 +17,7 @@ from workers.reconciler import Reconciled, reconcile_once
 
 
 def actions(action: str) -> float:
-    labels = {"action": action}
-    return metrics().registry.get_sample_value("herald_reconciler_actions_total", labels) or 0.0
+    return counted("herald_reconciler_actions_total", action=action)
 
 
 def requeued_notifications() -> float:

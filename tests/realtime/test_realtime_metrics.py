@@ -7,10 +7,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from app.observability.metrics import metrics
 from app.realtime.connection import Connection
 from app.realtime.hub import Hub
 from app.runtime import Runtime
+from tests.support.metrics import counted
 from tests.support.realtime import runtime_for
 
 
@@ -24,23 +24,19 @@ def hub(sqlite_url: str) -> Iterator[Hub]:
     runtime.close()
 
 
-def sample(name: str) -> float:
-    return metrics().registry.get_sample_value(name) or 0.0
-
-
 def test_open_sockets_are_a_gauge_and_the_frames_handed_to_them_a_count(hub: Hub):
-    open_before = sample("herald_websocket_connections")
-    frames_before = sample("herald_websocket_frames_total")
+    open_before = counted("herald_websocket_connections")
+    frames_before = counted("herald_websocket_frames_total")
     tabs = [Connection(app_id="app", user_id="u1") for _ in range(2)]
     for tab in tabs:
         hub.attach(tab)
 
     reached = hub.deliver("app", ["u1", "u2"], '{"event":"hello","data":{}}')
-    opened = sample("herald_websocket_connections") - open_before
+    opened = counted("herald_websocket_connections") - open_before
     hub.detach(tabs[0])
     hub.detach(tabs[0])  # a socket detached twice counts once
 
     assert reached == 2
     assert opened == 2
-    assert sample("herald_websocket_frames_total") - frames_before == 2
-    assert sample("herald_websocket_connections") - open_before == 1
+    assert counted("herald_websocket_frames_total") - frames_before == 2
+    assert counted("herald_websocket_connections") - open_before == 1
