@@ -134,7 +134,8 @@ def advance_fanned_out(session: Session, notification: Notification) -> None:
     session.expire(notification, ["status", "updated_at"])
 
 
-def _due(now: datetime) -> ColumnElement[bool]:
+def due(now: datetime) -> ColumnElement[bool]:
+    """Scheduled sends whose `send_at` is `now` or before."""
     return and_(
         _notifications.c.status == NotificationStatus.SCHEDULED, _notifications.c.send_at <= now
     )
@@ -143,9 +144,9 @@ def _due(now: datetime) -> ColumnElement[bool]:
 def claim_due_batches(connection: Connection, *, now: datetime, limit: int) -> list[str]:
     """scheduled ──due──► queued for up to `limit` batches whose `send_at` is `now` or before;
     the ids this call moved, which no concurrent call also moves."""
-    due = and_(_due(now), _notifications.c.mode == "batch")
+    due_batch = and_(due(now), _notifications.c.mode == "batch")
     claimed = connection.execute(
-        update_first(_notifications, due, order_by=_notifications.c.send_at, limit=limit)
+        update_first(_notifications, due_batch, order_by=_notifications.c.send_at, limit=limit)
         .values(status=NotificationStatus.QUEUED.value, updated_at=utcnow())
         .returning(_notifications.c.id)
     )
@@ -157,7 +158,7 @@ def claim_due(connection: Connection, notification_id: str, *, now: datetime) ->
     the same transaction; True for the one caller that moved it."""
     claimed = connection.execute(
         update(_notifications)
-        .where(_notifications.c.id == notification_id, _due(now))
+        .where(_notifications.c.id == notification_id, due(now))
         .values(status=NotificationStatus.SENDING.value, updated_at=utcnow())
     )
     return claimed.rowcount == 1

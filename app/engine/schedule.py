@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from app.engine import lifecycle, pipeline
 from app.engine.fanout import FanOut
-from app.engine.models import Notification, NotificationStatus
+from app.engine.models import Notification
 from app.orm import utcnow
 from app.refusals import InvalidRequest
 from app.suppressions.links import UnsubscribeLinks
@@ -56,11 +56,7 @@ def due_to_fan_out(session: Session, *, now: datetime, limit: int) -> list[str]:
     return list(
         session.scalars(
             select(Notification.id)
-            .where(
-                Notification.status == NotificationStatus.SCHEDULED,
-                Notification.send_at <= now,
-                Notification.mode.in_(FANNED_OUT_MODES),
-            )
+            .where(lifecycle.due(now), Notification.mode.in_(FANNED_OUT_MODES))
             .order_by(Notification.send_at)
             .limit(limit)
         )
