@@ -114,8 +114,11 @@ def rotate_webhook_secret(webhook_id: str) -> Any:
 @doc(response=WebhookTestView, tag=TAG)
 def test_webhook(webhook_id: str) -> Any:
     """Send a `webhook.test` event now, signed as every message is; answers the attempt."""
-    session = db_session()
-    attempt = send_test(runtime(), session, _endpoint(webhook_id))
+    session, endpoint = db_session(), _endpoint(webhook_id)
+    # The POST may take WEBHOOK_TIMEOUT_S: no transaction (nor pooled connection) is held
+    # meanwhile; the endpoint stays loaded (sessions don't expire on commit).
+    session.commit()
+    attempt = send_test(runtime(), session, endpoint)
     session.commit()
     return service.sent_test_view(attempt)
 

@@ -4,12 +4,14 @@ sends signed as every message is; URLs that lead inside the network refused."""
 from __future__ import annotations
 
 import base64
+from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 from standardwebhooks.webhooks import WebhookVerificationError
 
+from app.extensions import db_session
 from app.runtime import Runtime
 from app.webhooks.models import WebhookEndpoint
 from tests.support.factories import Tenant, make_key
@@ -152,6 +154,29 @@ def test_a_test_send_is_signed_verifiable_and_recorded_as_an_attempt(
     [attempt] = attempts.get_json()["attempts"]
     assert attempt == {k: v for k, v in result.items() if k != "delivered"}
     assert attempt["eventCount"] == 1
+
+
+def test_a_test_send_holds_no_transaction_while_it_waits_for_the_answer(
+    client: FlaskClient,
+    runtime: Runtime,
+    tenant: Tenant,
+    webhook_receiver: WebhookReceiver,
+    monkeypatch: pytest.MonkeyPatch,
+):
+    created = create_webhook(client, tenant, webhook_receiver.url)
+    post, during = runtime.webhook_http.post, []
+
+    def watched_post(*args: Any, **kwargs: Any) -> Any:
+        during.append(db_session().in_transaction())
+        return post(*args, **kwargs)
+
+    monkeypatch.setattr(runtime.webhook_http, "post", watched_post)
+    answer = client.post(f"{URL}/{created['id']}/test", headers=tenant.headers())
+
+    assert (answer.status_code, answer.get_json()["delivered"]) == (200, True)
+    assert during == [False]
+    attempts = client.get(f"{URL}/{created['id']}/attempts", headers=tenant.headers())
+    assert len(attempts.get_json()["attempts"]) == 1
 
 
 def test_a_tampered_body_fails_verification(
