@@ -154,10 +154,10 @@ def _since(started: float) -> int:
 def _record(runtime: Runtime, session: Session, claimed: Row, result: AttemptResult) -> None:
     """The attempt, the message's next state and the endpoint's health, in one transaction."""
     now = utcnow()
-    session.add(_attempt(claimed.endpoint_id, claimed.id, claimed.event_count, result, now))
     endpoint = session.get(WebhookEndpoint, claimed.endpoint_id)
-    if endpoint is None:  # deleted meanwhile, with its messages
+    if endpoint is None:  # deleted meanwhile, with its messages and attempts
         return
+    session.add(_attempt(claimed.endpoint_id, claimed.id, claimed.event_count, result, now))
     failing_since = None if result.delivered else endpoint.failing_since or now
     if failing_since != endpoint.failing_since:
         # On the bare connection, not announced: only `enabled` concerns other processes.

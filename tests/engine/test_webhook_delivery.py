@@ -8,12 +8,13 @@ from datetime import timedelta
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import update
+from sqlalchemy import delete, func, select, update
 
 from app.composition import Process
+from app.engine import webhook_sending
 from app.orm import utcnow
 from app.runtime import Runtime
-from app.webhooks.models import WebhookEndpoint, WebhookMessage
+from app.webhooks.models import WebhookAttempt, WebhookEndpoint, WebhookMessage
 from tests.support.factories import Tenant, approved_template
 from tests.support.pipeline import batch
 from tests.support.sinks import SmtpSink
@@ -144,3 +145,32 @@ def test_pending_and_enqueued_messages_survive_redis_coming_back_empty(
     assert sorted(emails) == ["ann@example.com", "bob@example.com"]
     for received in webhook_receiver.requests():
         received.verify(endpoint["secret"])
+
+
+def test_an_endpoint_deleted_while_its_message_was_sent_takes_the_outcome_with_it(
+    client: FlaskClient,
+    runtime: Runtime,
+    actors: Actors,
+    tenant: Tenant,
+    webhook_receiver: WebhookReceiver,
+    monkeypatch: pytest.MonkeyPatch,
+):
+    endpoint = create_webhook(client, tenant, webhook_receiver.url, ["suppression.added"])
+    suppress(client, tenant, "ann@example.com")
+    [message_id] = actors.webhooks.pass_once().due
+    post = webhook_sending.post
+
+    def post_then_delete(*args, **kwargs):
+        result = post(*args, **kwargs)
+        with runtime.database.transaction() as session:  # the app deletes it meanwhile
+            session.execute(delete(WebhookEndpoint).where(WebhookEndpoint.id == endpoint["id"]))
+        return result
+
+    monkeypatch.setattr(webhook_sending, "post", post_then_delete)
+    result = webhook_sending.send_message(runtime, message_id=message_id)
+
+    assert result is not None and result.delivered
+    assert len(webhook_receiver.requests()) == 1
+    with runtime.database.transaction() as session:
+        assert session.scalar(select(func.count()).select_from(WebhookAttempt)) == 0
+        assert session.get(WebhookMessage, message_id) is None
