@@ -1,12 +1,22 @@
 """What the scrape reads from Redis for each queue: how many messages wait, and how long the
-oldest has been due, since it was enqueued, or since its time came for a delayed one."""
+oldest has been due, since it was enqueued, or since its time came for a delayed one. Without
+Redis a scrape leaves them out and still serves the rest."""
 
 from __future__ import annotations
 
-import dramatiq
+import logging
 
+import dramatiq
+import pytest
+from dramatiq.brokers.redis import RedisBroker
+from redis import Redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from app.devprocesses import free_port
+from app.runtime import Runtime
 from workers.actors import Actors
-from workers.backlog import QueueBacklog, queue_backlogs
+from workers.backlog import BacklogCollector, QueueBacklog, queue_backlogs
 
 
 def waiting(actors: Actors, queue: str, **options: int) -> dramatiq.Message:
@@ -46,3 +56,21 @@ def test_a_head_not_yet_due_has_waited_nothing(actors: Actors):
     assert early.message_timestamp < 10**13
     assert imports == QueueBacklog("imports", 1, 0.0)
     broker.flush_all()
+
+
+def test_a_scrape_without_redis_leaves_the_queues_out_with_a_warning_and_reads_the_rest(
+    actors: Actors, runtime: Runtime, caplog: pytest.LogCaptureFixture
+):
+    unreachable = RedisBroker(namespace=actors.broker.namespace)
+    unreachable.client = Redis(
+        port=free_port(), socket_connect_timeout=0.2, retry=Retry(NoBackoff(), 0)
+    )
+    unreachable.queues = actors.broker.get_declared_queues()
+
+    with caplog.at_level(logging.WARNING, logger="workers.backlog"):
+        families = list(BacklogCollector(unreachable, runtime.database).collect())
+
+    assert [(family.name, family.samples[0].value) for family in families] == [
+        ("herald_deliveries_retrying", 0)
+    ]
+    assert "queue metrics not read: Redis unreachable (ConnectionError)" in caplog.messages
