@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from app.wire import OffsetDateTime, View, WireList
 
@@ -40,12 +40,6 @@ class DirectSendSchema(Schema):
     def _one_spelling_of_the_send_time(self, data: dict[str, Any], **_: Any) -> None:
         if "sendAt" in data and "send_at" in data:
             raise ValidationError("Give send_at or sendAt, not both.", "sendAt")
-
-    @post_load
-    def _send_at(self, data: dict[str, Any], **_: Any) -> dict[str, Any]:
-        if "sendAt" in data:
-            data["send_at"] = data.pop("sendAt")
-        return data
 
     @validates_schema
     def _html_needs_an_html_channel(self, data: dict[str, Any], **_: Any) -> None:

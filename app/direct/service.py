@@ -51,7 +51,8 @@ def accept_direct_send(
 ) -> tuple[Notification, FanOut, Screening]:
     """Screen every recipient, refuse (422) if nobody passes, else store and fan out (the
     emails carrying `links`), unless it is scheduled: then its recipients are stored."""
-    send_at = schedule.start_time(request.get("send_at"), field="send_at")
+    spelling = "sendAt" if "sendAt" in request else "send_at"  # a refusal names the one given
+    send_at = schedule.start_time(request.get(spelling), field=spelling)
     channels = list(dict.fromkeys(request["channels"]))
     screening = _screen(
         session, app=app, caller_email=caller_email, channels=channels, to=request["to"]

@@ -25,13 +25,15 @@ def at(offset: timedelta) -> datetime:
     return datetime.now(UTC).replace(microsecond=0) + offset
 
 
-def direct(client: FlaskClient, tenant: Tenant, send_at: object) -> tuple[int, dict]:
+def direct(
+    client: FlaskClient, tenant: Tenant, send_at: object, spelling: str = "send_at"
+) -> tuple[int, dict]:
     body = {
         "channels": ["email", "in_app"],
         "to": ["ann@example.com", "bob@example.com"],
         "subject": "Maintenance tonight",
         "body": "The service is down from 22:00 to 23:00.",
-        "send_at": send_at,
+        spelling: send_at,
     }
     response = client.post(DIRECT, json=body, headers=tenant.headers())
     return response.status_code, response.get_json()
@@ -94,14 +96,16 @@ def test_a_direct_send_without_send_at_answers_as_the_seed_shows(
     [at(-IN_AN_HOUR).isoformat(), at(timedelta(days=31)).isoformat(), "2030-01-01T09:00:00"],
     ids=["past", "beyond-30-days", "no-offset"],
 )
+@pytest.mark.parametrize("spelling", ["send_at", "sendAt"])
 def test_a_direct_send_at_out_of_range_or_without_an_offset_is_400_and_stores_nothing(
-    client: FlaskClient, tenant: Tenant, runtime: Runtime, send_at: str
+    client: FlaskClient, tenant: Tenant, runtime: Runtime, send_at: str, spelling: str
 ):
-    status, body = direct(client, tenant, send_at)
+    """The refusal names the field as the request spelled it."""
+    status, body = direct(client, tenant, send_at, spelling)
 
     assert status == 400, body
     [error] = body["errors"]
-    assert (error["code"], error["field"]) == ("ERR_BAD_REQUEST", "send_at")
+    assert (error["code"], error["field"]) == ("ERR_BAD_REQUEST", spelling)
     with runtime.database.transaction() as session:
         assert session.scalars(select(Notification.id)).all() == []
         assert session.scalars(select(User.id)).all() == []
