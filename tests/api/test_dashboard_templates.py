@@ -120,6 +120,13 @@ def test_another_apps_template_is_not_found(
 ):
     draft(client, other_tenant)
     sign_in(client, tenant.secret)
+    token = csrf_token(client.get("/dashboard/notifications"))
+
+    submitted = client.post(f"{TEMPLATES}/{KEY}/versions/1/submit", data={"csrf_token": token})
+    theirs = client.get(f"/api/templates/{KEY}", headers=other_tenant.headers()).get_json()
 
     assert client.get(f"{TEMPLATES}/{KEY}").status_code == 404
     assert client.get(f"{TEMPLATES}/{KEY}/versions/1/preview").status_code == 404
+    assert client.get(f"{TEMPLATES}/{KEY}/diff?from=1&to=1").status_code == 404
+    assert submitted.status_code == 404
+    assert theirs["status"] == "draft", theirs
