@@ -105,7 +105,7 @@ def signed_in_session(cookie: str | None, *, touch: bool = True) -> DashboardSes
     if found is None:
         return None
     key = db_session().get(SecretKey, found.key_id)
-    if key is None or key.revoked_at is not None or key.app_id != found.app_id:
+    if key is None or not key.is_active or key.app_id != found.app_id:
         store.end(found)
         return None
     return found
